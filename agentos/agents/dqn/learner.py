@@ -1,0 +1,258 @@
+"""The DQN learner: Double DQN with a periodically copied target network (Mnih et al. 2015,
+van Hasselt et al. 2016), Adam with global-norm gradient clipping, and many updates per call
+run as one jitted ``jax.lax.scan`` over an explicit carry (PureJaxRL style).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from agentos.agents.dqn.losses import batched_double_q_loss
+from agentos.agents.dqn.network import tree_from_numpy, tree_to_numpy
+from agentos.errors import ParameterError
+from agentos.runtime.roles import BuildContext, Learner
+
+logger = logging.getLogger(__name__)
+
+
+class LearnerState(NamedTuple):
+    """The carry of the scanned update: everything an update reads and writes."""
+
+    params: Any
+    """Online network variables."""
+    target_params: Any
+    """Target network variables (a copy of ``params`` refreshed every target_update_period)."""
+    opt_state: Any
+    """Optimizer state."""
+    num_updates: jax.Array
+    """Gradient updates done so far (int32 scalar)."""
+
+
+def make_optimizer(
+    learning_rate: float,
+    max_grad_norm: float,
+    adam_eps: float,
+    learning_rate_end: float | None = None,
+    decay_updates: int = 0,
+) -> optax.GradientTransformation:
+    """Adam preceded by global-norm gradient clipping (no clipping if max_grad_norm <= 0).
+
+    With ``decay_updates > 0`` the step size decays linearly from ``learning_rate`` to
+    ``learning_rate_end`` over that many updates, then stays there.
+    """
+    schedule: Any = learning_rate
+    if decay_updates > 0 and learning_rate_end is not None:
+        schedule = optax.linear_schedule(learning_rate, learning_rate_end, decay_updates)
+    adam = optax.adam(schedule, eps=adam_eps)
+    if max_grad_norm > 0:
+        return optax.chain(optax.clip_by_global_norm(max_grad_norm), adam)
+    return adam
+
+
+def _loss_fn(params, target_params, batch, module, gamma, huber_delta):
+    """Double DQN loss of one batch; returns (loss, mean Q of the taken actions)."""
+    q_tm1 = module.apply(params, batch["observation"])
+    q_t_value = module.apply(target_params, batch["next_observation"])
+    q_t_selector = module.apply(params, batch["next_observation"])
+    discount_t = gamma * batch["discount"]
+    loss, _ = batched_double_q_loss(
+        q_tm1,
+        batch["action"],
+        batch["reward"],
+        discount_t,
+        q_t_value,
+        q_t_selector,
+        huber_delta,
+    )
+    q_taken = jnp.take_along_axis(q_tm1, batch["action"][:, None], axis=-1)
+    return loss, jnp.mean(q_taken)
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=(
+        "module",
+        "learning_rate",
+        "max_grad_norm",
+        "adam_eps",
+        "learning_rate_end",
+        "decay_updates",
+        "gamma",
+        "huber_delta",
+        "target_update_period",
+        "target_update_tau",
+    ),
+)
+def scan_updates(
+    state: LearnerState,
+    batches: dict[str, jax.Array],
+    *,
+    module: nn.Module,
+    learning_rate: float,
+    max_grad_norm: float,
+    adam_eps: float,
+    learning_rate_end: float,
+    decay_updates: int,
+    gamma: float,
+    huber_delta: float,
+    target_update_period: int,
+    target_update_tau: float,
+) -> tuple[LearnerState, dict[str, jax.Array]]:
+    """Apply one gradient update per leading slice of ``batches``; returns the new state and
+    the mean loss and Q over those updates."""
+
+    optimizer = make_optimizer(
+        learning_rate, max_grad_norm, adam_eps, learning_rate_end, decay_updates
+    )
+
+    def update(state: LearnerState, batch: dict[str, jax.Array]):
+        grad_fn = jax.value_and_grad(_loss_fn, has_aux=True)
+        (loss, q_mean), grads = grad_fn(
+            state.params, state.target_params, batch, module, gamma, huber_delta
+        )
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        num_updates = state.num_updates + 1
+        target_params = jax.lax.cond(
+            num_updates % target_update_period == 0,
+            lambda: optax.incremental_update(params, state.target_params, target_update_tau),
+            lambda: state.target_params,
+        )
+        new_state = LearnerState(params, target_params, opt_state, num_updates)
+        return new_state, {"loss": loss, "q_mean": q_mean}
+
+    state, metrics = jax.lax.scan(update, state, batches)
+    return state, jax.tree_util.tree_map(jnp.mean, metrics)
+
+
+class DQNLearner(Learner):
+    """Trains the Q-network on uniformly replayed transitions with Double DQN."""
+
+    requires = {"network": "network", "replay": "replay"}
+
+    @dataclass(frozen=True)
+    class Params:
+        """Parameters of the DQN learner."""
+
+        learning_rate: float = 2.3e-3
+        """Adam step size (at the start, if it decays)."""
+        learning_rate_end: float = 0.0
+        """Step size reached at the end of the decay."""
+        learning_rate_decay_updates: int = 0
+        """Gradient updates over which the step size decays linearly (0: constant)."""
+        gamma: float = 0.99
+        """Discount factor of returns."""
+        batch_size: int = 64
+        """Transitions per gradient update."""
+        target_update_period: int = 128
+        """Gradient updates between refreshes of the target network."""
+        target_update_tau: float = 1.0
+        """At each refresh, target <- tau * online + (1 - tau) * target (1: a copy)."""
+        max_grad_norm: float = 10.0
+        """Clip gradients to this global norm before Adam (0: no clipping)."""
+        huber_delta: float = 1.0
+        """Huber loss threshold on TD errors (0: squared loss)."""
+        adam_eps: float = 1e-8
+        """Adam's denominator epsilon."""
+
+        def __post_init__(self) -> None:
+            if not 0.0 <= self.gamma <= 1.0:
+                raise ParameterError(f"gamma must be in [0, 1], got {self.gamma}")
+            if self.batch_size < 1:
+                raise ParameterError(f"batch_size must be >= 1, got {self.batch_size}")
+            if self.target_update_period < 1:
+                raise ParameterError(
+                    f"target_update_period must be >= 1, got {self.target_update_period}"
+                )
+            if self.learning_rate <= 0:
+                raise ParameterError(f"learning_rate must be > 0, got {self.learning_rate}")
+
+    def __init__(
+        self, params: Params, context: BuildContext, *, network: Any, replay: Any, **dependencies
+    ):
+        super().__init__(params, context, **dependencies)
+        self.network = network
+        self.replay = replay
+        self.batch_size = int(params.batch_size)
+        initial = network.initial_params()
+        self.state = LearnerState(
+            params=initial,
+            target_params=initial,
+            opt_state=make_optimizer(
+                params.learning_rate,
+                params.max_grad_norm,
+                params.adam_eps,
+                params.learning_rate_end,
+                params.learning_rate_decay_updates,
+            ).init(initial),
+            num_updates=jnp.zeros((), dtype=jnp.int32),
+        )
+
+    def ready(self) -> bool:
+        """Whether replay holds at least one batch of transitions."""
+        return len(self.replay) >= self.batch_size
+
+    def step(self, num_updates: int = 1) -> dict[str, float]:
+        """Run ``num_updates`` gradient updates in one scan; returns mean loss and Q."""
+        if num_updates < 1:
+            raise ValueError(f"num_updates must be >= 1, got {num_updates}")
+        batches = self.replay.sample_many(num_updates, self.batch_size)
+        batches = {
+            "observation": batches["observation"],
+            "action": batches["action"].astype(np.int32),
+            "reward": batches["reward"].astype(np.float32),
+            "discount": batches["discount"].astype(np.float32),
+            "next_observation": batches["next_observation"],
+        }
+        p = self.params
+        self.state, metrics = scan_updates(
+            self.state,
+            batches,
+            module=self.network.module,
+            learning_rate=float(p.learning_rate),
+            max_grad_norm=float(p.max_grad_norm),
+            adam_eps=float(p.adam_eps),
+            learning_rate_end=float(p.learning_rate_end),
+            decay_updates=int(p.learning_rate_decay_updates),
+            gamma=float(p.gamma),
+            huber_delta=float(p.huber_delta),
+            target_update_period=int(p.target_update_period),
+            target_update_tau=float(p.target_update_tau),
+        )
+        return {key: float(value) for key, value in metrics.items()}
+
+    @property
+    def num_updates(self) -> int:
+        """Gradient updates done so far."""
+        return int(self.state.num_updates)
+
+    def get_variables(self) -> Any:
+        """The online network parameters (what actors act with)."""
+        return self.state.params
+
+    def state_dict(self) -> dict[str, Any]:
+        """Online and target parameters, optimizer state and update counter, as numpy."""
+        return {
+            "params": tree_to_numpy(self.state.params),
+            "target_params": tree_to_numpy(self.state.target_params),
+            "opt_state": tree_to_numpy(self.state.opt_state),
+            "num_updates": int(self.state.num_updates),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
+        self.state = LearnerState(
+            params=tree_from_numpy(self.state.params, state["params"]),
+            target_params=tree_from_numpy(self.state.target_params, state["target_params"]),
+            opt_state=tree_from_numpy(self.state.opt_state, state["opt_state"]),
+            num_updates=jnp.asarray(int(state["num_updates"]), dtype=jnp.int32),
+        )

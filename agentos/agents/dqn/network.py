@@ -1,0 +1,114 @@
+"""The Q-network of DQN: an MLP from flat observations to one value per discrete action."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import flax.linen as nn
+import flax.serialization
+import gymnasium
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from agentos.errors import IncompatibleSpaceError, ParameterError
+from agentos.runtime.roles import BuildContext, Network
+
+ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh, "elu": nn.elu, "gelu": nn.gelu}
+"""Activation functions selectable by name in ``QNetwork.Params.activation``."""
+
+
+def tree_to_numpy(params: Any) -> Any:
+    """A pytree (flax variables, optax state) as nested plain dicts of numpy arrays."""
+    return jax.tree_util.tree_map(np.asarray, flax.serialization.to_state_dict(params))
+
+
+def tree_from_numpy(target: Any, state: Any) -> Any:
+    """Rebuild a pytree shaped like ``target`` from what ``tree_to_numpy`` returned."""
+    restored = flax.serialization.from_state_dict(target, state)
+    return jax.tree_util.tree_map(jnp.asarray, restored)
+
+
+class MLPQFunction(nn.Module):
+    """Q(x, ·): flattens each observation and maps it through an MLP to ``num_actions`` values."""
+
+    hidden_sizes: Sequence[int]
+    num_actions: int
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, observation: jax.Array) -> jax.Array:
+        """[B, ...] observations -> [B, num_actions] Q-values."""
+        x = jnp.reshape(observation, (observation.shape[0], -1)).astype(jnp.float32)
+        for size in self.hidden_sizes:
+            x = ACTIVATIONS[self.activation](nn.Dense(size)(x))
+        return nn.Dense(self.num_actions)(x)
+
+
+class QNetwork(Network):
+    """Holds the Q-function definition shared by the DQN actor and learner."""
+
+    @dataclass(frozen=True)
+    class Params:
+        """Parameters of the Q-network."""
+
+        hidden_sizes: tuple[int, ...] = (256, 256)
+        """Widths of the hidden layers of the MLP."""
+        activation: str = "relu"
+        """Nonlinearity after each hidden layer: one of relu, tanh, elu, gelu."""
+
+        def __post_init__(self) -> None:
+            if self.activation not in ACTIVATIONS:
+                raise ParameterError(
+                    f"unknown activation {self.activation!r}; choose one of "
+                    f"{', '.join(sorted(ACTIVATIONS))}"
+                )
+            if any(int(size) < 1 for size in self.hidden_sizes):
+                raise ParameterError(
+                    f"hidden_sizes must be positive layer widths (empty for a linear Q), "
+                    f"got {self.hidden_sizes!r}"
+                )
+
+    def __init__(self, params: Params, context: BuildContext, **dependencies: Any):
+        super().__init__(params, context, **dependencies)
+        self.check_spaces(params, context.observation_space, context.action_space)
+        self.observation_shape = tuple(context.observation_space.shape)
+        self.num_actions = int(context.action_space.n)
+        self.module = MLPQFunction(
+            hidden_sizes=tuple(int(size) for size in params.hidden_sizes),
+            num_actions=self.num_actions,
+            activation=params.activation,
+        )
+
+    @classmethod
+    def check_spaces(cls, params: Params, observation_space: Any, action_space: Any) -> None:
+        """Require a Box observation space and a Discrete action space."""
+        if not isinstance(observation_space, gymnasium.spaces.Box):
+            raise IncompatibleSpaceError(
+                f"the dqn Q-network takes flat Box observations only; environment has "
+                f"{observation_space!r}. Use an environment with vector observations, or flatten "
+                f"its observations (gymnasium.wrappers.FlattenObservation)."
+            )
+        if not isinstance(action_space, gymnasium.spaces.Discrete):
+            raise IncompatibleSpaceError(
+                f"the dqn Q-network outputs one value per discrete action; environment has "
+                f"{action_space!r}. Use a discrete-action environment."
+            )
+
+    def init(self, rng: Any) -> Any:
+        """Fresh parameters (a flax variables dict) from a JAX PRNG key."""
+        dummy = jnp.zeros((1,) + self.observation_shape, dtype=jnp.float32)
+        return self.module.init(rng, dummy)
+
+    def initial_params(self) -> Any:
+        """The run's initial parameters, seeded by this network component's ``init`` stream.
+
+        Actor and learner both start from these, so they agree before the first update.
+        """
+        return self.init(jax.random.PRNGKey(self.context.component_seed("init")))
+
+    def apply(self, params: Any, observation: np.ndarray | jax.Array) -> jax.Array:
+        """[B, ...] observations -> [B, num_actions] Q-values."""
+        return self.module.apply(params, observation)

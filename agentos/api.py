@@ -1,0 +1,332 @@
+"""The Python API, mirroring the CLI: ``load_agent(path)``, ``agent.learn``, ``agent.run``.
+
+Every call is a tracked MLflow run: resolved parameters, the spec, a lock of component
+sources and hashes, package versions, batched metrics, checkpoints and a truthful status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentos.components.spec import AgentSpec, load_spec, parse_spec, read_raw
+from agentos.errors import CheckpointError
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = Path(".agentos") / "checkpoints"
+CHECKPOINT_FILE = "latest.msgpack"
+
+
+@dataclass
+class RunResult:
+    """What learn/run return."""
+
+    run_id: str
+    status: str
+    env_steps: int
+    episodes: int
+    learner_updates: int
+    eval_returns: list[float]
+    """Returns of the last evaluation."""
+    eval_history: list[dict[str, Any]] = field(default_factory=list)
+    checkpoint: Path | None = None
+
+    @property
+    def eval_mean(self) -> float | None:
+        """Mean of the last evaluation."""
+        return sum(self.eval_returns) / len(self.eval_returns) if self.eval_returns else None
+
+
+def load_agent(path: str | Path = ".", overrides: list[str] | None = None) -> Agent:
+    """The agent in folder ``path`` (validated; nothing built yet)."""
+    return Agent(load_spec(path), overrides)
+
+
+def checkpoint_path(agent_dir: Path, run_id: str) -> Path:
+    """Where run ``run_id`` keeps its latest checkpoint."""
+    return agent_dir / CHECKPOINT_DIR / run_id / CHECKPOINT_FILE
+
+
+def find_checkpoint(agent_dir: Path, ref: str) -> tuple[str, Path]:
+    """(run id, checkpoint file) for ``latest`` or a run id (prefix allowed)."""
+    root = agent_dir / CHECKPOINT_DIR
+    files = sorted(root.glob(f"*/{CHECKPOINT_FILE}"), key=lambda p: p.stat().st_mtime)
+    if ref == "latest":
+        if not files:
+            raise CheckpointError(
+                f"no checkpoint in {root}",
+                fix="train first with `agentos learn`",
+            )
+        return files[-1].parent.name, files[-1]
+    matches = [f for f in files if f.parent.name.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0].parent.name, matches[0]
+    from agentos.tracking.store import download_artifacts, get_run
+
+    run = get_run(agent_dir, ref)
+    try:
+        local = download_artifacts(agent_dir, run.run_id, f"checkpoints/{CHECKPOINT_FILE}")
+    except Exception:
+        raise CheckpointError(
+            f"run {run.run_id} has no checkpoint",
+            fix="pick a learn run from `agentos runs`, or use --checkpoint latest",
+        ) from None
+    return run.run_id, Path(local)
+
+
+class Agent:
+    """An agent folder's spec, ready to learn and run."""
+
+    def __init__(self, spec: AgentSpec, overrides: list[str] | None = None):
+        from agentos.components.graph import load_graph
+
+        self.spec = spec
+        self.overrides = list(overrides or [])
+        self.graph = load_graph(spec, self.overrides)
+
+    @property
+    def agent_dir(self) -> Path:
+        """The agent folder."""
+        return self.spec.agent_dir
+
+    def env_name(self) -> str:
+        """A short label of the environment for run tables."""
+        node = self.graph.node("environment")
+        return str(getattr(node.params, "env_id", None) or node.spec.name)
+
+    # --- learn -------------------------------------------------------------------------
+    def learn(
+        self,
+        steps: int,
+        *,
+        seed: int = 0,
+        resume: bool | str = False,
+        hooks: Any = None,
+        tags: dict[str, str] | None = None,
+    ) -> RunResult:
+        """Train until ``steps`` env steps (in total, when resuming) and evaluate."""
+        from agentos.runtime.checkpoint import load_checkpoint
+
+        if self.graph.node("learner") is None:
+            from agentos.errors import GraphError
+
+            raise GraphError(
+                "this agent has no learner, so there is nothing to train",
+                where=f"{self.spec.path}: components",
+                fix="install one, e.g. `agentos install dqn`, or use `agentos run`",
+            )
+        state = None
+        resume_id = None
+        if resume:
+            resume_id, ckpt = self._resume_target(resume)
+            state = load_checkpoint(ckpt)
+            seed = int(state.get("seed", seed))
+        run_tags = {"agentos.steps": str(steps), "agentos.overrides": json.dumps(self.overrides)}
+        run_tags.update(tags or {})
+        with self._tracked("learn", seed, run_tags, resume_id) as (tracker, built):
+            loop = self._loop(built, seed, tracker, hooks)
+            if state is not None:
+                loop.load_state_dict(state["loop"])
+                log.info("resumed run %s at %d env steps", resume_id, loop.counters.env_steps)
+            try:
+                loop.learn(steps)
+            finally:
+                loop.close()
+            return self._result(tracker, loop)
+
+    def _resume_target(self, resume: bool | str) -> tuple[str, Path]:
+        ref = resume if isinstance(resume, str) else "latest"
+        try:
+            return find_checkpoint(self.agent_dir, ref)
+        except CheckpointError as e:
+            raise CheckpointError(
+                f"--resume found no checkpoint to continue from ({e.args[0].splitlines()[0]})",
+                fix="start a new run with `agentos learn` (without --resume)",
+            ) from None
+
+    # --- run ---------------------------------------------------------------------------
+    def run(
+        self,
+        episodes: int = 10,
+        *,
+        seed: int = 0,
+        checkpoint: str | None = None,
+        hooks: Any = None,
+    ) -> RunResult:
+        """Evaluate the greedy policy for ``episodes`` episodes (from a checkpoint if given)."""
+        from agentos.runtime.checkpoint import load_checkpoint
+
+        state = None
+        source = None
+        has_learner = self.graph.node("learner") is not None
+        if checkpoint is None and has_learner:
+            try:
+                source, ckpt = find_checkpoint(self.agent_dir, "latest")
+                state = load_checkpoint(ckpt)
+            except CheckpointError:
+                log.warning("no checkpoint yet: evaluating the untrained agent")
+        elif checkpoint is not None:
+            source, ckpt = find_checkpoint(self.agent_dir, checkpoint)
+            state = load_checkpoint(ckpt)
+        tags = {"agentos.episodes": str(episodes), "agentos.overrides": json.dumps(self.overrides)}
+        if source:
+            tags["agentos.checkpoint_run"] = source
+        with self._tracked("run", seed, tags, None) as (tracker, built):
+            loop = self._loop(built, seed, tracker, hooks)
+            if state is not None:
+                loop.load_state_dict(state["loop"])
+                loop.counters.evaluations = 0
+                loop.counters.eval_episodes = 0
+                loop.eval_history = []
+            try:
+                loop.evaluate(episodes)
+            finally:
+                loop.close()
+            return self._result(tracker, loop)
+
+    # --- plumbing ----------------------------------------------------------------------
+    def _loop(self, built: Any, seed: int, tracker: Any, hooks: Any) -> Any:
+        from agentos.runtime.loop import Loop
+
+        return Loop(
+            environment=built.one("environment"),
+            actor=built.one("actor"),
+            learner=built.one("learner"),
+            params=self.graph.loop,
+            make_eval_env=lambda: self.graph.build_one("environment", seed, "/eval"),
+            seed=seed,
+            hooks=_TrackingHooks(self, tracker, seed, hooks),
+            components=built.components,
+        )
+
+    def _result(self, tracker: Any, loop: Any) -> RunResult:
+        c = loop.counters
+        last = loop.eval_history[-1]["returns"] if loop.eval_history else []
+        ckpt = checkpoint_path(self.agent_dir, tracker.run_id)
+        return RunResult(
+            run_id=tracker.run_id,
+            status="FINISHED",
+            env_steps=c.env_steps,
+            episodes=c.episodes,
+            learner_updates=c.learner_updates,
+            eval_returns=list(last),
+            eval_history=list(loop.eval_history),
+            checkpoint=ckpt if ckpt.exists() else None,
+        )
+
+    def lock(self) -> dict[str, dict[str, Any]]:
+        """Sources, versions and current content hashes of every component."""
+        from agentos.components.sources import component_files, content_hash
+
+        out = {}
+        for name, c in self.spec.components.items():
+            files = component_files(c, self.agent_dir)
+            out[name] = {
+                "source": c.source,
+                "registry_name": c.registry_name,
+                "module": c.module,
+                "class": c.class_name,
+                "version": c.version,
+                "url": c.url,
+                "commit": c.commit,
+                "recorded_hash": c.hash,
+                "hash": content_hash(files),
+            }
+        return out
+
+    @contextmanager
+    def _tracked(
+        self, kind: str, seed: int, tags: dict[str, str], resume_id: str | None
+    ) -> Iterator[tuple[Any, Any]]:
+        import yaml
+
+        from agentos.components.params import flatten
+        from agentos.tracking.store import RunTracker, environment_info
+
+        built = self.graph.build(seed)
+        tracker = RunTracker.start(
+            self.agent_dir,
+            kind=kind,
+            agent_name=self.spec.name,
+            env_name=self.env_name(),
+            params=flatten(self.graph.full_params()),
+            seed=seed,
+            tags=tags,
+            resume_run_id=resume_id,
+        )
+        try:
+            with tracker, _sigterm_as_interrupt():
+                if resume_id is None:
+                    tracker.log_text(self.spec.path.read_text(), "agentos.yaml")
+                    tracker.log_text(yaml.safe_dump(self.lock(), sort_keys=False), "lock.yaml")
+                    tracker.log_dict(environment_info(), "environment.json")
+                yield tracker, built
+        finally:
+            built.close()
+
+
+class _TrackingHooks:
+    """Sends loop metrics to the tracker, stores checkpoints, forwards to user hooks."""
+
+    def __init__(self, agent: Agent, tracker: Any, seed: int, user: Any):
+        self.agent, self.tracker, self.seed, self.user = agent, tracker, seed, user
+
+    def on_metrics(self, metrics: dict[str, float], step: int) -> None:
+        self.tracker.log_metrics(metrics, step)
+        if self.user is not None:
+            self.user.on_metrics(metrics, step)
+
+    def on_progress(self, progress: Any) -> None:
+        if self.user is not None:
+            self.user.on_progress(progress)
+
+    def on_checkpoint(self, state: dict[str, Any], final: bool) -> None:
+        from agentos.runtime.checkpoint import save_checkpoint
+
+        path = checkpoint_path(self.agent.agent_dir, self.tracker.run_id)
+        save_checkpoint(path, {"seed": self.seed, "loop": state})
+        self.tracker.flush()
+        if final:
+            self.tracker.log_file(path, "checkpoints")
+        if self.user is not None and hasattr(self.user, "on_checkpoint"):
+            self.user.on_checkpoint(state, final)
+
+    def should_stop(self) -> bool:
+        return bool(self.user is not None and self.user.should_stop())
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt so `kill` leaves a checkpoint like Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def spec_from_text(text: str, agent_dir: Path) -> AgentSpec:
+    """A spec parsed from stored text, as if it were the agent folder's agentos.yaml."""
+    import yaml
+
+    path = agent_dir / "agentos.yaml"
+    data = yaml.safe_load(text) or {}
+    return parse_spec(data, path)
+
+
+__all__ = ["Agent", "RunResult", "load_agent", "find_checkpoint", "read_raw", "spec_from_text"]

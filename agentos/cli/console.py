@@ -1,0 +1,15 @@
+"""Shared rich consoles for CLI output (stdout for results, stderr for errors)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def escape(text: str) -> str:
+    """Escape rich markup in user-provided text."""
+    from rich.markup import escape as _escape
+
+    return _escape(text)

@@ -1,0 +1,66 @@
+"""`agentos init`: a new agent folder with a spec and a tiny runnable template agent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+TEMPLATE_FILES = {
+    # file in the agent folder: module of the package whose source it starts from
+    "corridor.py": "agentos.envs.corridor",
+    "random_policy.py": "agentos.agents.random.actor",
+}
+
+
+def template_spec(name: str) -> dict:
+    """The agentos.yaml a new agent starts with: local, editable components."""
+    return {
+        "name": name,
+        "registries": [],
+        "components": {
+            "environment": {
+                "source": "local",
+                "module": "corridor.py",
+                "class": "Corridor",
+                "params": {"length": 5, "max_steps": 100},
+            },
+            "actor": {"source": "local", "module": "random_policy.py", "class": "RandomActor"},
+        },
+        "loop": {"eval_episodes": 10},
+    }
+
+
+def init(
+    directory: Path = typer.Argument(Path("."), help="Folder for the new agent."),
+    name: str = typer.Option(None, "--name", help="Agent name (default: the folder's name)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing agentos.yaml."),
+) -> int:
+    """Create agentos.yaml and a template agent (random policy in a 1-D corridor)."""
+    import importlib.util
+
+    from agentos.cli.console import console
+    from agentos.components.spec import SPEC_FILENAME, save_raw
+    from agentos.errors import SpecError
+
+    directory = directory.expanduser().resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    spec_file = directory / SPEC_FILENAME
+    if spec_file.exists() and not force:
+        raise SpecError(
+            f"{spec_file} already exists",
+            fix="use another folder, or --force to overwrite it",
+        )
+    for filename, module in TEMPLATE_FILES.items():
+        target = directory / filename
+        if target.exists() and not force:
+            continue
+        origin = importlib.util.find_spec(module).origin
+        target.write_text(Path(origin).read_text())
+    save_raw(spec_file, template_spec(name or directory.name))
+    console.print(f"[green]Created[/] agent in {directory}")
+    console.print("  agentos.yaml       the spec: components, parameters, loop")
+    console.print("  corridor.py        a 1-D corridor environment (edit freely)")
+    console.print("  random_policy.py   a random actor (edit freely)")
+    console.print("Next: `agentos run`, then `agentos install dqn cartpole && agentos learn`.")
+    return 0

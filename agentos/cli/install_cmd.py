@@ -1,0 +1,118 @@
+"""``agentos install`` / ``uninstall`` / ``list``: components from registries into agentos.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from agentos.cli.common import AgentOption
+
+RegistryOption = typer.Option(
+    None,
+    "--registry",
+    "-r",
+    help="An extra registry: a YAML file, a git folder, or git+URL[@rev] (repeatable). "
+    "Installing records it in the spec's `registries:`.",
+)
+
+
+def install(
+    names: list[str] = typer.Argument(
+        ..., help="Component, bundle or gym:<id> names (see `agentos list`)."
+    ),
+    registry: list[str] = RegistryOption,
+    agent: Path = AgentOption,
+) -> None:
+    """Install components or bundles from the registries into agentos.yaml."""
+    from agentos.cli.console import console, escape
+    from agentos.components.install import install as install_names
+    from agentos.components.spec import load_spec
+
+    loop_before = dict(load_spec(agent).loop)
+    slots = install_names(agent, names, list(registry or []))
+    spec = load_spec(agent)
+    for slot in slots:
+        c = spec.components[slot]
+        digest = (c.hash or "").removeprefix("sha256:")[:12]
+        origin = f"{c.url}@{(c.commit or '')[:12]}" if c.source == "git" else c.source
+        console.print(
+            f"installed [bold]{escape(c.registry_name or slot)}[/] -> {escape(slot)}  "
+            f"{escape(c.version or '')}  sha256:{digest}  ({escape(origin)})",
+            highlight=False,
+        )
+    changed = {k: v for k, v in spec.loop.items() if loop_before.get(k, object()) != v}
+    if changed:
+        console.print(f"loop parameters set: {escape(str(changed))}", highlight=False)
+
+
+def uninstall(
+    name: str = typer.Argument(..., help="A component name, registry name or bundle name."),
+    agent: Path = AgentOption,
+) -> None:
+    """Remove components from agentos.yaml."""
+    from agentos.cli.console import console, escape
+    from agentos.components.install import uninstall as uninstall_name
+
+    for slot in uninstall_name(agent, name):
+        console.print(f"uninstalled {escape(slot)}", highlight=False)
+
+
+def list_components(agent: Path = AgentOption, registry: list[str] = RegistryOption) -> None:
+    """List the components and bundles the registries offer."""
+    from rich.table import Table
+
+    from agentos.cli.console import console, escape
+    from agentos.components.registry import GYM_PREFIX, load_registries, normalise
+    from agentos.components.spec import SPEC_FILENAME, load_spec
+
+    agent_dir = Path(agent).resolve()
+    known: list[str] = []
+    installed: dict[str, str] = {}
+    if (agent_dir / SPEC_FILENAME).is_file():
+        spec = load_spec(agent_dir)
+        known = list(spec.registries)
+        installed = {c.registry_name: c.name for c in spec.components.values() if c.registry_name}
+    extra = [normalise(r, Path.cwd(), agent_dir) for r in registry or []]
+    reg = load_registries(known + [r for r in extra if r not in known], agent_dir)
+
+    table = Table(
+        title="Registry components and bundles",
+        title_justify="left",
+        caption="NAME -> SLOT: installed in this agent under SLOT. Install with "
+        "`agentos install NAME`.",
+        caption_justify="left",
+    )
+    for column in ("name", "kind", "role", "version", "source"):
+        table.add_column(column, overflow="fold")
+    table.add_column("description", min_width=24, ratio=1, overflow="fold")
+    for e in reg.entries.values():
+        name = e.name + (f" -> {installed[e.name]}" if e.name in installed else "")
+        table.add_row(
+            escape(name),
+            "component",
+            e.role,
+            escape(e.version),
+            escape(e.origin.describe()),
+            escape(e.description),
+        )
+    if reg.gym_template is not None:
+        t = reg.gym_template
+        table.add_row(
+            f"{GYM_PREFIX}<id>",
+            "component",
+            t.role,
+            escape(t.version),
+            escape(t.origin.describe()),
+            escape(t.description),
+        )
+    for b in reg.bundles.values():
+        table.add_row(
+            escape(b.name),
+            "bundle",
+            "-",
+            "-",
+            escape(b.origin.describe()),
+            escape(f"{b.description} [{', '.join(b.components)}]"),
+        )
+    console.print(table)

@@ -1,0 +1,48 @@
+"""`agentos learn`: train the agent, tracked, with checkpoints and resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from agentos.cli.common import AgentOption, ParamOption, SeedOption
+
+
+def learn(
+    steps: int = typer.Option(50_000, "--steps", "-n", help="Total env steps to train for."),
+    seed: int = SeedOption,
+    param: list[str] = ParamOption,
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the latest run from its last checkpoint."
+    ),
+    from_run: str = typer.Option(
+        None, "--from", help="With --resume: the run id to continue (default: latest)."
+    ),
+    agent: Path = AgentOption,
+) -> int:
+    """Train the agent for --steps env steps; every run is tracked (see `agentos runs`)."""
+    from agentos.api import load_agent
+    from agentos.cli.console import console
+    from agentos.cli.progress import ProgressHooks
+
+    loaded = load_agent(agent, param)
+    hooks = ProgressHooks(steps, "learn")
+    try:
+        with hooks:
+            result = loaded.learn(
+                steps, seed=seed, resume=(from_run or True) if resume else False, hooks=hooks
+            )
+    except KeyboardInterrupt:
+        console.print(
+            "[yellow]Interrupted:[/] checkpoint saved, run marked KILLED. "
+            "Continue with `agentos learn --resume`."
+        )
+        return 130
+    mean = result.eval_mean
+    console.print(
+        f"[green]Done[/] run [bold]{result.run_id[:8]}[/]: {result.env_steps:,} env steps, "
+        f"{result.episodes:,} episodes, {result.learner_updates:,} learner updates; "
+        f"evaluation mean return [bold]{mean:.1f}[/] over {len(result.eval_returns)} episodes"
+    )
+    return 0

@@ -1,0 +1,53 @@
+"""A rich progress bar for learn: env steps, steps/s, recent return, last evaluation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from agentos.cli.console import console
+
+
+class ProgressHooks:
+    """Loop hooks that draw a progress bar (see agentos.runtime.loop.Hooks)."""
+
+    def __init__(self, total: int, description: str = "learn"):
+        self.total = total
+        self._bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} steps/s"),
+            TextColumn("return {task.fields[ret]}"),
+            TextColumn("eval {task.fields[ev]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task = self._bar.add_task(description, total=total, rate="-", ret="-", ev="-")
+
+    def __enter__(self) -> ProgressHooks:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._bar.stop()
+
+    def on_metrics(self, metrics: dict[str, float], step: int) -> None:
+        """Nothing: metrics go to tracking."""
+
+    def on_progress(self, progress: Any) -> None:
+        """Move the bar."""
+        fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+        self._bar.update(
+            self._task,
+            completed=min(progress.counters.env_steps, self.total),
+            rate=f"{progress.steps_per_s:,.0f}",
+            ret=fmt(progress.recent_return),
+            ev=fmt(progress.last_eval),
+        )
+
+    def should_stop(self) -> bool:
+        """Never stops early."""
+        return False

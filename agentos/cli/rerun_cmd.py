@@ -1,0 +1,32 @@
+"""`agentos rerun`: reproduce a tracked run from its stored spec, parameters and seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from agentos.cli.common import AgentOption
+
+
+def rerun(
+    run_id: str = typer.Argument(..., help="The run to reproduce (id or unique prefix)."),
+    force: bool = typer.Option(
+        False, "--force", help="Rerun even if component files changed since the run."
+    ),
+    agent: Path = AgentOption,
+) -> int:
+    """Re-execute a run with the same spec, overrides, seed and steps; compare the returns."""
+    from agentos.cli.console import console
+    from agentos.tracking.rerun import rerun_run
+
+    report = rerun_run(agent.resolve(), run_id, force=force)
+    console.print(
+        f"rerun {report.new_run_id[:8]} of {report.original_run_id[:8]}: "
+        f"evaluation returns {report.new_returns}"
+    )
+    if report.identical:
+        console.print("[green]Reproduced exactly[/]: evaluation returns are identical.")
+        return 0
+    console.print(f"[red]Differs[/] from the original {report.original_returns}")
+    return 1

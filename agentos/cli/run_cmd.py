@@ -1,0 +1,35 @@
+"""`agentos run`: evaluate the agent (greedy) for some episodes, tracked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from agentos.cli.common import AgentOption, ParamOption, SeedOption
+
+
+def run(
+    episodes: int = typer.Option(10, "--episodes", "-e", help="Episodes to evaluate."),
+    seed: int = SeedOption,
+    checkpoint: str = typer.Option(
+        None,
+        "--checkpoint",
+        "-c",
+        help="RUN_ID or 'latest' (default: latest if the agent learns, else none).",
+    ),
+    param: list[str] = ParamOption,
+    agent: Path = AgentOption,
+) -> int:
+    """Run the agent for --episodes evaluation episodes and print the returns."""
+    from agentos.api import load_agent
+    from agentos.cli.console import console
+
+    result = load_agent(agent, param).run(episodes, seed=seed, checkpoint=checkpoint)
+    returns = ", ".join(f"{r:.1f}" for r in result.eval_returns)
+    console.print(f"returns: {returns}")
+    console.print(
+        f"[green]Done[/] run [bold]{result.run_id[:8]}[/]: mean return "
+        f"[bold]{result.eval_mean:.2f}[/] over {len(result.eval_returns)} episodes"
+    )
+    return 0

@@ -1,0 +1,46 @@
+"""`agentos show`: the resolved spec (every parameter) and the dependency graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agentos.cli.common import AgentOption, ParamOption
+
+
+def show(param: list[str] = ParamOption, agent: Path = AgentOption) -> int:
+    """Print each component with its source, resolved parameters and dependencies."""
+    from rich.tree import Tree
+
+    from agentos.api import load_agent
+    from agentos.cli.console import console, escape
+
+    loaded = load_agent(agent, param)
+    graph = loaded.graph
+    full = graph.full_params()
+    root = Tree(f"[bold]{escape(loaded.spec.name)}[/] ({escape(str(loaded.spec.path))})")
+    for node in graph.nodes:
+        c = node.spec
+        origin = c.registry_name or c.module
+        label = (
+            f"[bold cyan]{escape(c.name)}[/] [dim]{node.role}[/] {escape(node.cls.__name__)} "
+            f"[dim]from {c.source}:{escape(origin)}"
+            + (f" v{c.version}" if c.version else "")
+            + "[/]"
+        )
+        branch = root.add(label)
+        if node.dependencies:
+            deps = ", ".join(f"{a} -> {t}" for a, t in node.dependencies.items())
+            branch.add(f"[magenta]depends[/] {escape(deps)}")
+        for key, value in full[c.name].items():
+            branch.add(f"{escape(key)} = {escape(repr(value))}")
+    loop = root.add("[bold cyan]loop[/]")
+    for key, value in full["loop"].items():
+        loop.add(f"{escape(key)} = {escape(repr(value))}")
+    console.print(root)
+    order = " -> ".join(n.spec.name for n in graph.nodes)
+    console.print(f"build order: {order}")
+    console.print(
+        f"spaces: observation {escape(str(graph.observation_space))}, "
+        f"action {escape(str(graph.action_space))}"
+    )
+    return 0

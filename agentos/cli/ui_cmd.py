@@ -1,0 +1,110 @@
+"""``agentos ui``: the MLflow UI for an agent's runs, on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import typer
+
+from agentos.cli.common import AgentOption
+from agentos.cli.console import console, escape
+
+HOST = "127.0.0.1"  # loopback only, always
+
+
+def ui_command(agent_dir: Path, port: int = 5000) -> list[str]:
+    """The ``mlflow ui`` command line serving the agent's store on 127.0.0.1:``port``."""
+    import sys
+
+    from agentos.tracking.store import artifact_root, tracking_uri
+
+    return [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        tracking_uri(agent_dir),
+        "--default-artifact-root",
+        artifact_root(agent_dir).as_uri(),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ]
+
+
+def _check_port_free(port: int) -> None:
+    import socket
+
+    from agentos.errors import AgentOSError
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            raise AgentOSError(
+                f"port {port} on {HOST} is already in use",
+                fix=f"pass another port: `agentos ui --port {port + 1}`",
+            ) from None
+
+
+def stop_process_group(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Terminate a process started with ``start_new_session=True`` and all its children."""
+    import os
+    import signal
+
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    # Workers may outlive the server briefly; make sure none of the group is left.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def ui(
+    agent: Path = AgentOption,
+    port: int = typer.Option(5000, "--port", help="Port on 127.0.0.1 to serve the UI on."),
+) -> None:
+    """Open the MLflow UI on the agent's runs (http://127.0.0.1:PORT; Ctrl-C stops it)."""
+    from agentos.components.spec import load_spec
+    from agentos.tracking.store import is_local_store, mark_stale_runs, tracking_uri
+
+    spec = load_spec(agent)
+    uri = tracking_uri(spec.agent_dir)
+    if not is_local_store(uri):
+        console.print(
+            f"Runs are tracked on {escape(uri)} (MLFLOW_TRACKING_URI): open it in a browser."
+        )
+        return
+    _check_port_free(port)
+    killed = mark_stale_runs(spec.agent_dir, agent_name=spec.name)
+    if killed:
+        console.print(f"Marked {len(killed)} run(s) whose process is gone as KILLED.")
+    cmd = ui_command(spec.agent_dir, port)
+    console.print(
+        f"MLflow UI for [bold]{escape(spec.name)}[/] at http://{HOST}:{port}  (Ctrl-C to stop)"
+    )
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        stop_process_group(proc)
+        console.print("MLflow UI stopped.")
+        return
+    finally:
+        stop_process_group(proc)
+    if code != 0:
+        raise typer.Exit(code)

@@ -1,0 +1,272 @@
+"""The dependency graph: validated before anything is built, then built in topological
+order. A component several others depend on (a network shared by actor and learner) is
+built once and passed to each of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agentos.components.params import apply_overrides, build_params, resolve_references
+from agentos.components.spec import AgentSpec, ComponentSpec
+from agentos.errors import AgentOSError, GraphError, IncompatibleSpaceError
+from agentos.runtime.roles import ROLES, BuildContext
+
+LOOP_KEY = "loop"
+
+
+@dataclass(frozen=True)
+class Node:
+    """A component ready to be built: its class, typed params and resolved dependencies."""
+
+    spec: ComponentSpec
+    cls: type
+    params: Any
+    dependencies: Mapping[str, str]
+    """{constructor argument: component name}."""
+
+    @property
+    def role(self) -> str:
+        """The role the class declares."""
+        return self.cls.role
+
+
+@dataclass
+class BuiltAgent:
+    """Instances of every component, by name and by role."""
+
+    components: dict[str, Any]
+    roles: dict[str, str]
+    """{component name: role}."""
+
+    def one(self, role: str) -> Any:
+        """The single component with ``role`` (None if there is none)."""
+        for name, r in self.roles.items():
+            if r == role:
+                return self.components[name]
+        return None
+
+    def close(self) -> None:
+        """Close every component (in reverse build order)."""
+        for comp in reversed(list(self.components.values())):
+            comp.close()
+
+
+@dataclass(frozen=True)
+class AgentGraph:
+    """A validated agent: nodes in build order, parameter tree, spaces, loop params."""
+
+    spec: AgentSpec
+    nodes: tuple[Node, ...]
+    param_tree: Mapping[str, Mapping[str, Any]]
+    """Resolved parameter values as written/overridden (before dataclass defaults)."""
+    loop: Any
+    observation_space: Any
+    action_space: Any
+    num_envs: int
+
+    def node(self, role: str) -> Node | None:
+        """The node with ``role``."""
+        return next((n for n in self.nodes if n.role == role), None)
+
+    def full_params(self) -> dict[str, dict[str, Any]]:
+        """Every parameter with defaults filled in: {component: {param: value}}."""
+        out = {n.spec.name: _as_dict(n.params) for n in self.nodes}
+        out[LOOP_KEY] = _as_dict(self.loop)
+        return out
+
+    def context(self, node: Node, seed: int, salt: str = "") -> BuildContext:
+        """The BuildContext for ``node``."""
+        return BuildContext(
+            name=node.spec.name + salt,
+            seed=seed,
+            agent_dir=self.spec.agent_dir,
+            observation_space=self.observation_space,
+            action_space=self.action_space,
+            num_envs=self.num_envs,
+        )
+
+    def build(self, seed: int) -> BuiltAgent:
+        """Instantiate every component once, dependencies first."""
+        built: dict[str, Any] = {}
+        for node in self.nodes:
+            deps = {arg: built[name] for arg, name in node.dependencies.items()}
+            built[node.spec.name] = _construct(node, self.context(node, seed), deps, self.spec)
+        return BuiltAgent(built, {n.spec.name: n.role for n in self.nodes})
+
+    def build_one(self, role: str, seed: int, salt: str) -> Any:
+        """A fresh, separately seeded instance of a dependency-free component (eval env)."""
+        node = self.node(role)
+        if node is None or node.dependencies:
+            raise GraphError(f"cannot build a separate '{role}'")
+        return _construct(node, self.context(node, seed, salt), {}, self.spec)
+
+
+def _as_dict(params: Any) -> dict[str, Any]:
+    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else {}
+
+
+def _construct(node: Node, context: BuildContext, deps: dict[str, Any], spec: AgentSpec) -> Any:
+    try:
+        return node.cls(node.params, context, **deps)
+    except AgentOSError as e:
+        if e.where is None:
+            raise type(e)(str(e), where=f"{spec.path}: {node.spec.where}") from None
+        raise
+
+
+def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGraph:
+    """Load classes, resolve parameters and validate the graph; builds nothing."""
+    from agentos.components.sources import load_component_class
+    from agentos.runtime.loop import LoopParams
+
+    where_file = str(spec.path)
+    if not spec.components:
+        raise GraphError(
+            "the spec has no components",
+            where=f"{where_file}: components",
+            fix="install some: agentos install dqn cartpole",
+        )
+    classes = {name: load_component_class(c, spec.agent_dir) for name, c in spec.components.items()}
+    for name, cls in classes.items():
+        role = getattr(cls, "role", None)
+        if role not in ROLES:
+            raise GraphError(
+                f"class {cls.__name__} has role {role!r}, not one of {', '.join(ROLES)}",
+                where=f"{where_file}: components.{name}.class",
+                fix="subclass one of agentos.runtime.roles (Environment, Actor, Learner, ...)",
+            )
+
+    tree = {name: dict(c.params) for name, c in spec.components.items()}
+    tree[LOOP_KEY] = dict(spec.loop)
+    tree = resolve_references(apply_overrides(tree, overrides), where_file)
+
+    dependencies = {name: _dependencies(spec, name, classes) for name in spec.components}
+    order = _topological_order(dependencies, where_file)
+
+    nodes = []
+    for name in order:
+        cls = classes[name]
+        params = build_params(cls.Params, tree[name], f"{where_file}: components.{name}.params")
+        nodes.append(Node(spec.components[name], cls, params, dependencies[name]))
+    loop = build_params(LoopParams, tree[LOOP_KEY], f"{where_file}: loop")
+
+    for role in ("environment", "actor"):
+        found = [n.spec.name for n in nodes if n.role == role]
+        if len(found) != 1:
+            what = "no" if not found else f"{len(found)} ({', '.join(found)})"
+            raise GraphError(
+                f"an agent needs exactly one {role}, the spec has {what}",
+                where=f"{where_file}: components",
+                fix=f"install one, e.g. agentos install {_EXAMPLE[role]}"
+                if not found
+                else f"uninstall all but one {role}",
+            )
+    env_node = next(n for n in nodes if n.role == "environment")
+    try:
+        obs_space, act_space = env_node.cls.spaces(env_node.params)
+    except AgentOSError as e:
+        raise type(e)(
+            str(e).split("\nFix:")[0],
+            where=f"{where_file}: {env_node.spec.where}.params",
+            fix=e.fix,
+        ) from None
+    for node in nodes:
+        try:
+            node.cls.check_spaces(node.params, obs_space, act_space)
+        except IncompatibleSpaceError as e:
+            raise IncompatibleSpaceError(
+                str(e).split("\nFix:")[0],
+                where=f"{where_file}: {node.spec.where} ({env_node.spec.name}: "
+                f"{_env_label(env_node)})",
+                fix=e.fix,
+            ) from None
+    return AgentGraph(
+        spec=spec,
+        nodes=tuple(nodes),
+        param_tree=tree,
+        loop=loop,
+        observation_space=obs_space,
+        action_space=act_space,
+        num_envs=getattr(env_node.params, "num_envs", 1),
+    )
+
+
+_EXAMPLE = {"environment": "cartpole", "actor": "random_actor", "learner": "dqn"}
+
+
+def _env_label(node: Node) -> str:
+    return str(getattr(node.params, "env_id", node.cls.__name__))
+
+
+def _dependencies(spec: AgentSpec, name: str, classes: dict[str, type]) -> dict[str, str]:
+    """{argument: component} for ``name``: explicit ``depends`` first, then by unique role."""
+    where = f"{spec.path}: components.{name}.depends"
+    cls = classes[name]
+    requires: dict[str, str] = dict(getattr(cls, "requires", {}))
+    given = dict(spec.components[name].depends)
+    for arg, target in given.items():
+        if arg not in requires:
+            raise GraphError(
+                f"{cls.__name__} takes no dependency '{arg}'",
+                where=where,
+                fix=f"it takes: {', '.join(requires) or 'none'}",
+            )
+        if target not in spec.components:
+            raise GraphError(
+                f"depends on '{target}', which is not a component of this agent",
+                where=f"{where}.{arg}",
+                fix=f"install a {requires[arg]} (e.g. `agentos install ...`) or name one of: "
+                f"{', '.join(spec.components)}",
+            )
+        role = classes[target].role
+        if role != requires[arg]:
+            raise GraphError(
+                f"'{arg}' must be a {requires[arg]}, but '{target}' is a {role}",
+                where=f"{where}.{arg}",
+                fix=f"point it at a component with role {requires[arg]}",
+            )
+    out = {}
+    for arg, role in requires.items():
+        if arg in given:
+            out[arg] = given[arg]
+            continue
+        candidates = [n for n, c in classes.items() if c.role == role and n != name]
+        if len(candidates) != 1:
+            found = "none" if not candidates else ", ".join(candidates)
+            raise GraphError(
+                f"missing dependency: {cls.__name__} needs a {role} as '{arg}' (found {found})",
+                where=where,
+                fix=f"install a {role} component or set depends: {{{arg}: NAME}}",
+            )
+        out[arg] = candidates[0]
+    return out
+
+
+def _topological_order(deps: dict[str, dict[str, str]], where_file: str) -> list[str]:
+    """Names in build order; a cycle is reported with its path."""
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1 = visiting, 2 = done
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = path[path.index(name) :] + [name]
+            raise GraphError(
+                f"dependency cycle: {' -> '.join(cycle)}",
+                where=f"{where_file}: components.{cycle[0]}.depends",
+                fix="remove one of these dependencies",
+            )
+        state[name] = 1
+        for target in deps[name].values():
+            visit(target, [*path, name])
+        state[name] = 2
+        order.append(name)
+
+    for name in deps:
+        visit(name, [])
+    return order

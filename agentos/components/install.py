@@ -1,0 +1,203 @@
+"""``agentos install`` / ``uninstall``: registry entries in and out of ``agentos.yaml``.
+
+Installing resolves each name (a component, a bundle or ``gym:<id>``) in the builtin registry,
+the spec's ``registries:`` and the ones given, installs the entries' pip requirements, and
+writes each entry under its slot with its source, version and the content hash of its files
+(which loading checks later). Nothing is written unless every name resolves.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from agentos.components.registry import RegistryEntry, load_registries, normalise
+from agentos.components.sources import component_files, content_hash
+from agentos.components.spec import (
+    ComponentSpec,
+    find_spec_file,
+    parse_spec,
+    read_raw,
+    save_raw,
+)
+from agentos.errors import AgentOSError, SpecError
+
+logger = logging.getLogger(__name__)
+
+PIP_TIMEOUT_S = 1800
+"""Longest ``pip install`` may take."""
+
+
+def install(agent_dir: Path, names: list[str], registries: list[str]) -> list[str]:
+    """Install components/bundles into the agent's spec; returns the slots written."""
+    if not names:
+        raise AgentOSError(
+            "nothing to install",
+            fix="give component, bundle or gym:<id> names; `agentos list` shows them",
+        )
+    agent_dir = Path(agent_dir).resolve()
+    spec_file = find_spec_file(agent_dir)
+    raw = read_raw(spec_file)
+    parse_spec(raw, spec_file)
+    known = list(raw.get("registries") or [])
+    added: list[str] = []
+    for text in registries:
+        stored = normalise(text, Path.cwd(), agent_dir)
+        if stored not in known and stored not in added:
+            added.append(stored)
+    registry = load_registries(known + added, agent_dir)
+
+    plan: dict[str, RegistryEntry] = {}
+    loop: dict[str, Any] = {}
+    for name in names:
+        entries, loop_params = registry.resolve(name)
+        for entry in entries:
+            if entry.slot in plan and plan[entry.slot].name != entry.name:
+                logger.warning(
+                    "'%s' replaces '%s' in slot '%s'", entry.name, plan[entry.slot].name, entry.slot
+                )
+            plan[entry.slot] = entry
+        loop.update(loop_params)
+
+    requirements = list(dict.fromkeys(r for e in plan.values() for r in e.requirements))
+    if requirements:
+        pip_install(requirements)
+
+    components = raw.get("components")
+    if not isinstance(components, dict):
+        components = {}
+    for slot, entry in plan.items():
+        old = components.get(slot)
+        if isinstance(old, Mapping) and old.get("registry_name") != entry.name:
+            logger.info(
+                "slot '%s': replacing %s with %s",
+                slot,
+                old.get("registry_name") or old.get("module"),
+                entry.name,
+            )
+        components[slot] = _record(entry, slot, agent_dir)
+    raw["components"] = components
+    if loop:
+        raw["loop"] = {**(raw.get("loop") or {}), **loop}
+    if added:
+        raw["registries"] = known + added
+    spec = parse_spec(raw, spec_file)
+    save_raw(spec_file, raw)
+    _warn_missing_dependencies(spec.components, list(plan))
+    return list(plan)
+
+
+def _record(entry: RegistryEntry, slot: str, agent_dir: Path) -> dict[str, Any]:
+    """The spec entry for ``entry``, with the hash of its files as they are now."""
+    source = entry.source
+    url = entry.origin.location if source == "git" else None
+    commit = entry.origin.commit if source == "git" else None
+    cspec = ComponentSpec(
+        name=slot,
+        source=source,
+        module=entry.module,
+        class_name=entry.class_name,
+        url=url,
+        commit=commit,
+        registry_name=entry.name,
+    )
+    digest = content_hash(component_files(cspec, agent_dir))
+    record: dict[str, Any] = {
+        "source": source,
+        "registry_name": entry.name,
+        "role": entry.role,
+        "description": entry.description,
+        "module": entry.module,
+        "class": entry.class_name,
+        "version": entry.version,
+        "hash": digest,
+    }
+    if source == "git":
+        record["url"] = url
+        record["commit"] = commit
+    if entry.requirements:
+        record["requirements"] = list(entry.requirements)
+    record["params"] = dict(entry.params)
+    record["depends"] = dict(entry.depends)
+    return record
+
+
+def _warn_missing_dependencies(components: Mapping[str, ComponentSpec], slots: list[str]) -> None:
+    for slot in slots:
+        for arg, target in components[slot].depends.items():
+            if target not in components:
+                logger.warning(
+                    "component '%s' needs '%s' (argument %s), which is not installed yet",
+                    slot,
+                    target,
+                    arg,
+                )
+
+
+def pip_install(requirements: list[str]) -> None:
+    """``pip install`` the requirements into this Python; failure shows pip's last lines."""
+    cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *requirements]
+    logger.info("installing requirements: %s", " ".join(requirements))
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise AgentOSError(
+            f"pip took longer than {PIP_TIMEOUT_S} s installing {', '.join(requirements)}",
+            fix="check your network, or install them yourself with pip and retry",
+        ) from None
+    if proc.returncode != 0:
+        lines = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-8:]
+        raise AgentOSError(
+            f"pip could not install {', '.join(requirements)}:\n  " + "\n  ".join(lines),
+            fix="check the requirement names and versions and your network, or install them "
+            "yourself with `pip install ...` and retry",
+        )
+    logger.debug("pip: %s", proc.stdout.strip().splitlines()[-1:] or "")
+
+
+def uninstall(agent_dir: Path, name: str) -> list[str]:
+    """Remove components by component name, registry name or bundle name; returns them."""
+    agent_dir = Path(agent_dir).resolve()
+    spec_file = find_spec_file(agent_dir)
+    raw = read_raw(spec_file)
+    parse_spec(raw, spec_file)
+    components = raw.get("components") or {}
+    if name in components:
+        targets = [name]
+    else:
+        targets = [k for k, v in components.items() if v.get("registry_name") == name]
+    if not targets:
+        registry = load_registries(list(raw.get("registries") or []), agent_dir)
+        bundle = registry.bundles.get(name)
+        if bundle is not None:
+            targets = [
+                k for k, v in components.items() if v.get("registry_name") in bundle.components
+            ]
+    if not targets:
+        installed = list(components) + [
+            v["registry_name"] for v in components.values() if v.get("registry_name")
+        ]
+        close = difflib.get_close_matches(name, installed, n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+        raise SpecError(
+            f"'{name}' is not installed in this agent",
+            where=str(spec_file),
+            fix=f"{hint}installed components: {', '.join(components) or 'none'}",
+        )
+    for target in targets:
+        del components[target]
+    raw["components"] = components
+    for other, entry in components.items():
+        deps = entry.get("depends") or {}
+        needed = deps.values() if isinstance(deps, Mapping) else deps
+        for target in targets:
+            if target in needed:
+                logger.warning("component '%s' depends on '%s', now uninstalled", other, target)
+    parse_spec(raw, spec_file)
+    save_raw(spec_file, raw)
+    return targets

@@ -1,0 +1,247 @@
+"""One parameter tree for the whole agent: references, CLI overrides, typed dataclasses.
+
+The tree is ``{component name: {param: value}, "loop": {...}}``. A value written as
+``"${replay.sequence_length}"`` refers to another parameter (its type is kept); a
+reference inside a longer string is interpolated. ``-p learner.learning_rate=3e-4``
+overrides a value before references are resolved, so derived values follow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from agentos.errors import ParameterError
+
+_REF = re.compile(r"\$\{([A-Za-z0-9_.\-]+)\}")
+
+
+def parse_value(text: str) -> Any:
+    """A CLI value: YAML scalars and lists, with ``3e-4``-style floats that YAML 1.1 misses."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        try:
+            return float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            return value
+    return value
+
+
+def apply_overrides(
+    tree: Mapping[str, Mapping[str, Any]], overrides: list[str] | None
+) -> dict[str, dict[str, Any]]:
+    """A copy of ``tree`` with ``key.path=value`` overrides applied."""
+    out = {k: dict(v) for k, v in tree.items()}
+    for item in overrides or []:
+        if "=" not in item:
+            raise ParameterError(
+                f"override '{item}' is not of the form key=value",
+                where="-p/--param",
+                fix="write e.g. -p learner.learning_rate=3e-4",
+            )
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        if len(parts) != 2 or not all(parts):
+            raise ParameterError(
+                f"override key '{key}' must be COMPONENT.PARAM",
+                where="-p/--param",
+                fix=f"components: {', '.join(out)}",
+            )
+        comp, name = parts
+        if comp not in out:
+            close = difflib.get_close_matches(comp, list(out), n=1)
+            raise ParameterError(
+                f"override '{key}' names no component '{comp}'",
+                where="-p/--param",
+                fix=(f"did you mean '{close[0]}'? " if close else "")
+                + f"components: {', '.join(out)}",
+            )
+        out[comp][name] = parse_value(raw)
+    return out
+
+
+def resolve_references(tree: Mapping[str, Mapping[str, Any]], where: str) -> dict[str, dict]:
+    """Replace ``${comp.param}`` references with the values they name (cycles are errors)."""
+    resolved: dict[tuple[str, str], Any] = {}
+
+    def lookup(path: str, chain: tuple[str, ...], at: str) -> Any:
+        if path in chain:
+            cycle = " -> ".join((*chain, path))
+            raise ParameterError(
+                f"parameter references form a cycle: {cycle}",
+                where=f"{where}: {at}",
+                fix="make one of them a value instead of a reference",
+            )
+        parts = path.split(".")
+        if len(parts) != 2 or parts[0] not in tree or parts[1] not in tree[parts[0]]:
+            raise ParameterError(
+                f"reference '${{{path}}}' names no parameter",
+                where=f"{where}: {at}",
+                fix="refer to a parameter written in the spec as ${component.param}",
+            )
+        key = (parts[0], parts[1])
+        if key not in resolved:
+            resolved[key] = value_of(tree[parts[0]][parts[1]], (*chain, path), path)
+        return resolved[key]
+
+    def value_of(value: Any, chain: tuple[str, ...], at: str) -> Any:
+        if isinstance(value, str):
+            whole = _REF.fullmatch(value)
+            if whole:
+                return lookup(whole.group(1), chain, at)
+            return _REF.sub(lambda m: str(lookup(m.group(1), chain, at)), value)
+        if isinstance(value, list):
+            return [value_of(v, chain, at) for v in value]
+        if isinstance(value, Mapping):
+            return {k: value_of(v, chain, at) for k, v in value.items()}
+        return value
+
+    out: dict[str, dict] = {}
+    for comp, params in tree.items():
+        out[comp] = {}
+        for name, value in params.items():
+            path = f"{comp}.{name}"
+            out[comp][name] = value_of(value, (path,), f"{comp}.{name}")
+    return out
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def coerce(value: Any, tp: Any, where: str) -> Any:
+    """``value`` checked against the annotation ``tp`` (ints widen to floats; lists to tuples)."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(value, arg, where)
+            except ParameterError as e:
+                errors.append(e)
+        raise _type_error(value, tp, where)
+    if origin is typing.Literal:
+        if value in args:
+            return value
+        raise ParameterError(
+            f"{value!r} is not one of {', '.join(map(repr, args))}",
+            where=where,
+            fix=f"use one of {', '.join(map(repr, args))}",
+        )
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise _type_error(value, tp, where)
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            return tuple(coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        if origin is tuple and args:
+            if len(args) != len(value):
+                raise _type_error(value, tp, where)
+            return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(args, value)))
+        item = args[0] if args else Any
+        items = [coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict or tp is dict:
+        if not isinstance(value, Mapping):
+            raise _type_error(value, tp, where)
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise _type_error(value, tp, where)
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise _type_error(value, tp, where)
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise _type_error(value, tp, where)
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise _type_error(value, tp, where)
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise _type_error(value, tp, where)
+
+
+def _type_error(value: Any, tp: Any, where: str) -> ParameterError:
+    return ParameterError(
+        f"expected {_type_name(tp)}, got {value!r} ({type(value).__name__})",
+        where=where,
+        fix=f"give a value of type {_type_name(tp)}",
+    )
+
+
+def build_params(cls: type, values: Mapping[str, Any], where: str) -> Any:
+    """An instance of the dataclass ``cls`` from ``values``; unknown keys and bad types fail."""
+    if not dataclasses.is_dataclass(cls):
+        if values:
+            raise ParameterError(
+                f"this component takes no parameters, got {', '.join(values)}",
+                where=where,
+                fix="remove the params",
+            )
+        return None
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for key in values:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            raise ParameterError(
+                f"unknown parameter '{key}'",
+                where=f"{where}.{key}",
+                fix=(f"did you mean '{close[0]}'? " if close else "")
+                + f"known parameters: {', '.join(fields)}",
+            )
+    kwargs = {k: coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()}
+    missing = [
+        name
+        for name, f in fields.items()
+        if name not in kwargs
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ParameterError(
+            f"missing required parameter(s): {', '.join(missing)}",
+            where=where,
+            fix="add them under params",
+        )
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as e:
+        raise ParameterError(str(e), where=where, fix="see the component's parameter docs") from None
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (for tracking)."""
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, key + "."))
+        elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+            out.update(flatten(dataclasses.asdict(v), key + "."))
+        else:
+            out[key] = v
+    return out

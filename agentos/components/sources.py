@@ -1,0 +1,356 @@
+"""Where a component's code comes from: content hashes, git checkouts, class loading.
+
+A component in the spec has one of three sources:
+
+* ``builtin``: ``module`` is an importable Python module (the agentos package, or any installed
+  package a YAML-file registry names); its ``.py`` file is hash-checked.
+* ``git``: ``module`` is a ``.py`` path inside a git repository checked out at ``commit`` under
+  ``<agent_dir>/.agentos/sources/<name>-<commit[:12]>/``; the file is hash-checked.
+* ``local``: ``module`` is a ``.py`` path relative to the agent folder. Local components are the
+  user's own, editable code: they are re-read on every load and never hash-checked.
+
+Only the git command line is used for git (``subprocess``), and only with the URL given.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib
+import importlib.util
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import traceback
+import uuid
+from pathlib import Path
+
+from agentos.components.spec import SPEC_FILENAME, ComponentSpec
+from agentos.errors import IntegrityError, RegistryError, SpecError
+
+logger = logging.getLogger(__name__)
+
+SOURCES_DIR = Path(".agentos") / "sources"
+"""Where git checkouts live, relative to the agent folder."""
+GIT_TIMEOUT_S = 600
+"""Longest a single git command may take."""
+_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+_EDIT_FIX = (
+    "reinstall with `agentos install {name}` to accept the new files, or restore them; "
+    "to edit a component freely, copy it into the agent folder as a local component"
+)
+
+
+# ----------------------------------------------------------------------------- hashes
+
+
+def content_hash(paths: list[Path]) -> str:
+    """``sha256:<hex>`` over the files' names (relative to their common folder) and bytes."""
+    resolved = [Path(p).resolve() for p in paths]
+    if not resolved:
+        return "sha256:" + hashlib.sha256().hexdigest()
+    base = Path(os.path.commonpath([p.parent for p in resolved]))
+    digest = hashlib.sha256()
+    for rel, path in sorted((p.relative_to(base).as_posix(), p) for p in resolved):
+        data = path.read_bytes()
+        digest.update(rel.encode() + b"\0")
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return "sha256:" + digest.hexdigest()
+
+
+# ----------------------------------------------------------------------------- git
+
+
+def sanitise(url: str) -> str:
+    """A folder-name-safe short name for a repository URL (its last path part)."""
+    tail = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    if tail.endswith(".git"):
+        tail = tail[:-4]
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", tail).strip("-.").lower()
+    return name or "repo"
+
+
+def checkout_dir(agent_dir: Path, url: str, commit: str) -> Path:
+    """The folder holding ``url`` checked out at ``commit`` for this agent."""
+    return Path(agent_dir) / SOURCES_DIR / f"{sanitise(url)}-{commit[:12]}"
+
+
+def _git(args: list[str], *, cwd: Path | None = None, what: str) -> str:
+    """Run ``git ARGS``; a failure becomes a RegistryError with git's last lines."""
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+    cmd = ["git", "-c", "advice.detachedHead=false", *args]
+    logger.debug("running %s", " ".join(cmd))
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=GIT_TIMEOUT_S
+        )
+    except FileNotFoundError:
+        raise RegistryError(
+            f"cannot {what}: the `git` command is not installed",
+            fix="install git (e.g. `apt-get install git`), or use a YAML-file registry",
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise RegistryError(
+            f"cannot {what}: git took longer than {GIT_TIMEOUT_S} s",
+            fix="check the URL and your network",
+        ) from None
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        raise RegistryError(
+            f"cannot {what}: git failed:\n  " + "\n  ".join(lines),
+            fix="check the repository URL and revision (branch, tag or commit)",
+        )
+    return proc.stdout
+
+
+def _remote_commit(url: str, rev: str) -> str | None:
+    """The commit ``rev`` (a branch, tag or HEAD) names at ``url``, if unambiguous."""
+    if _SHA_RE.match(rev):
+        return rev
+    out = _git(["ls-remote", url, rev], what=f"read {url}")
+    refs: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        refs[ref] = sha
+    candidates = {
+        ref.removesuffix("^{}"): sha
+        for ref, sha in sorted(refs.items(), key=lambda kv: kv[0].endswith("^{}"))
+        if ref in (rev, f"refs/heads/{rev}", f"refs/tags/{rev}", f"refs/tags/{rev}^{{}}")
+    }
+    if len(candidates) == 1:
+        return next(iter(candidates.values()))
+    return None
+
+
+def git_checkout(url: str, rev: str | None, agent_dir: Path) -> tuple[str, Path]:
+    """Clone ``url`` at ``rev`` (default: its HEAD) for this agent; returns (commit, folder)."""
+    rev = rev or "HEAD"
+    commit = _remote_commit(url, rev)
+    if commit is not None:
+        target = checkout_dir(agent_dir, url, commit)
+        if _is_checkout_of(target, commit):
+            logger.debug("reusing checkout %s", target)
+            return commit, target
+    sources = Path(agent_dir) / SOURCES_DIR
+    sources.mkdir(parents=True, exist_ok=True)
+    tmp = sources / f".clone-{uuid.uuid4().hex[:8]}"
+    try:
+        logger.info("cloning %s", url)
+        _git(["clone", "--quiet", "--no-checkout", "--", url, str(tmp)], what=f"clone {url}")
+        commit = _resolve_rev(tmp, rev, url)
+        _git(["checkout", "--quiet", "--detach", commit], cwd=tmp, what=f"check out {rev}")
+        target = checkout_dir(agent_dir, url, commit)
+        if _is_checkout_of(target, commit):
+            return commit, target
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+        return commit, target
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _resolve_rev(repo: Path, rev: str, url: str) -> str:
+    for candidate in (rev, f"origin/{rev}"):
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode == 0:
+            return proc.stdout.strip()
+    raise RegistryError(
+        f"revision '{rev}' not found in {url}",
+        fix="give an existing branch, tag or commit after '@' (e.g. git+file:///repo@main)",
+    )
+
+
+def _is_checkout_of(folder: Path, commit: str) -> bool:
+    if not (folder / ".git").exists():
+        return False
+    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True)
+    return proc.returncode == 0 and proc.stdout.strip() == commit
+
+
+def ensure_checkout(cspec: ComponentSpec, agent_dir: Path) -> Path:
+    """The checkout of a git component, cloned again from its URL if it is missing."""
+    if not (cspec.url and cspec.commit):
+        raise SpecError(
+            "a git component needs 'url' and 'commit'",
+            where=f"{Path(agent_dir) / SPEC_FILENAME}: {cspec.where}",
+            fix=f"reinstall it with `agentos install {cspec.registry_name or cspec.name}`",
+        )
+    folder = checkout_dir(agent_dir, cspec.url, cspec.commit)
+    if not folder.is_dir():
+        logger.info("checkout of %s@%s missing; cloning it", cspec.url, cspec.commit[:12])
+        _, folder = git_checkout(cspec.url, cspec.commit, agent_dir)
+    return folder
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def component_files(cspec: ComponentSpec, agent_dir: Path) -> list[Path]:
+    """The source files of a component (what its hash covers); nothing is imported."""
+    agent_dir = Path(agent_dir)
+    where = f"{agent_dir / SPEC_FILENAME}: {cspec.where}.module"
+    if cspec.source == "builtin":
+        return [_builtin_file(cspec, where)]
+    if cspec.source == "git":
+        base = checkout_dir(agent_dir, cspec.url or "", cspec.commit or "")
+        path = base / cspec.module
+        if not path.is_file():
+            raise SpecError(
+                f"file '{cspec.module}' not found in the checkout {base}",
+                where=where,
+                fix=f"reinstall with `agentos install {cspec.registry_name or cspec.name}`",
+            )
+        return [path]
+    path = agent_dir / cspec.module
+    if not path.is_file():
+        raise SpecError(
+            f"local module file {path} not found",
+            where=where,
+            fix="give the path of a .py file relative to the agent folder (e.g. my_actor.py)",
+        )
+    return [path]
+
+
+def _builtin_file(cspec: ComponentSpec, where: str) -> Path:
+    try:
+        found = importlib.util.find_spec(cspec.module)
+    except (ImportError, ValueError) as e:
+        found = None
+        logger.debug("find_spec(%s) failed: %s", cspec.module, e)
+    if found is None or not found.origin or not Path(found.origin).is_file():
+        raise SpecError(
+            f"module '{cspec.module}' not found",
+            where=where,
+            fix="check the module name, or install the package that provides it; "
+            "`agentos list` shows the builtin components",
+        )
+    return Path(found.origin)
+
+
+def verify(cspec: ComponentSpec, agent_dir: Path) -> None:
+    """Raise IntegrityError if a builtin/git component's files changed since install."""
+    if cspec.source == "local" or not cspec.hash:
+        return
+    files = component_files(cspec, agent_dir)
+    actual = content_hash(files)
+    if actual == cspec.hash:
+        return
+    name = cspec.registry_name or cspec.name
+    origin = "the builtin registry" if cspec.source == "builtin" else f"{cspec.url}"
+    at = f"@{cspec.commit[:12]}" if cspec.commit else ""
+    changed = ", ".join(str(f) for f in files)
+    raise IntegrityError(
+        f"the files of '{name}' {cspec.version or ''} (from {origin}{at}) changed since it "
+        f"was installed: {changed} (recorded {cspec.hash[:19]}..., now {actual[:19]}...)",
+        where=f"{Path(agent_dir) / SPEC_FILENAME}: {cspec.where}",
+        fix=_EDIT_FIX.format(name=name),
+    )
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_component_class(cspec: ComponentSpec, agent_dir: Path) -> type:
+    """The class of a component: verified against its hash (builtin/git), then imported."""
+    agent_dir = Path(agent_dir)
+    if cspec.source == "git":
+        ensure_checkout(cspec, agent_dir)
+    verify(cspec, agent_dir)
+    if cspec.source == "builtin":
+        module = _import_builtin(cspec, agent_dir)
+        origin = cspec.module
+    else:
+        path = component_files(cspec, agent_dir)[0].resolve()
+        module = _import_file(path, cspec.source)
+        origin = str(path)
+    cls = getattr(module, cspec.class_name, None)
+    if not isinstance(cls, type):
+        defined = sorted(
+            k
+            for k, v in vars(module).items()
+            if isinstance(v, type) and getattr(v, "__module__", None) == module.__name__
+        )
+        close = difflib.get_close_matches(cspec.class_name, defined, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        listing = ", ".join(defined) if defined else "none"
+        raise SpecError(
+            f"class '{cspec.class_name}' not found in {origin}",
+            where=f"{agent_dir / SPEC_FILENAME}: {cspec.where}.class",
+            fix=f"{hint}classes defined there: {listing}",
+        )
+    return cls
+
+
+def _import_builtin(cspec: ComponentSpec, agent_dir: Path):
+    try:
+        return importlib.import_module(cspec.module)
+    except ImportError as e:
+        if logger.isEnabledFor(logging.DEBUG):
+            raise
+        missing = getattr(e, "name", None)
+        if missing and (cspec.module == missing or cspec.module.startswith(missing + ".")):
+            fix = "check the module name; `agentos list` shows the registry's components"
+        else:
+            fix = "install what it needs (`agentos install` installs declared requirements)"
+        raise SpecError(
+            f"cannot import module '{cspec.module}': {_last_line(e)}",
+            where=f"{agent_dir / SPEC_FILENAME}: {cspec.where}.module",
+            fix=fix,
+        ) from None
+
+
+def _module_name(path: Path, source: str) -> str:
+    stem = re.sub(r"\W", "_", path.stem)
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    return f"agentos_{source}_{stem}_{digest}"
+
+
+def _import_file(path: Path, source: str):
+    """Execute a .py file as a fresh module (sibling files importable); errors name the file."""
+    name = _module_name(path, source)
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        # compile from the source every time (no stale .pyc): local files are edited freely
+        code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+    except BaseException as e:
+        sys.modules.pop(name, None)
+        if isinstance(e, (KeyboardInterrupt, SystemExit)) or logger.isEnabledFor(logging.DEBUG):
+            raise
+        raise SpecError(
+            f"importing {path} failed: {_last_line(e)}",
+            where=f"{path}:{_error_line(e, path)}" if _error_line(e, path) else str(path),
+            fix="fix the error in that file (run with --debug for the full traceback)",
+        ) from None
+    return module
+
+
+def _last_line(e: BaseException) -> str:
+    return traceback.format_exception_only(type(e), e)[-1].strip()
+
+
+def _error_line(e: BaseException, path: Path) -> int | None:
+    """The line of ``path`` where ``e`` was raised (or the syntax error's line)."""
+    if isinstance(e, SyntaxError) and e.filename and Path(e.filename) == path:
+        return e.lineno
+    line = None
+    for frame in traceback.extract_tb(e.__traceback__):
+        if Path(frame.filename) == path:
+            line = frame.lineno
+    return line

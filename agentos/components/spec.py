@@ -1,0 +1,265 @@
+"""The agent spec, ``agentos.yaml``: named components, loop parameters, registries.
+
+Format::
+
+    name: my_agent
+    registries: []                 # extra registries (YAML file or git+file://... repo)
+    components:
+      environment:                 # the component's name; others refer to it by this
+        source: builtin            # builtin | local | git
+        registry_name: cartpole    # the registry entry it was installed from
+        module: agentos.envs.gym_env   # builtin: a module; local/git: a .py path
+        class: GymEnvironment
+        version: 0.1.0
+        hash: sha256:...           # content hash recorded at install (builtin/git)
+        params: {env_id: CartPole-v1}
+        depends: {}                # {argument: component name}
+    loop: {eval_every: 10000}      # parameters of the run loop
+    bench: {}                      # optional benchmark suites
+
+Parsing produces frozen dataclasses; edits (install/uninstall) go through the raw
+mapping and ``save_raw`` so the file stays the single source of truth.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from agentos.errors import SpecError
+
+SPEC_FILENAME = "agentos.yaml"
+SOURCES = ("builtin", "local", "git")
+COMPONENT_KEYS = (
+    "source",
+    "registry_name",
+    "module",
+    "class",
+    "version",
+    "hash",
+    "url",
+    "commit",
+    "requirements",
+    "description",
+    "role",
+    "params",
+    "depends",
+)
+TOP_KEYS = ("name", "components", "loop", "registries", "bench")
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """One component entry of the spec."""
+
+    name: str
+    source: str
+    module: str
+    class_name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    depends: Mapping[str, str] = field(default_factory=dict)
+    registry_name: str | None = None
+    version: str | None = None
+    hash: str | None = None
+    url: str | None = None
+    commit: str | None = None
+    requirements: tuple[str, ...] = ()
+    description: str = ""
+    role: str | None = None
+
+    @property
+    def where(self) -> str:
+        """The key path of this entry, for messages."""
+        return f"components.{self.name}"
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """The parsed agent spec."""
+
+    path: Path
+    name: str
+    components: Mapping[str, ComponentSpec]
+    loop: Mapping[str, Any]
+    registries: tuple[str, ...]
+    bench: Mapping[str, Any]
+
+    @property
+    def agent_dir(self) -> Path:
+        """The folder holding the spec."""
+        return self.path.parent
+
+    def by_role(self, role: str) -> list[ComponentSpec]:
+        """Components whose declared role (or registry role) is ``role``."""
+        return [c for c in self.components.values() if c.role == role]
+
+
+def find_spec_file(path: str | Path = ".") -> Path:
+    """The agentos.yaml for ``path`` (a folder or the file itself)."""
+    p = Path(path).expanduser().resolve()
+    candidate = p if p.suffix in (".yaml", ".yml") else p / SPEC_FILENAME
+    if not candidate.is_file():
+        raise SpecError(
+            f"no agent spec found at {candidate}",
+            fix="run `agentos init .` to create one, or pass the agent folder with --agent",
+        )
+    return candidate
+
+
+def read_raw(path: Path) -> dict[str, Any]:
+    """The spec file as a mapping; malformed YAML becomes a SpecError with line/column."""
+    import yaml
+
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise SpecError(f"cannot read the spec: {e}", where=str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        loc = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise SpecError(
+            f"malformed YAML: {problem}",
+            where=loc,
+            fix="correct the YAML syntax at that line (indentation, a missing ':' or quote)",
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SpecError(
+            f"the spec must be a mapping with a 'components' key, got {type(data).__name__}",
+            where=str(path),
+            fix="see `agentos init` for a template",
+        )
+    return data
+
+
+def save_raw(path: Path, data: Mapping[str, Any]) -> None:
+    """Write the spec mapping back, keeping key order."""
+    import yaml
+
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(yaml.safe_dump(_plain(data), sort_keys=False, default_flow_style=False))
+    tmp.replace(path)
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _unknown_key_error(key: str, known: tuple[str, ...], where: str, path: Path) -> SpecError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+    return SpecError(f"unknown key '{key}' at {where}", where=str(path), fix=hint)
+
+
+def parse_spec(data: Mapping[str, Any], path: Path) -> AgentSpec:
+    """Validate the raw mapping and build an AgentSpec."""
+    for key in data:
+        if key not in TOP_KEYS:
+            raise _unknown_key_error(str(key), TOP_KEYS, "the top level", path)
+    components_raw = data.get("components") or {}
+    if not isinstance(components_raw, Mapping):
+        raise SpecError(
+            "'components' must be a mapping of name -> component",
+            where=f"{path}: components",
+            fix="indent each component under 'components:' as `name: {source: ..., ...}`",
+        )
+    components: dict[str, ComponentSpec] = {}
+    for name, entry in components_raw.items():
+        components[str(name)] = _parse_component(str(name), entry, path)
+    loop = data.get("loop") or {}
+    if not isinstance(loop, Mapping):
+        raise SpecError("'loop' must be a mapping of parameters", where=f"{path}: loop")
+    registries = data.get("registries") or []
+    if not isinstance(registries, list) or not all(isinstance(r, str) for r in registries):
+        raise SpecError("'registries' must be a list of paths or URLs", where=f"{path}: registries")
+    bench = data.get("bench") or {}
+    if not isinstance(bench, Mapping):
+        raise SpecError("'bench' must be a mapping of suite name -> suite", where=f"{path}: bench")
+    return AgentSpec(
+        path=path,
+        name=str(data.get("name") or path.parent.name),
+        components=MappingProxyType(components),
+        loop=MappingProxyType(dict(loop)),
+        registries=tuple(registries),
+        bench=MappingProxyType(dict(bench)),
+    )
+
+
+def _parse_component(name: str, entry: Any, path: Path) -> ComponentSpec:
+    where = f"components.{name}"
+    if not isinstance(entry, Mapping):
+        raise SpecError(
+            f"component '{name}' must be a mapping (source, module, class, params, depends)",
+            where=f"{path}: {where}",
+        )
+    for key in entry:
+        if key not in COMPONENT_KEYS:
+            raise _unknown_key_error(str(key), COMPONENT_KEYS, where, path)
+    source = entry.get("source", "local")
+    if source not in SOURCES:
+        raise SpecError(
+            f"unknown source '{source}'",
+            where=f"{path}: {where}.source",
+            fix=f"use one of: {', '.join(SOURCES)}",
+        )
+    for required in ("module", "class"):
+        if not isinstance(entry.get(required), str) or not entry.get(required):
+            raise SpecError(
+                f"missing '{required}'",
+                where=f"{path}: {where}.{required}",
+                fix="give the module (a .py file for local components) and the class name, "
+                "or install the component from a registry with `agentos install NAME`",
+            )
+    params = entry.get("params") or {}
+    if not isinstance(params, Mapping):
+        raise SpecError("'params' must be a mapping", where=f"{path}: {where}.params")
+    depends = entry.get("depends") or {}
+    if isinstance(depends, list):
+        depends = {str(d): str(d) for d in depends}
+    if not isinstance(depends, Mapping) or not all(isinstance(v, str) for v in depends.values()):
+        raise SpecError(
+            "'depends' must map an argument name to a component name",
+            where=f"{path}: {where}.depends",
+            fix="e.g. depends: {network: network, replay: replay}",
+        )
+    if source == "git" and not (entry.get("url") and entry.get("commit")):
+        raise SpecError(
+            "a git component needs 'url' and 'commit'",
+            where=f"{path}: {where}",
+            fix="reinstall it with `agentos install NAME --registry git+URL`",
+        )
+    requirements = entry.get("requirements") or []
+    return ComponentSpec(
+        name=name,
+        source=source,
+        module=entry["module"],
+        class_name=entry["class"],
+        params=MappingProxyType(dict(params)),
+        depends=MappingProxyType({str(k): str(v) for k, v in depends.items()}),
+        registry_name=entry.get("registry_name"),
+        version=None if entry.get("version") is None else str(entry.get("version")),
+        hash=entry.get("hash"),
+        url=entry.get("url"),
+        commit=entry.get("commit"),
+        requirements=tuple(str(r) for r in requirements),
+        description=str(entry.get("description") or ""),
+        role=entry.get("role"),
+    )
+
+
+def load_spec(path: str | Path = ".") -> AgentSpec:
+    """Find, read and validate the agent spec at ``path``."""
+    spec_file = find_spec_file(path)
+    return parse_spec(read_raw(spec_file), spec_file)

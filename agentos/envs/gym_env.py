@@ -1,0 +1,110 @@
+"""Any gymnasium environment as a vectorised agentos Environment.
+
+Copies are stepped in one process and reset themselves when an episode ends; the true
+last observation of an episode is kept in ``EnvStep.final_observation`` so learners can
+bootstrap correctly from time-limit truncations.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from agentos.errors import AgentOSError
+from agentos.runtime.roles import BuildContext, Environment, EnvStep
+
+
+@dataclass(frozen=True)
+class GymParams:
+    """Parameters of a gymnasium environment."""
+
+    env_id: str = "CartPole-v1"
+    """A registered gymnasium id, e.g. CartPole-v1, LunarLander-v3, Acrobot-v1."""
+    num_envs: int = 1
+    """Copies stepped together (one batched actor call per step)."""
+    max_episode_steps: int | None = None
+    """Override the id's time limit (None keeps gymnasium's)."""
+    kwargs: dict = field(default_factory=dict)
+    """Keyword arguments for gymnasium.make (e.g. {continuous: true})."""
+
+
+def make_gym(env_id: str, max_episode_steps: int | None = None, kwargs: dict | None = None):
+    """gymnasium.make with an unknown id turned into a clear AgentOSError."""
+    import gymnasium as gym
+
+    try:
+        return gym.make(env_id, max_episode_steps=max_episode_steps, **(kwargs or {}))
+    except gym.error.Error as e:
+        known = [k for k in gym.registry if not k.startswith(("ALE/", "phys2d/", "tabular/"))]
+        close = difflib.get_close_matches(env_id, known, n=3)
+        fix = (f"did you mean {', '.join(close)}? " if close else "") + (
+            "list ids with: python -c 'import gymnasium; gymnasium.pprint_registry()'"
+        )
+        raise AgentOSError(f"unknown gymnasium environment id '{env_id}' ({e})", fix=fix) from None
+    except TypeError as e:
+        raise AgentOSError(
+            f"gymnasium environment '{env_id}' rejected its kwargs: {e}",
+            fix="check params.kwargs against the environment's documentation",
+        ) from None
+
+
+class GymEnvironment(Environment):
+    """N copies of a gymnasium environment with automatic reset."""
+
+    Params = GymParams
+
+    def __init__(self, params: GymParams, context: BuildContext, **dependencies: Any):
+        super().__init__(params, context)
+        if params.num_envs < 1:
+            raise AgentOSError("num_envs must be >= 1", fix="set params.num_envs to 1 or more")
+        self._envs = [
+            make_gym(params.env_id, params.max_episode_steps, params.kwargs)
+            for _ in range(params.num_envs)
+        ]
+        self.num_envs = params.num_envs
+        self.observation_space = self._envs[0].observation_space
+        self.action_space = self._envs[0].action_space
+        self._discrete = hasattr(self.action_space, "n")
+        self._seed = context.component_seed("env")
+        self._obs: np.ndarray | None = None
+
+    @classmethod
+    def spaces(cls, params: GymParams) -> tuple[Any, Any]:
+        """Spaces of one copy (makes and closes one environment)."""
+        env = make_gym(params.env_id, params.max_episode_steps, params.kwargs)
+        try:
+            return env.observation_space, env.action_space
+        finally:
+            env.close()
+
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        """Reset every copy; copy i gets ``seed + i`` (the component's own seed if None)."""
+        base = self._seed if seed is None else seed
+        first = [env.reset(seed=int(base) + i)[0] for i, env in enumerate(self._envs)]
+        self._obs = np.stack(first)
+        return self._obs.copy()
+
+    def step(self, action: np.ndarray) -> EnvStep:
+        """Step every copy; finished copies are reset and their last obs kept."""
+        n = self.num_envs
+        obs, final = [], []
+        reward = np.zeros(n, np.float32)
+        terminated = np.zeros(n, bool)
+        truncated = np.zeros(n, bool)
+        for i, env in enumerate(self._envs):
+            a = int(action[i]) if self._discrete else np.asarray(action[i])
+            o, r, term, trunc, _ = env.step(a)
+            reward[i], terminated[i], truncated[i] = r, term, trunc
+            final.append(o)
+            if term or trunc:
+                o, _ = env.reset()
+            obs.append(o)
+        return EnvStep(np.stack(obs), reward, terminated, truncated, np.stack(final))
+
+    def close(self) -> None:
+        """Close every copy."""
+        for env in self._envs:
+            env.close()

@@ -1,0 +1,84 @@
+"""Checkpoints: one msgpack file of plain state (dicts, lists, numpy arrays, scalars).
+
+Files are written to a temporary name and renamed, so a ``kill -9`` mid-write leaves the
+previous checkpoint intact. No pickle: a checkpoint from someone else cannot run code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agentos.errors import CheckpointError
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _encode(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {"__dict__": [[_encode(k), _encode(v)] for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_encode(v) for v in obj]}
+    if isinstance(obj, list):
+        return [_encode(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        value = int(obj)
+        return value if _INT64[0] <= value <= _INT64[1] else {"__bigint__": str(value)}
+    if isinstance(obj, (float, np.floating)):
+        return float(obj)
+    if obj is None or isinstance(obj, (str, bytes)):
+        return obj
+    if hasattr(obj, "__array__"):
+        arr = np.asarray(obj)
+        if arr.dtype == object:
+            raise CheckpointError(f"cannot checkpoint an object array of shape {arr.shape}")
+        return {"__nd__": [arr.dtype.str, list(arr.shape), np.ascontiguousarray(arr).tobytes()]}
+    raise CheckpointError(f"cannot checkpoint a value of type {type(obj).__name__}")
+
+
+def _decode(obj: Any) -> Any:
+    if isinstance(obj, list):
+        return [_decode(v) for v in obj]
+    if isinstance(obj, dict):
+        if "__dict__" in obj:
+            return {_decode(k): _decode(v) for k, v in obj["__dict__"]}
+        if "__tuple__" in obj:
+            return tuple(_decode(v) for v in obj["__tuple__"])
+        if "__bigint__" in obj:
+            return int(obj["__bigint__"])
+        if "__nd__" in obj:
+            dtype, shape, data = obj["__nd__"]
+            return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(shape).copy()
+    return obj
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
+    """Write ``state`` atomically to ``path``."""
+    import msgpack
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(msgpack.packb(_encode(state), use_bin_type=True))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint written by ``save_checkpoint``."""
+    import msgpack
+
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file {path} does not exist")
+    try:
+        with open(path, "rb") as f:
+            return _decode(msgpack.unpackb(f.read(), raw=False, strict_map_key=False))
+    except (ValueError, msgpack.UnpackException) as e:
+        raise CheckpointError(f"checkpoint {path} is unreadable: {e}") from None

@@ -1,0 +1,333 @@
+"""One loop for learn, run and evaluate.
+
+It owns the core counters (training env steps and episodes, learner updates, and
+evaluation episodes kept apart from training), the samples-per-insert ratio between
+acting and learning, variable syncs, periodic evaluation, checkpoints and resume.
+
+Samples per insert: after ``min_replay_size`` env steps the learner is kept at
+``floor((env_steps - min_replay_size) * samples_per_insert / batch_size)`` updates.
+Acting never waits for learning and learning never waits for acting (it simply runs the
+updates that are due), so the ratio holds without any chance of deadlock.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from agentos.runtime.roles import Transition
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoopParams:
+    """Parameters of the run loop (the ``loop:`` section of agentos.yaml)."""
+
+    samples_per_insert: float = 0.0
+    """Learner samples per inserted env step (0: acting only)."""
+    min_replay_size: int = 1000
+    """Env steps collected before the first learner update."""
+    learn_every: int = 1
+    """Env steps between learner calls (the due updates run together)."""
+    eval_every: int = 10_000
+    """Env steps between evaluations during learn (0: only at the end)."""
+    eval_episodes: int = 10
+    """Episodes per evaluation."""
+    checkpoint_every: int = 10_000
+    """Env steps between checkpoints during learn (0: only at the end)."""
+    log_every: int = 1_000
+    """Env steps between training metric records."""
+    sync_every: int = 1
+    """Learner calls between variable syncs to the actor."""
+
+
+@dataclass
+class Counters:
+    """Core data of a run, saved with every checkpoint."""
+
+    env_steps: int = 0
+    episodes: int = 0
+    learner_updates: int = 0
+    learner_calls: int = 0
+    evaluations: int = 0
+    eval_episodes: int = 0
+
+
+@dataclass
+class Progress:
+    """What observers are told as a run goes."""
+
+    counters: Counters
+    total_steps: int
+    recent_return: float | None
+    steps_per_s: float
+    last_eval: float | None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class Hooks:
+    """Callbacks of the loop; the CLI draws a progress bar, tracking logs metrics."""
+
+    def on_metrics(self, metrics: dict[str, float], step: int) -> None:
+        """Scalar metrics at env step ``step`` (``train/...``, ``eval/...``)."""
+
+    def on_progress(self, progress: Progress) -> None:
+        """Called every few hundred steps."""
+
+    def on_checkpoint(self, state: dict[str, Any], final: bool) -> None:
+        """A checkpoint is ready to be stored."""
+
+    def should_stop(self) -> bool:
+        """Return True to stop learning early (the run ends as interrupted)."""
+        return False
+
+
+class Loop:
+    """Drives an environment, an actor and (for learn) a learner."""
+
+    def __init__(
+        self,
+        *,
+        environment: Any,
+        actor: Any,
+        learner: Any | None,
+        params: LoopParams,
+        make_eval_env: Callable[[], Any],
+        seed: int,
+        hooks: Hooks | None = None,
+        components: dict[str, Any] | None = None,
+    ):
+        self.env = environment
+        self.actor = actor
+        self.learner = learner
+        self.params = params
+        self.seed = seed
+        self.hooks = hooks or Hooks()
+        self.components = components or {}
+        self._make_eval_env = make_eval_env
+        self._eval_env: Any | None = None
+        self.counters = Counters()
+        self.last_eval: float | None = None
+        self.eval_history: list[dict[str, Any]] = []
+        self._recent: deque[float] = deque(maxlen=20)
+
+    # --- state -------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Counters, evaluation history and every component's state."""
+        return {
+            "counters": asdict(self.counters),
+            "eval_history": list(self.eval_history),
+            "recent_returns": list(self._recent),
+            "components": {n: c.state_dict() for n, c in self.components.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint: same counters, replay, variables, rng streams."""
+        self.counters = Counters(**state["counters"])
+        self.eval_history = list(state.get("eval_history", []))
+        self._recent.extend(state.get("recent_returns", []))
+        if self.eval_history:
+            self.last_eval = self.eval_history[-1]["return_mean"]
+        for name, comp_state in state["components"].items():
+            if name in self.components:
+                self.components[name].load_state_dict(comp_state)
+        if self.learner is not None:
+            self.actor.update(self.learner.get_variables())
+
+    # --- evaluation --------------------------------------------------------------------
+    def evaluate(self, episodes: int, *, track: bool = True) -> list[float]:
+        """Greedy returns of ``episodes`` episodes on a separate, freshly seeded env."""
+        if self._eval_env is None:
+            self._eval_env = self._make_eval_env()
+        env = self._eval_env
+        n = env.num_envs
+        quota = [episodes // n + (1 if i < episodes % n else 0) for i in range(n)]
+        returns: list[list[float]] = [[] for _ in range(n)]
+        ep_ret = np.zeros(n, np.float64)
+        obs = env.reset(seed=_eval_seed(self.seed, self.counters.evaluations))
+        extras = self.actor.initial_extras(n)
+        while any(len(r) < q for r, q in zip(returns, quota)):
+            action, extras = self.actor.select_action(
+                obs, extras, explore=False, env_steps=self.counters.env_steps
+            )
+            step = env.step(action)
+            ep_ret += step.reward
+            done = step.terminated | step.truncated
+            for i in np.flatnonzero(done):
+                if len(returns[i]) < quota[i]:
+                    returns[i].append(float(ep_ret[i]))
+                ep_ret[i] = 0.0
+            extras = _reset_extras(self.actor, extras, done)
+            obs = step.observation
+        flat = [r for per_env in returns for r in per_env]
+        self.counters.evaluations += 1
+        self.counters.eval_episodes += len(flat)
+        mean = float(np.mean(flat))
+        self.last_eval = mean
+        record = {
+            "env_steps": self.counters.env_steps,
+            "return_mean": mean,
+            "returns": flat,
+        }
+        self.eval_history.append(record)
+        if track:
+            self.hooks.on_metrics(
+                {
+                    "eval/return_mean": mean,
+                    "eval/return_std": float(np.std(flat)),
+                    "eval/return_min": float(np.min(flat)),
+                    "eval/return_max": float(np.max(flat)),
+                    "eval/episodes": float(self.counters.eval_episodes),
+                },
+                self.counters.env_steps,
+            )
+        log.info("evaluation at %d steps: mean return %.2f", self.counters.env_steps, mean)
+        return flat
+
+    # --- learning ----------------------------------------------------------------------
+    def learn(self, total_steps: int) -> Counters:
+        """Act and learn until ``total_steps`` env steps; checkpoint on the way and at the end.
+
+        KeyboardInterrupt is re-raised after a checkpoint is handed to the hooks.
+        """
+        p = self.params
+        c = self.counters
+        if self.learner is None and p.samples_per_insert > 0:
+            log.warning("samples_per_insert > 0 but the agent has no learner: acting only")
+        n = self.env.num_envs
+        obs = self.env.reset(seed=_train_seed(self.seed, c.episodes))
+        extras = self.actor.initial_extras(n)
+        ep_ret = np.zeros(n, np.float64)
+        ep_len = np.zeros(n, np.int64)
+        t0, steps0 = time.perf_counter(), c.env_steps
+        last_progress = 0.0
+        pending: dict[str, list[float]] = {}
+        try:
+            while c.env_steps < total_steps and not self.hooks.should_stop():
+                prev = c.env_steps
+                action, new_extras = self.actor.select_action(
+                    obs, extras, explore=True, env_steps=c.env_steps
+                )
+                step = self.env.step(action)
+                self.actor.observe(
+                    Transition(
+                        observation=obs,
+                        action=action,
+                        reward=step.reward,
+                        terminated=step.terminated,
+                        truncated=step.truncated,
+                        next_observation=step.final_observation,
+                        extras=extras,
+                    )
+                )
+                c.env_steps += n
+                ep_ret += step.reward
+                ep_len += 1
+                done = step.terminated | step.truncated
+                for i in np.flatnonzero(done):
+                    c.episodes += 1
+                    self._recent.append(float(ep_ret[i]))
+                    pending.setdefault("train/episode_return", []).append(float(ep_ret[i]))
+                    pending.setdefault("train/episode_length", []).append(float(ep_len[i]))
+                    ep_ret[i] = 0.0
+                    ep_len[i] = 0
+                extras = _reset_extras(self.actor, new_extras, done)
+                obs = step.observation
+
+                if self.learner is not None and p.samples_per_insert > 0:
+                    metrics = self._maybe_learn(prev)
+                    for k, v in metrics.items():
+                        pending.setdefault(f"train/{k}", []).append(v)
+
+                if _crossed(prev, c.env_steps, p.log_every):
+                    elapsed = max(time.perf_counter() - t0, 1e-9)
+                    record = {k: float(np.mean(v)) for k, v in pending.items()}
+                    record.update(
+                        {
+                            "train/env_steps": float(c.env_steps),
+                            "train/episodes": float(c.episodes),
+                            "train/learner_updates": float(c.learner_updates),
+                            "train/steps_per_s": (c.env_steps - steps0) / elapsed,
+                        }
+                    )
+                    pending = {}
+                    self.hooks.on_metrics(record, c.env_steps)
+                now = time.perf_counter()
+                if now - last_progress > 0.2 or c.env_steps >= total_steps:
+                    last_progress = now
+                    self.hooks.on_progress(
+                        Progress(
+                            counters=c,
+                            total_steps=total_steps,
+                            recent_return=float(np.mean(self._recent)) if self._recent else None,
+                            steps_per_s=(c.env_steps - steps0) / max(now - t0, 1e-9),
+                            last_eval=self.last_eval,
+                        )
+                    )
+                if p.eval_every and _crossed(prev, c.env_steps, p.eval_every):
+                    self.evaluate(p.eval_episodes)
+                if p.checkpoint_every and _crossed(prev, c.env_steps, p.checkpoint_every):
+                    self.hooks.on_checkpoint(self.state_dict(), final=False)
+        except KeyboardInterrupt:
+            log.warning("interrupted at %d env steps: writing a checkpoint", c.env_steps)
+            self.hooks.on_checkpoint(self.state_dict(), final=True)
+            raise
+        if not self.eval_history or self.eval_history[-1]["env_steps"] != c.env_steps:
+            self.evaluate(p.eval_episodes)
+        self.hooks.on_checkpoint(self.state_dict(), final=True)
+        return c
+
+    def _maybe_learn(self, prev_steps: int) -> dict[str, float]:
+        p, c = self.params, self.counters
+        if c.env_steps < p.min_replay_size or not _crossed(prev_steps, c.env_steps, p.learn_every):
+            return {}
+        target = math.floor(
+            (c.env_steps - p.min_replay_size) * p.samples_per_insert / self.learner.batch_size
+        )
+        due = target - c.learner_updates
+        if due <= 0 or not self.learner.ready():
+            return {}
+        metrics = self.learner.step(due)
+        c.learner_updates += due
+        c.learner_calls += 1
+        if c.learner_calls % max(p.sync_every, 1) == 0:
+            self.actor.update(self.learner.get_variables())
+        return metrics
+
+    def close(self) -> None:
+        """Close the evaluation environment."""
+        if self._eval_env is not None:
+            self._eval_env.close()
+            self._eval_env = None
+
+
+def _crossed(prev: int, now: int, every: int) -> bool:
+    """Whether a multiple of ``every`` lies in (prev, now]."""
+    return every > 0 and now // every > prev // every
+
+
+def _train_seed(seed: int, episodes: int) -> int:
+    return seed * 7919 + episodes * 31 + 1
+
+
+def _eval_seed(seed: int, evaluation: int) -> int:
+    return 1_000_000 + seed * 7919 + evaluation * 1009
+
+
+def _reset_extras(actor: Any, extras: dict[str, Any], done: np.ndarray) -> dict[str, Any]:
+    """Extras of finished episodes back to their initial values (recurrent state etc.)."""
+    if not extras or not done.any():
+        return extras
+    fresh = actor.initial_extras(len(done))
+    return {
+        k: np.where(done.reshape((-1,) + (1,) * (np.ndim(v) - 1)), fresh[k], v)
+        for k, v in extras.items()
+    }

@@ -1,0 +1,1 @@
+"""Run tracking: every learn/run/bench is an MLflow run (see ``agentos.tracking.store``)."""

@@ -1,0 +1,76 @@
+"""Reproduce a tracked run: the stored spec, overrides, seed and budget, run again.
+
+Component files are checked against the hashes in the run's lock first, so a rerun that
+cannot be faithful says so instead of quietly running different code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from agentos.errors import AgentOSError, IntegrityError
+
+
+@dataclass(frozen=True)
+class RerunReport:
+    """The outcome of a rerun."""
+
+    original_run_id: str
+    new_run_id: str
+    original_returns: list[float]
+    """Evaluation mean returns of the original, in order."""
+    new_returns: list[float]
+    """Evaluation mean returns of the rerun, in order."""
+
+    @property
+    def identical(self) -> bool:
+        """Whether every evaluation matched exactly."""
+        return self.original_returns == self.new_returns
+
+
+def rerun_run(agent_dir: Path, run_id: str, *, force: bool = False) -> RerunReport:
+    """Run ``run_id`` again from what was tracked and compare evaluation returns."""
+    from agentos.api import Agent, spec_from_text
+    from agentos.tracking.store import download_artifacts, get_run, metric_history
+
+    run = get_run(agent_dir, run_id)
+    kind = run.tags.get("agentos.kind")
+    if kind not in ("learn", "run"):
+        raise AgentOSError(
+            f"run {run.run_id[:8]} is a '{kind}' run; rerun reproduces learn and run runs",
+            fix="pick a learn or run id from `agentos runs`",
+        )
+    spec_text = Path(download_artifacts(agent_dir, run.run_id, "agentos.yaml")).read_text()
+    lock = yaml.safe_load(Path(download_artifacts(agent_dir, run.run_id, "lock.yaml")).read_text())
+    overrides = json.loads(run.tags.get("agentos.overrides", "[]"))
+    seed = int(run.tags["agentos.seed"])
+    agent = Agent(spec_from_text(spec_text, agent_dir), overrides)
+
+    changed = [
+        f"components.{name}: {entry['hash']} -> {now['hash']}"
+        for name, now in agent.lock().items()
+        if (entry := (lock or {}).get(name)) and entry.get("hash") != now["hash"]
+    ]
+    if changed and not force:
+        raise IntegrityError(
+            "component files changed since the run, so a rerun would not reproduce it: "
+            + "; ".join(changed),
+            where=f"run {run.run_id[:8]}",
+            fix="restore those files (e.g. git checkout), or pass --force to rerun anyway",
+        )
+    tags = {"agentos.rerun_of": run.run_id}
+    if kind == "learn":
+        result = agent.learn(int(run.tags["agentos.steps"]), seed=seed, tags=tags)
+    else:
+        result = agent.run(
+            int(run.tags.get("agentos.episodes", "10")),
+            seed=seed,
+            checkpoint=run.tags.get("agentos.checkpoint_run"),
+        )
+    original = [v for _, v in metric_history(agent_dir, run.run_id, "eval/return_mean")]
+    new = [h["return_mean"] for h in result.eval_history]
+    return RerunReport(run.run_id, result.run_id, original, new)

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from agentos.components.params import (
+    apply_overrides,
+    build_params,
+    flatten,
+    parse_value,
+    resolve_references,
+)
+from agentos.errors import ParameterError
+
+
+@dataclass(frozen=True)
+class P:
+    lr: float = 1e-3
+    steps: int = 10
+    hidden: tuple[int, ...] = (64, 64)
+    name: str = "x"
+    flag: bool = False
+    limit: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def test_parse_value_reads_floats_yaml_misses():
+    assert parse_value("3e-4") == 3e-4
+    assert parse_value("10") == 10
+    assert parse_value("true") is True
+    assert parse_value("[1, 2]") == [1, 2]
+    assert parse_value("CartPole-v1") == "CartPole-v1"
+
+
+def test_overrides_apply_before_references_resolve():
+    tree = {"replay": {"seq": 80}, "learner": {"seq": "${replay.seq}", "tag": "s${replay.seq}"}}
+    tree = apply_overrides(tree, ["replay.seq=40"])
+    out = resolve_references(tree, "agentos.yaml")
+    assert out["learner"] == {"seq": 40, "tag": "s40"}
+
+
+def test_reference_cycle_and_missing_reference():
+    with pytest.raises(ParameterError, match="cycle"):
+        resolve_references({"a": {"x": "${b.y}"}, "b": {"y": "${a.x}"}}, "f")
+    with pytest.raises(ParameterError, match="names no parameter"):
+        resolve_references({"a": {"x": "${b.z}"}, "b": {}}, "f")
+
+
+def test_override_of_unknown_component_suggests():
+    with pytest.raises(ParameterError, match="did you mean 'learner'"):
+        apply_overrides({"learner": {}}, ["lerner.lr=1"])
+    with pytest.raises(ParameterError, match="key=value"):
+        apply_overrides({"learner": {}}, ["learner.lr"])
+
+
+def test_build_params_coerces_and_checks():
+    p = build_params(P, {"lr": 1, "steps": 5e4, "hidden": [32, 32], "limit": None}, "w")
+    assert p == P(lr=1.0, steps=50000, hidden=(32, 32), limit=None)
+    assert isinstance(p.lr, float) and isinstance(p.hidden, tuple)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"lr": "fast"}, r"w\.lr: expected float, got 'fast'"),
+        ({"steps": 1.5}, r"w\.steps: expected int"),
+        ({"flag": 1}, r"w\.flag: expected bool"),
+        ({"hidden": [1, "a"]}, r"w\.hidden\[1\]: expected int"),
+        ({"limit": "no"}, r"w\.limit: expected int \| None"),
+    ],
+)
+def test_wrong_types_name_the_key(values, message):
+    with pytest.raises(ParameterError, match=message):
+        build_params(P, values, "w")
+
+
+def test_unknown_parameter_suggests_the_close_one():
+    with pytest.raises(ParameterError, match=r"(?s)unknown parameter 'lrr'.*did you mean 'lr'"):
+        build_params(P, {"lrr": 1.0}, "w")
+
+
+def test_flatten():
+    assert flatten({"a": {"b": 1, "c": {"d": 2}}}) == {"a.b": 1, "a.c.d": 2}

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+
+from agentos.components.spec import load_spec, parse_spec
+from agentos.errors import SpecError
+
+
+def test_template_spec_parses(agent_dir):
+    spec = load_spec(agent_dir)
+    assert list(spec.components) == ["environment", "actor"]
+    assert spec.components["environment"].source == "local"
+    assert spec.components["actor"].class_name == "RandomActor"
+
+
+def test_malformed_yaml_names_line(tmp_path):
+    (tmp_path / "agentos.yaml").write_text("components:\n  env: {source: local\n  x: 1\n")
+    with pytest.raises(SpecError, match=r"agentos.yaml:\d+:\d+: malformed YAML"):
+        load_spec(tmp_path)
+
+
+def test_missing_spec_says_init(tmp_path):
+    with pytest.raises(SpecError, match="agentos init"):
+        load_spec(tmp_path)
+
+
+def test_unknown_component_key_suggests(tmp_path):
+    data = {"components": {"env": {"module": "m.py", "class": "C", "parms": {}}}}
+    with pytest.raises(SpecError, match=r"(?s)unknown key .parms.*did you mean .params."):
+        parse_spec(data, tmp_path / "agentos.yaml")
+
+
+def test_depends_list_form_and_bad_source(tmp_path):
+    data = {"components": {"a": {"module": "m.py", "class": "C", "depends": ["net"]}}}
+    spec = parse_spec(data, tmp_path / "agentos.yaml")
+    assert dict(spec.components["a"].depends) == {"net": "net"}
+    data["components"]["a"]["source"] = "http"
+    with pytest.raises(SpecError, match="unknown source 'http'"):
+        parse_spec(data, tmp_path / "agentos.yaml")

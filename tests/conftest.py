@@ -1,0 +1,53 @@
+"""Shared fixtures: one MLflow store for the session (creating a sqlite store takes
+seconds), and helpers to make agent folders and call the CLI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_mlflow_store(tmp_path_factory: pytest.TempPathFactory):
+    """Point MLFLOW_TRACKING_URI at one sqlite store for the whole session."""
+    if os.environ.get("AGENTOS_TEST_OWN_STORE"):
+        yield
+        return
+    root = tmp_path_factory.mktemp("mlflow")
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
+    yield
+    if previous is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = previous
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    """Run `agentos ARGS...` in-process; returns (exit code, stdout, stderr)."""
+    from agentos.cli.main import main
+
+    def call(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return call
+
+
+@pytest.fixture
+def agent_dir(tmp_path: Path) -> Path:
+    """A fresh agent folder made by `agentos init`."""
+    from agentos.cli.init_cmd import init
+
+    folder = tmp_path / "agent"
+    init(folder, None, False)
+    return folder

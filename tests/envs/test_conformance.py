@@ -1,0 +1,107 @@
+"""Every environment adapter passes the same conformance checks (dm_env's mixin idea)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agentos.runtime.roles import BuildContext
+
+
+class EnvironmentConformance:
+    """Subclass and set ``make(seed)`` to check an Environment component."""
+
+    def make(self, seed: int):
+        raise NotImplementedError
+
+    def test_reset_matches_observation_space(self):
+        env = self.make(0)
+        obs = env.reset(seed=1)
+        assert obs.shape == (env.num_envs, *env.observation_space.shape)
+        for o in obs:
+            assert env.observation_space.contains(o.astype(env.observation_space.dtype))
+        env.close()
+
+    def test_step_shapes_and_final_observation(self):
+        env = self.make(0)
+        obs = env.reset(seed=1)
+        rng = np.random.default_rng(0)
+        saw_done = False
+        for _ in range(600):
+            action = np.array([env.action_space.sample() for _ in range(env.num_envs)])
+            if hasattr(env.action_space, "n"):
+                action = rng.integers(env.action_space.n, size=env.num_envs)
+            step = env.step(action)
+            n = env.num_envs
+            assert step.reward.shape == (n,) and step.reward.dtype == np.float32
+            assert step.terminated.shape == (n,) and step.terminated.dtype == bool
+            assert step.truncated.shape == (n,) and step.truncated.dtype == bool
+            assert step.observation.shape == obs.shape
+            assert step.final_observation.shape == obs.shape
+            done = step.terminated | step.truncated
+            np.testing.assert_array_equal(step.final_observation[~done], step.observation[~done])
+            saw_done |= bool(done.any())
+            obs = step.observation
+        assert saw_done, "no episode ended in 600 random steps"
+        env.close()
+
+    def test_same_seed_same_trajectory(self):
+        def rollout():
+            env = self.make(0)
+            obs = [env.reset(seed=7)]
+            for t in range(50):
+                action = np.full(env.num_envs, t % 2) if hasattr(env.action_space, "n") else None
+                obs.append(env.step(action).observation)
+            env.close()
+            return np.stack(obs)
+
+        np.testing.assert_array_equal(rollout(), rollout())
+
+
+def _ctx(seed: int) -> BuildContext:
+    return BuildContext(name="environment", seed=seed, agent_dir=Path("."))
+
+
+class TestCorridor(EnvironmentConformance):
+    def make(self, seed):
+        from agentos.envs.corridor import Corridor, CorridorParams
+
+        return Corridor(CorridorParams(length=4, max_steps=20, num_envs=3), _ctx(seed))
+
+
+class TestCartPole(EnvironmentConformance):
+    def make(self, seed):
+        from agentos.envs.gym_env import GymEnvironment, GymParams
+
+        return GymEnvironment(GymParams("CartPole-v1", num_envs=3), _ctx(seed))
+
+
+class TestLunarLander(EnvironmentConformance):
+    def make(self, seed):
+        from agentos.envs.gym_env import GymEnvironment, GymParams
+
+        return GymEnvironment(GymParams("LunarLander-v3", num_envs=2), _ctx(seed))
+
+
+def test_unknown_gym_id_is_a_clear_error():
+    from agentos.envs.gym_env import GymParams, GymEnvironment
+    from agentos.errors import AgentOSError
+
+    with pytest.raises(AgentOSError, match="unknown gymnasium environment id 'CartPol-v1'"):
+        GymEnvironment.spaces(GymParams("CartPol-v1"))
+
+
+def test_corridor_reaches_goal_and_truncates():
+    from agentos.envs.corridor import Corridor, CorridorParams
+
+    env = Corridor(CorridorParams(length=2, max_steps=3, num_envs=2), _ctx(0))
+    env.reset()
+    env.step(np.array([1, 0]))
+    step = env.step(np.array([1, 0]))
+    assert step.terminated.tolist() == [True, False]
+    assert step.reward.tolist() == [0.0, -1.0]
+    assert step.final_observation[0, 0] == 1.0 and step.observation[0, 0] == 0.0
+    step = env.step(np.array([1, 0]))
+    assert step.truncated.tolist() == [False, True]
