@@ -40,10 +40,13 @@ def install(
             f"installed [bold]{escape(c.registry_name or slot)}[/] -> {escape(slot)}  "
             f"{escape(c.version or '')}  sha256:{digest}  ({escape(origin)})",
             highlight=False,
+            soft_wrap=True,
         )
     changed = {k: v for k, v in spec.loop.items() if loop_before.get(k, object()) != v}
     if changed:
-        console.print(f"loop parameters set: {escape(str(changed))}", highlight=False)
+        console.print(
+            f"loop parameters set: {escape(str(changed))}", highlight=False, soft_wrap=True
+        )
 
 
 def uninstall(
@@ -85,7 +88,7 @@ def list_components(agent: Path = AgentOption, registry: list[str] = RegistryOpt
     )
     for column in ("name", "kind", "role", "version", "source"):
         table.add_column(column, overflow="fold")
-    table.add_column("description", min_width=24, ratio=1, overflow="fold")
+    table.add_column("description", ratio=1, overflow="fold")
     for e in reg.entries.values():
         name = e.name + (f" -> {installed[e.name]}" if e.name in installed else "")
         table.add_row(

@@ -73,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         if _state["debug"] or "--debug" in args:
             raise
         from agentos.cli.console import err_console
+        from agentos.cli.console import escape
 
-        err_console.print(f"[bold red]Error:[/] {e}", highlight=False, markup=True)
+        err_console.print(f"[bold red]Error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         code = e.exit_code
     except click.exceptions.Abort:
         code = 130

@@ -139,8 +139,42 @@ def _warn_missing_dependencies(components: Mapping[str, ComponentSpec], slots: l
                 )
 
 
+def unsatisfied(requirements: list[str]) -> list[str]:
+    """The requirements this Python does not already satisfy (all of them if unsure)."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from packaging.requirements import InvalidRequirement, Requirement
+    except ImportError:
+        return list(requirements)
+    missing = []
+    for text in requirements:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            missing.append(text)  # pip will say what is wrong with it
+            continue
+        if req.marker is not None and not req.marker.evaluate():
+            continue  # does not apply to this platform / Python
+        if req.url or req.extras:
+            missing.append(text)
+            continue
+        try:
+            installed = version(req.name)
+        except PackageNotFoundError:
+            missing.append(text)
+            continue
+        if not req.specifier.contains(installed, prereleases=True):
+            missing.append(text)
+    return missing
+
+
 def pip_install(requirements: list[str]) -> None:
     """``pip install`` the requirements into this Python; failure shows pip's last lines."""
+    requirements = unsatisfied(requirements)
+    if not requirements:
+        logger.info("requirements already satisfied")
+        return
     cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *requirements]
     logger.info("installing requirements: %s", " ".join(requirements))
     try:

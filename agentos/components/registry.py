@@ -335,7 +335,7 @@ def _read_location(text: str, agent_dir: Path) -> tuple[RegistrySource, Any, str
         return RegistrySource("file", str(path)), _load_yaml(path), str(path)
     from agentos.components.sources import git_checkout
 
-    _warn_uncommitted(location.target)
+    _check_local_repo(location.target)
     commit, checkout = git_checkout(location.target, location.rev, agent_dir)
     index = checkout / REGISTRY_FILENAME
     if not index.is_file():
@@ -349,17 +349,26 @@ def _read_location(text: str, agent_dir: Path) -> tuple[RegistrySource, Any, str
     return source, _load_yaml(index), f"{location.target}@{commit[:12]}:{REGISTRY_FILENAME}"
 
 
-def _warn_uncommitted(url: str) -> None:
-    """Warn when a local registry repository has changes a clone will not see."""
+def _check_local_repo(url: str) -> None:
+    """A local registry folder must be a git repository; warn about uncommitted changes."""
     if not url.startswith("file://"):
         return
     import subprocess
 
     folder = Path(unquote(urlsplit(url).path))
+    if not folder.is_dir():
+        return
     proc = subprocess.run(
         ["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True
     )
-    if proc.returncode == 0 and proc.stdout.strip():
+    if proc.returncode != 0:
+        raise RegistryError(
+            f"{folder} is a folder but not a git repository",
+            fix="make it one (`git init && git add -A && git commit -m registry`) so installs "
+            f"are pinned to a commit, or pass the path of its {REGISTRY_FILENAME} as a YAML-file "
+            "registry",
+        )
+    if proc.stdout.strip():
         logger.warning(
             "%s has uncommitted changes; only committed files are installed (commit them first)",
             folder,

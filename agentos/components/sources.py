@@ -38,10 +38,7 @@ SOURCES_DIR = Path(".agentos") / "sources"
 GIT_TIMEOUT_S = 600
 """Longest a single git command may take."""
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
-_EDIT_FIX = (
-    "reinstall with `agentos install {name}` to accept the new files, or restore them; "
-    "to edit a component freely, copy it into the agent folder as a local component"
-)
+_LOCAL_HINT = "to edit a component freely, copy it into the agent folder as a local component"
 
 
 # ----------------------------------------------------------------------------- hashes
@@ -67,7 +64,9 @@ def content_hash(paths: list[Path]) -> str:
 
 def sanitise(url: str) -> str:
     """A folder-name-safe short name for a repository URL (its last path part)."""
-    tail = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    from urllib.parse import unquote
+
+    tail = unquote(url).rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
     if tail.endswith(".git"):
         tail = tail[:-4]
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", tail).strip("-.").lower()
@@ -247,14 +246,25 @@ def verify(cspec: ComponentSpec, agent_dir: Path) -> None:
     if actual == cspec.hash:
         return
     name = cspec.registry_name or cspec.name
-    origin = "the builtin registry" if cspec.source == "builtin" else f"{cspec.url}"
+    origin = f"module {cspec.module}" if cspec.source == "builtin" else f"{cspec.url}"
     at = f"@{cspec.commit[:12]}" if cspec.commit else ""
     changed = ", ".join(str(f) for f in files)
+    if cspec.source == "git":
+        checkout = checkout_dir(agent_dir, cspec.url or "", cspec.commit or "")
+        fix = (
+            f"restore them: delete {checkout} (the next load fetches the recorded commit again) "
+            f"or reinstall with `agentos install {name}`; {_LOCAL_HINT}"
+        )
+    else:
+        fix = (
+            f"reinstall with `agentos install {name}` to accept the new files, or restore them; "
+            + _LOCAL_HINT
+        )
     raise IntegrityError(
         f"the files of '{name}' {cspec.version or ''} (from {origin}{at}) changed since it "
         f"was installed: {changed} (recorded {cspec.hash[:19]}..., now {actual[:19]}...)",
         where=f"{Path(agent_dir) / SPEC_FILENAME}: {cspec.where}",
-        fix=_EDIT_FIX.format(name=name),
+        fix=fix,
     )
 
 

@@ -280,6 +280,14 @@ class Loop:
             log.warning("interrupted at %d env steps: writing a checkpoint", c.env_steps)
             self.hooks.on_checkpoint(self.state_dict(), final=True)
             raise
+        self.hooks.on_metrics(
+            {
+                "train/env_steps": float(c.env_steps),
+                "train/episodes": float(c.episodes),
+                "train/learner_updates": float(c.learner_updates),
+            },
+            c.env_steps,
+        )
         if not self.eval_history or self.eval_history[-1]["env_steps"] != c.env_steps:
             self.evaluate(p.eval_episodes)
         self.hooks.on_checkpoint(self.state_dict(), final=True)

@@ -43,7 +43,7 @@ def start(agent_dir: Path, **kw) -> RunTracker:
 
 
 def dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
 

@@ -1,0 +1,110 @@
+"""The README walkthrough as a new user types it, plus interrupt/kill and resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+FAST_DQN = [
+    "-p", "loop.min_replay_size=200",
+    "-p", "loop.eval_every=1000",
+    "-p", "loop.eval_episodes=3",
+    "-p", "loop.checkpoint_every=500",
+]  # fmt: skip
+
+
+def test_init_then_run(tmp_path, cli):
+    folder = tmp_path / "a"
+    assert cli("init", folder)[0] == 0
+    code, out, err = cli("run", "--episodes", "3", "--agent", folder)
+    assert code == 0, err
+    assert "mean return" in out
+
+
+def test_learn_run_runs_rerun(agent_dir, cli):
+    assert cli("install", "dqn", "cartpole", "--agent", agent_dir)[0] == 0
+    code, out, err = cli("learn", "--steps", "1500", "--seed", "3", *FAST_DQN, "--agent", agent_dir)
+    assert code == 0, err
+    from agentos.tracking.store import list_runs
+
+    learn = [r for r in list_runs(agent_dir) if r.kind == "learn"][0]
+    assert learn.status == "FINISHED" and learn.seed == 3
+    assert learn.steps == 1500
+
+    code, out, err = cli("run", "--episodes", "2", "--checkpoint", "latest", "--agent", agent_dir)
+    assert code == 0, err
+
+    code, out, err = cli("runs", "--agent", agent_dir)
+    assert code == 0 and learn.run_id[:8] in out
+
+    code, out, err = cli("rerun", learn.run_id[:8], "--agent", agent_dir)
+    assert code == 0, out + err
+    assert "Reproduced exactly" in out
+
+
+def _spawn_learn(agent_dir: Path, steps: int, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agentos.cli.main", "learn", "--steps", str(steps), *FAST_DQN,
+         *extra, "--agent", str(agent_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+
+
+def _wait_for_checkpoint(agent_dir: Path, min_steps: int, proc, timeout: float = 120) -> dict:
+    from agentos.runtime.checkpoint import load_checkpoint
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for f in (agent_dir / ".agentos" / "checkpoints").glob("*/latest.msgpack"):
+            state = load_checkpoint(f)
+            if state["loop"]["counters"]["env_steps"] >= min_steps:
+                return state
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    raise AssertionError("no checkpoint in time")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_interrupted_learn_resumes_with_same_counters(agent_dir, cli, sig):
+    assert cli("install", "dqn", "cartpole", "--agent", agent_dir)[0] == 0
+    proc = _spawn_learn(agent_dir, 1_000_000)
+    try:
+        state = _wait_for_checkpoint(agent_dir, 1000, proc)
+        os.kill(proc.pid, sig)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    from agentos.runtime.checkpoint import load_checkpoint
+    from agentos.tracking.store import list_runs, metric_history
+
+    killed = list_runs(agent_dir)[0]
+    assert killed.status == "KILLED"  # never FINISHED
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130
+    ckpt = agent_dir / ".agentos" / "checkpoints" / killed.run_id / "latest.msgpack"
+    state = load_checkpoint(ckpt)
+    at = state["loop"]["counters"]["env_steps"]
+    before = metric_history(agent_dir, killed.run_id, "train/env_steps")
+    assert before and before[0][1] <= at
+
+    target = at + 1000
+    code, out, err = cli("learn", "--resume", "--steps", target, *FAST_DQN, "--agent", agent_dir)
+    assert code == 0, err
+    resumed = list_runs(agent_dir)[0]
+    assert resumed.run_id == killed.run_id and resumed.status == "FINISHED"
+    after = load_checkpoint(ckpt)["loop"]["counters"]
+    assert after["env_steps"] == target
+    assert after["episodes"] >= state["loop"]["counters"]["episodes"]
+    assert after["learner_updates"] > state["loop"]["counters"]["learner_updates"]
+    history = metric_history(agent_dir, killed.run_id, "train/env_steps")
+    assert [s for s, _ in before] == [s for s, _ in history][: len(before)]  # nothing lost
