@@ -14,7 +14,10 @@ HOST = "127.0.0.1"  # loopback only, always
 
 
 def ui_command(agent_dir: Path, port: int = 5000) -> list[str]:
-    """The ``mlflow ui`` command line serving the agent's store on 127.0.0.1:``port``."""
+    """The ``mlflow ui`` command line serving the agent's store on 127.0.0.1:``port``.
+
+    One worker process: a local UI for one user needs no more, and it starts in seconds.
+    """
     import sys
 
     from agentos.tracking.store import artifact_root, tracking_uri
@@ -32,7 +35,18 @@ def ui_command(agent_dir: Path, port: int = 5000) -> list[str]:
         HOST,
         "--port",
         str(port),
+        "--workers",
+        "1",
     ]
+
+
+def ui_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for ``ui_command``: MLflow's job runner (GenAI scorers) turned off."""
+    import os
+
+    env = dict(os.environ if base is None else base)
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    return env
 
 
 def _check_port_free(port: int) -> None:
@@ -97,7 +111,7 @@ def ui(
     console.print(
         f"MLflow UI for [bold]{escape(spec.name)}[/] at http://{HOST}:{port}  (Ctrl-C to stop)"
     )
-    proc = subprocess.Popen(cmd, start_new_session=True)
+    proc = subprocess.Popen(cmd, env=ui_env(), start_new_session=True)
     try:
         code = proc.wait()
     except KeyboardInterrupt:

@@ -16,7 +16,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from agentos.errors import ParameterError
+from agentos.errors import AgentOSError, ParameterError
 
 _REF = re.compile(r"\$\{([A-Za-z0-9_.\-]+)\}")
 
@@ -229,6 +229,10 @@ def build_params(cls: type, values: Mapping[str, Any], where: str) -> Any:
         )
     try:
         return cls(**kwargs)
+    except AgentOSError as e:
+        if e.where is not None:
+            raise
+        raise ParameterError(str(e).split("\nFix:")[0], where=where, fix=e.fix) from None
     except (ValueError, TypeError) as e:
         raise ParameterError(str(e), where=where, fix="see the component's parameter docs") from None
 

@@ -171,10 +171,22 @@ def _resolve_rev(repo: Path, rev: str, url: str) -> str:
 
 
 def _is_checkout_of(folder: Path, commit: str) -> bool:
+    """Whether ``folder`` is a clean checkout of ``commit`` (edited files are not reused)."""
     if not (folder / ".git").exists():
         return False
-    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True)
-    return proc.returncode == 0 and proc.stdout.strip() == commit
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True)
+    if head.returncode != 0 or head.stdout.strip() != commit:
+        return False
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    if status.returncode != 0 or status.stdout.strip():
+        logger.warning("%s has local edits; fetching %s again", folder, commit[:12])
+        return False
+    return True
 
 
 def ensure_checkout(cspec: ComponentSpec, agent_dir: Path) -> Path:
@@ -212,6 +224,13 @@ def component_files(cspec: ComponentSpec, agent_dir: Path) -> list[Path]:
             )
         return [path]
     path = agent_dir / cspec.module
+    if path.suffix != ".py":
+        raise SpecError(
+            f"a local component's module must be a .py file, got '{cspec.module}'",
+            where=where,
+            fix="give the path of a .py file relative to the agent folder (e.g. my_actor.py), "
+            "or `source: builtin` for an importable module",
+        )
     if not path.is_file():
         raise SpecError(
             f"local module file {path} not found",

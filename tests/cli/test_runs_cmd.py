@@ -168,7 +168,7 @@ def _listening(port: int) -> list[str]:
 
 @pytest.mark.skipif(shutil.which("ss") is None, reason="needs `ss` to check the bound address")
 def test_mlflow_ui_listens_on_loopback_only(agent, tmp_path):
-    _tracked_run(agent)
+    run_id = _tracked_run(agent)
     port = _free_port()
     log = (tmp_path / "ui.log").open("wb")
     proc = subprocess.Popen(
@@ -176,14 +176,15 @@ def test_mlflow_ui_listens_on_loopback_only(agent, tmp_path):
         start_new_session=True,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+        env=ui_cmd.ui_env({k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}),
     )
+    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             assert proc.poll() is None, (tmp_path / "ui.log").read_text()
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
                     if r.status == 200:
                         break
             except OSError:
@@ -192,6 +193,10 @@ def test_mlflow_ui_listens_on_loopback_only(agent, tmp_path):
             time.sleep(0.5)
         addrs = _listening(port)
         assert addrs and all(a == f"127.0.0.1:{port}" for a in addrs), addrs
+        # The UI reads the run's artifacts from the agent folder.
+        url = f"{base}/get-artifact?path=notes/readme.txt&run_uuid={run_id}"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            assert r.read() == b"hello"
     finally:
         ui_cmd.stop_process_group(proc)
         log.close()

@@ -121,6 +121,8 @@ def test_missing_local_file(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="not found") as info:
         load_component_class(cspec(module="nope.py"), tmp_path)
     assert "components.actor.module" in str(info.value)
+    with pytest.raises(SpecError, match="must be a .py file"):
+        load_component_class(cspec(module="mypkg.actor"), tmp_path)
 
 
 def test_user_syntax_error_is_one_message(tmp_path: Path) -> None:

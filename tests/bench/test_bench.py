@@ -1,0 +1,38 @@
+"""`agentos bench` passes on the unchanged agent and catches a planted regression."""
+
+from __future__ import annotations
+
+import yaml
+
+from agentos.bench.runner import EntryResult, judge
+
+
+def test_judge_thresholds():
+    results = [EntryResult("cartpole", {0: 80.0, 1: 100.0}, {}, 1.0)]
+    assert judge(results, {"cartpole": 100.0}, 0.2)[0].passed  # 90 >= 80
+    assert not judge(results, {"cartpole": 120.0}, 0.2)[0].passed  # 90 < 96
+    negative = [EntryResult("corridor", {0: -12.0}, {}, 1.0)]
+    assert judge(negative, {"corridor": -10.0}, 0.2)[0].passed  # -12 >= -12
+    assert not judge(negative, {"corridor": -9.0}, 0.2)[0].passed
+    assert judge(results, None, 0.2)[0].label == "no baseline"
+
+
+def test_bench_detects_planted_regression(agent_dir, cli):
+    assert cli("install", "dqn", "cartpole", "--agent", agent_dir)[0] == 0
+    spec_file = agent_dir / "agentos.yaml"
+    data = yaml.safe_load(spec_file.read_text())
+    data["bench"] = {"quick": {"seeds": [0], "steps": 5000, "eval_episodes": 5}}
+    data["loop"].update(eval_every=0, checkpoint_every=0)
+    spec_file.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    code, out, err = cli("bench", "quick", "--save-baseline", "--agent", agent_dir)
+    assert code == 0, err
+    assert (agent_dir / ".agentos" / "bench" / "quick.json").is_file()
+
+    code, out, err = cli("bench", "quick", "--agent", agent_dir)
+    assert code == 0, out + err
+    assert "pass" in out
+
+    code, out, err = cli("bench", "quick", "-p", "learner.learning_rate=0", "--agent", agent_dir)
+    assert code == 1, out + err
+    assert "regressed" in out
