@@ -101,7 +101,7 @@ def _with_environment(spec: Any, env_name: str) -> Any:
     from agentos.components.spec import parse_spec, read_raw
 
     registry = load_registries(list(spec.registries), spec.agent_dir)
-    entry = registry.lookup(env_name)
+    entry = registry.get(env_name)
     if getattr(entry, "role", None) != "environment":
         raise AgentOSError(
             f"'{env_name}' is not an environment",
@@ -110,7 +110,7 @@ def _with_environment(spec: Any, env_name: str) -> Any:
         )
     raw = read_raw(spec.path)
     env_slot = next(c.name for c in spec.components.values() if _is_env(c, spec))
-    raw["components"][env_slot] = spec_entry(entry, spec.agent_dir)
+    raw["components"][env_slot] = spec_entry(entry, env_slot, spec.agent_dir)
     return parse_spec(raw, spec.path)
 
 

@@ -45,7 +45,7 @@ def bench(
     table = Table(title=f"bench {suite}")
     for col in ("env", "returns per seed", "mean", "baseline", "threshold", "verdict"):
         table.add_column(col)
-    for r, v in zip(results, verdicts):
+    for r, v in zip(results, verdicts, strict=True):
         colour = {"pass": "green", "regressed": "red"}.get(v.label, "yellow")
         table.add_row(
             r.env,

@@ -72,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     except AgentOSError as e:
         if _state["debug"] or "--debug" in args:
             raise
-        from agentos.cli.console import err_console
-        from agentos.cli.console import escape
+        from agentos.cli.console import err_console, escape
 
         err_console.print(f"[bold red]Error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         code = e.exit_code

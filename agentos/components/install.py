@@ -80,7 +80,7 @@ def install(agent_dir: Path, names: list[str], registries: list[str]) -> list[st
                 old.get("registry_name") or old.get("module"),
                 entry.name,
             )
-        components[slot] = _record(entry, slot, agent_dir)
+        components[slot] = spec_entry(entry, slot, agent_dir)
     raw["components"] = components
     if loop:
         raw["loop"] = {**(raw.get("loop") or {}), **loop}
@@ -92,7 +92,7 @@ def install(agent_dir: Path, names: list[str], registries: list[str]) -> list[st
     return list(plan)
 
 
-def _record(entry: RegistryEntry, slot: str, agent_dir: Path) -> dict[str, Any]:
+def spec_entry(entry: RegistryEntry, slot: str, agent_dir: Path) -> dict[str, Any]:
     """The spec entry for ``entry``, with the hash of its files as they are now."""
     source = entry.source
     url = entry.origin.location if source == "git" else None

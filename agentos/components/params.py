@@ -153,7 +153,7 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         if origin is tuple and args:
             if len(args) != len(value):
                 raise _type_error(value, tp, where)
-            return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(args, value)))
+            return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(args, value, strict=True)))
         item = args[0] if args else Any
         items = [coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
@@ -234,7 +234,8 @@ def build_params(cls: type, values: Mapping[str, Any], where: str) -> Any:
             raise
         raise ParameterError(str(e).split("\nFix:")[0], where=where, fix=e.fix) from None
     except (ValueError, TypeError) as e:
-        raise ParameterError(str(e), where=where, fix="see the component's parameter docs") from None
+        fix = "see the component's parameter docs"
+        raise ParameterError(str(e), where=where, fix=fix) from None
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

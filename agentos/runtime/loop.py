@@ -154,7 +154,7 @@ class Loop:
         ep_ret = np.zeros(n, np.float64)
         obs = env.reset(seed=_eval_seed(self.seed, self.counters.evaluations))
         extras = self.actor.initial_extras(n)
-        while any(len(r) < q for r, q in zip(returns, quota)):
+        while any(len(r) < q for r, q in zip(returns, quota, strict=True)):
             action, extras = self.actor.select_action(
                 obs, extras, explore=False, env_steps=self.counters.env_steps
             )

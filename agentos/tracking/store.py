@@ -212,7 +212,9 @@ def mark_stale_runs(agent_dir: Path, *, agent_name: str | None = None) -> list[s
         tags = run.data.tags
         if effective_status(run.info.status, tags) != "KILLED":
             continue
-        reason = f"process {tags.get(TAG_PID)} on {tags.get(TAG_HOST)} ended without closing the run"
+        reason = (
+            f"process {tags.get(TAG_PID)} on {tags.get(TAG_HOST)} ended without closing the run"
+        )
         client.set_tag(run.info.run_id, TAG_END_REASON, reason)
         client.set_terminated(run.info.run_id, "KILLED", end_time=_now_ms())
         logger.info("marked run %s KILLED: %s", run.info.run_id, reason)
@@ -629,7 +631,7 @@ def get_run(
         artifacts=tuple(_artifact_files(client, run.info.run_id, max_artifacts)),
         artifact_uri=run.info.artifact_uri,
         recorded_status=run.info.status,
-        end_time=_datetime(run.info.end_time),
+        end_time=None if run.info.status == "RUNNING" else _datetime(run.info.end_time),
     )
 
 

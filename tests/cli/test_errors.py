@@ -42,7 +42,10 @@ def test_malformed_yaml(agent_dir, cli):
 
 def test_unknown_component_name(agent_dir, cli):
     _assert_clear_error(
-        cli("install", "cartpol", "--agent", agent_dir), "cartpol", "close matches: cartpole", "agentos list"
+        cli("install", "cartpol", "--agent", agent_dir),
+        "cartpol",
+        "close matches: cartpole",
+        "agentos list",
     )
 
 

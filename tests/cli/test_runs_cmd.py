@@ -166,6 +166,57 @@ def _listening(port: int) -> list[str]:
     return [a for a in addrs if a.rsplit(":", 1)[-1] == str(port)]
 
 
+class _FakeUI:
+    """Stands in for the mlflow ui process: the user presses Ctrl-C while it runs."""
+
+    started: list[_FakeUI] = []
+
+    def __init__(self, cmd, env=None, start_new_session=False):
+        self.cmd, self.env, self.new_session = cmd, env, start_new_session
+        self.pid = 999_999_999
+        _FakeUI.started.append(self)
+
+    def wait(self, timeout=None):
+        raise KeyboardInterrupt
+
+    def poll(self):
+        return 0
+
+
+def test_ui_ctrl_c_stops_the_server(agent, monkeypatch):
+    stopped = []
+    monkeypatch.setattr(ui_cmd.subprocess, "Popen", _FakeUI)
+    monkeypatch.setattr(ui_cmd, "stop_process_group", lambda proc: stopped.append(proc))
+    _FakeUI.started.clear()
+    ui_cmd.ui(agent=agent, port=_free_port())
+    (proc,) = _FakeUI.started
+    assert proc.new_session and proc.env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    assert proc.cmd[proc.cmd.index("--host") + 1] == "127.0.0.1"
+    assert stopped and stopped[0] is proc
+
+
+def test_ui_marks_dead_runs_killed_first(agent, monkeypatch):
+    from mlflow import MlflowClient
+
+    from agentos.tracking.store import get_run, tracking_uri
+
+    run_id = _tracked_run(agent, status="RUNNING")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    MlflowClient(tracking_uri(agent)).set_tag(run_id, "agentos.pid", str(dead.pid))
+    monkeypatch.setattr(ui_cmd.subprocess, "Popen", _FakeUI)
+    monkeypatch.setattr(ui_cmd, "stop_process_group", lambda proc: None)
+    ui_cmd.ui(agent=agent, port=_free_port())
+    assert get_run(agent, run_id).recorded_status == "KILLED"
+
+
+def test_ui_with_a_remote_store_points_there(agent, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    monkeypatch.setattr(ui_cmd.subprocess, "Popen", None)  # must not start anything
+    ui_cmd.ui(agent=agent, port=_free_port())
+
+
+@pytest.mark.slow  # starting the MLflow server takes 5-40 s depending on the machine's load
 @pytest.mark.skipif(shutil.which("ss") is None, reason="needs `ss` to check the bound address")
 def test_mlflow_ui_listens_on_loopback_only(agent, tmp_path):
     run_id = _tracked_run(agent)

@@ -86,7 +86,7 @@ class TestLunarLander(EnvironmentConformance):
 
 
 def test_unknown_gym_id_is_a_clear_error():
-    from agentos.envs.gym_env import GymParams, GymEnvironment
+    from agentos.envs.gym_env import GymEnvironment, GymParams
     from agentos.errors import AgentOSError
 
     with pytest.raises(AgentOSError, match="unknown gymnasium environment id 'CartPol-v1'"):

@@ -192,6 +192,7 @@ def test_resume_reopens_same_run_and_keeps_metrics(agent_dir):
     assert t2.run_id == t.run_id
     d = get_run(agent_dir, t.run_id)
     assert d.recorded_status == "RUNNING" and d.summary.status == "RUNNING"
+    assert d.end_time is None
     assert d.tags["agentos.pid"] == str(os.getpid()) and d.tags["agentos.resumes"] == "1"
     assert d.params["learner.learning_rate"] == "0.0003"  # first value kept
     assert d.params["new.key"] == "1"
