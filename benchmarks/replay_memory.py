@@ -5,7 +5,8 @@ trace 40) with LunarLander-sized items: observation [60, 8] float32, action / pr
 [60] int32, reward / discount / mask / prev_reward [60] float32, LSTM state h and c [128]
 float32 each. Reports the storage size, the peak RSS growth while filling, the insert rate
 (one sequence per call, and batches of 64), and the sample rate of batches of 64 (alone and
-followed by ``update_priorities``, as a learner step does).
+followed by ``update_priorities``, as a learner step does). Rates are given per wall-clock
+second and per CPU second of this process; on a shared machine compare the CPU figures.
 
     python benchmarks/replay_memory.py
     python benchmarks/replay_memory.py --capacity 10000 --tracemalloc
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import time
@@ -56,15 +58,18 @@ def max_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
-def rate(fn, min_seconds: float) -> float:
-    """Calls of ``fn`` per second, over at least ``min_seconds``."""
-    calls, start = 0, time.perf_counter()
+def rate(fn, min_seconds: float) -> tuple[float, float]:
+    """Calls of ``fn`` per wall-clock second and per CPU second, over ``min_seconds`` or more.
+
+    The CPU rate is the one to compare across runs on a shared, busy machine.
+    """
+    calls, start, cpu_start = 0, time.perf_counter(), time.process_time()
     while True:
         fn()
         calls += 1
         elapsed = time.perf_counter() - start
         if elapsed >= min_seconds:
-            return calls / elapsed
+            return calls / elapsed, calls / max(time.process_time() - cpu_start, 1e-9)
 
 
 def main(capacity: int, batch_size: int, seconds: float, trace: bool) -> dict:
@@ -83,16 +88,16 @@ def main(capacity: int, batch_size: int, seconds: float, trace: bool) -> dict:
     # Fill: the first 10% one sequence per call (an adder flushing one actor's sequence),
     # the rest in batches (an adder flushing several environments at once).
     num_single = max(1, capacity // 10)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(num_single):
         replay.add_items(single)
-    single_s = time.perf_counter() - start
+    single_s, single_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     num_batched = 0
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     while len(replay) < capacity:
         replay.add_items(pool)
         num_batched += batch_size
-    batched_s = time.perf_counter() - start
+    batched_s, batched_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
 
     rss_after = max_rss_bytes()
     traced_peak = None
@@ -117,13 +122,19 @@ def main(capacity: int, batch_size: int, seconds: float, trace: bool) -> dict:
         "index_mb": round(index_bytes / 1e6, 2),
         "peak_rss_delta_mb": round((rss_after - rss_before) / 1e6, 1),
         "peak_rss_total_mb": round(rss_after / 1e6, 1),
-        "add_sequences_per_s_batch_1": round(num_single / single_s),
-        f"add_sequences_per_s_batch_{batch_size}": round(num_batched / batched_s),
-        f"sample_batches_per_s_batch_{batch_size}": round(
-            rate(lambda: replay.sample(batch_size), seconds), 1
-        ),
-        f"sample_and_update_per_s_batch_{batch_size}": round(rate(sample_and_update, seconds), 1),
     }
+    b = batch_size
+    sample_rate = rate(lambda: replay.sample(batch_size), seconds)
+    cycle_rate = rate(sample_and_update, seconds)
+    for name, (wall, cpu) in {
+        "add_sequences_batch_1": (num_single / single_s, num_single / single_cpu_s),
+        f"add_sequences_batch_{b}": (num_batched / batched_s, num_batched / batched_cpu_s),
+        f"sample_batches_batch_{b}": sample_rate,
+        f"sample_and_update_batch_{b}": cycle_rate,
+    }.items():
+        result[f"{name}_per_s"] = round(wall, 1)
+        result[f"{name}_per_cpu_s"] = round(cpu, 1)
+    result["load_average_1min"] = round(os.getloadavg()[0], 2)  # wall rates suffer from it
     if traced_peak is not None:
         result["tracemalloc_peak_mb"] = round(traced_peak / 1e6, 1)
     return result

@@ -13,6 +13,7 @@ app = typer.Typer(
     help="List the agent's tracked runs (newest first), or show one with `runs show ID`.",
     invoke_without_command=True,
     no_args_is_help=False,
+    add_completion=False,
 )
 
 STATUS_STYLE = {
@@ -49,6 +50,7 @@ def runs(
     if ctx.invoked_subcommand is not None:
         return
     from rich.table import Table
+    from rich.text import Text
 
     from agentos.components.spec import load_spec
     from agentos.tracking.store import list_runs
@@ -58,17 +60,8 @@ def runs(
     if not rows:
         console.print(NO_RUNS, markup=False)
         return
-    table = Table(title=f"Runs of {escape(spec.name)}", title_justify="left")
-    table.add_column("id", no_wrap=True, style="cyan")
-    table.add_column("kind")
-    table.add_column("agent")
-    table.add_column("env")
-    table.add_column("steps", justify="right")
-    table.add_column("return", justify="right")
-    table.add_column("status", no_wrap=True)
-    table.add_column("date", no_wrap=True)
-    for r in rows:
-        table.add_row(
+    cells = [
+        (
             r.run_id[:8],
             escape(r.kind),
             escape(r.agent),
@@ -78,6 +71,42 @@ def runs(
             _status(r.status),
             r.start_time.strftime("%Y-%m-%d %H:%M"),
         )
+        for r in rows
+    ]
+    # Ids, numbers, statuses and dates are never cut; names shrink when the terminal is narrow.
+    keep = {0: 8, 4: 5, 5: 6, 6: 8, 7: 16}
+    for col in keep:
+        keep[col] = max([keep[col]] + [len(Text.from_markup(c[col])) for c in cells])
+    table = Table(
+        title=f"Runs of {escape(spec.name)}",
+        title_justify="left",
+        box=None,
+        padding=(0, 1),
+        pad_edge=False,
+        header_style="bold underline",
+    )
+    for i, (name, justify) in enumerate(
+        [
+            ("id", "left"),
+            ("kind", "left"),
+            ("agent", "left"),
+            ("env", "left"),
+            ("steps", "right"),
+            ("return", "right"),
+            ("status", "left"),
+            ("date", "left"),
+        ]
+    ):
+        table.add_column(
+            name,
+            justify=justify,
+            no_wrap=i in keep,
+            overflow="ellipsis",
+            min_width=keep.get(i),
+            style="cyan" if i == 0 else None,
+        )
+    for row in cells:
+        table.add_row(*row)
     console.print(table)
 
 

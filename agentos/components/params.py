@@ -153,7 +153,8 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         if origin is tuple and args:
             if len(args) != len(value):
                 raise _type_error(value, tp, where)
-            return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(args, value, strict=True)))
+            pairs = enumerate(zip(args, value, strict=True))
+            return tuple(coerce(v, a, f"{where}[{i}]") for i, (a, v) in pairs)
         item = args[0] if args else Any
         items = [coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items

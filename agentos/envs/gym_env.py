@@ -29,6 +29,9 @@ class GymParams:
     """Override the id's time limit (None keeps gymnasium's)."""
     kwargs: dict = field(default_factory=dict)
     """Keyword arguments for gymnasium.make (e.g. {continuous: true})."""
+    observation_indices: tuple[int, ...] | None = None
+    """Keep only these entries of a flat Box observation (e.g. [0, 2] hides CartPole's
+    velocities, so the agent needs memory); None keeps all."""
 
 
 def make_gym(env_id: str, max_episode_steps: int | None = None, kwargs: dict | None = None):
@@ -51,6 +54,28 @@ def make_gym(env_id: str, max_episode_steps: int | None = None, kwargs: dict | N
         ) from None
 
 
+def _select(env: Any, params: GymParams) -> tuple[Any, Any]:
+    """(observation space, action space), the observation cut to ``observation_indices``."""
+    obs_space = env.observation_space
+    if params.observation_indices is None:
+        return obs_space, env.action_space
+    from gymnasium import spaces
+
+    if not isinstance(obs_space, spaces.Box) or len(obs_space.shape) != 1:
+        raise AgentOSError(
+            f"observation_indices needs a flat Box observation, {params.env_id} has {obs_space}",
+            fix="remove params.observation_indices",
+        )
+    keep = list(params.observation_indices)
+    if not keep or min(keep) < 0 or max(keep) >= obs_space.shape[0]:
+        raise AgentOSError(
+            f"observation_indices {keep} out of range for {obs_space.shape[0]} entries",
+            fix=f"use indices in 0..{obs_space.shape[0] - 1}",
+        )
+    box = spaces.Box(obs_space.low[keep], obs_space.high[keep], dtype=obs_space.dtype)
+    return box, env.action_space
+
+
 class GymEnvironment(Environment):
     """N copies of a gymnasium environment with automatic reset."""
 
@@ -65,18 +90,17 @@ class GymEnvironment(Environment):
             for _ in range(params.num_envs)
         ]
         self.num_envs = params.num_envs
-        self.observation_space = self._envs[0].observation_space
-        self.action_space = self._envs[0].action_space
+        self.observation_space, self.action_space = _select(self._envs[0], params)
+        self._keep = None if params.observation_indices is None else list(params.observation_indices)
         self._discrete = hasattr(self.action_space, "n")
         self._seed = context.component_seed("env")
-        self._obs: np.ndarray | None = None
 
     @classmethod
     def spaces(cls, params: GymParams) -> tuple[Any, Any]:
         """Spaces of one copy (makes and closes one environment)."""
         env = make_gym(params.env_id, params.max_episode_steps, params.kwargs)
         try:
-            return env.observation_space, env.action_space
+            return _select(env, params)
         finally:
             env.close()
 
@@ -84,8 +108,10 @@ class GymEnvironment(Environment):
         """Reset every copy; copy i gets ``seed + i`` (the component's own seed if None)."""
         base = self._seed if seed is None else seed
         first = [env.reset(seed=int(base) + i)[0] for i, env in enumerate(self._envs)]
-        self._obs = np.stack(first)
-        return self._obs.copy()
+        return self._view(np.stack(first))
+
+    def _view(self, obs: np.ndarray) -> np.ndarray:
+        return obs if self._keep is None else obs[:, self._keep]
 
     def step(self, action: np.ndarray) -> EnvStep:
         """Step every copy; finished copies are reset and their last obs kept."""
@@ -102,7 +128,9 @@ class GymEnvironment(Environment):
             if term or trunc:
                 o, _ = env.reset()
             obs.append(o)
-        return EnvStep(np.stack(obs), reward, terminated, truncated, np.stack(final))
+        return EnvStep(
+            self._view(np.stack(obs)), reward, terminated, truncated, self._view(np.stack(final))
+        )
 
     def close(self) -> None:
         """Close every copy."""

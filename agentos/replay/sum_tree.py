@@ -18,6 +18,10 @@ from typing import Any
 
 import numpy as np
 
+_SCALAR_UPDATE_MAX = 4
+"""Updates of at most this many leaves walk up the tree one leaf at a time (cheaper than
+the per-level numpy calls of the vectorised path, with the same result bit for bit)."""
+
 
 def last_write_wins(indices: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Drop repeated indices, keeping the value of each index's last occurrence.
@@ -91,10 +95,20 @@ class SumTree:
         nodes = indices + self._first_leaf
         self._nodes[nodes] = values
         self._max = max(self._max, float(values.max()))
+        if nodes.size <= _SCALAR_UPDATE_MAX:  # a few leaves: scalar steps beat numpy calls
+            tree = self._nodes
+            for node in nodes.tolist():
+                node >>= 1
+                while node:
+                    tree[node] = tree[2 * node] + tree[2 * node + 1]
+                    node >>= 1
+            return
+        pairs = self._nodes.reshape(-1, 2)  # row p holds the children of node p
         for _ in range(self._depth):
-            nodes = nodes >> 1  # still sorted: drop the repeats (siblings share a parent)
-            nodes = nodes[np.concatenate(([True], nodes[1:] != nodes[:-1]))]
-            self._nodes[nodes] = self._nodes[2 * nodes] + self._nodes[2 * nodes + 1]
+            # Siblings share a parent: a repeated parent is written twice with the same sum.
+            nodes = nodes >> 1
+            children = pairs[nodes]
+            self._nodes[nodes] = children[:, 0] + children[:, 1]
 
     def find(self, targets: np.ndarray) -> np.ndarray:
         """For each target t, the index i whose priority interval contains t.

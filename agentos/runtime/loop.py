@@ -159,6 +159,7 @@ class Loop:
                 obs, extras, explore=False, env_steps=self.counters.env_steps
             )
             step = env.step(action)
+            extras = self.actor.after_step(extras, step)
             ep_ret += step.reward
             done = step.terminated | step.truncated
             for i in np.flatnonzero(done):
@@ -239,7 +240,7 @@ class Loop:
                     pending.setdefault("train/episode_length", []).append(float(ep_len[i]))
                     ep_ret[i] = 0.0
                     ep_len[i] = 0
-                extras = _reset_extras(self.actor, new_extras, done)
+                extras = _reset_extras(self.actor, self.actor.after_step(new_extras, step), done)
                 obs = step.observation
 
                 if self.learner is not None and p.samples_per_insert > 0:

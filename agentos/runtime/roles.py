@@ -192,6 +192,11 @@ class Actor(Component):
         """
         raise NotImplementedError
 
+    def after_step(self, extras: dict[str, Any], step: EnvStep) -> dict[str, Any]:
+        """Extras for the next step once the env answered (e.g. the previous reward as a
+        network input); called in learn and evaluate, before finished episodes reset."""
+        return extras
+
     def observe(self, transition: Transition) -> int:
         """Record a batch of transitions during training; returns how many were inserted."""
         return 0

@@ -85,6 +85,19 @@ class TestLunarLander(EnvironmentConformance):
         return GymEnvironment(GymParams("LunarLander-v3", num_envs=2), _ctx(seed))
 
 
+class TestStatelessCartPole(EnvironmentConformance):
+    def make(self, seed):
+        from agentos.envs.gym_env import GymEnvironment, GymParams
+
+        params = GymParams("CartPole-v1", num_envs=2, observation_indices=(0, 2))
+        return GymEnvironment(params, _ctx(seed))
+
+    def test_velocities_hidden(self):
+        env = self.make(0)
+        assert env.reset(seed=0).shape == (2, 2)
+        assert env.observation_space.shape == (2,)
+
+
 def test_unknown_gym_id_is_a_clear_error():
     from agentos.envs.gym_env import GymEnvironment, GymParams
     from agentos.errors import AgentOSError

@@ -138,3 +138,17 @@ def test_state_round_trip_is_bit_identical():
     np.testing.assert_array_equal(restored._nodes, tree._nodes)
     with pytest.raises(ValueError, match="capacity"):
         SumTree(99).load_state_dict(tree.state_dict())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_small_and_large_updates_keep_every_node_the_sum_of_its_children(seed):
+    # Updates of a few leaves take a scalar path, larger ones the vectorised path; both must
+    # leave the same tree as rebuilding it from its leaves.
+    rng = np.random.default_rng(seed)
+    tree = SumTree(int(rng.integers(2, 2000)))
+    for _ in range(100):
+        size = int(rng.choice([1, 2, 3, 4, 5, 8, 64]))
+        tree.update(rng.integers(0, tree.capacity, size=size), rng.random(size) * 0.3)
+    rebuilt = SumTree(tree.capacity)
+    rebuilt.load_state_dict(tree.state_dict())
+    np.testing.assert_array_equal(tree._nodes, rebuilt._nodes)

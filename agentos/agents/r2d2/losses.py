@@ -145,11 +145,12 @@ def epsilon_greedy_probabilities(q_t: Array, a_t: Array, epsilon: Numeric) -> Ar
 
     ``mu(a|x) = (1 - eps) + eps / A`` if ``a = argmax_b q(x, b)`` else ``eps / A``. Ties go to
     the first maximal action (``jnp.argmax``), which must match how the actor breaks them.
-    Works on one step (``q_t [A]``, ``a_t []``) or a sequence (``q_t [T, A]``, ``a_t [T]``).
-    For Retrace, ``q_t`` must be the values the actor acted with (store ``mu`` as an extra).
+    Works on one step (``q_t [A]``, ``a_t []``), a sequence
+    (``q_t [T, A]``, ``a_t [T]``) or a batch (``[B, T, A]``, ``[B, T]``). For Retrace, ``q_t``
+    must be the values the actor acted with (store ``mu`` as an extra).
     """
-    chex.assert_rank(q_t, {1, 2})
-    chex.assert_rank(a_t, q_t.ndim - 1)
+    chex.assert_rank(q_t, {1, 2, 3})
+    chex.assert_equal_shape([q_t[..., 0], a_t])
     chex.assert_type([q_t, a_t], [float, int])
     num_actions = q_t.shape[-1]
     is_greedy = (a_t == jnp.argmax(q_t, axis=-1)).astype(q_t.dtype)

@@ -347,6 +347,8 @@ def test_first_reward_and_discount_are_unused():
     r[0], d[0] = -7.0, 0.3
     moved = losses.n_step_double_q_targets(_f32(r), _f32(d), _f32(Q_TARGET), _f32(Q_ONLINE), 2)
     np.testing.assert_array_equal(base, moved)
+    r, d = list(RT_R), list(RT_D)
+    r[0], d[0] = -7.0, 0.3
     base = losses.transformed_retrace_targets(**_retrace_args())
     moved = losses.transformed_retrace_targets(**_retrace_args(r_t=_f32(r), discount_t=_f32(d)))
     np.testing.assert_array_equal(base, moved)
