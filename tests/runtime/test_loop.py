@@ -1,0 +1,130 @@
+"""The one loop: samples-per-insert, evaluation kept apart, checkpoints, early stop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from agentos.envs.corridor import Corridor, CorridorParams
+from agentos.runtime.loop import Hooks, Loop, LoopParams
+from agentos.runtime.roles import Actor, BuildContext, Learner
+
+
+def _ctx(name: str) -> BuildContext:
+    return BuildContext(name=name, seed=0, agent_dir=Path("."))
+
+
+class RightActor(Actor):
+    """Always walks right; counts what it saw."""
+
+    def __init__(self):
+        super().__init__(None, _ctx("actor"))
+        self.observed = 0
+        self.updates = 0
+
+    def select_action(self, observation, extras, *, explore, env_steps):
+        return np.ones(len(observation), np.int64), extras
+
+    def observe(self, transition):
+        self.observed += len(transition.action)
+        return len(transition.action)
+
+    def update(self, variables):
+        self.updates += 1
+
+
+class CountingLearner(Learner):
+    batch_size = 4
+
+    def __init__(self):
+        super().__init__(None, _ctx("learner"))
+        self.updates = 0
+
+    def step(self, num_updates=1):
+        self.updates += num_updates
+        return {"loss": 0.0}
+
+    def get_variables(self):
+        return self.updates
+
+
+class Recorder(Hooks):
+    def __init__(self, stop_at=None):
+        self.metrics, self.checkpoints, self.stop_at, self.steps = [], [], stop_at, 0
+
+    def on_metrics(self, metrics, step):
+        self.metrics.append((step, metrics))
+        self.steps = step
+
+    def on_checkpoint(self, state, final):
+        self.checkpoints.append((state["counters"]["env_steps"], final))
+
+    def should_stop(self):
+        return self.stop_at is not None and self.steps >= self.stop_at
+
+
+def _loop(params, hooks=None, num_envs=2):
+    env = Corridor(CorridorParams(length=3, num_envs=num_envs), _ctx("environment"))
+    actor, learner = RightActor(), CountingLearner()
+    loop = Loop(
+        environment=env,
+        actor=actor,
+        learner=learner,
+        params=params,
+        make_eval_env=lambda: Corridor(CorridorParams(length=3), _ctx("eval")),
+        seed=0,
+        hooks=hooks,
+    )
+    return loop, actor, learner
+
+
+def test_samples_per_insert_ratio_holds():
+    params = LoopParams(samples_per_insert=2.0, min_replay_size=10, eval_every=0, log_every=10)
+    loop, actor, learner = _loop(params)
+    loop.learn(100)
+    # floor((100 - 10) * 2 / 4) = 45 updates, every one of them run, none waiting
+    assert learner.updates == 45 == loop.counters.learner_updates
+    assert actor.observed == 100 and actor.updates > 0
+
+
+def test_learn_every_batches_updates():
+    params = LoopParams(
+        samples_per_insert=1.0, min_replay_size=0, learn_every=20, eval_every=0, log_every=10
+    )
+    loop, actor, learner = _loop(params)
+    loop.learn(100)
+    assert loop.counters.learner_calls == 5  # at 20, 40, 60, 80, 100
+    assert learner.updates == 25
+
+
+def test_evaluation_counted_apart_from_training():
+    params = LoopParams(eval_every=50, eval_episodes=3, checkpoint_every=40, log_every=10)
+    loop, actor, _ = _loop(params)
+    loop.learn(100)
+    c = loop.counters
+    assert c.env_steps == 100 and c.episodes == 2 * (50 // 3)  # 2 envs x 50 steps, 3 per episode
+    assert c.evaluations == 2 and c.eval_episodes == 6
+    assert [h["returns"] for h in loop.eval_history] == [[-2.0] * 3] * 2
+    assert actor.observed == 100  # evaluation never feeds replay
+
+
+def test_checkpoints_periodic_and_final_and_early_stop():
+    hooks = Recorder(stop_at=60)
+    params = LoopParams(eval_every=0, checkpoint_every=40, log_every=10)
+    loop, _, _ = _loop(params, hooks)
+    loop.learn(1000)
+    assert loop.counters.env_steps < 1000
+    assert hooks.checkpoints[0] == (40, False) and hooks.checkpoints[-1][1] is True
+
+
+def test_state_round_trip_continues_counters():
+    params = LoopParams(samples_per_insert=1.0, min_replay_size=0, eval_every=0, log_every=10)
+    loop, _, _ = _loop(params)
+    loop.learn(40)
+    state = loop.state_dict()
+    again, _, _ = _loop(params)
+    again.load_state_dict(state)
+    assert again.counters == loop.counters
+    again.learn(80)
+    assert again.counters.env_steps == 80 and again.counters.learner_updates == 20
