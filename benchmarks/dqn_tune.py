@@ -132,6 +132,7 @@ def train(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     obs = env.reset()
     extras = actor.initial_extras(args.num_envs)
     t, updates_done, next_eval = 0, 0, args.eval_every
+    metrics: dict[str, float] = {}
     evals: list[tuple[int, float]] = []
     episode_returns = np.zeros(args.num_envs)
     train_returns: list[float] = []
@@ -155,7 +156,7 @@ def train(args: argparse.Namespace, seed: int) -> dict[str, Any]:
             )
             due = max(0, target) - updates_done
             if due > 0 and learner.ready():
-                learner.step(due)
+                metrics = learner.step(due)
                 updates_done += due
                 actor.update(learner.get_variables())
         if t >= next_eval:
@@ -164,7 +165,10 @@ def train(args: argparse.Namespace, seed: int) -> dict[str, Any]:
             evals.append((t, float(np.mean(returns))))
             if args.verbose:
                 recent = np.mean(train_returns[-10:]) if train_returns else float("nan")
-                print(f"  seed {seed} t={t} eval={np.mean(returns):.1f} train10={recent:.1f}")
+                print(
+                    f"  seed {seed} t={t} eval={np.mean(returns):.1f} train10={recent:.1f} "
+                    f"loss={metrics.get('loss', 0.0):.3f} q={metrics.get('q_mean', 0.0):.1f}"
+                )
     wall = time.perf_counter() - start
     if not evals or evals[-1][0] != t:
         returns = evaluate(actor, args.env, seed + 10_000, args.eval_episodes)

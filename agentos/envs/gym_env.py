@@ -91,7 +91,8 @@ class GymEnvironment(Environment):
         ]
         self.num_envs = params.num_envs
         self.observation_space, self.action_space = _select(self._envs[0], params)
-        self._keep = None if params.observation_indices is None else list(params.observation_indices)
+        indices = params.observation_indices
+        self._keep = None if indices is None else list(indices)
         self._discrete = hasattr(self.action_space, "n")
         self._seed = context.component_seed("env")
 
