@@ -33,7 +33,7 @@ SAMPLES_PER_INSERT = 32.0
 """Default loop ratio of sampled transitions (updates x batch) to inserted transitions."""
 MIN_REPLAY_SIZE = 1_000
 """Default env steps before learning starts."""
-LEARN_EVERY = 256
+LEARN_EVERY = 1
 """Default: call the learner only when the env step counter is a multiple of this."""
 
 
@@ -71,8 +71,13 @@ class VectorEnv:
         )
 
 
-def evaluate(actor: DQNActor, env_id: str, seed: int, episodes: int) -> list[float]:
-    """Greedy returns of ``episodes`` episodes on a fresh env seeded with ``seed`` at the start."""
+def evaluate(
+    actor: DQNActor, env_id: str, seed: int, episodes: int, endings: list | None = None
+) -> list[float]:
+    """Greedy returns of ``episodes`` episodes on a fresh env seeded with ``seed`` at the start.
+
+    If ``endings`` is a list, the last observation of each terminated episode is appended.
+    """
     env = gym.make(env_id)
     returns = []
     obs, _ = env.reset(seed=seed)
@@ -83,6 +88,8 @@ def evaluate(actor: DQNActor, env_id: str, seed: int, episodes: int) -> list[flo
             obs, reward, terminated, truncated, _ = env.step(int(action[0]))
             total += float(reward)
             done = terminated or truncated
+        if terminated and endings is not None:
+            endings.append([round(float(v), 3) for v in obs])
         returns.append(total)
         obs, _ = env.reset()
     env.close()
@@ -173,6 +180,11 @@ def train(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     if not evals or evals[-1][0] != t:
         returns = evaluate(actor, args.env, seed + 10_000, args.eval_episodes)
         evals.append((t, float(np.mean(returns))))
+    extra = {}
+    if args.final_episodes:
+        endings: list = []
+        returns = evaluate(actor, args.env, seed + 20_000, args.final_episodes, endings)
+        extra = {"extra_eval_mean": float(np.mean(returns)), "extra_eval_endings": endings}
     return {
         "seed": seed,
         "final_eval_mean": evals[-1][1],
@@ -181,6 +193,7 @@ def train(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         "updates": updates_done,
         "wall_s": round(wall, 1),
         "env_steps_per_s": round(t / wall, 1),
+        **extra,
     }
 
 
@@ -196,6 +209,9 @@ def main() -> None:
     parser.add_argument("--learn-every", type=int, default=LEARN_EVERY)
     parser.add_argument("--eval-every", type=int, default=5_000)
     parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument(
+        "--final-episodes", type=int, default=0, help="extra final evaluation on other seeds"
+    )
     parser.add_argument(
         "-p", "--param", action="append", default=[], help="component.field=value override"
     )

@@ -84,19 +84,20 @@ class UniformReplay(Replay):
         self._position = (self._position + num) % self.capacity
         self._size = min(self._size + num, self.capacity)
 
-    def _gather(self, indices: np.ndarray) -> dict[str, np.ndarray]:
-        """Stored items at ``indices`` (any shape), as a dict of arrays."""
+    def _sample(self, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+        """Items drawn uniformly with replacement, arranged in ``shape``."""
         if self._storage is None or self._size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
+        indices = self._rng.integers(0, self._size, size=shape)
         return {key: self._storage[key][indices] for key in FIELDS}
 
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
         """A batch of ``batch_size`` items drawn uniformly with replacement."""
-        return self._gather(self._rng.integers(0, self._size, size=batch_size))
+        return self._sample((batch_size,))
 
     def sample_many(self, num_batches: int, batch_size: int) -> dict[str, np.ndarray]:
         """``num_batches`` independent batches stacked on a leading axis, for scanned updates."""
-        return self._gather(self._rng.integers(0, self._size, size=(num_batches, batch_size)))
+        return self._sample((num_batches, batch_size))
 
     def state_dict(self) -> dict[str, Any]:
         """Contents (only the filled part), insert position, size and sampler state."""

@@ -37,24 +37,20 @@ class LearnerState(NamedTuple):
     """Gradient updates done so far (int32 scalar)."""
 
 
-def make_optimizer(
-    learning_rate: float,
-    max_grad_norm: float,
-    adam_eps: float,
-    learning_rate_end: float | None = None,
-    decay_updates: int = 0,
-) -> optax.GradientTransformation:
-    """Adam preceded by global-norm gradient clipping (no clipping if max_grad_norm <= 0).
+def make_optimizer(config: Any) -> optax.GradientTransformation:
+    """Adam after global-norm gradient clipping, from ``DQNLearner.Params``.
 
-    With ``decay_updates > 0`` the step size decays linearly from ``learning_rate`` to
-    ``learning_rate_end`` over that many updates, then stays there.
+    No clipping if ``max_grad_norm <= 0``; with ``learning_rate_decay_updates > 0`` the step size
+    decays linearly from ``learning_rate`` to ``learning_rate_end`` over that many updates.
     """
-    schedule: Any = learning_rate
-    if decay_updates > 0 and learning_rate_end is not None:
-        schedule = optax.linear_schedule(learning_rate, learning_rate_end, decay_updates)
-    adam = optax.adam(schedule, eps=adam_eps)
-    if max_grad_norm > 0:
-        return optax.chain(optax.clip_by_global_norm(max_grad_norm), adam)
+    schedule: Any = config.learning_rate
+    if config.learning_rate_decay_updates > 0:
+        schedule = optax.linear_schedule(
+            config.learning_rate, config.learning_rate_end, config.learning_rate_decay_updates
+        )
+    adam = optax.adam(schedule, eps=config.adam_eps)
+    if config.max_grad_norm > 0:
+        return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), adam)
     return adam
 
 
@@ -77,42 +73,18 @@ def _loss_fn(params, target_params, batch, module, gamma, huber_delta):
     return loss, jnp.mean(q_taken)
 
 
-@functools.partial(
-    jax.jit,
-    static_argnames=(
-        "module",
-        "learning_rate",
-        "max_grad_norm",
-        "adam_eps",
-        "learning_rate_end",
-        "decay_updates",
-        "gamma",
-        "huber_delta",
-        "target_update_period",
-        "target_update_tau",
-    ),
-)
+@functools.partial(jax.jit, static_argnames=("module", "config"))
 def scan_updates(
-    state: LearnerState,
-    batches: dict[str, jax.Array],
-    *,
-    module: nn.Module,
-    learning_rate: float,
-    max_grad_norm: float,
-    adam_eps: float,
-    learning_rate_end: float,
-    decay_updates: int,
-    gamma: float,
-    huber_delta: float,
-    target_update_period: int,
-    target_update_tau: float,
+    state: LearnerState, batches: dict[str, jax.Array], *, module: nn.Module, config: Any
 ) -> tuple[LearnerState, dict[str, jax.Array]]:
-    """Apply one gradient update per leading slice of ``batches``; returns the new state and
-    the mean loss and Q over those updates."""
+    """One gradient update per leading slice of ``batches`` in a ``lax.scan``.
 
-    optimizer = make_optimizer(
-        learning_rate, max_grad_norm, adam_eps, learning_rate_end, decay_updates
-    )
+    ``config`` is the learner's (hashable, frozen) ``DQNLearner.Params``. Returns the new state
+    and the loss and Q of the taken actions, averaged over the updates.
+    """
+    optimizer = make_optimizer(config)
+    gamma, huber_delta = config.gamma, config.huber_delta
+    period, tau = config.target_update_period, config.target_update_tau
 
     def update(state: LearnerState, batch: dict[str, jax.Array]):
         grad_fn = jax.value_and_grad(_loss_fn, has_aux=True)
@@ -123,8 +95,8 @@ def scan_updates(
         params = optax.apply_updates(state.params, updates)
         num_updates = state.num_updates + 1
         target_params = jax.lax.cond(
-            num_updates % target_update_period == 0,
-            lambda: optax.incremental_update(params, state.target_params, target_update_tau),
+            num_updates % period == 0,
+            lambda: optax.incremental_update(params, state.target_params, tau),
             lambda: state.target_params,
         )
         new_state = LearnerState(params, target_params, opt_state, num_updates)
@@ -143,7 +115,7 @@ class DQNLearner(Learner):
     class Params:
         """Parameters of the DQN learner."""
 
-        learning_rate: float = 2.3e-3
+        learning_rate: float = 5e-4
         """Adam step size (at the start, if it decays)."""
         learning_rate_end: float = 0.0
         """Step size reached at the end of the decay."""
@@ -153,7 +125,7 @@ class DQNLearner(Learner):
         """Discount factor of returns."""
         batch_size: int = 64
         """Transitions per gradient update."""
-        target_update_period: int = 128
+        target_update_period: int = 32
         """Gradient updates between refreshes of the target network."""
         target_update_tau: float = 1.0
         """At each refresh, target <- tau * online + (1 - tau) * target (1: a copy)."""
@@ -184,16 +156,12 @@ class DQNLearner(Learner):
         self.replay = replay
         self.batch_size = int(params.batch_size)
         initial = network.initial_params()
+        size = sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(initial))
+        logger.debug("dqn learner: %d network parameters", size)
         self.state = LearnerState(
             params=initial,
             target_params=initial,
-            opt_state=make_optimizer(
-                params.learning_rate,
-                params.max_grad_norm,
-                params.adam_eps,
-                params.learning_rate_end,
-                params.learning_rate_decay_updates,
-            ).init(initial),
+            opt_state=make_optimizer(params).init(initial),
             num_updates=jnp.zeros((), dtype=jnp.int32),
         )
 
@@ -213,20 +181,8 @@ class DQNLearner(Learner):
             "discount": batches["discount"].astype(np.float32),
             "next_observation": batches["next_observation"],
         }
-        p = self.params
         self.state, metrics = scan_updates(
-            self.state,
-            batches,
-            module=self.network.module,
-            learning_rate=float(p.learning_rate),
-            max_grad_norm=float(p.max_grad_norm),
-            adam_eps=float(p.adam_eps),
-            learning_rate_end=float(p.learning_rate_end),
-            decay_updates=int(p.learning_rate_decay_updates),
-            gamma=float(p.gamma),
-            huber_delta=float(p.huber_delta),
-            target_update_period=int(p.target_update_period),
-            target_update_tau=float(p.target_update_tau),
+            self.state, batches, module=self.network.module, config=self.params
         )
         return {key: float(value) for key, value in metrics.items()}
 

@@ -37,13 +37,17 @@ class MLPQFunction(nn.Module):
     hidden_sizes: Sequence[int]
     num_actions: int
     activation: str = "relu"
+    layer_norm: bool = True
 
     @nn.compact
     def __call__(self, observation: jax.Array) -> jax.Array:
         """[B, ...] observations -> [B, num_actions] Q-values."""
         x = jnp.reshape(observation, (observation.shape[0], -1)).astype(jnp.float32)
         for size in self.hidden_sizes:
-            x = ACTIVATIONS[self.activation](nn.Dense(size)(x))
+            x = nn.Dense(size)(x)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
+            x = ACTIVATIONS[self.activation](x)
         return nn.Dense(self.num_actions)(x)
 
 
@@ -58,6 +62,9 @@ class QNetwork(Network):
         """Widths of the hidden layers of the MLP."""
         activation: str = "relu"
         """Nonlinearity after each hidden layer: one of relu, tanh, elu, gelu."""
+        layer_norm: bool = True
+        """Normalise each hidden layer's pre-activations (LayerNorm); keeps TD learning stable
+        (Gallici et al. 2024, https://arxiv.org/abs/2407.04811)."""
 
         def __post_init__(self) -> None:
             if self.activation not in ACTIVATIONS:
@@ -80,6 +87,7 @@ class QNetwork(Network):
             hidden_sizes=tuple(int(size) for size in params.hidden_sizes),
             num_actions=self.num_actions,
             activation=params.activation,
+            layer_norm=params.layer_norm,
         )
 
     @classmethod

@@ -1,0 +1,268 @@
+"""The sequence adder: cuts each environment's trajectory into fixed-length, overlapping
+sequences for prioritized sequence replay (R2D2, Kapturowski et al. 2019, section 2.3,
+https://openreview.net/forum?id=r1lyTjAqYX ; reused by Agent57).
+
+Cutting
+-------
+Every sequence holds ``T = burn_in + trace_length`` steps. Within an episode a new sequence
+starts every ``period`` steps (R2D2: 80 steps with period 40, so consecutive sequences overlap
+by half), and the recurrent state the actor had at the sequence's first step is stored with it
+(keys of ``start_state``, e.g. ``lstm_h`` and ``lstm_c``). A sequence never spans two episodes:
+at the end of an episode the open sequences are emitted, each padded to ``T`` with zeros and a
+0 mask. Sequences whose trace part (after the burn-in) would hold no real action are dropped,
+since no loss could come from them. Sequences finished during one ``add`` call go to the
+replay together, with one ``replay.add_items`` call.
+
+Alignment (the one of ``agentos.agents.r2d2.losses``)
+-----------------------------------------------------
+Step ``t`` of an episode is recorded as::
+
+    observation  x_t
+    action       a_t                      taken in x_t
+    reward       r_t                      received on arriving at x_t, after a_{t-1} (0 at t=0)
+    discount     gamma_t                  0 if x_t is terminal, else 1 (the learner multiplies
+                                          by its gamma)
+    prev_action  a_{t-1}                  the network input (0 at t=0); = action[t-1] inside a
+                                          sequence
+    prev_reward  r_t                      the network input; = reward[t]
+    mask         1                        a real action was taken in x_t
+    <step extra> e.g. mu_t = mu(a_t|x_t)  the behaviour probability, for Retrace
+
+so ``reward[t]`` and ``discount[t]`` belong to the transition ``(x_{t-1}, a_{t-1}) -> x_t``
+and the target for ``Q(x_t, a_t)`` starts with ``reward[t + 1]``. When an episode ends after
+``a_{T-1}``, its final observation ``x_T`` is appended as one more step: observation ``x_T``,
+reward ``r_T``, discount 0 if the episode terminated or 1 if it was truncated by a time limit
+(the learner bootstraps from ``x_T``), ``prev_action a_{T-1}``, ``prev_reward r_T``, action 0,
+step extras 0 and mask 0. So the last real action still gets a target. Padding steps after it
+are all zeros (discount 0, mask 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from agentos.errors import ParameterError
+
+OBSERVATION = "observation"
+ACTION = "action"
+REWARD = "reward"
+DISCOUNT = "discount"
+PREV_ACTION = "prev_action"
+PREV_REWARD = "prev_reward"
+MASK = "mask"
+STEP_FIELDS = (OBSERVATION, ACTION, REWARD, DISCOUNT, PREV_ACTION, PREV_REWARD, MASK)
+"""The per-step arrays of every stored sequence ([T, ...] each), besides the step extras."""
+
+
+@dataclass(frozen=True)
+class SequenceParams:
+    """How trajectories are cut into sequences (the R2D2 actor's parameters use these)."""
+
+    burn_in: int = 8
+    """Steps at the start of each sequence used only to warm up the LSTM state (R2D2: 40)."""
+    trace_length: int = 32
+    """Steps after the burn-in that the loss is computed on (R2D2: 80)."""
+    period: int = 20
+    """Steps between the starts of consecutive sequences (R2D2: 40); at most the sequence
+    length burn_in + trace_length. Keep it <= trace_length - n_step so every action gets a
+    target in some sequence."""
+
+    def __post_init__(self) -> None:
+        check_sequence_params(self.burn_in, self.trace_length, self.period)
+
+    @property
+    def sequence_length(self) -> int:
+        """``burn_in + trace_length``."""
+        return self.burn_in + self.trace_length
+
+
+def check_sequence_params(burn_in: int, trace_length: int, period: int) -> None:
+    """ParameterError unless ``burn_in >= 0``, ``trace_length >= 2``, ``1 <= period <= T``."""
+    if burn_in < 0:
+        raise ParameterError(f"burn_in must be >= 0, got {burn_in}")
+    if trace_length < 2:
+        raise ParameterError(f"trace_length must be >= 2, got {trace_length}")
+    if not 1 <= period <= burn_in + trace_length:
+        raise ParameterError(
+            f"period must be in [1, burn_in + trace_length = {burn_in + trace_length}], "
+            f"got {period}"
+        )
+
+
+class SequenceAdder:
+    """Per-environment buffers that emit fixed-length sequences into a sequence replay.
+
+    ``add`` takes one step of all N environments (the loop's ``Transition`` fields plus the
+    recurrent state and per-step extras); ``replay`` needs ``add_items(items)``.
+    """
+
+    def __init__(self, replay: Any, num_envs: int, burn_in: int, trace_length: int, period: int):
+        check_sequence_params(burn_in, trace_length, period)
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.replay = replay
+        self.num_envs = int(num_envs)
+        self.burn_in = int(burn_in)
+        self.trace_length = int(trace_length)
+        self.period = int(period)
+        self.sequence_length = self.burn_in + self.trace_length
+        self.sequences_added = 0
+        self._reset_all()
+
+    def _reset_all(self) -> None:
+        n = self.num_envs
+        # Steps since the start of the oldest sequence still open, per environment: each a
+        # dict of per-step values, with the recurrent state under "__state__".
+        self._buffers: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        self._prev_action = [0] * n  # a_{t-1}
+        self._reward_in = [0.0] * n  # r_t
+
+    # --- adding -----------------------------------------------------------------------
+    def add(
+        self,
+        observation: np.ndarray,
+        action: np.ndarray,
+        reward: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+        next_observation: np.ndarray,
+        *,
+        start_state: Mapping[str, np.ndarray],
+        step_extras: Mapping[str, np.ndarray] | None = None,
+    ) -> int:
+        """Record one step ``(x_t, a_t, r_{t+1}, x_{t+1})`` of each of the N environments.
+
+        Args:
+            observation: [N, ...] x_t.
+            action: [N] a_t.
+            reward: [N] r_{t+1}, received after a_t.
+            terminated, truncated: [N] whether the episode ended after a_t.
+            next_observation: [N, ...] x_{t+1} (the true final observation where one ended).
+            start_state: {name: [N, ...]} the recurrent state the actor had when it acted in
+                x_t; stored with a sequence that starts at this step.
+            step_extras: {name: [N]} per-step values stored with every step (e.g. ``mu``).
+
+        Returns:
+            N, the number of env steps recorded.
+        """
+        step_extras = dict(step_extras or {})
+        observation = np.asarray(observation)
+        next_observation = np.asarray(next_observation)
+        action = np.asarray(action)
+        reward = np.asarray(reward, dtype=np.float32)
+        terminated = np.asarray(terminated, dtype=bool)
+        truncated = np.asarray(truncated, dtype=bool)
+        num = action.shape[0]
+        if num != self.num_envs:
+            raise ValueError(f"adder made for {self.num_envs} environments, got {num}")
+        emitted: list[dict[str, np.ndarray]] = []
+        for i in range(num):
+            record = {
+                OBSERVATION: observation[i],
+                ACTION: np.int32(action[i]),
+                REWARD: np.float32(self._reward_in[i]),
+                DISCOUNT: np.float32(1.0),
+                PREV_ACTION: np.int32(self._prev_action[i]),
+                PREV_REWARD: np.float32(self._reward_in[i]),
+                MASK: np.float32(1.0),
+            }
+            for key, value in step_extras.items():
+                record[key] = np.asarray(value[i], dtype=np.float32)
+            record["__state__"] = {k: np.asarray(v[i]) for k, v in start_state.items()}
+            buffer = self._buffers[i]
+            buffer.append(record)
+            self._prev_action[i] = int(action[i])
+            self._reward_in[i] = float(reward[i])
+            if len(buffer) == self.sequence_length:
+                emitted.append(self._cut(buffer))
+                del buffer[: self.period]
+            if terminated[i] or truncated[i]:
+                final = {
+                    OBSERVATION: next_observation[i],
+                    ACTION: np.int32(0),
+                    REWARD: np.float32(reward[i]),
+                    DISCOUNT: np.float32(0.0 if terminated[i] else 1.0),
+                    PREV_ACTION: np.int32(action[i]),
+                    PREV_REWARD: np.float32(reward[i]),
+                    MASK: np.float32(0.0),
+                }
+                for key, value in step_extras.items():
+                    final[key] = np.zeros_like(np.asarray(value[i], dtype=np.float32))
+                final["__state__"] = {k: np.zeros_like(v) for k, v in record["__state__"].items()}
+                buffer.append(final)
+                # Emit every open sequence whose trace holds a real action.
+                while sum(1 for r in buffer if r[MASK] > 0) > self.burn_in:
+                    emitted.append(self._cut(buffer))
+                    del buffer[: self.period]
+                buffer.clear()
+                self._prev_action[i] = 0
+                self._reward_in[i] = 0.0
+        if emitted:
+            items = {key: np.stack([seq[key] for seq in emitted]) for key in emitted[0]}
+            self.replay.add_items(items)
+            self.sequences_added += len(emitted)
+        return num
+
+    def _cut(self, buffer: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+        """The sequence starting at ``buffer[0]``, padded with zeros to ``T`` steps."""
+        steps = buffer[: self.sequence_length]
+        keys = [k for k in steps[0] if k != "__state__"]
+        pad = self.sequence_length - len(steps)
+        sequence = {}
+        for key in keys:
+            stacked = np.stack([np.asarray(s[key]) for s in steps])
+            if pad:
+                zeros = np.zeros((pad,) + stacked.shape[1:], dtype=stacked.dtype)
+                stacked = np.concatenate([stacked, zeros])
+            sequence[key] = stacked
+        for key, value in steps[0]["__state__"].items():
+            sequence[key] = np.asarray(value)
+        return sequence
+
+    # --- state ------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The open buffers and per-environment alignment state, as plain arrays."""
+        envs = []
+        for i, buffer in enumerate(self._buffers):
+            keys = [k for k in buffer[0] if k != "__state__"] if buffer else []
+            state_keys = list(buffer[0]["__state__"]) if buffer else []
+            envs.append(
+                {
+                    "steps": {k: np.stack([np.asarray(r[k]) for r in buffer]) for k in keys},
+                    "states": {
+                        k: np.stack([np.asarray(r["__state__"][k]) for r in buffer])
+                        for k in state_keys
+                    },
+                    "length": len(buffer),
+                    "prev_action": int(self._prev_action[i]),
+                    "reward_in": float(self._reward_in[i]),
+                }
+            )
+        return {"envs": envs, "sequences_added": int(self.sequences_added)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
+        envs = state["envs"]
+        if len(envs) != self.num_envs:
+            raise ValueError(
+                f"adder state is for {len(envs)} environments, this adder has {self.num_envs}"
+            )
+        self._reset_all()
+        for i, env in enumerate(envs):
+            length = int(env["length"])
+            buffer = []
+            for t in range(length):
+                record: dict[str, Any] = {}
+                for key, values in env["steps"].items():
+                    value = np.asarray(values)[t]
+                    record[key] = value if value.ndim else value[()]
+                record["__state__"] = {k: np.asarray(v)[t] for k, v in env["states"].items()}
+                buffer.append(record)
+            self._buffers[i] = buffer
+            self._prev_action[i] = int(env["prev_action"])
+            self._reward_in[i] = float(env["reward_in"])
+        self.sequences_added = int(state.get("sequences_added", 0))

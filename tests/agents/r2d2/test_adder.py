@@ -1,0 +1,342 @@
+"""The sequence adder on hand-made episodes: cutting with overlap, padding, the final
+observation step, the reward / prev_action / prev_reward alignment, stored states, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+import pytest
+
+from agentos.agents.r2d2.adder import SequenceAdder
+from agentos.errors import ParameterError
+from agentos.runtime.checkpoint import load_checkpoint, save_checkpoint
+
+
+class ListReplay:
+    """Records every add_items call."""
+
+    def __init__(self):
+        self.calls: list[dict[str, np.ndarray]] = []
+
+    def add_items(self, items, priorities=None):
+        self.calls.append({k: np.array(v) for k, v in items.items()})
+
+    @property
+    def sequences(self) -> list[dict[str, np.ndarray]]:
+        return [
+            {k: v[i] for k, v in call.items()}
+            for call in self.calls
+            for i in range(len(next(iter(call.values()))))
+        ]
+
+
+def obs_id(episode: int, t: int) -> float:
+    """The observation x_t of an episode: its id, 100 * episode + t."""
+    return 100.0 * episode + t
+
+
+def run_episode(adder, episode, length, *, truncated=False, env=0, num_envs=1):
+    """Feed one episode of ``length`` actions to env ``env``: a_t = t % 3, r_{t+1} = t + 1,
+    mu_t = 0.5 + t / 100, LSTM state at t = (x_t, -x_t)."""
+    for t in range(length):
+        last = t == length - 1
+        obs = np.zeros((num_envs, 1), np.float32)
+        obs[env, 0] = obs_id(episode, t)
+        nxt = np.zeros((num_envs, 1), np.float32)
+        nxt[env, 0] = obs_id(episode, t + 1)
+        action = np.zeros(num_envs, np.int64)
+        action[env] = t % 3
+        reward = np.zeros(num_envs, np.float32)
+        reward[env] = t + 1
+        term = np.zeros(num_envs, bool)
+        trunc = np.zeros(num_envs, bool)
+        if last:
+            (trunc if truncated else term)[env] = True
+        state = np.zeros((num_envs, 2), np.float32)
+        state[env] = [obs_id(episode, t), -obs_id(episode, t)]
+        mu = np.zeros(num_envs, np.float32)
+        mu[env] = 0.5 + t / 100
+        adder.add(
+            obs,
+            action,
+            reward,
+            term,
+            trunc,
+            nxt,
+            start_state={"h": state},
+            step_extras={"mu": mu},
+        )
+
+
+def test_cutting_overlap_padding_and_alignment_on_a_terminated_episode():
+    replay = ListReplay()
+    adder = SequenceAdder(replay, num_envs=1, burn_in=1, trace_length=3, period=2)
+    run_episode(adder, episode=0, length=6)
+    seqs = replay.sequences
+    # T = 4, period 2: sequences start at steps 0, 2, 4; the last holds x_5, the final x_6
+    # and one padding step. No sequence starts at x_6 (no action there).
+    assert [s["observation"][0, 0] for s in seqs] == [0.0, 2.0, 4.0]
+    first, second, last = seqs
+    np.testing.assert_array_equal(first["observation"][:, 0], [0, 1, 2, 3])
+    np.testing.assert_array_equal(second["observation"][:, 0], [2, 3, 4, 5])
+    np.testing.assert_array_equal(last["observation"][:, 0], [4, 5, 6, 0])
+    # action a_t = t % 3; final step and padding get action 0.
+    np.testing.assert_array_equal(first["action"], [0, 1, 2, 0])
+    np.testing.assert_array_equal(last["action"], [1, 2, 0, 0])
+    # reward[t] = r_t, received on arriving at x_t = t (0 at the episode start).
+    np.testing.assert_array_equal(first["reward"], [0, 1, 2, 3])
+    np.testing.assert_array_equal(last["reward"], [4, 5, 6, 0])
+    np.testing.assert_array_equal(last["prev_reward"], last["reward"])
+    np.testing.assert_array_equal(first["prev_reward"], first["reward"])
+    # prev_action = a_{t-1}: 0 at the episode start, action[t-1] inside a sequence.
+    np.testing.assert_array_equal(first["prev_action"], [0, 0, 1, 2])
+    np.testing.assert_array_equal(second["prev_action"], [1, 2, 0, 1])
+    np.testing.assert_array_equal(last["prev_action"], [0, 1, 2, 0])
+    # discount: 1 at ordinary steps, 0 at the terminal x_6 and at padding.
+    np.testing.assert_array_equal(first["discount"], [1, 1, 1, 1])
+    np.testing.assert_array_equal(last["discount"], [1, 1, 0, 0])
+    # mask: real actions only.
+    np.testing.assert_array_equal(first["mask"], [1, 1, 1, 1])
+    np.testing.assert_array_equal(last["mask"], [1, 1, 0, 0])
+    np.testing.assert_allclose(last["mu"], [0.54, 0.55, 0, 0], rtol=1e-6)
+    # The stored state is the one at each sequence's first step.
+    np.testing.assert_array_equal([s["h"] for s in seqs], [[0, -0], [2, -2], [4, -4]])
+    assert adder.sequences_added == 3
+
+
+def test_truncated_episode_final_step_bootstraps():
+    replay = ListReplay()
+    adder = SequenceAdder(replay, num_envs=1, burn_in=0, trace_length=4, period=4)
+    run_episode(adder, episode=0, length=3, truncated=True)
+    (seq,) = replay.sequences
+    np.testing.assert_array_equal(seq["observation"][:, 0], [0, 1, 2, 3])
+    np.testing.assert_array_equal(seq["reward"], [0, 1, 2, 3])
+    np.testing.assert_array_equal(seq["discount"], [1, 1, 1, 1])  # x_3 truncated: bootstrap
+    np.testing.assert_array_equal(seq["mask"], [1, 1, 1, 0])
+    np.testing.assert_array_equal(seq["prev_action"], [0, 0, 1, 2])
+
+
+def test_final_step_may_fall_into_the_next_sequence():
+    # The episode's 4th action fills a whole sequence; x_4 then starts the flush of the one
+    # that overlaps it.
+    replay = ListReplay()
+    adder = SequenceAdder(replay, num_envs=1, burn_in=1, trace_length=3, period=2)
+    run_episode(adder, episode=0, length=4)
+    seqs = replay.sequences
+    assert len(seqs) == 2
+    np.testing.assert_array_equal(seqs[0]["mask"], [1, 1, 1, 1])
+    np.testing.assert_array_equal(seqs[1]["observation"][:, 0], [2, 3, 4, 0])
+    np.testing.assert_array_equal(seqs[1]["mask"], [1, 1, 0, 0])
+    np.testing.assert_array_equal(seqs[1]["discount"], [1, 1, 0, 0])
+
+
+def test_episode_shorter_than_burn_in_gives_no_sequence():
+    replay = ListReplay()
+    adder = SequenceAdder(replay, num_envs=1, burn_in=3, trace_length=4, period=2)
+    run_episode(adder, episode=0, length=3)
+    assert replay.sequences == []
+    run_episode(adder, episode=1, length=4)  # one real action in the trace
+    (seq,) = replay.sequences
+    np.testing.assert_array_equal(seq["mask"], [1, 1, 1, 1, 0, 0, 0])
+
+
+def run_envs(adder, episodes_per_env):
+    """Step N environments together; env i plays its episodes (id, length) back to back.
+    The episode lists of all envs have the same total length."""
+    num_envs = len(episodes_per_env)
+    schedule = [
+        [(ep, t, length) for ep, length in eps for t in range(length)] for eps in episodes_per_env
+    ]
+    for k in range(len(schedule[0])):
+        obs = np.array([[obs_id(ep, t)] for ep, t, _ in (s[k] for s in schedule)], np.float32)
+        last = np.array([t == length - 1 for _, t, length in (s[k] for s in schedule)])
+        action = np.array([t % 3 for _, t, _ in (s[k] for s in schedule)])
+        adder.add(
+            obs,
+            action,
+            obs[:, 0] % 100 + 1,
+            last,
+            np.zeros(num_envs, bool),
+            obs + 1,
+            start_state={"h": np.concatenate([obs, -obs], axis=1)},
+            step_extras={"mu": np.full(num_envs, 0.5, np.float32)},
+        )
+
+
+def test_no_sequence_spans_two_episodes_and_envs_are_independent():
+    replay = ListReplay()
+    adder = SequenceAdder(replay, num_envs=2, burn_in=2, trace_length=3, period=2)
+    episodes = [[(0, 7), (1, 3), (2, 2)], [(10, 4), (11, 8)]]
+    run_envs(adder, episodes)
+    seqs = replay.sequences
+    assert seqs
+    for seq in seqs:
+        real = seq["observation"][:, 0][seq["mask"] > 0]
+        assert len(set((real // 100).astype(int).tolist())) == 1
+        # Steps are consecutive and the state is the first step's.
+        np.testing.assert_array_equal(np.diff(real), np.ones(len(real) - 1))
+        assert seq["h"][0] == seq["observation"][0, 0]
+        inside = seq["mask"][1:] > 0
+        np.testing.assert_array_equal(seq["prev_action"][1:][inside], seq["action"][:-1][inside])
+        np.testing.assert_array_equal(seq["prev_reward"], seq["reward"])
+    # Every real action after the first burn-in of every episode is in some sequence's trace.
+    traced = set()
+    for seq in seqs:
+        traced.update(seq["observation"][2:, 0][seq["mask"][2:] > 0].tolist())
+    for eps in episodes:
+        for episode, length in eps:
+            for t in range(2, length):
+                assert obs_id(episode, t) in traced
+
+
+def test_sequences_of_one_call_go_to_replay_together():
+    replay = ListReplay()
+    adder = SequenceAdder(replay, num_envs=3, burn_in=0, trace_length=2, period=2)
+    obs = np.zeros((3, 1), np.float32)
+    for _ in range(2):
+        adder.add(
+            obs,
+            np.zeros(3, np.int64),
+            np.ones(3, np.float32),
+            np.zeros(3, bool),
+            np.zeros(3, bool),
+            obs,
+            start_state={"h": np.zeros((3, 2), np.float32)},
+        )
+    assert len(replay.calls) == 1
+    assert replay.calls[0]["observation"].shape == (3, 2, 1)
+
+
+def test_state_dict_round_trip_continues_exactly(tmp_path: Path):
+    replay_a = ListReplay()
+    adder_a = SequenceAdder(replay_a, num_envs=1, burn_in=1, trace_length=3, period=2)
+    # Stop mid-episode: feed the first 5 steps of a 9-step episode by hand.
+    run_episode(adder_a, episode=0, length=4)  # a whole episode first
+    for t in range(3):  # then part of episode 1 (not finished)
+        x = np.array([[obs_id(1, t)]], np.float32)
+        adder_a.add(
+            x,
+            np.array([t % 3]),
+            np.array([t + 1.0], np.float32),
+            np.array([False]),
+            np.array([False]),
+            x + 1,
+            start_state={"h": np.array([[x[0, 0], -x[0, 0]]])},
+            step_extras={"mu": np.array([0.5], np.float32)},
+        )
+    path = save_checkpoint(tmp_path / "adder.msgpack", {"adder": adder_a.state_dict()})
+    replay_b = ListReplay()
+    adder_b = SequenceAdder(replay_b, num_envs=1, burn_in=1, trace_length=3, period=2)
+    adder_b.load_state_dict(load_checkpoint(path)["adder"])
+    before = len(replay_a.sequences)
+    for adder in (adder_a, adder_b):
+        for t in range(3, 6):
+            x = np.array([[obs_id(1, t)]], np.float32)
+            adder.add(
+                x,
+                np.array([t % 3]),
+                np.array([t + 1.0], np.float32),
+                np.array([t == 5]),
+                np.array([False]),
+                x + 1,
+                start_state={"h": np.array([[x[0, 0], -x[0, 0]]])},
+                step_extras={"mu": np.array([0.5], np.float32)},
+            )
+    after_a = replay_a.sequences[before:]
+    after_b = replay_b.sequences
+    assert len(after_a) == len(after_b) == 3
+    for sa, sb in zip(after_a, after_b, strict=True):
+        assert sa.keys() == sb.keys()
+        for key in sa:
+            np.testing.assert_array_equal(sa[key], sb[key])
+            assert sa[key].dtype == sb[key].dtype
+
+
+def test_stored_start_state_is_the_actors_state_at_that_step():
+    """Drive the real actor like the loop does and compare stored states with its extras."""
+    from agentos.agents.r2d2.actor import R2D2Actor
+    from agentos.agents.r2d2.network import RecurrentQNetwork
+    from agentos.runtime.loop import _reset_extras
+    from agentos.runtime.roles import BuildContext, EnvStep, Transition
+
+    obs_space = gymnasium.spaces.Box(-1e6, 1e6, (1,), np.float32)
+    act_space = gymnasium.spaces.Discrete(2)
+    num_envs = 2
+
+    def ctx(name):
+        return BuildContext(
+            name=name,
+            seed=0,
+            agent_dir=Path("."),
+            observation_space=obs_space,
+            action_space=act_space,
+            num_envs=num_envs,
+        )
+
+    net = RecurrentQNetwork(
+        RecurrentQNetwork.Params(hidden_sizes=(8,), lstm_size=4, head_hidden=0), ctx("network")
+    )
+    replay = ListReplay()
+    actor = R2D2Actor(
+        R2D2Actor.Params(burn_in=2, trace_length=3, period=2),
+        ctx("actor"),
+        network=net,
+        replay=replay,
+    )
+    lengths = [[6, 4], [5, 7]]  # episode lengths per env
+    t_env = [0, 0]
+    ep_env = [0, 0]
+    seen: dict[float, np.ndarray] = {}
+    obs = np.array([[obs_id(0, 0)], [obs_id(10, 0)]], np.float32)
+    extras = actor.initial_extras(num_envs)
+    for _ in range(11):
+        action, new_extras = actor.select_action(obs, extras, explore=True, env_steps=0)
+        for i in range(num_envs):
+            seen[float(obs[i, 0])] = extras["lstm_h"][i].copy()
+        done = np.array([t_env[i] + 1 == lengths[i][ep_env[i] % 2] for i in range(num_envs)])
+        nxt = obs + 1
+        step = EnvStep(
+            observation=np.where(
+                done[:, None],
+                np.array([[obs_id(ep_env[0] + 1, 0)], [obs_id(10 + ep_env[1] + 1, 0)]]),
+                nxt,
+            ).astype(np.float32),
+            reward=np.ones(num_envs, np.float32),
+            terminated=done,
+            truncated=np.zeros(num_envs, bool),
+            final_observation=nxt,
+        )
+        actor.observe(
+            Transition(
+                obs,
+                action,
+                step.reward,
+                step.terminated,
+                step.truncated,
+                step.final_observation,
+                extras,
+            )
+        )
+        extras = _reset_extras(actor, actor.after_step(new_extras, step), done)
+        for i in range(num_envs):
+            t_env[i] = 0 if done[i] else t_env[i] + 1
+            ep_env[i] += int(done[i])
+        obs = step.observation
+    seqs = replay.sequences
+    assert len(seqs) >= 3
+    for seq in seqs:
+        first_obs = float(seq["observation"][0, 0])
+        np.testing.assert_allclose(seq["lstm_h"], seen[first_obs], rtol=1e-6)
+        if first_obs % 100 == 0:  # an episode start: the zero state
+            np.testing.assert_array_equal(seq["lstm_h"], 0.0)
+        else:
+            assert np.abs(seq["lstm_h"]).sum() > 0
+
+
+def test_invalid_cutting_parameters_are_errors():
+    with pytest.raises(ParameterError, match="period"):
+        SequenceAdder(ListReplay(), 1, burn_in=2, trace_length=3, period=6)
+    with pytest.raises(ParameterError, match="trace_length"):
+        SequenceAdder(ListReplay(), 1, burn_in=2, trace_length=1, period=1)

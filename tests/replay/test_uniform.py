@@ -1,0 +1,138 @@
+"""The uniform replay ring buffer: insertion, eviction, sampling and exact resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agentos.replay.uniform import FIELDS, UniformReplay
+from agentos.runtime.roles import BuildContext, Transition
+
+
+def make_replay(capacity: int, seed: int = 0) -> UniformReplay:
+    context = BuildContext(name="replay", seed=seed, agent_dir=Path("."))
+    return UniformReplay(UniformReplay.Params(capacity=capacity), context)
+
+
+def batch(start: int, num: int, terminal_every: int = 0) -> Transition:
+    """N transitions whose observation is the item's global index (so items are traceable)."""
+    index = np.arange(start, start + num)
+    terminated = (index % terminal_every == 0) if terminal_every else np.zeros(num, bool)
+    return Transition(
+        observation=np.stack([index, -index], axis=1).astype(np.float32),
+        action=index % 3,
+        reward=index.astype(np.float32) * 0.5,
+        terminated=terminated,
+        truncated=np.zeros(num, bool),
+        next_observation=np.stack([index + 1, -index - 1], axis=1).astype(np.float32),
+    )
+
+
+def test_allocates_lazily_with_shapes_and_dtypes_of_the_data():
+    replay = make_replay(10)
+    assert len(replay) == 0 and replay._storage is None
+    replay.add(batch(0, 3))
+    assert len(replay) == 3
+    sample = replay.sample(5)
+    assert set(sample) == set(FIELDS)
+    assert sample["observation"].shape == (5, 2) and sample["observation"].dtype == np.float32
+    assert sample["action"].shape == (5,) and sample["action"].dtype == batch(0, 1).action.dtype
+    assert sample["reward"].dtype == np.float32 and sample["discount"].dtype == np.float32
+
+
+def test_items_stay_aligned_and_discount_is_one_minus_terminated():
+    replay = make_replay(100)
+    replay.add(batch(0, 50, terminal_every=7))
+    sample = replay.sample(200)
+    index = sample["observation"][:, 0].astype(int)
+    np.testing.assert_array_equal(sample["observation"][:, 1], -index)
+    np.testing.assert_array_equal(sample["action"], index % 3)
+    np.testing.assert_array_equal(sample["reward"], index * 0.5)
+    np.testing.assert_array_equal(sample["discount"], np.where(index % 7 == 0, 0.0, 1.0))
+    np.testing.assert_array_equal(sample["next_observation"][:, 0], index + 1)
+
+
+def test_wraparound_evicts_the_oldest_items():
+    replay = make_replay(5)
+    replay.add(batch(0, 3))  # 0 1 2
+    replay.add(batch(3, 4))  # wraps: 5 6 2 3 4 -> items 2..6 remain
+    assert len(replay) == 5 and replay._position == 2
+    seen = set(replay.sample(500)["observation"][:, 0].astype(int))
+    assert seen == {2, 3, 4, 5, 6}
+
+
+def test_a_batch_larger_than_capacity_keeps_the_newest():
+    replay = make_replay(4)
+    replay.add(batch(0, 1))
+    replay.add(batch(1, 10))  # items 7..10 survive
+    assert len(replay) == 4
+    assert set(replay.sample(300)["observation"][:, 0].astype(int)) == {7, 8, 9, 10}
+    replay.add(batch(11, 1))  # evicts 7, the oldest
+    assert set(replay.sample(300)["observation"][:, 0].astype(int)) == {8, 9, 10, 11}
+
+
+def test_samples_only_filled_slots():
+    replay = make_replay(1000)
+    replay.add(batch(1, 3))
+    values = replay.sample(1000)["observation"][:, 0]
+    assert set(values.astype(int)) == {1, 2, 3}  # never the zero-filled empty slots
+
+
+def test_sample_many_stacks_batches_on_a_leading_axis():
+    replay = make_replay(10)
+    replay.add(batch(0, 10))
+    many = replay.sample_many(7, 4)
+    assert many["observation"].shape == (7, 4, 2)
+    assert many["action"].shape == (7, 4)
+    np.testing.assert_array_equal(many["observation"][..., 0].astype(int) % 3, many["action"])
+
+
+def test_empty_buffer_cannot_be_sampled():
+    with pytest.raises(ValueError, match="empty"):
+        make_replay(3).sample(1)
+
+
+def test_sampling_is_seeded():
+    first, second, other = make_replay(50, 0), make_replay(50, 0), make_replay(50, 1)
+    for replay in (first, second, other):
+        replay.add(batch(0, 50))
+    a, b, c = (r.sample(16)["observation"] for r in (first, second, other))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("filled", [0, 3, 9])  # empty, partly filled, wrapped around
+def test_state_round_trip_gives_identical_samples_and_inserts(filled):
+    replay = make_replay(6)
+    if filled:
+        replay.add(batch(0, filled))
+        replay.sample(4)  # advance the rng
+    state = replay.state_dict()
+
+    restored = make_replay(6, seed=123)  # a different seed: everything must come from state
+    restored.load_state_dict(state)
+    assert len(restored) == len(replay)
+    for r in (replay, restored):
+        r.add(batch(100, 2))
+    for _ in range(3):
+        expected, got = replay.sample_many(2, 5), restored.sample_many(2, 5)
+        for key in FIELDS:
+            np.testing.assert_array_equal(expected[key], got[key])
+
+
+def test_state_is_plain_numpy_and_python():
+    replay = make_replay(4)
+    replay.add(batch(0, 6))
+    state = replay.state_dict()
+    assert isinstance(state["position"], int) and isinstance(state["size"], int)
+    assert all(isinstance(v, np.ndarray) for v in state["contents"].values())
+    assert state["contents"]["observation"].shape == (4, 2)
+
+
+def test_restore_into_a_smaller_buffer_is_refused():
+    replay = make_replay(8)
+    replay.add(batch(0, 8))
+    with pytest.raises(ValueError, match="capacity"):
+        make_replay(4).load_state_dict(replay.state_dict())
