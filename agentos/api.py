@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = Path(".agentos") / "checkpoints"
 CHECKPOINT_FILE = "latest.msgpack"
+BEST_FILE = "best.msgpack"
 
 
 @dataclass
@@ -56,9 +57,19 @@ def checkpoint_path(agent_dir: Path, run_id: str) -> Path:
 
 
 def find_checkpoint(agent_dir: Path, ref: str) -> tuple[str, Path]:
-    """(run id, checkpoint file) for ``latest`` or a run id (prefix allowed)."""
+    """(run id, checkpoint file) for ``latest``, ``best``, or a run id (prefix allowed).
+
+    ``best`` is the state at the best training evaluation of the latest learn run.
+    """
     root = agent_dir / CHECKPOINT_DIR
     files = sorted(root.glob(f"*/{CHECKPOINT_FILE}"), key=lambda p: p.stat().st_mtime)
+    if ref == "best":
+        best = files[-1].parent / BEST_FILE if files else None
+        if best is None or not best.is_file():
+            raise CheckpointError(
+                f"no best checkpoint in {root}", fix="train first with `agentos learn`"
+            )
+        return best.parent.name, best
     if ref == "latest":
         if not files:
             raise CheckpointError(
@@ -132,7 +143,7 @@ class Agent:
         run_tags = {"agentos.steps": str(steps), "agentos.overrides": json.dumps(self.overrides)}
         run_tags.update(tags or {})
         with self._tracked("learn", seed, run_tags, resume_id) as (tracker, built):
-            loop = self._loop(built, seed, tracker, hooks)
+            loop = self._loop(built, seed, tracker, hooks, learn=True)
             if state is not None:
                 loop.load_state_dict(state["loop"])
                 log.info("resumed run %s at %d env steps", resume_id, loop.counters.env_steps)
@@ -180,7 +191,7 @@ class Agent:
         if source:
             tags["agentos.checkpoint_run"] = source
         with self._tracked("run", seed, tags, None) as (tracker, built):
-            loop = self._loop(built, seed, tracker, hooks)
+            loop = self._loop(built, seed, tracker, hooks, learn=False)
             if state is not None:
                 loop.load_state_dict(state["loop"])
                 loop.counters.evaluations = 0
@@ -193,7 +204,7 @@ class Agent:
             return self._result(tracker, loop)
 
     # --- plumbing ----------------------------------------------------------------------
-    def _loop(self, built: Any, seed: int, tracker: Any, hooks: Any) -> Any:
+    def _loop(self, built: Any, seed: int, tracker: Any, hooks: Any, learn: bool) -> Any:
         from agentos.runtime.loop import Loop
 
         return Loop(
@@ -203,7 +214,7 @@ class Agent:
             params=self.graph.loop,
             make_eval_env=lambda: self.graph.build_one("environment", seed, "/eval"),
             seed=seed,
-            hooks=_TrackingHooks(self, tracker, seed, hooks),
+            hooks=_TrackingHooks(self, tracker, seed, hooks, keep_best=learn),
             components=built.components,
         )
 
@@ -276,8 +287,9 @@ class Agent:
 class _TrackingHooks:
     """Sends loop metrics to the tracker, stores checkpoints, forwards to user hooks."""
 
-    def __init__(self, agent: Agent, tracker: Any, seed: int, user: Any):
+    def __init__(self, agent: Agent, tracker: Any, seed: int, user: Any, keep_best: bool):
         self.agent, self.tracker, self.seed, self.user = agent, tracker, seed, user
+        self.keep_best = keep_best
 
     def on_metrics(self, metrics: dict[str, float], step: int) -> None:
         self.tracker.log_metrics(metrics, step)
@@ -298,6 +310,14 @@ class _TrackingHooks:
             self.tracker.log_file(path, "checkpoints")
         if self.user is not None and hasattr(self.user, "on_checkpoint"):
             self.user.on_checkpoint(state, final)
+
+    def on_best(self, state: dict[str, Any]) -> None:
+        from agentos.runtime.checkpoint import save_checkpoint
+
+        if not self.keep_best:
+            return
+        path = checkpoint_path(self.agent.agent_dir, self.tracker.run_id).with_name(BEST_FILE)
+        save_checkpoint(path, {"seed": self.seed, "loop": state})
 
     def should_stop(self) -> bool:
         return bool(self.user is not None and self.user.should_stop())

@@ -16,7 +16,8 @@ def run(
         None,
         "--checkpoint",
         "-c",
-        help="RUN_ID or 'latest' (default: latest if the agent learns, else none).",
+        help="RUN_ID, 'latest', or 'best' (the best training evaluation of the latest run); "
+        "default: latest if the agent learns, else none.",
     ),
     param: list[str] = ParamOption,
     agent: Path = AgentOption,

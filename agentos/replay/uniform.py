@@ -1,10 +1,20 @@
-"""Uniform experience replay: a numpy ring buffer of single-step transitions.
+"""Uniform experience replay: a numpy ring buffer of transitions, optionally n-step.
 
-Each item is ``(observation, action, reward, discount, next_observation)`` where
+Each stored step is ``(observation, action, reward, discount, next_observation)`` with
 ``discount = 1 - terminated`` (a truncated episode still bootstraps from its true next
-observation). Items are sampled uniformly with replacement by a numpy Generator private to
-this component, so a run is reproducible from its seed and a restored buffer samples exactly
-what the original would have.
+observation), plus whether the episode ended there. A sampled item starts at a uniformly drawn
+step; with ``n_step > 1`` it sums the rewards of up to ``n_step`` consecutive steps of the same
+environment (stopping where the episode ends), so that the learner's usual single-step target
+``reward + gamma * discount * max Q(next_observation)`` becomes the n-step target
+(Sutton & Barto 2018, sec. 7.1; Hessel et al. 2018, https://arxiv.org/abs/1710.02298):
+
+    reward   = sum_{k<m} gamma^k r_{t+k+1}
+    discount = gamma^(m-1) * (1 - terminated_{t+m})
+    next_observation = x_{t+m}
+
+where m <= n_step is the number of steps used. Items are drawn with replacement by a numpy
+Generator private to this component, so a run is reproducible from its seed and a restored
+buffer samples exactly what the original would have.
 """
 
 from __future__ import annotations
@@ -15,12 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from agentos.errors import ParameterError
 from agentos.runtime.roles import BuildContext, Replay, Transition
 
 logger = logging.getLogger(__name__)
 
 FIELDS = ("observation", "action", "reward", "discount", "next_observation")
-"""The arrays each sampled batch holds, in this order."""
+"""The arrays each sampled batch holds."""
 
 
 class UniformReplay(Replay):
@@ -31,13 +42,31 @@ class UniformReplay(Replay):
         """Parameters of the uniform replay buffer."""
 
         capacity: int = 100_000
-        """How many transitions the buffer holds; the oldest are evicted first."""
+        """How many steps the buffer holds; the oldest are evicted first."""
+        n_step: int = 1
+        """Steps of the same environment summed into one sampled item (1: single-step)."""
+        gamma: float = 0.99
+        """Discount inside an n-step sum; must equal the learner's (e.g. ``${learner.gamma}``).
+        Unused when ``n_step`` is 1."""
+
+        def __post_init__(self) -> None:
+            if self.capacity < 1:
+                raise ParameterError(f"capacity must be >= 1, got {self.capacity}")
+            if self.n_step < 1:
+                raise ParameterError(f"n_step must be >= 1, got {self.n_step}")
+            if not 0.0 <= self.gamma <= 1.0:
+                raise ParameterError(f"gamma must be in [0, 1], got {self.gamma}")
 
     def __init__(self, params: Params, context: BuildContext, **dependencies: Any):
         super().__init__(params, context, **dependencies)
-        if params.capacity < 1:
-            raise ValueError(f"replay capacity must be positive, got {params.capacity}")
         self.capacity = int(params.capacity)
+        self.n_step = int(params.n_step)
+        self.num_envs = int(context.num_envs)
+        if (self.n_step - 1) * self.num_envs >= self.capacity:
+            raise ParameterError(
+                f"capacity {self.capacity} is too small for n_step {self.n_step} with "
+                f"{self.num_envs} environments"
+            )
         self._rng = context.numpy_rng("sample")
         self._storage: dict[str, np.ndarray] | None = None
         self._position = 0
@@ -56,13 +85,15 @@ class UniformReplay(Replay):
         logger.debug("replay allocated %d items (%.1f MB)", self.capacity, nbytes / 1e6)
 
     def add(self, transition: Transition) -> None:
-        """Insert a batch of N transitions, evicting the oldest when full."""
+        """Insert a batch of N transitions (one per environment), evicting the oldest."""
         observation = np.asarray(transition.observation)
+        terminated = np.asarray(transition.terminated, dtype=bool)
         items = {
             "observation": observation,
             "action": np.asarray(transition.action),
             "reward": np.asarray(transition.reward, dtype=np.float32),
-            "discount": 1.0 - np.asarray(transition.terminated, dtype=np.float32),
+            "discount": 1.0 - terminated.astype(np.float32),
+            "ended": terminated | np.asarray(transition.truncated, dtype=bool),
             "next_observation": np.asarray(transition.next_observation, dtype=observation.dtype),
         }
         num = items["observation"].shape[0]
@@ -72,6 +103,11 @@ class UniformReplay(Replay):
                     f"replay.add: '{key}' has shape {value.shape}; expected a leading batch "
                     f"axis of {num} like 'observation'"
                 )
+        if self.n_step > 1 and num != self.num_envs:
+            raise ValueError(
+                f"replay.add: n-step replay needs one transition per environment each call "
+                f"({self.num_envs}), got {num}"
+            )
         if self._storage is None:
             self._allocate(items)
         if num > self.capacity:  # only the newest ``capacity`` items can survive
@@ -85,11 +121,38 @@ class UniformReplay(Replay):
         self._size = min(self._size + num, self.capacity)
 
     def _sample(self, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-        """Items drawn uniformly with replacement, arranged in ``shape``."""
-        if self._storage is None or self._size == 0:
-            raise ValueError("cannot sample from an empty replay buffer")
-        indices = self._rng.integers(0, self._size, size=shape)
-        return {key: self._storage[key][indices] for key in FIELDS}
+        """Items starting at uniformly drawn steps, arranged in ``shape``."""
+        # Only steps whose next n_step - 1 steps (same environment) are stored can start one.
+        lookahead = (self.n_step - 1) * self.num_envs
+        startable = self._size - lookahead
+        if self._storage is None or startable <= 0:
+            raise ValueError(
+                f"cannot sample from a replay buffer holding {self._size} steps (n_step "
+                f"{self.n_step} needs more than {lookahead}); it is empty or too small"
+            )
+        oldest = 0 if self._size < self.capacity else self._position
+        first = (oldest + self._rng.integers(0, startable, size=shape)) % self.capacity
+        storage = self._storage
+        if self.n_step == 1:
+            return {key: storage[key][first] for key in FIELDS}
+        # [..., n] slots of the following steps of the same environment.
+        steps = (first[..., None] + np.arange(self.n_step) * self.num_envs) % self.capacity
+        ended = storage["ended"][steps]
+        # Step k counts if no episode ended at an earlier step of the window.
+        not_ended_before = np.concatenate([np.ones_like(ended[..., :1]), ~ended[..., :-1]], -1)
+        counts = np.cumprod(not_ended_before, axis=-1).astype(bool)
+        powers = np.float32(self.params.gamma) ** np.arange(self.n_step, dtype=np.float32)
+        reward = np.sum(np.where(counts, storage["reward"][steps] * powers, 0.0), axis=-1)
+        last = counts.sum(axis=-1) - 1
+        last_slot = np.take_along_axis(steps, last[..., None], axis=-1)[..., 0]
+        discount = powers[last] * storage["discount"][last_slot]
+        return {
+            "observation": storage["observation"][first],
+            "action": storage["action"][first],
+            "reward": reward.astype(np.float32),
+            "discount": discount.astype(np.float32),
+            "next_observation": storage["next_observation"][last_slot],
+        }
 
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
         """A batch of ``batch_size`` items drawn uniformly with replacement."""
@@ -99,20 +162,22 @@ class UniformReplay(Replay):
         """``num_batches`` independent batches stacked on a leading axis, for scanned updates."""
         return self._sample((num_batches, batch_size))
 
+    def _chronological(self) -> np.ndarray:
+        """Slots of the stored steps, oldest first."""
+        oldest = 0 if self._size < self.capacity else self._position
+        return (oldest + np.arange(self._size)) % self.capacity
+
     def state_dict(self) -> dict[str, Any]:
-        """Contents (only the filled part), insert position, size and sampler state."""
+        """Stored steps (oldest first, so the insert position is ``size % capacity`` after a
+        restore), size and sampler state."""
         contents = {}
         if self._storage is not None:
-            contents = {key: value[: self._size].copy() for key, value in self._storage.items()}
-        return {
-            "contents": contents,
-            "position": int(self._position),
-            "size": int(self._size),
-            "rng": self._rng.bit_generator.state,
-        }
+            order = self._chronological()
+            contents = {key: value[order] for key, value in self._storage.items()}
+        return {"contents": contents, "size": int(self._size), "rng": self._rng.bit_generator.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what ``state_dict`` returned."""
+        """Restore what ``state_dict`` returned (into a buffer at least as large)."""
         size = int(state["size"])
         if size > self.capacity:
             raise ValueError(
@@ -125,6 +190,6 @@ class UniformReplay(Replay):
             self._allocate({key: np.asarray(value) for key, value in contents.items()})
             for key, value in contents.items():
                 self._storage[key][:size] = value
-        self._position = int(state["position"])
+        self._position = size % self.capacity
         self._size = size
         self._rng.bit_generator.state = state["rng"]

@@ -85,6 +85,9 @@ class Hooks:
     def on_checkpoint(self, state: dict[str, Any], final: bool) -> None:
         """A checkpoint is ready to be stored."""
 
+    def on_best(self, state: dict[str, Any]) -> None:
+        """A training evaluation beat every earlier one: the state behind it."""
+
     def should_stop(self) -> bool:
         """Return True to stop learning early (the run ends as interrupted)."""
         return False
@@ -178,7 +181,10 @@ class Loop:
             "return_mean": mean,
             "returns": flat,
         }
+        best = max((h["return_mean"] for h in self.eval_history), default=None)
         self.eval_history.append(record)
+        if track and (best is None or mean > best):
+            self.hooks.on_best(self.state_dict())
         if track:
             self.hooks.on_metrics(
                 {

@@ -126,9 +126,10 @@ def test_state_is_plain_numpy_and_python():
     replay = make_replay(4)
     replay.add(batch(0, 6))
     state = replay.state_dict()
-    assert isinstance(state["position"], int) and isinstance(state["size"], int)
+    assert isinstance(state["size"], int)
     assert all(isinstance(v, np.ndarray) for v in state["contents"].values())
-    assert state["contents"]["observation"].shape == (4, 2)
+    # Oldest first: items 2..5 survive, stored in order.
+    np.testing.assert_array_equal(state["contents"]["observation"][:, 0], [2, 3, 4, 5])
 
 
 def test_restore_into_a_smaller_buffer_is_refused():
@@ -136,3 +137,66 @@ def test_restore_into_a_smaller_buffer_is_refused():
     replay.add(batch(0, 8))
     with pytest.raises(ValueError, match="capacity"):
         make_replay(4).load_state_dict(replay.state_dict())
+
+
+def make_nstep_replay(capacity: int = 20, seed: int = 0) -> UniformReplay:
+    context = BuildContext(name="replay", seed=seed, agent_dir=Path("."), num_envs=2)
+    params = UniformReplay.Params(capacity=capacity, n_step=3, gamma=0.5)
+    return UniformReplay(params, context)
+
+
+def add_two_env_steps(replay: UniformReplay, t: int, rewards, terminated, truncated) -> None:
+    obs = np.array([[10 * t], [10 * t + 1]], np.float32)  # tens: time, units: environment
+    replay.add(
+        Transition(
+            obs,
+            np.array([0, 1]),
+            np.array(rewards, np.float32),
+            np.array(terminated),
+            np.array(truncated),
+            obs + 100,
+        )
+    )
+
+
+def fill_two_envs(replay: UniformReplay) -> None:
+    """env 0: rewards 1 2 4 8, terminated at t=2; env 1: rewards 10 20 30 40, truncated at t=1."""
+    for t, (r0, r1) in enumerate([(1, 10), (2, 20), (4, 30), (8, 40)]):
+        add_two_env_steps(replay, t, [r0, r1], [t == 2, False], [False, t == 1])
+
+
+def test_n_step_items_sum_rewards_within_an_episode():
+    replay = make_nstep_replay()
+    fill_two_envs(replay)
+    sample = replay.sample(400)
+    starts = sample["observation"][:, 0].astype(int)
+    assert set(starts) == {0, 1, 10, 11}  # the last (n - 1) steps of each env cannot start one
+    expected = {  # start: (reward, discount before the learner's gamma, next observation)
+        0: (1 + 0.5 * 2 + 0.25 * 4, 0.0, 120),  # 3 steps, ends terminated: no bootstrap
+        10: (2 + 0.5 * 4, 0.0, 120),  # stops at the termination at t=2
+        1: (10 + 0.5 * 20, 0.5, 111),  # stops at the truncation: bootstraps after 2 steps
+        11: (20, 1.0, 111),  # truncated at its first step: a single step
+    }
+    for start, (reward, discount, next_obs) in expected.items():
+        rows = starts == start
+        np.testing.assert_allclose(sample["reward"][rows], reward)
+        np.testing.assert_allclose(sample["discount"][rows], discount)
+        np.testing.assert_array_equal(sample["next_observation"][rows, 0], next_obs)
+
+
+def test_n_step_windows_follow_wraparound():
+    replay = make_nstep_replay(capacity=6)
+    fill_two_envs(replay)  # 8 steps in 6 slots: t=1..3 remain, only t=1 can start an item
+    starts = set(replay.sample(200)["observation"][:, 0].astype(int))
+    assert starts == {10, 11}
+    state = replay.state_dict()
+    bigger = make_nstep_replay(capacity=50, seed=3)
+    bigger.load_state_dict(state)
+    for key in FIELDS:
+        np.testing.assert_array_equal(replay.sample(32)[key], bigger.sample(32)[key])
+
+
+def test_n_step_needs_one_transition_per_environment():
+    replay = make_nstep_replay()
+    with pytest.raises(ValueError, match="one transition per environment"):
+        replay.add(batch(0, 3))

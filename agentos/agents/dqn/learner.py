@@ -145,8 +145,8 @@ class DQNLearner(Learner):
                 raise ParameterError(
                     f"target_update_period must be >= 1, got {self.target_update_period}"
                 )
-            if self.learning_rate <= 0:
-                raise ParameterError(f"learning_rate must be > 0, got {self.learning_rate}")
+            if self.learning_rate < 0:  # 0 is allowed: a frozen learner (bench regression checks)
+                raise ParameterError(f"learning_rate must be >= 0, got {self.learning_rate}")
 
     def __init__(
         self, params: Params, context: BuildContext, *, network: Any, replay: Any, **dependencies
@@ -155,6 +155,14 @@ class DQNLearner(Learner):
         self.network = network
         self.replay = replay
         self.batch_size = int(params.batch_size)
+        replay_params = getattr(replay, "params", None)
+        replay_gamma = getattr(replay_params, "gamma", params.gamma)
+        if getattr(replay_params, "n_step", 1) > 1 and replay_gamma != params.gamma:
+            raise ParameterError(
+                f"replay.gamma ({replay_gamma}) differs from learner.gamma ({params.gamma}): "
+                f"n-step returns would be discounted inconsistently",
+                fix="set replay.gamma to ${learner.gamma}",
+            )
         initial = network.initial_params()
         size = sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(initial))
         logger.debug("dqn learner: %d network parameters", size)

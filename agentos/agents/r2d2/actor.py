@@ -9,10 +9,17 @@ them to ``initial_extras`` where an episode ended.
 Exploration follows Ape-X (Horgan et al. 2018, https://arxiv.org/abs/1803.00933) as in R2D2
 and Agent57: environment i of N acts with ``eps_i = base^(1 + alpha i / (N - 1))``
 (``base = 0.4``, ``alpha = 8``), unless a fixed ``epsilon`` is given; evaluation is greedy.
+With a single environment the ladder is just ``eps_0 = 0.4``: run several
+(``-p environment.num_envs=8``).
+
+The behaviour probability ``mu(a_t | x_t)`` that Retrace needs is known only when the action
+is drawn; ``observe`` takes it from the ``select_action(explore=True)`` call that chose the
+transition's actions (the loop calls the two in turn) and stores it with the step.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +31,8 @@ from agentos.agents.r2d2.adder import SequenceAdder, check_sequence_params
 from agentos.agents.r2d2.losses import apex_epsilons
 from agentos.errors import IncompatibleSpaceError, ParameterError
 from agentos.runtime.roles import Actor, BuildContext, EnvStep, Transition
+
+logger = logging.getLogger(__name__)
 
 STATE_KEYS = ("lstm_h", "lstm_c")
 """Names of the LSTM state in the extras and in stored sequences (the state at their start)."""
@@ -217,6 +226,15 @@ class R2D2Actor(Actor):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned."""
         self._rng.bit_generator.state = state["rng"]
-        self.adder.load_state_dict(state["adder"])
+        saved_envs = len(state["adder"]["envs"])
+        if saved_envs == self.num_envs:
+            self.adder.load_state_dict(state["adder"])
+        else:  # e.g. `agentos run` of a checkpoint trained with another num_envs
+            logger.warning(
+                "checkpoint was made with %d environments, this actor has %d: its unfinished "
+                "sequences are dropped",
+                saved_envs,
+                self.num_envs,
+            )
         self._variables = tree_from_numpy(self._variables, state["params"])
         self._pending = None

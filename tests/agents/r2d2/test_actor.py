@@ -171,3 +171,15 @@ def test_state_round_trip_gives_the_same_actions():
 def test_check_spaces_rejects_continuous_actions():
     with pytest.raises(IncompatibleSpaceError):
         R2D2Actor.check_spaces(R2D2Actor.Params(), OBS, gymnasium.spaces.Box(-1, 1, (2,)))
+
+
+def test_state_from_another_number_of_envs_keeps_params_and_drops_open_sequences():
+    _, a = make(num_envs=4)
+    _, b = make(num_envs=1, seed=5)
+    b.load_state_dict(a.state_dict())
+    for x, y in zip(
+        jax.tree_util.tree_leaves(a._variables),
+        jax.tree_util.tree_leaves(b._variables),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(x, y)
