@@ -21,7 +21,7 @@ def test_bench_detects_planted_regression(agent_dir, cli):
     assert cli("install", "dqn", "cartpole", "--agent", agent_dir)[0] == 0
     spec_file = agent_dir / "agentos.yaml"
     data = yaml.safe_load(spec_file.read_text())
-    data["bench"] = {"quick": {"seeds": [0], "steps": 5000, "eval_episodes": 5}}
+    data["bench"] = {"quick": {"seeds": [1], "steps": 10000, "eval_episodes": 5}}
     data["loop"].update(eval_every=0, checkpoint_every=0)
     spec_file.write_text(yaml.safe_dump(data, sort_keys=False))
 
