@@ -108,3 +108,23 @@ def test_interrupted_learn_resumes_with_same_counters(agent_dir, cli, sig):
     assert after["learner_updates"] > state["loop"]["counters"]["learner_updates"]
     history = metric_history(agent_dir, killed.run_id, "train/env_steps")
     assert [s for s, _ in before] == [s for s, _ in history][: len(before)]  # nothing lost
+
+
+def test_show_prints_resolved_params_and_graph(agent_dir, cli):
+    assert cli("install", "dqn", "cartpole", "--agent", agent_dir)[0] == 0
+    code, out, err = cli("show", "-p", "learner.learning_rate=0.01", "--agent", agent_dir)
+    assert code == 0, err
+    assert "learning_rate = 0.01" in out
+    assert "depends network -> network, replay -> replay" in out
+    assert "build order:" in out and "Discrete(2)" in out
+
+
+def test_python_api_mirrors_cli(agent_dir):
+    import agentos
+
+    agent = agentos.load_agent(agent_dir, ["environment.length=3"])
+    first = agent.run(episodes=4, seed=1)
+    again = agent.run(episodes=4, seed=1)
+    assert len(first.eval_returns) == 4 and first.eval_returns == again.eval_returns
+    assert all(r <= -2.0 for r in first.eval_returns)  # at least 3 steps to the goal
+    assert first.run_id != again.run_id
