@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -17,24 +17,12 @@ import numpy as np
 import optax
 
 from agentos.agents.dqn.losses import batched_double_q_loss
-from agentos.agents.dqn.network import tree_from_numpy, tree_to_numpy
+from agentos.agents.target_learner import LearnerState, TargetNetworkLearner
 from agentos.errors import ParameterError
-from agentos.runtime.roles import BuildContext, Learner
+from agentos.runtime.roles import BuildContext
 
 logger = logging.getLogger(__name__)
 
-
-class LearnerState(NamedTuple):
-    """The carry of the scanned update: everything an update reads and writes."""
-
-    params: Any
-    """Online network variables."""
-    target_params: Any
-    """Target network variables (a copy of ``params`` refreshed every target_update_period)."""
-    opt_state: Any
-    """Optimizer state."""
-    num_updates: jax.Array
-    """Gradient updates done so far (int32 scalar)."""
 
 
 def make_optimizer(config: Any) -> optax.GradientTransformation:
@@ -106,7 +94,7 @@ def scan_updates(
     return state, jax.tree_util.tree_map(jnp.mean, metrics)
 
 
-class DQNLearner(Learner):
+class DQNLearner(TargetNetworkLearner):
     """Trains the Q-network on uniformly replayed transitions with Double DQN."""
 
     requires = {"network": "network", "replay": "replay"}
@@ -193,30 +181,3 @@ class DQNLearner(Learner):
             self.state, batches, module=self.network.module, config=self.params
         )
         return {key: float(value) for key, value in metrics.items()}
-
-    @property
-    def num_updates(self) -> int:
-        """Gradient updates done so far."""
-        return int(self.state.num_updates)
-
-    def get_variables(self) -> Any:
-        """The online network parameters (what actors act with)."""
-        return self.state.params
-
-    def state_dict(self) -> dict[str, Any]:
-        """Online and target parameters, optimizer state and update counter, as numpy."""
-        return {
-            "params": tree_to_numpy(self.state.params),
-            "target_params": tree_to_numpy(self.state.target_params),
-            "opt_state": tree_to_numpy(self.state.opt_state),
-            "num_updates": int(self.state.num_updates),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what ``state_dict`` returned."""
-        self.state = LearnerState(
-            params=tree_from_numpy(self.state.params, state["params"]),
-            target_params=tree_from_numpy(self.state.target_params, state["target_params"]),
-            opt_state=tree_from_numpy(self.state.opt_state, state["opt_state"]),
-            num_updates=jnp.asarray(int(state["num_updates"]), dtype=jnp.int32),
-        )

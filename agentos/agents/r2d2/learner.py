@@ -35,14 +35,13 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from agentos.agents.dqn.network import tree_from_numpy, tree_to_numpy
 from agentos.agents.r2d2 import losses
 from agentos.agents.r2d2.actor import MU, STATE_KEYS
 from agentos.agents.r2d2.adder import (
@@ -56,23 +55,12 @@ from agentos.agents.r2d2.adder import (
     check_sequence_params,
 )
 from agentos.agents.r2d2.network import RecurrentQModule, unroll
+from agentos.agents.target_learner import LearnerState, TargetNetworkLearner
 from agentos.errors import AgentOSError, ParameterError
-from agentos.runtime.roles import BuildContext, Learner
+from agentos.runtime.roles import BuildContext
 
 logger = logging.getLogger(__name__)
 
-
-class LearnerState(NamedTuple):
-    """The carry of an update: everything it reads and writes."""
-
-    params: Any
-    """Online network variables."""
-    target_params: Any
-    """Target network variables (a copy of ``params`` every target_update_period updates)."""
-    opt_state: Any
-    """Optimizer state."""
-    num_updates: jax.Array
-    """Gradient updates done so far (int32 scalar)."""
 
 
 @dataclass(frozen=True)
@@ -246,7 +234,7 @@ def update_step(
     return LearnerState(params, target_params, opt_state, num_updates), metrics, priorities
 
 
-class R2D2Learner(Learner):
+class R2D2Learner(TargetNetworkLearner):
     """Trains the recurrent Q-network on prioritized sequences (R2D2)."""
 
     requires = {"network": "network", "replay": "replay"}
@@ -385,30 +373,3 @@ class R2D2Learner(Learner):
             for key, value in metrics.items():
                 totals[key] = totals.get(key, 0.0) + float(value)
         return {key: value / num_updates for key, value in totals.items()}
-
-    @property
-    def num_updates(self) -> int:
-        """Gradient updates done so far."""
-        return int(self.state.num_updates)
-
-    def get_variables(self) -> Any:
-        """The online network parameters (what actors act with)."""
-        return self.state.params
-
-    def state_dict(self) -> dict[str, Any]:
-        """Online and target parameters, optimizer state and update counter, as numpy."""
-        return {
-            "params": tree_to_numpy(self.state.params),
-            "target_params": tree_to_numpy(self.state.target_params),
-            "opt_state": tree_to_numpy(self.state.opt_state),
-            "num_updates": int(self.state.num_updates),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what ``state_dict`` returned."""
-        self.state = LearnerState(
-            params=tree_from_numpy(self.state.params, state["params"]),
-            target_params=tree_from_numpy(self.state.target_params, state["target_params"]),
-            opt_state=tree_from_numpy(self.state.opt_state, state["opt_state"]),
-            num_updates=jnp.asarray(int(state["num_updates"]), dtype=jnp.int32),
-        )

@@ -28,7 +28,9 @@ def context(name: str, seed: int = 0, action_space=ACTIONS) -> BuildContext:
 def make_actor(seed: int = 0, **params) -> DQNActor:
     network = QNetwork(QNetwork.Params(hidden_sizes=(8,)), context("network", seed))
     replay = UniformReplay(UniformReplay.Params(capacity=100), context("replay", seed))
-    return DQNActor(DQNActor.Params(**params), context("actor", seed), network=network, replay=replay)
+    return DQNActor(
+        DQNActor.Params(**params), context("actor", seed), network=network, replay=replay
+    )
 
 
 def test_linear_epsilon_schedule_values():

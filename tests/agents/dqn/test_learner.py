@@ -11,6 +11,7 @@ import pytest
 
 from agentos.agents.dqn.learner import DQNLearner
 from agentos.agents.dqn.network import QNetwork
+from agentos.errors import ParameterError
 from agentos.replay.uniform import UniformReplay
 from agentos.runtime.roles import BuildContext, Transition
 
@@ -97,8 +98,10 @@ def test_one_scan_equals_single_updates():
     for _ in range(7):
         single.step(1)
     assert scanned.num_updates == single.num_updates == 7
-    for a, b in ((scanned.state.params, single.state.params),
-                 (scanned.state.target_params, single.state.target_params)):
+    for a, b in (
+        (scanned.state.params, single.state.params),
+        (scanned.state.target_params, single.state.target_params),
+    ):
         jax.tree_util.tree_map(lambda x, y: np.testing.assert_allclose(x, y, atol=1e-6), a, b)
 
 
@@ -129,9 +132,17 @@ def test_learning_rate_decay_reaches_its_end_value():
     assert_trees_equal(before, learner.get_variables())
 
 
-def test_bad_params_are_rejected():
-    from agentos.errors import ParameterError
+def test_n_step_replay_must_discount_like_the_learner():
+    network = QNetwork(QNetwork.Params(hidden_sizes=(4,)), context("network"))
+    replay = UniformReplay(UniformReplay.Params(n_step=3, gamma=0.9), context("replay"))
+    with pytest.raises(ParameterError, match="replay.gamma"):
+        DQNLearner(
+            DQNLearner.Params(gamma=0.99), context("learner"), network=network, replay=replay
+        )
+    DQNLearner(DQNLearner.Params(gamma=0.9), context("learner"), network=network, replay=replay)
 
+
+def test_bad_params_are_rejected():
     with pytest.raises(ParameterError, match="gamma"):
         DQNLearner.Params(gamma=1.5)
     with pytest.raises(ParameterError, match="target_update_period"):

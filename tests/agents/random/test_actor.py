@@ -29,7 +29,11 @@ SPACES = {
 
 def make_actor(action_space, seed: int = 0) -> RandomActor:
     context = BuildContext(
-        name="actor", seed=seed, agent_dir=Path("."), observation_space=OBS, action_space=action_space
+        name="actor",
+        seed=seed,
+        agent_dir=Path("."),
+        observation_space=OBS,
+        action_space=action_space,
     )
     return RandomActor(NoParams(), context)
 
