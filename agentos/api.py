@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentos.components.spec import AgentSpec, load_spec, parse_spec, read_raw
+from agentos.components.spec import AgentSpec, load_spec, parse_spec
 from agentos.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -349,4 +349,4 @@ def spec_from_text(text: str, agent_dir: Path) -> AgentSpec:
     return parse_spec(data, path)
 
 
-__all__ = ["Agent", "RunResult", "load_agent", "find_checkpoint", "read_raw", "spec_from_text"]
+__all__ = ["Agent", "RunResult", "load_agent", "find_checkpoint", "spec_from_text"]
