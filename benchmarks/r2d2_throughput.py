@@ -1,0 +1,123 @@
+"""R2D2 throughput on LunarLander-v3: actor env steps/s with 1, 16 and 64 vectorised
+environments (acting, env stepping, sequence adding and replay inserts; no learning), and learner
+updates/s at batch 64 x (burn-in 20 + trace 40) with an LSTM of 128. Prints JSON lines.
+
+    python benchmarks/r2d2_throughput.py [--steps 20000] [--updates 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SIZES = [
+    "network.lstm_size=128",
+    "network.hidden_sizes=[128]",
+    "network.head_hidden=128",
+    "actor.burn_in=20",
+    "actor.trace_length=40",
+    "actor.period=20",
+    "learner.batch_size=64",
+]
+
+
+def _agent(folder: Path, num_envs: int):
+    import agentos
+    from agentos.cli.init_cmd import init
+    from agentos.components.install import install
+
+    if not folder.exists():
+        with contextlib.redirect_stdout(sys.stderr):
+            init(folder, None, False)
+        install(folder, ["r2d2", "lunar_lander"], [])
+    return agentos.load_agent(folder, [*SIZES, f"environment.num_envs={num_envs}"])
+
+
+def _act(built, steps: int, state: dict) -> int:
+    """Run the actor pipeline (act, step, add sequences to replay) for ``steps`` env steps."""
+    from agentos.runtime.loop import _reset_extras
+    from agentos.runtime.roles import Transition
+
+    env, actor = built.one("environment"), built.one("actor")
+    if "obs" not in state:
+        state["obs"], state["extras"] = env.reset(seed=0), actor.initial_extras(env.num_envs)
+    obs, extras, done_steps = state["obs"], state["extras"], 0
+    while done_steps < steps:
+        action, new_extras = actor.select_action(obs, extras, explore=True, env_steps=0)
+        step = env.step(action)
+        actor.observe(
+            Transition(obs, action, step.reward, step.terminated, step.truncated,
+                       step.final_observation, extras)
+        )  # fmt: skip
+        extras = _reset_extras(
+            actor, actor.after_step(new_extras, step), step.terminated | step.truncated
+        )
+        obs = step.observation
+        done_steps += env.num_envs
+    state["obs"], state["extras"] = obs, extras
+    return done_steps
+
+
+def actor_throughput(folder: Path, num_envs: int, steps: int) -> dict:
+    """Env steps/s of the acting pipeline with ``num_envs`` environments."""
+    built = _agent(folder, num_envs).graph.build(seed=0)
+    state: dict = {}
+    _act(built, max(num_envs * 20, 200), state)  # compile and warm up
+    t0 = time.perf_counter()
+    done = _act(built, steps, state)
+    wall = time.perf_counter() - t0
+    built.close()
+    return {
+        "benchmark": "r2d2_actor",
+        "env": "LunarLander-v3",
+        "num_envs": num_envs,
+        "env_steps": done,
+        "wall_s": round(wall, 2),
+        "env_steps_per_s": round(done / wall, 1),
+    }
+
+
+def learner_throughput(folder: Path, updates: int) -> dict:
+    """Learner updates/s at batch 64 x 60 steps, LSTM 128, replay filled by acting."""
+    built = _agent(folder, 16).graph.build(seed=0)
+    learner, replay = built.one("learner"), built.one("replay")
+    state: dict = {}
+    while len(replay) < 4 * learner.batch_size:
+        _act(built, 2000, state)
+    learner.step(2)  # compile
+    t0 = time.perf_counter()
+    learner.step(updates)
+    wall = time.perf_counter() - t0
+    built.close()
+    return {
+        "benchmark": "r2d2_learner",
+        "batch": learner.batch_size,
+        "sequence_length": 60,
+        "lstm_size": 128,
+        "updates": updates,
+        "wall_s": round(wall, 2),
+        "updates_per_s": round(updates / wall, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--updates", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tmp}/mlflow.db")
+        for n in (1, 16, 64):
+            folder = Path(tmp) / f"agent{n}"
+            print(json.dumps(actor_throughput(folder, n, args.steps)), flush=True)
+        print(json.dumps(learner_throughput(Path(tmp) / "agent16", args.updates)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
