@@ -274,7 +274,7 @@ class Agent:
             resume_run_id=resume_id,
         )
         try:
-            with tracker, _sigterm_as_interrupt():
+            with tracker, _interrupts_at_safe_points():
                 if resume_id is None:
                     tracker.log_text(self.spec.path.read_text(), "agentos.yaml")
                     tracker.log_text(yaml.safe_dump(self.lock(), sort_keys=False), "lock.yaml")
@@ -322,22 +322,39 @@ class _TrackingHooks:
     def should_stop(self) -> bool:
         return bool(self.user is not None and self.user.should_stop())
 
+    def interrupted(self) -> bool:
+        return _InterruptFlag.requested
+
+
+class _InterruptFlag:
+    """Set by SIGINT/SIGTERM; the loop turns it into KeyboardInterrupt at a safe point
+    (between steps), so a checkpoint or a tracking write is never cut in half."""
+
+    requested = False
+
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt so `kill` leaves a checkpoint like Ctrl-C does."""
+def _interrupts_at_safe_points() -> Iterator[None]:
+    """Ctrl-C and `kill` stop learn between two steps; a second signal stops at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+        if _InterruptFlag.requested:
+            raise KeyboardInterrupt(f"signal {signum}")
+        _InterruptFlag.requested = True
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    _InterruptFlag.requested = False
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
+        if _InterruptFlag.requested:
+            raise KeyboardInterrupt("signal received")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        _InterruptFlag.requested = False
 
 
 def spec_from_text(text: str, agent_dir: Path) -> AgentSpec:

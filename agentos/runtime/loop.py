@@ -89,7 +89,11 @@ class Hooks:
         """A training evaluation beat every earlier one: the state behind it."""
 
     def should_stop(self) -> bool:
-        """Return True to stop learning early (the run ends as interrupted)."""
+        """Return True to stop learning early (the run ends normally, evaluated)."""
+        return False
+
+    def interrupted(self) -> bool:
+        """Return True to interrupt: checkpoint, then KeyboardInterrupt (run KILLED)."""
         return False
 
 
@@ -219,6 +223,8 @@ class Loop:
         pending: dict[str, list[float]] = {}
         try:
             while c.env_steps < total_steps and not self.hooks.should_stop():
+                if self.hooks.interrupted():
+                    raise KeyboardInterrupt("interrupted")
                 prev = c.env_steps
                 action, new_extras = self.actor.select_action(
                     obs, extras, explore=True, env_steps=c.env_steps
