@@ -60,8 +60,10 @@ def init(
     save_raw(spec_file, template_spec(name or directory.name))
     ignore = directory / ".gitignore"
     if not ignore.exists():
-        ignore.write_text("# agentos: run store, checkpoints, git component checkouts\n"
-                          "mlflow.db\nmlartifacts/\n.agentos/\n")
+        ignore.write_text(
+            "# agentos: run store, checkpoints, git component checkouts\n"
+            "mlflow.db\nmlartifacts/\n.agentos/\n"
+        )
     console.print(f"[green]Created[/] agent in {directory}")
     console.print("  agentos.yaml       the spec: components, parameters, loop")
     console.print("  corridor.py        a 1-D corridor environment (edit freely)")

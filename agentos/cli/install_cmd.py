@@ -29,7 +29,9 @@ def install(
     from agentos.components.install import install as install_names
     from agentos.components.spec import load_spec
 
-    loop_before = dict(load_spec(agent).loop)
+    before = load_spec(agent)
+    loop_before = dict(before.loop)
+    defaults_before = {slot: dict(p) for slot, p in before.defaults.items()}
     slots = install_names(agent, names, list(registry or []))
     spec = load_spec(agent)
     for slot in slots:
@@ -46,6 +48,19 @@ def install(
     if changed:
         console.print(
             f"loop parameters set: {escape(str(changed))}", highlight=False, soft_wrap=True
+        )
+    defaults = {
+        f"{slot}.{key}": value
+        for slot, params in spec.defaults.items()
+        for key, value in params.items()
+        if defaults_before.get(slot, {}).get(key, object()) != value
+    }
+    if defaults:
+        console.print(
+            f"parameter defaults set (used unless the spec or -p sets them): "
+            f"{escape(str(defaults))}",
+            highlight=False,
+            soft_wrap=True,
         )
 
 

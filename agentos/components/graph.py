@@ -10,7 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agentos.components.params import apply_overrides, build_params, resolve_references
+from agentos.components.params import (
+    apply_defaults,
+    apply_overrides,
+    build_params,
+    resolve_references,
+)
 from agentos.components.spec import AgentSpec, ComponentSpec
 from agentos.errors import AgentOSError, GraphError, IncompatibleSpaceError
 from agentos.runtime.roles import ROLES, BuildContext
@@ -62,7 +67,8 @@ class AgentGraph:
     spec: AgentSpec
     nodes: tuple[Node, ...]
     param_tree: Mapping[str, Mapping[str, Any]]
-    """Resolved parameter values as written/overridden (before dataclass defaults)."""
+    """Resolved parameter values as written/overridden, with the spec's ``defaults:`` applied
+    (before dataclass defaults)."""
     loop: Any
     observation_space: Any
     action_space: Any
@@ -142,7 +148,11 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
 
     tree = {name: dict(c.params) for name, c in spec.components.items()}
     tree[LOOP_KEY] = dict(spec.loop)
-    tree = resolve_references(apply_overrides(tree, overrides), where_file)
+    tree = apply_overrides(tree, overrides)
+    params_classes = {name: getattr(cls, "Params", None) for name, cls in classes.items()}
+    params_classes[LOOP_KEY] = LoopParams
+    tree = apply_defaults(tree, spec.defaults, params_classes)
+    tree = resolve_references(tree, where_file)
 
     dependencies = {name: _dependencies(spec, name, classes) for name in spec.components}
     order = _topological_order(dependencies, where_file)

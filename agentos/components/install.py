@@ -3,7 +3,10 @@
 Installing resolves each name (a component, a bundle or ``gym:<id>``) in the builtin registry,
 the spec's ``registries:`` and the ones given, installs the entries' pip requirements, and
 writes each entry under its slot with its source, version and the content hash of its files
-(which loading checks later). Nothing is written unless every name resolves.
+(which loading checks later). A bundle's ``loop`` parameters go into the spec's ``loop:`` and
+its parameter ``defaults`` into the spec's ``defaults:`` (by slot, so they hold for a
+component installed before or after the bundle). Nothing is written unless every name
+resolves.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def install(agent_dir: Path, names: list[str], registries: list[str]) -> list[st
 
     plan: dict[str, RegistryEntry] = {}
     loop: dict[str, Any] = {}
+    defaults: dict[str, dict[str, Any]] = {}
     for name in names:
         entries, loop_params = registry.resolve(name)
         for entry in entries:
@@ -63,6 +67,8 @@ def install(agent_dir: Path, names: list[str], registries: list[str]) -> list[st
                 )
             plan[entry.slot] = entry
         loop.update(loop_params)
+        for slot, params in registry.defaults(name).items():
+            defaults.setdefault(slot, {}).update(params)
 
     requirements = list(dict.fromkeys(r for e in plan.values() for r in e.requirements))
     if requirements:
@@ -84,6 +90,13 @@ def install(agent_dir: Path, names: list[str], registries: list[str]) -> list[st
     raw["components"] = components
     if loop:
         raw["loop"] = {**(raw.get("loop") or {}), **loop}
+    if defaults:
+        # Kept apart from the components: the slot they are for may be installed later.
+        old_defaults = raw.get("defaults") or {}
+        merged = {slot: dict(params) for slot, params in old_defaults.items()}
+        for slot, params in defaults.items():
+            merged[slot] = {**merged.get(slot, {}), **params}
+        raw["defaults"] = merged
     if added:
         raw["registries"] = known + added
     spec = parse_spec(raw, spec_file)
@@ -125,6 +138,20 @@ def spec_entry(entry: RegistryEntry, slot: str, agent_dir: Path) -> dict[str, An
     record["params"] = dict(entry.params)
     record["depends"] = dict(entry.depends)
     return record
+
+
+def _drop_defaults(raw: dict[str, Any], bundle_defaults: Mapping[str, Mapping[str, Any]]) -> None:
+    """Remove from the spec the defaults a bundle set, unless the user has changed them."""
+    remaining = {slot: dict(params) for slot, params in raw["defaults"].items()}
+    for slot, params in bundle_defaults.items():
+        for key, value in params.items():
+            if slot in remaining and remaining[slot].get(key, object()) == value:
+                del remaining[slot][key]
+    remaining = {slot: params for slot, params in remaining.items() if params}
+    if remaining:
+        raw["defaults"] = remaining
+    else:
+        raw.pop("defaults")
 
 
 def _warn_missing_dependencies(components: Mapping[str, ComponentSpec], slots: list[str]) -> None:
@@ -205,6 +232,7 @@ def uninstall(agent_dir: Path, name: str) -> list[str]:
         targets = [name]
     else:
         targets = [k for k, v in components.items() if v.get("registry_name") == name]
+    bundle = None
     if not targets:
         registry = load_registries(list(raw.get("registries") or []), agent_dir)
         bundle = registry.bundles.get(name)
@@ -226,6 +254,8 @@ def uninstall(agent_dir: Path, name: str) -> list[str]:
     for target in targets:
         del components[target]
     raw["components"] = components
+    if bundle is not None and raw.get("defaults"):
+        _drop_defaults(raw, bundle.defaults)
     for other, entry in components.items():
         deps = entry.get("depends") or {}
         needed = deps.values() if isinstance(deps, Mapping) else deps

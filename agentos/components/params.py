@@ -4,12 +4,16 @@ The tree is ``{component name: {param: value}, "loop": {...}}``. A value written
 ``"${replay.sequence_length}"`` refers to another parameter (its type is kept); a
 reference inside a longer string is interpolated. ``-p learner.learning_rate=3e-4``
 overrides a value before references are resolved, so derived values follow.
+
+Precedence, highest first: a ``-p`` override, the component's ``params`` in the spec, the
+spec's ``defaults:`` (set by bundles, see ``apply_defaults``), the Params dataclass default.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import re
 import types
 import typing
@@ -17,6 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentos.errors import AgentOSError, ParameterError
+
+logger = logging.getLogger(__name__)
 
 _REF = re.compile(r"\$\{([A-Za-z0-9_.\-]+)\}")
 
@@ -67,6 +73,46 @@ def apply_overrides(
                 + f"components: {', '.join(out)}",
             )
         out[comp][name] = parse_value(raw)
+    return out
+
+
+def apply_defaults(
+    tree: Mapping[str, Mapping[str, Any]],
+    defaults: Mapping[str, Mapping[str, Any]],
+    params_classes: Mapping[str, Any],
+) -> dict[str, dict[str, Any]]:
+    """A copy of ``tree`` with ``defaults`` filled in where nothing set the parameter.
+
+    ``defaults`` is ``{slot: {param: value}}``; a value is used only if the component in
+    ``slot`` declares ``param`` in its Params dataclass (``params_classes[slot]``) and the
+    tree (spec params after ``-p`` overrides) has no value for it. A bundle cannot know
+    which environment it will meet, so a default for a slot that is not installed, or for a
+    field its component does not declare, is skipped, not an error.
+    """
+    out = {k: dict(v) for k, v in tree.items()}
+    for slot, params in defaults.items():
+        if slot not in out:
+            logger.debug("defaults.%s: no component '%s' in the spec; skipped", slot, slot)
+            continue
+        cls = params_classes.get(slot)
+        declared = (
+            {f.name for f in dataclasses.fields(cls) if f.init}
+            if dataclasses.is_dataclass(cls)
+            else set()
+        )
+        for name, value in params.items():
+            if name in out[slot]:
+                continue
+            if name not in declared:
+                logger.debug(
+                    "defaults.%s.%s: %s declares no parameter '%s'; skipped",
+                    slot,
+                    name,
+                    getattr(cls, "__qualname__", "the component"),
+                    name,
+                )
+                continue
+            out[slot][name] = value
     return out
 
 

@@ -29,6 +29,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from agentos.components.spec import parse_defaults
 from agentos.errors import RegistryError
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ ENTRY_KEYS = (
     "depends",
     "requirements",
 )
-BUNDLE_KEYS = ("description", "components", "loop")
+BUNDLE_KEYS = ("description", "components", "loop", "defaults")
 LIST_HINT = "run `agentos list` to see what the registries offer"
 
 
@@ -121,6 +122,9 @@ class Bundle:
     """One line shown by ``agentos list``."""
     loop: Mapping[str, Any] = field(default_factory=dict)
     """Parameters merged into the spec's ``loop:`` mapping."""
+    defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """``{slot: {param: value}}`` for components it may not provide (the environment's
+    ``num_envs``), merged into the spec's ``defaults:`` mapping."""
     origin: RegistrySource = BUILTIN
     """The registry it came from."""
 
@@ -210,6 +214,13 @@ class Registry:
             slots[entry.slot] = part
             entries.append(entry)
         return entries, dict(found.loop)
+
+    def defaults(self, name: str) -> dict[str, dict[str, Any]]:
+        """The parameter defaults ``name`` sets, by slot (none for a single component)."""
+        found = self.get(name)
+        if not isinstance(found, Bundle):
+            return {}
+        return {slot: dict(params) for slot, params in found.defaults.items()}
 
 
 # ----------------------------------------------------------------------------- loading
@@ -542,10 +553,12 @@ def _parse_bundle(name: str, raw: Any, source: RegistrySource, where: str) -> Bu
     loop = raw.get("loop") or {}
     if not isinstance(loop, Mapping):
         raise RegistryError("'loop' must be a mapping of parameters", where=f"{where}: {at}.loop")
+    defaults = parse_defaults(raw.get("defaults"), RegistryError, where, key=f"{at}.defaults")
     return Bundle(
         name=name,
         components=tuple(parts),
         description=str(raw.get("description") or ""),
         loop=MappingProxyType(dict(loop)),
+        defaults=MappingProxyType(defaults),
         origin=source,
     )

@@ -15,6 +15,9 @@ Format::
         params: {env_id: CartPole-v1}
         depends: {}                # {argument: component name}
     loop: {eval_every: 10000}      # parameters of the run loop
+    defaults:                      # parameter defaults set by installed bundles, by slot;
+      environment: {num_envs: 8}   # used where the component declares the field and the
+                                   # spec's params and -p overrides leave it unset
     bench: {}                      # optional benchmark suites
 
 Parsing produces frozen dataclasses; edits (install/uninstall) go through the raw
@@ -24,16 +27,18 @@ mapping and ``save_raw`` so the file stays the single source of truth.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from agentos.errors import SpecError
+from agentos.errors import AgentOSError, SpecError
 
 SPEC_FILENAME = "agentos.yaml"
 SOURCES = ("builtin", "local", "git")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 COMPONENT_KEYS = (
     "source",
     "registry_name",
@@ -49,7 +54,7 @@ COMPONENT_KEYS = (
     "params",
     "depends",
 )
-TOP_KEYS = ("name", "components", "loop", "registries", "bench")
+TOP_KEYS = ("name", "components", "loop", "defaults", "registries", "bench")
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ class AgentSpec:
     loop: Mapping[str, Any]
     registries: tuple[str, ...]
     bench: Mapping[str, Any]
+    defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """{slot: {param: value}} set by bundles; see ``agentos.components.graph.apply_defaults``."""
 
     @property
     def agent_dir(self) -> Path:
@@ -187,6 +194,7 @@ def parse_spec(data: Mapping[str, Any], path: Path) -> AgentSpec:
     bench = data.get("bench") or {}
     if not isinstance(bench, Mapping):
         raise SpecError("'bench' must be a mapping of suite name -> suite", where=f"{path}: bench")
+    defaults = parse_defaults(data.get("defaults"), SpecError, str(path))
     return AgentSpec(
         path=path,
         name=str(data.get("name") or path.parent.name),
@@ -194,7 +202,46 @@ def parse_spec(data: Mapping[str, Any], path: Path) -> AgentSpec:
         loop=MappingProxyType(dict(loop)),
         registries=tuple(registries),
         bench=MappingProxyType(dict(bench)),
+        defaults=MappingProxyType(defaults),
     )
+
+
+def parse_defaults(
+    raw: Any, error: type[AgentOSError], where: str, key: str = "defaults"
+) -> dict[str, MappingProxyType]:
+    """A ``{slot: {param: value}}`` mapping checked for shape; ``error`` names the bad key."""
+    if raw is None:
+        return {}
+    example = "e.g. defaults: {environment: {num_envs: 8}}"
+    if not isinstance(raw, Mapping):
+        raise error(
+            f"'{key}' must be a mapping of component slot -> {{param: value}}",
+            where=f"{where}: {key}",
+            fix=example,
+        )
+    out: dict[str, MappingProxyType] = {}
+    for slot, params in raw.items():
+        if not isinstance(slot, str) or not _NAME.match(slot):
+            raise error(
+                f"'{slot}' in '{key}' is not a component slot name",
+                where=f"{where}: {key}",
+                fix="use a component name (letters, digits and underscores); " + example,
+            )
+        if not isinstance(params, Mapping):
+            raise error(
+                f"'{key}.{slot}' must be a mapping of param -> value, got {type(params).__name__}",
+                where=f"{where}: {key}.{slot}",
+                fix=example,
+            )
+        for name in params:
+            if not isinstance(name, str) or not _NAME.match(name):
+                raise error(
+                    f"'{name}' in '{key}.{slot}' is not a parameter name",
+                    where=f"{where}: {key}.{slot}",
+                    fix="use the parameter's field name; " + example,
+                )
+        out[slot] = MappingProxyType(dict(params))
+    return out
 
 
 def _parse_component(name: str, entry: Any, path: Path) -> ComponentSpec:

@@ -3,11 +3,20 @@
 Copies are stepped in one process and reset themselves when an episode ends; the true
 last observation of an episode is kept in ``EnvStep.final_observation`` so learners can
 bootstrap correctly from time-limit truncations.
+
+Checkpoints hold each copy's episode in progress as the way it began (the reset seed, or
+the state of the copy's ``np_random`` before an automatic reset) and the actions taken
+since; restoring replays them, so a resumed run goes on inside the same episodes. A
+gymnasium environment is a black box with no portable state, and replaying its episode is
+exact for every environment whose randomness is its ``np_random`` (classic control, Box2D,
+toy text). Where a replay does not reproduce the saved observation (an environment with
+hidden randomness), the copies restart their episodes instead, with a warning.
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +24,8 @@ import numpy as np
 
 from agentos.errors import AgentOSError
 from agentos.runtime.roles import BuildContext, Environment, EnvStep
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,12 @@ class GymEnvironment(Environment):
         self._keep = None if indices is None else list(indices)
         self._discrete = hasattr(self.action_space, "n")
         self._seed = context.component_seed("env")
+        # Per copy, how its current episode began ({"seed": s} or {"rng": np_random state}),
+        # the actions taken since and the latest raw observation: enough to replay it.
+        self._starts: list[dict[str, Any] | None] = [None] * params.num_envs
+        self._actions: list[list[Any]] = [[] for _ in range(params.num_envs)]
+        self._last_obs: list[np.ndarray | None] = [None] * params.num_envs
+        self._continued = False
 
     @classmethod
     def spaces(cls, params: GymParams) -> tuple[Any, Any]:
@@ -109,6 +126,9 @@ class GymEnvironment(Environment):
         """Reset every copy; copy i gets ``seed + i`` (the component's own seed if None)."""
         base = self._seed if seed is None else seed
         first = [env.reset(seed=int(base) + i)[0] for i, env in enumerate(self._envs)]
+        self._starts = [{"seed": int(base) + i} for i in range(self.num_envs)]
+        self._actions = [[] for _ in range(self.num_envs)]
+        self._last_obs = list(first)
         return self._view(np.stack(first))
 
     def _view(self, obs: np.ndarray) -> np.ndarray:
@@ -126,14 +146,94 @@ class GymEnvironment(Environment):
             o, r, term, trunc, _ = env.step(a)
             reward[i], terminated[i], truncated[i] = r, term, trunc
             final.append(o)
+            self._actions[i].append(a)
             if term or trunc:
+                self._starts[i] = {"rng": _rng_state(env)}
+                self._actions[i] = []
                 o, _ = env.reset()
+            self._last_obs[i] = o
             obs.append(o)
         return EnvStep(
             self._view(np.stack(obs)), reward, terminated, truncated, self._view(np.stack(final))
         )
 
+    # --- state ------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Each copy's episode in progress: how it began, its actions, its observation and
+        the copy's rng now ({} before the first reset)."""
+        if any(start is None for start in self._starts):
+            return {}
+        copies = []
+        for i, env in enumerate(self._envs):
+            actions = self._actions[i]
+            copies.append(
+                {
+                    "start": dict(self._starts[i]),
+                    "actions": np.asarray(actions) if actions else np.zeros((0,), np.int64),
+                    "observation": np.asarray(self._last_obs[i]),
+                    "rng": _rng_state(env),
+                }
+            )
+        return {"copies": copies}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Replay every copy's saved episode; see the module docstring."""
+        self._continued = False
+        copies = state.get("copies") or []
+        if len(copies) != self.num_envs:
+            if copies:
+                logger.info(
+                    "checkpoint has %d environment copies, this environment %d: episodes restart",
+                    len(copies),
+                    self.num_envs,
+                )
+            return
+        for i, (env, saved) in enumerate(zip(self._envs, copies, strict=True)):
+            start = saved["start"]
+            if "seed" in start:
+                obs, _ = env.reset(seed=int(start["seed"]))
+            else:
+                _set_rng_state(env, start["rng"])
+                obs, _ = env.reset()
+            for a in saved["actions"]:
+                obs, _, term, trunc, _ = env.step(int(a) if self._discrete else np.asarray(a))
+                if term or trunc:
+                    break
+            if not _same(obs, saved["observation"]):
+                logger.warning(
+                    "%s: replaying copy %d's episode did not reproduce the saved observation "
+                    "(the environment has randomness outside its np_random): episodes restart",
+                    self.params.env_id,
+                    i,
+                )
+                return
+            _set_rng_state(env, saved["rng"])
+            self._starts[i] = dict(start)
+            self._actions[i] = list(saved["actions"])
+            self._last_obs[i] = obs
+        self._continued = True
+
+    def continues_episodes(self) -> bool:
+        """Whether the last ``load_state_dict`` put every copy back in its saved episode."""
+        return self._continued
+
     def close(self) -> None:
         """Close every copy."""
         for env in self._envs:
             env.close()
+
+
+def _rng_state(env: Any) -> dict[str, Any]:
+    """The bit generator state of a gymnasium environment's ``np_random``."""
+    return env.unwrapped.np_random.bit_generator.state
+
+
+def _set_rng_state(env: Any, state: dict[str, Any]) -> None:
+    bit_generator = getattr(np.random, str(state["bit_generator"]))()
+    bit_generator.state = state
+    env.unwrapped.np_random = np.random.Generator(bit_generator)
+
+
+def _same(a: Any, b: Any) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()

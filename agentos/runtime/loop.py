@@ -8,6 +8,12 @@ Samples per insert: after ``min_replay_size`` env steps the learner is kept at
 ``floor((env_steps - min_replay_size) * samples_per_insert / batch_size)`` updates.
 Acting never waits for learning and learning never waits for acting (it simply runs the
 updates that are due), so the ratio holds without any chance of deadlock.
+
+Resume is exact: a checkpoint also holds the training episodes in progress (observations,
+actor extras such as the recurrent state, returns and lengths so far), and an environment
+that restores its copies (``Environment.continues_episodes``) lets the resumed run go on
+inside those episodes, so learning N steps straight and learning M < N, checkpointing and
+resuming to N end in the same state.
 """
 
 from __future__ import annotations
@@ -59,6 +65,39 @@ class Counters:
     learner_calls: int = 0
     evaluations: int = 0
     eval_episodes: int = 0
+
+
+@dataclass
+class EpisodesInProgress:
+    """The training episodes the loop is in the middle of (one entry per env copy)."""
+
+    observation: np.ndarray
+    """[N, ...] observations to act on next."""
+    extras: dict[str, Any]
+    """The actor's per-env extras for the next step (recurrent state, previous action...)."""
+    returns: np.ndarray
+    """[N] returns so far."""
+    lengths: np.ndarray
+    """[N] steps so far."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain arrays for a checkpoint."""
+        return {
+            "observation": np.asarray(self.observation),
+            "extras": {k: np.asarray(v) for k, v in self.extras.items()},
+            "returns": np.asarray(self.returns, np.float64),
+            "lengths": np.asarray(self.lengths, np.int64),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> EpisodesInProgress:
+        """Inverse of ``state_dict``."""
+        return cls(
+            observation=np.asarray(state["observation"]),
+            extras=dict(state["extras"]),
+            returns=np.asarray(state["returns"], np.float64).copy(),
+            lengths=np.asarray(state["lengths"], np.int64).copy(),
+        )
 
 
 @dataclass
@@ -125,16 +164,20 @@ class Loop:
         self.last_eval: float | None = None
         self.eval_history: list[dict[str, Any]] = []
         self._recent: deque[float] = deque(maxlen=20)
+        self._episodes: EpisodesInProgress | None = None
 
     # --- state -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Counters, evaluation history and every component's state."""
-        return {
+        """Counters, evaluation history, episodes in progress and every component's state."""
+        state = {
             "counters": asdict(self.counters),
             "eval_history": list(self.eval_history),
             "recent_returns": list(self._recent),
             "components": {n: c.state_dict() for n, c in self.components.items()},
         }
+        if self._episodes is not None:
+            state["episodes"] = self._episodes.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint: same counters, replay, variables, rng streams."""
@@ -148,6 +191,18 @@ class Loop:
                 self.components[name].load_state_dict(comp_state)
         if self.learner is not None:
             self.actor.update(self.learner.get_variables())
+        self._episodes = None
+        saved = state.get("episodes")
+        if saved is not None and self.env.continues_episodes():
+            self._episodes = EpisodesInProgress.from_state(saved)
+        else:
+            # The environment starts new episodes: what the actor kept of the old ones
+            # (open sequences) must not be continued with steps of other episodes.
+            self.actor.end_episodes()
+            if saved is not None:
+                log.warning(
+                    "the environment could not restore its episodes in progress: they restart"
+                )
 
     # --- evaluation --------------------------------------------------------------------
     def evaluate(self, episodes: int, *, track: bool = True) -> list[float]:
@@ -214,10 +269,16 @@ class Loop:
         if self.learner is None and p.samples_per_insert > 0:
             log.warning("samples_per_insert > 0 but the agent has no learner: acting only")
         n = self.env.num_envs
-        obs = self.env.reset(seed=_train_seed(self.seed, c.episodes))
-        extras = self.actor.initial_extras(n)
-        ep_ret = np.zeros(n, np.float64)
-        ep_len = np.zeros(n, np.int64)
+        if self._episodes is None:
+            self._episodes = EpisodesInProgress(
+                observation=self.env.reset(seed=_train_seed(self.seed, c.episodes)),
+                extras=self.actor.initial_extras(n),
+                returns=np.zeros(n, np.float64),
+                lengths=np.zeros(n, np.int64),
+            )
+        episodes = self._episodes
+        obs, extras = episodes.observation, episodes.extras
+        ep_ret, ep_len = episodes.returns, episodes.lengths
         t0, steps0 = time.perf_counter(), c.env_steps
         last_progress = 0.0
         pending: dict[str, list[float]] = {}
@@ -254,6 +315,7 @@ class Loop:
                     ep_len[i] = 0
                 extras = _reset_extras(self.actor, self.actor.after_step(new_extras, step), done)
                 obs = step.observation
+                episodes.observation, episodes.extras = obs, extras
 
                 if self.learner is not None and p.samples_per_insert > 0:
                     metrics = self._maybe_learn(prev)
@@ -263,6 +325,9 @@ class Loop:
                 if _crossed(prev, c.env_steps, p.log_every):
                     elapsed = max(time.perf_counter() - t0, 1e-9)
                     record = {k: float(np.mean(v)) for k, v in pending.items()}
+                    pop_stats = getattr(self.actor, "pop_stats", None)
+                    if pop_stats is not None:  # actor-side metrics (e.g. Agent57's novelty)
+                        record.update({f"train/{k}": v for k, v in pop_stats().items()})
                     record.update(
                         {
                             "train/env_steps": float(c.env_steps),

@@ -145,6 +145,11 @@ class Environment(Component):
         """Step all copies with [N] actions."""
         raise NotImplementedError
 
+    def continues_episodes(self) -> bool:
+        """Whether ``load_state_dict`` put every copy back inside the episode it was in when
+        the checkpoint was taken; if not, a resumed run resets the copies (new episodes)."""
+        return False
+
 
 class Network(Component):
     """Holds a network definition shared by actor and learner (one instance for both)."""
@@ -203,6 +208,10 @@ class Actor(Component):
 
     def update(self, variables: Any) -> None:
         """Receive fresh variables from the learner."""
+
+    def end_episodes(self) -> None:
+        """The episodes in progress were abandoned (a resume whose environment could not
+        restore them): drop whatever was kept for them, such as open sequences."""
 
 
 class Learner(Component):

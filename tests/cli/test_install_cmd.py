@@ -90,3 +90,20 @@ def test_list_without_an_agent_shows_the_builtin_registry(cli, tmp_path: Path) -
     assert code == 0, err
     for name in ("cartpole", "lunar_lander", "corridor", "random_actor", "dqn", "gym:<id>"):
         assert name in out
+
+
+def test_r2d2_bundle_acts_in_eight_envs_unless_overridden(cli, agent_dir: Path) -> None:
+    import agentos
+
+    code, out, err = cli("install", "r2d2", "cartpole", "--agent", agent_dir)
+    assert code == 0, err
+    assert "environment.num_envs': 8" in out
+    agent = agentos.load_agent(agent_dir)
+    assert agent.graph.num_envs == 8
+    assert agent.graph.full_params()["environment"]["num_envs"] == 8
+    agent = agentos.load_agent(agent_dir, ["environment.num_envs=2"])
+    assert agent.graph.num_envs == 2
+    assert agent.graph.full_params()["environment"]["num_envs"] == 2
+    code, out, err = cli("show", "-p", "environment.num_envs=2", "--agent", agent_dir)
+    assert code == 0, err
+    assert "num_envs = 2" in out

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 import pytest
 import yaml
 
@@ -7,7 +9,7 @@ from agentos.components.graph import load_graph
 from agentos.components.spec import parse_spec
 from agentos.errors import GraphError
 
-COMPONENTS = '''
+COMPONENTS = """
 from dataclasses import dataclass
 import numpy as np
 from agentos.runtime.roles import Actor, Learner, Network, Replay
@@ -45,10 +47,10 @@ class Learn(Learner):
     def __init__(self, params, context, network):
         super().__init__(params, context)
         self.network = network
-'''
+"""
 
 
-def _spec(tmp_path, components):
+def _spec(tmp_path, components, defaults=None):
     (tmp_path / "comps.py").write_text(COMPONENTS)
     base = {
         "environment": {"module": "agentos.envs.corridor", "class": "Corridor", "source": "builtin"}
@@ -57,6 +59,8 @@ def _spec(tmp_path, components):
         entry = {"module": "comps.py", "class": cls} if isinstance(cls, str) else cls
         base[name] = entry
     data = {"components": base}
+    if defaults is not None:
+        data["defaults"] = defaults
     (tmp_path / "agentos.yaml").write_text(yaml.safe_dump(data))
     return parse_spec(data, tmp_path / "agentos.yaml")
 
@@ -113,3 +117,20 @@ def test_parameters_typed_and_overridable(tmp_path):
     assert graph.loop.eval_episodes == 2
     with pytest.raises(Exception, match="expected int"):
         load_graph(spec, ["actor.size=seven"])
+
+
+def test_spec_defaults_rank_between_params_and_dataclass_defaults(tmp_path, caplog):
+    actor = {"module": "comps.py", "class": "Act", "params": {"size": 6}}
+    defaults = {"environment": {"num_envs": 4, "colour": "red"}, "actor": {"size": 5}}
+    spec = _spec(tmp_path, {"network": "Net", "replay": "Buffer", "actor": actor}, defaults)
+    with caplog.at_level(logging.DEBUG, logger="agentos.components.params"):
+        graph = load_graph(spec)
+    # num_envs: Corridor's own default is 1, the spec's defaults say 4, nothing else sets it
+    assert graph.full_params()["environment"]["num_envs"] == 4 and graph.num_envs == 4
+    assert graph.param_tree["environment"]["num_envs"] == 4
+    assert graph.full_params()["actor"] == {"size": 6}  # the spec's params beat defaults
+    assert "declares no parameter 'colour'" in caplog.text  # skipped, not an error
+    graph = load_graph(spec, ["environment.num_envs=2"])  # -p beats defaults
+    assert graph.full_params()["environment"]["num_envs"] == 2 and graph.num_envs == 2
+    built = graph.build(seed=0)
+    assert built.components["environment"].num_envs == 2

@@ -79,6 +79,7 @@ def file_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                 "description": "net + learner",
                 "components": ["tiny_net", "tiny_learner"],
                 "loop": {"samples_per_insert": 4.0, "min_replay_size": 10},
+                "defaults": {"environment": {"num_envs": 3}},
             }
         },
     }
@@ -328,3 +329,34 @@ def test_uninstall_by_slot_registry_name_and_bundle(agent: Path, file_registry) 
     with pytest.raises(SpecError, match="'acter' is not installed") as info:
         uninstall(agent, "acter")
     assert "did you mean 'actor'" in str(info.value)
+
+
+def test_bundle_defaults_are_written_apart_from_the_slot(agent: Path, file_registry) -> None:
+    path, _ = file_registry
+    install(agent, ["tiny"], [str(path)])
+    raw = yaml.safe_load((agent / "agentos.yaml").read_text())
+    assert raw["defaults"] == {"environment": {"num_envs": 3}}
+    assert "params" not in raw["components"]["environment"]  # the env entry is untouched
+    # replacing the environment afterwards keeps the bundle's defaults
+    install(agent, ["cartpole"], [])
+    assert {k: dict(v) for k, v in load_spec(agent).defaults.items()} == {
+        "environment": {"num_envs": 3}
+    }
+    # the user's own default survives uninstalling the bundle; the bundle's own one goes
+    raw = yaml.safe_load((agent / "agentos.yaml").read_text())
+    raw["defaults"]["environment"]["max_steps"] = 10
+    (agent / "agentos.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    uninstall(agent, "tiny")
+    assert {k: dict(v) for k, v in load_spec(agent).defaults.items()} == {
+        "environment": {"max_steps": 10}
+    }
+
+
+@pytest.mark.parametrize("order", [["r2d2", "cartpole"], ["cartpole", "r2d2"]])
+def test_builtin_r2d2_bundle_sets_num_envs_either_order(agent: Path, order: list[str]) -> None:
+    for name in order:
+        install(agent, [name], [])
+    spec = load_spec(agent)
+    assert dict(spec.defaults["environment"]) == {"num_envs": 8}
+    assert dict(spec.components["environment"].params) == {"env_id": "CartPole-v1"}
+    assert "num_envs" not in (agent / "agentos.yaml").read_text().split("defaults:")[0]

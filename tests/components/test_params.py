@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import pytest
 
 from agentos.components.params import (
+    apply_defaults,
     apply_overrides,
     build_params,
     flatten,
@@ -82,3 +84,29 @@ def test_unknown_parameter_suggests_the_close_one():
 
 def test_flatten():
     assert flatten({"a": {"b": 1, "c": {"d": 2}}}) == {"a.b": 1, "a.c.d": 2}
+
+
+def test_defaults_fill_only_declared_unset_params(caplog):
+    tree = {"env": {"steps": 3}, "other": {}}
+    defaults = {"env": {"steps": 99, "lr": 0.5, "num_envs": 8}, "missing": {"steps": 1}}
+    with caplog.at_level(logging.DEBUG, logger="agentos.components.params"):
+        out = apply_defaults(tree, defaults, {"env": P, "other": P})
+    # steps is set in the tree (kept), lr is declared and unset (filled), num_envs is not a
+    # field of P and "missing" names no component (both skipped)
+    assert out == {"env": {"steps": 3, "lr": 0.5}, "other": {}}
+    assert tree == {"env": {"steps": 3}, "other": {}}  # the input is not mutated
+    assert "declares no parameter 'num_envs'" in caplog.text
+    assert "no component 'missing'" in caplog.text
+
+
+def test_defaults_go_under_overrides_and_over_dataclass_defaults():
+    spec_tree = {"env": {"name": "spec"}}
+    defaults = {"env": {"name": "bundle", "steps": 7, "lr": 0.25}}
+    tree = apply_overrides(spec_tree, ["env.lr=0.5"])
+    out = build_params(P, apply_defaults(tree, defaults, {"env": P})["env"], "w")
+    # -p (lr 0.5) > spec params (name "spec") > defaults (steps 7) > P defaults (flag False)
+    assert (out.lr, out.name, out.steps, out.flag) == (0.5, "spec", 7, False)
+
+
+def test_defaults_for_a_component_without_params_are_skipped():
+    assert apply_defaults({"a": {}}, {"a": {"x": 1}}, {"a": None}) == {"a": {}}

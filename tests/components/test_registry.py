@@ -261,3 +261,13 @@ def test_normalise_stores_local_paths_relative_to_the_agent(tmp_path: Path) -> N
     assert normalise("regs/r.yaml", agent, agent) == "regs/r.yaml"
     assert normalise("r.yaml", tmp_path, agent) == str(tmp_path / "r.yaml")
     assert normalise("git+file:///x@v1", tmp_path, agent) == "git+file:///x@v1"
+
+
+def test_bundle_defaults_are_read_and_checked(tmp_path: Path) -> None:
+    assert load_registries([], tmp_path).defaults("r2d2") == {"environment": {"num_envs": 8}}
+    assert load_registries([], tmp_path).defaults("cartpole") == {}
+    path = tmp_path / "reg.yaml"
+    bad = {"bundles": {"b": {"components": ["cartpole"], "defaults": {"environment": 8}}}}
+    path.write_text(yaml.safe_dump(bad))
+    with pytest.raises(RegistryError, match="'bundles.b.defaults.environment' must be a mapping"):
+        load_registries([str(path)], tmp_path)

@@ -37,3 +37,35 @@ def test_depends_list_form_and_bad_source(tmp_path):
     data["components"]["a"]["source"] = "http"
     with pytest.raises(SpecError, match="unknown source 'http'"):
         parse_spec(data, tmp_path / "agentos.yaml")
+
+
+def test_defaults_parse_by_slot(tmp_path):
+    data = {
+        "components": {"env": {"module": "m.py", "class": "C"}},
+        "defaults": {"environment": {"num_envs": 8}},
+    }
+    spec = parse_spec(data, tmp_path / "agentos.yaml")
+    assert {k: dict(v) for k, v in spec.defaults.items()} == {"environment": {"num_envs": 8}}
+    assert dict(parse_spec({"components": {}}, tmp_path / "agentos.yaml").defaults) == {}
+
+
+@pytest.mark.parametrize(
+    ("defaults", "message", "key"),
+    [
+        ([8], "'defaults' must be a mapping", "agentos.yaml: defaults"),
+        ({"environment": 8}, "'defaults.environment' must be a mapping", "defaults.environment"),
+        ({"environment": [1]}, "got list", "defaults.environment"),
+        ({"my env": {"n": 1}}, "'my env' in 'defaults' is not a component slot", "defaults"),
+        ({"environment": {"num envs": 8}}, "'num envs' in 'defaults.environment'", "defaults"),
+    ],
+)
+def test_invalid_defaults_name_the_key(tmp_path, defaults, message, key):
+    data = {"components": {"env": {"module": "m.py", "class": "C"}}, "defaults": defaults}
+    with pytest.raises(SpecError, match=message) as info:
+        parse_spec(data, tmp_path / "agentos.yaml")
+    assert key in str(info.value)
+
+
+def test_misspelt_defaults_key_suggests(tmp_path):
+    with pytest.raises(SpecError, match="did you mean 'defaults'"):
+        parse_spec({"components": {}, "default": {}}, tmp_path / "agentos.yaml")

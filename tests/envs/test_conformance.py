@@ -59,6 +59,49 @@ class EnvironmentConformance:
 
         np.testing.assert_array_equal(rollout(), rollout())
 
+    def test_restored_state_continues_the_episodes(self, tmp_path):
+        from agentos.runtime.checkpoint import load_checkpoint, save_checkpoint
+
+        def act(t):
+            return np.array([(t * 7 + i) % env.action_space.n for i in range(env.num_envs)])
+
+        env = self.make(0)
+        env.reset(seed=5)
+        for t in range(120):  # long enough for some copies to finish an episode on the way
+            env.step(act(t))
+        path = save_checkpoint(tmp_path / "env.msgpack", env.state_dict())
+        restored = self.make(1)
+        restored.load_state_dict(load_checkpoint(path))
+        if not restored.continues_episodes():
+            assert not env.state_dict(), "an environment with state must restore it"
+            return
+        for t in range(120, 180):
+            a, b = env.step(act(t)), restored.step(act(t))
+            np.testing.assert_array_equal(a.observation, b.observation)
+            np.testing.assert_array_equal(a.reward, b.reward)
+            np.testing.assert_array_equal(a.terminated | a.truncated, b.terminated | b.truncated)
+        env.close()
+        restored.close()
+
+
+def test_replay_that_misses_the_saved_observation_restarts_episodes(caplog):
+    from agentos.envs.gym_env import GymEnvironment, GymParams
+
+    env = GymEnvironment(GymParams("CartPole-v1", num_envs=2), _ctx(0))
+    env.reset(seed=0)
+    for _ in range(5):
+        env.step(np.array([0, 1]))
+    state = env.state_dict()
+    assert [len(c["actions"]) for c in state["copies"]] == [5, 5]
+    state["copies"][1]["observation"] = state["copies"][1]["observation"] + 1.0
+    restored = GymEnvironment(GymParams("CartPole-v1", num_envs=2), _ctx(0))
+    restored.load_state_dict(state)
+    assert not restored.continues_episodes()
+    assert "did not reproduce the saved observation" in caplog.text
+    other = GymEnvironment(GymParams("CartPole-v1", num_envs=3), _ctx(0))
+    other.load_state_dict(env.state_dict())  # another number of copies: episodes restart
+    assert not other.continues_episodes()
+
 
 def _ctx(seed: int) -> BuildContext:
     return BuildContext(name="environment", seed=seed, agent_dir=Path("."))

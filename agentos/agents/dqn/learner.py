@@ -24,7 +24,6 @@ from agentos.runtime.roles import BuildContext
 logger = logging.getLogger(__name__)
 
 
-
 def make_optimizer(config: Any) -> optax.GradientTransformation:
     """Adam after global-norm gradient clipping, from ``DQNLearner.Params``.
 

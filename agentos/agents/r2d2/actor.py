@@ -9,8 +9,9 @@ them to ``initial_extras`` where an episode ended.
 Exploration follows Ape-X (Horgan et al. 2018, https://arxiv.org/abs/1803.00933) as in R2D2
 and Agent57: environment i of N acts with ``eps_i = base^(1 + alpha i / (N - 1))``
 (``base = 0.4``, ``alpha = 8``), unless a fixed ``epsilon`` is given; evaluation is greedy.
-With a single environment the ladder is just ``eps_0 = 0.4``: run several
-(``-p environment.num_envs=8``).
+With a single environment the ladder is just ``eps_0 = 0.4``: run several (the ``r2d2``
+bundle sets ``defaults: {environment: {num_envs: 8}}``). Evaluation draws from its own rng,
+so evaluating does not change the exploration of the training run.
 
 The behaviour probability ``mu(a_t | x_t)`` that Retrace needs is known only when the action
 is drawn; ``observe`` takes it from the ``select_action(explore=True)`` call that chose the
@@ -107,6 +108,7 @@ class R2D2Actor(Actor):
         self.num_actions = int(context.action_space.n)
         self.lstm_size = int(network.params.lstm_size)
         self._rng = context.numpy_rng("explore")
+        self._eval_rng = context.numpy_rng("evaluate")
         self._variables = network.initial_params()
         self.adder = SequenceAdder(
             replay, self.num_envs, params.burn_in, params.trace_length, params.period
@@ -169,7 +171,7 @@ class R2D2Actor(Actor):
         )
         q = np.asarray(q)
         epsilons = self.epsilons(q.shape[0], explore)
-        actions, mu = epsilon_greedy(q, epsilons, self._rng)
+        actions, mu = epsilon_greedy(q, epsilons, self._rng if explore else self._eval_rng)
         if explore:
             self._pending = (actions, mu)
         new_extras = {
@@ -214,11 +216,17 @@ class R2D2Actor(Actor):
         """Act with these learner parameters from now on."""
         self._variables = variables
 
+    def end_episodes(self) -> None:
+        """Drop the adder's open sequences (their episodes will not go on)."""
+        self.adder.drop_open_sequences()
+
     # --- state ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Exploration rng, the adder's open sequences and the parameters acted with."""
+        """Exploration and evaluation rngs, the adder's open sequences and the parameters
+        acted with."""
         return {
             "rng": self._rng.bit_generator.state,
+            "eval_rng": self._eval_rng.bit_generator.state,
             "adder": self.adder.state_dict(),
             "params": tree_to_numpy(self._variables),
         }
@@ -226,6 +234,8 @@ class R2D2Actor(Actor):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned."""
         self._rng.bit_generator.state = state["rng"]
+        if "eval_rng" in state:  # absent from checkpoints written before it existed
+            self._eval_rng.bit_generator.state = state["eval_rng"]
         saved_envs = len(state["adder"]["envs"])
         if saved_envs == self.num_envs:
             self.adder.load_state_dict(state["adder"])

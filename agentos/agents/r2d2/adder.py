@@ -100,7 +100,17 @@ class SequenceAdder:
     recurrent state and per-step extras); ``replay`` needs ``add_items(items)``.
     """
 
-    def __init__(self, replay: Any, num_envs: int, burn_in: int, trace_length: int, period: int):
+    def __init__(
+        self,
+        replay: Any,
+        num_envs: int,
+        burn_in: int,
+        trace_length: int,
+        period: int,
+        reward_shape: tuple[int, ...] = (),
+    ):
+        """``reward_shape``: the shape of one environment's reward (``()``: a scalar; Agent57
+        stores (extrinsic, intrinsic) rewards with shape ``(2,)``)."""
         check_sequence_params(burn_in, trace_length, period)
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
@@ -110,6 +120,7 @@ class SequenceAdder:
         self.trace_length = int(trace_length)
         self.period = int(period)
         self.sequence_length = self.burn_in + self.trace_length
+        self.reward_shape = tuple(int(d) for d in reward_shape)
         self.sequences_added = 0
         self._reset_all()
 
@@ -119,7 +130,14 @@ class SequenceAdder:
         # dict of per-step values, with the recurrent state under "__state__".
         self._buffers: list[list[dict[str, Any]]] = [[] for _ in range(n)]
         self._prev_action = [0] * n  # a_{t-1}
-        self._reward_in = [0.0] * n  # r_t
+        self._reward_in = [self._zero_reward() for _ in range(n)]  # r_t
+
+    def _zero_reward(self) -> np.ndarray:
+        return np.zeros(self.reward_shape, dtype=np.float32)
+
+    def drop_open_sequences(self) -> None:
+        """Forget every environment's unfinished sequences (their episodes will not go on)."""
+        self._reset_all()
 
     # --- adding -----------------------------------------------------------------------
     def add(
@@ -154,6 +172,11 @@ class SequenceAdder:
         next_observation = np.asarray(next_observation)
         action = np.asarray(action)
         reward = np.asarray(reward, dtype=np.float32)
+        if reward.shape[1:] != self.reward_shape:
+            raise ValueError(
+                f"rewards of shape {reward.shape[1:]} per environment, the adder expects "
+                f"{self.reward_shape}"
+            )
         terminated = np.asarray(terminated, dtype=bool)
         truncated = np.asarray(truncated, dtype=bool)
         num = action.shape[0]
@@ -164,10 +187,10 @@ class SequenceAdder:
             record = {
                 OBSERVATION: observation[i],
                 ACTION: np.int32(action[i]),
-                REWARD: np.float32(self._reward_in[i]),
+                REWARD: self._reward_in[i],
                 DISCOUNT: np.float32(1.0),
                 PREV_ACTION: np.int32(self._prev_action[i]),
-                PREV_REWARD: np.float32(self._reward_in[i]),
+                PREV_REWARD: self._reward_in[i],
                 MASK: np.float32(1.0),
             }
             for key, value in step_extras.items():
@@ -176,7 +199,7 @@ class SequenceAdder:
             buffer = self._buffers[i]
             buffer.append(record)
             self._prev_action[i] = int(action[i])
-            self._reward_in[i] = float(reward[i])
+            self._reward_in[i] = reward[i].copy()
             if len(buffer) == self.sequence_length:
                 emitted.append(self._cut(buffer))
                 del buffer[: self.period]
@@ -184,10 +207,10 @@ class SequenceAdder:
                 final = {
                     OBSERVATION: next_observation[i],
                     ACTION: np.int32(0),
-                    REWARD: np.float32(reward[i]),
+                    REWARD: reward[i].copy(),
                     DISCOUNT: np.float32(0.0 if terminated[i] else 1.0),
                     PREV_ACTION: np.int32(action[i]),
-                    PREV_REWARD: np.float32(reward[i]),
+                    PREV_REWARD: reward[i].copy(),
                     MASK: np.float32(0.0),
                 }
                 for key, value in step_extras.items():
@@ -200,7 +223,7 @@ class SequenceAdder:
                     del buffer[: self.period]
                 buffer.clear()
                 self._prev_action[i] = 0
-                self._reward_in[i] = 0.0
+                self._reward_in[i] = self._zero_reward()
         if emitted:
             items = {key: np.stack([seq[key] for seq in emitted]) for key in emitted[0]}
             self.replay.add_items(items)
@@ -239,7 +262,7 @@ class SequenceAdder:
                     },
                     "length": len(buffer),
                     "prev_action": int(self._prev_action[i]),
-                    "reward_in": float(self._reward_in[i]),
+                    "reward_in": np.asarray(self._reward_in[i], dtype=np.float32),
                 }
             )
         return {"envs": envs, "sequences_added": int(self.sequences_added)}
@@ -264,5 +287,7 @@ class SequenceAdder:
                 buffer.append(record)
             self._buffers[i] = buffer
             self._prev_action[i] = int(env["prev_action"])
-            self._reward_in[i] = float(env["reward_in"])
+            self._reward_in[i] = np.asarray(env["reward_in"], dtype=np.float32).reshape(
+                self.reward_shape
+            )
         self.sequences_added = int(state.get("sequences_added", 0))

@@ -62,7 +62,6 @@ from agentos.runtime.roles import BuildContext
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class UpdateConfig:
     """The static (hashable) hyperparameters of ``update_step``."""

@@ -68,9 +68,18 @@ class RecurrentQModule(nn.Module):
         self.advantage = nn.Dense(self.num_actions)
 
     def embed(
-        self, observation: jax.Array, prev_action: jax.Array, prev_reward: jax.Array
+        self,
+        observation: jax.Array,
+        prev_action: jax.Array,
+        prev_reward: jax.Array,
+        extra: jax.Array | None = None,
     ) -> jax.Array:
-        """[B, ...] observations, [B] previous actions and rewards -> [B, E] LSTM inputs."""
+        """[B, ...] observations, [B] previous actions, [B] or [B, R] previous rewards and
+        optional [B, X] extra inputs -> [B, E] LSTM inputs.
+
+        Agent57 passes its previous (extrinsic, intrinsic) rewards as [B, 2] and the one-hot
+        mixture index as ``extra``.
+        """
         batch = observation.shape[0]
         if self.conv_torso:
             x = observation.astype(jnp.float32) / 255.0
@@ -82,8 +91,11 @@ class RecurrentQModule(nn.Module):
         for dense in self.torso_dense:
             x = nn.relu(dense(x))
         one_hot = jax.nn.one_hot(prev_action, self.num_actions, dtype=jnp.float32)
-        reward = jnp.tanh(prev_reward.astype(jnp.float32))[:, None]
-        return jnp.concatenate([x, one_hot, reward], axis=-1)
+        reward = jnp.tanh(prev_reward.astype(jnp.float32)).reshape(batch, -1)
+        inputs = [x, one_hot, reward]
+        if extra is not None:
+            inputs.append(extra.astype(jnp.float32).reshape(batch, -1))
+        return jnp.concatenate(inputs, axis=-1)
 
     def core(self, state: LSTMState, embedding: jax.Array) -> tuple[LSTMState, jax.Array]:
         """One LSTM step: ((h, c), [B, E]) -> ((h', c'), h')."""
@@ -107,9 +119,10 @@ class RecurrentQModule(nn.Module):
         prev_action: jax.Array,
         prev_reward: jax.Array,
         state: LSTMState,
+        extra: jax.Array | None = None,
     ) -> tuple[jax.Array, LSTMState]:
         """One step for a batch: -> (Q [B, A], (h', c'))."""
-        state, out = self.core(state, self.embed(observation, prev_action, prev_reward))
+        state, out = self.core(state, self.embed(observation, prev_action, prev_reward, extra))
         return self.head(out), state
 
 
@@ -120,9 +133,10 @@ def step(
     prev_action: jax.Array,
     prev_reward: jax.Array,
     state: LSTMState,
+    extra: jax.Array | None = None,
 ) -> tuple[jax.Array, LSTMState]:
     """One step of the network for a batch of B: -> (Q [B, A], (h', c'))."""
-    return module.apply(params, observation, prev_action, prev_reward, state)
+    return module.apply(params, observation, prev_action, prev_reward, state, extra)
 
 
 def unroll(
@@ -132,6 +146,7 @@ def unroll(
     prev_action: jax.Array,
     prev_reward: jax.Array,
     state: LSTMState,
+    extra: jax.Array | None = None,
 ) -> tuple[jax.Array, LSTMState]:
     """Unroll over time-major inputs ``[T, B, ...]`` from ``state``: -> (Q [T, B, A], final state).
 
@@ -140,11 +155,13 @@ def unroll(
     """
     num_steps, batch = prev_action.shape[:2]
     flat_obs = jnp.reshape(observation, (num_steps * batch,) + observation.shape[2:])
+    flat_extra = None if extra is None else jnp.reshape(extra, (num_steps * batch, -1))
     embedding = module.apply(
         params,
         flat_obs,
         jnp.reshape(prev_action, (-1,)),
-        jnp.reshape(prev_reward, (-1,)),
+        jnp.reshape(prev_reward, (num_steps * batch, -1)),
+        flat_extra,
         method=RecurrentQModule.embed,
     )
     embedding = jnp.reshape(embedding, (num_steps, batch, -1))

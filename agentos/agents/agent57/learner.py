@@ -1,0 +1,423 @@
+"""The Agent57 learner (Badia et al. 2020, https://arxiv.org/abs/2003.13350 , App. B/F).
+
+One update, top to bottom (``update_step``, one jitted pure function with an explicit carry):
+
+1. a prioritized batch of B sequences of ``T = burn_in + trace_length`` steps, each with the
+   LSTM states of both Q-networks at its first step, its arm j (constant in a sequence: a
+   sequence never spans two episodes) and rewards ``[r_e, r_i]``;
+2. burn-in of the extrinsic and intrinsic networks (online and target) from the stored
+   states, without gradient; both networks are one ``jax.vmap`` over stacked parameters;
+3. the target policy is greedy on the combined online values
+   ``h(h^{-1}(Q_e) + beta_j h^{-1}(Q_i))`` and shared by both heads (App. B);
+4. transformed Retrace targets (lambda = 0.95) per head with the head's reward and the arm's
+   discount gamma_j (``agentos.agents.r2d2.learner.retrace_sequence_targets``);
+5. loss = importance-weighted masked squared TD errors of both heads; each network has its
+   own Adam state and its own global-norm clipping at 40 (the optimizer is ``vmap``-ed over
+   the stacked parameters);
+6. priorities ``eta max|delta| + (1 - eta) mean|delta|`` of the combined TD error
+   ``delta_e + beta_j delta_i``;
+7. the embedding is trained by its inverse-dynamics loss on the sequences' transitions and the
+   RND predictor by its error on their observations, each with its own Adam (NGU App. A);
+8. the target Q-networks are copied every ``target_update_period`` updates.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from agentos.agents.agent57.actor import ARM
+from agentos.agents.agent57.network import (
+    NUM_HEADS,
+    Agent57Network,
+    split_unroll,
+)
+from agentos.agents.r2d2 import losses
+from agentos.agents.r2d2.actor import MU, STATE_KEYS
+from agentos.agents.r2d2.adder import (
+    ACTION,
+    DISCOUNT,
+    MASK,
+    OBSERVATION,
+    PREV_ACTION,
+    PREV_REWARD,
+    REWARD,
+    check_sequence_params,
+)
+from agentos.agents.r2d2.learner import make_optimizer, retrace_sequence_targets
+from agentos.agents.target_learner import LearnerState, TargetNetworkLearner
+from agentos.errors import AgentOSError, ParameterError
+from agentos.runtime.roles import BuildContext
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UpdateConfig:
+    """The static (hashable) hyperparameters of ``update_step``."""
+
+    burn_in: int
+    num_arms: int
+    value_rescaling: bool
+    retrace_lambda: float
+    priority_eta: float
+    target_update_period: int
+    learning_rate: float
+    adam_eps: float
+    max_grad_norm: float
+    novelty_learning_rate: float
+
+
+def _time_major(x: jax.Array) -> jax.Array:
+    return jnp.swapaxes(x, 0, 1)
+
+
+def split_retrace_targets(
+    q_online_t: jax.Array,
+    q_target_t: jax.Array,
+    a_t: jax.Array,
+    r_t: jax.Array,
+    discount_t: jax.Array,
+    mask_t: jax.Array,
+    mu_t: jax.Array,
+    beta: jax.Array,
+    gamma: jax.Array,
+    *,
+    lambda_: float,
+    tx_pair: losses.TxPair,
+) -> jax.Array:
+    """Transformed Retrace targets ``[2, L - 1]`` of the extrinsic and intrinsic heads of one
+    trace, both with the greedy policy on the combined online values (Agent57 App. B).
+
+    ``q_online_t``/``q_target_t`` are ``[2, L, A]`` (head 0 extrinsic, 1 intrinsic), ``r_t``
+    ``[L, 2]`` the matching rewards, ``discount_t`` ``[L]`` the stored 0/1 discounts, which are
+    multiplied by the arm's ``gamma``; ``beta`` weighs the intrinsic values in the policy.
+    Alignment: the target of ``Q(x_t, a_t)`` uses ``r_t[t + 1]`` (see ``retrace_sequence_targets``).
+    """
+    h, h_inv = tx_pair
+    q_policy = h(h_inv(q_online_t[0]) + beta * h_inv(q_online_t[1]))
+    targets = [
+        retrace_sequence_targets(
+            a_t,
+            r_t[:, head],
+            gamma * discount_t,
+            mask_t,
+            mu_t,
+            q_target_t[head],
+            q_policy,
+            gamma=1.0,
+            lambda_=lambda_,
+            tx_pair=tx_pair,
+        )
+        for head in range(NUM_HEADS)
+    ]
+    return jnp.stack(targets)
+
+
+def q_loss(
+    q_params: Any,
+    target_q_params: Any,
+    batch: dict[str, jax.Array],
+    weights: jax.Array,
+    betas: jax.Array,
+    gammas: jax.Array,
+    network: Agent57Network,
+    config: UpdateConfig,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Retrace loss of both heads on a batch; aux: priorities [B] and per-head metrics."""
+    obs = _time_major(batch[OBSERVATION])
+    prev_action = _time_major(batch[PREV_ACTION])
+    prev_reward = _time_major(batch[PREV_REWARD])
+    arm = batch[ARM][:, 0].astype(jnp.int32)  # [B]
+    arm_t = jnp.broadcast_to(arm, prev_action.shape)  # [T, B]
+    start = (jnp.swapaxes(batch[STATE_KEYS[0]], 0, 1), jnp.swapaxes(batch[STATE_KEYS[1]], 0, 1))
+    module, num_arms, b = network.module, config.num_arms, config.burn_in
+
+    def unroll(params: Any, state: Any, lo: int, hi: int | None) -> tuple[jax.Array, Any]:
+        return split_unroll(
+            module,
+            params,
+            obs[lo:hi],
+            prev_action[lo:hi],
+            prev_reward[lo:hi],
+            arm_t[lo:hi],
+            state,
+            num_arms,
+        )
+
+    online_state, target_state = start, start
+    if b > 0:
+        online_state = jax.lax.stop_gradient(unroll(q_params, start, 0, b)[1])
+        target_state = jax.lax.stop_gradient(unroll(target_q_params, start, 0, b)[1])
+    q_online, _ = unroll(q_params, online_state, b, None)  # [2, L, B, A]
+    q_target, _ = unroll(target_q_params, target_state, b, None)
+    q_online = jnp.swapaxes(q_online, 1, 2)  # [2, B, L, A]
+    q_target = jax.lax.stop_gradient(jnp.swapaxes(q_target, 1, 2))
+    beta = betas[arm]  # [B]
+    gamma = gammas[arm]
+    rescaled = config.value_rescaling
+    tx_pair = losses.SIGNED_HYPERBOLIC_PAIR if rescaled else losses.IDENTITY_PAIR
+    action = batch[ACTION][:, b:]
+    mask = batch[MASK][:, b:]
+    targets = jax.vmap(
+        functools.partial(split_retrace_targets, lambda_=config.retrace_lambda, tx_pair=tx_pair),
+        in_axes=(1, 1, 0, 0, 0, 0, 0, 0, 0),
+    )(
+        jax.lax.stop_gradient(q_online),
+        q_target,
+        action,
+        batch[REWARD][:, b:],
+        batch[DISCOUNT][:, b:],
+        mask,
+        batch[MU][:, b:],
+        beta,
+        gamma,
+    )  # [B, 2, L - 1]
+    num = targets.shape[-1]
+    valid = mask[:, :num]
+    td_heads = []
+    total = jnp.zeros(())
+    metrics = {}
+    for head, name in enumerate(("extrinsic", "intrinsic")):
+        q_taken = jnp.take_along_axis(q_online[head][:, :num], action[:, :num, None], axis=-1)
+        q_taken = q_taken[..., 0]
+        per_sequence, td = jax.vmap(losses.td_error_loss)(q_taken, targets[:, head], valid)
+        head_loss = jnp.mean(weights * per_sequence)
+        total = total + head_loss
+        td_heads.append(td)
+        metrics[f"loss_{name}"] = head_loss
+        values = tx_pair.apply_inv(jax.lax.stop_gradient(q_taken))
+        metrics[f"q_{name}_mean"] = jnp.sum(valid * values) / jnp.maximum(jnp.sum(valid), 1.0)
+    combined_td = td_heads[0] + beta[:, None] * td_heads[1]
+    priorities = jax.vmap(functools.partial(losses.sequence_priority, eta=config.priority_eta))(
+        jnp.abs(combined_td), valid
+    )
+    metrics["priorities"] = priorities
+    return total, metrics
+
+
+def novelty_loss(
+    params: dict[str, Any], batch: dict[str, jax.Array], network: Agent57Network
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Inverse-dynamics loss of the embedding + RND predictor error, on the batch's steps."""
+    obs = batch[OBSERVATION]
+    mask = batch[MASK]
+    flat = functools.partial(jnp.reshape, shape=(-1,) + obs.shape[2:])
+    # Step t with a real action has a real next observation (an episode's final one included).
+    idm_loss, idm_accuracy = network.embedding.loss(
+        params["embedding"],
+        flat(obs[:, :-1]),
+        flat(obs[:, 1:]),
+        jnp.reshape(batch[ACTION][:, :-1], (-1,)),
+        jnp.reshape(mask[:, :-1], (-1,)),
+    )
+    rnd_loss = network.rnd.loss(params["rnd"], flat(obs), jnp.reshape(mask, (-1,)))
+    return idm_loss + rnd_loss, {
+        "idm_loss": idm_loss,
+        "idm_accuracy": idm_accuracy,
+        "rnd_loss": rnd_loss,
+    }
+
+
+def _optimizers(config: UpdateConfig) -> tuple[Any, Any]:
+    q_opt = make_optimizer(config.learning_rate, config.adam_eps, config.max_grad_norm)
+    novelty_opt = make_optimizer(config.novelty_learning_rate, 1e-8, config.max_grad_norm)
+    return q_opt, novelty_opt
+
+
+def init_opt_state(params: dict[str, Any], config: UpdateConfig) -> dict[str, Any]:
+    """Adam states: one per Q-network (vmapped), one for the embedding, one for RND."""
+    q_opt, novelty_opt = _optimizers(config)
+    return {
+        "q": jax.vmap(q_opt.init)(params["q"]),
+        "embedding": novelty_opt.init(params["embedding"]),
+        "rnd": novelty_opt.init(params["rnd"]["predictor"]),
+    }
+
+
+@functools.partial(jax.jit, static_argnames=("network", "config"))
+def update_step(
+    state: LearnerState,
+    batch: dict[str, jax.Array],
+    weights: jax.Array,
+    betas: jax.Array,
+    gammas: jax.Array,
+    *,
+    network: Agent57Network,
+    config: UpdateConfig,
+) -> tuple[LearnerState, dict[str, jax.Array], jax.Array]:
+    """One update of both Q-networks, the embedding and RND; -> (state, metrics, priorities)."""
+    q_opt, novelty_opt = _optimizers(config)
+    params = state.params
+    (_, q_aux), q_grads = jax.value_and_grad(q_loss, has_aux=True)(
+        params["q"], state.target_params, batch, weights, betas, gammas, network, config
+    )
+    (_, n_aux), n_grads = jax.value_and_grad(novelty_loss, has_aux=True)(params, batch, network)
+    q_updates, q_opt_state = jax.vmap(q_opt.update)(q_grads, state.opt_state["q"], params["q"])
+    emb_updates, emb_opt_state = novelty_opt.update(
+        n_grads["embedding"], state.opt_state["embedding"], params["embedding"]
+    )
+    rnd_updates, rnd_opt_state = novelty_opt.update(
+        n_grads["rnd"]["predictor"], state.opt_state["rnd"], params["rnd"]["predictor"]
+    )
+    new_params = {
+        "q": optax.apply_updates(params["q"], q_updates),
+        "embedding": optax.apply_updates(params["embedding"], emb_updates),
+        "rnd": {
+            "predictor": optax.apply_updates(params["rnd"]["predictor"], rnd_updates),
+            "target": params["rnd"]["target"],
+        },
+    }
+    num_updates = state.num_updates + 1
+    target_params = optax.periodic_update(
+        new_params["q"], state.target_params, num_updates, config.target_update_period
+    )
+    priorities = q_aux.pop("priorities")
+    metrics = {**q_aux, **n_aux, "priority_mean": jnp.mean(priorities)}
+    metrics["loss"] = metrics["loss_extrinsic"] + metrics["loss_intrinsic"]
+    opt_state = {"q": q_opt_state, "embedding": emb_opt_state, "rnd": rnd_opt_state}
+    return LearnerState(new_params, target_params, opt_state, num_updates), metrics, priorities
+
+
+class Agent57Learner(TargetNetworkLearner):
+    """Trains the Agent57 networks on prioritized sequences with transformed Retrace."""
+
+    requires = {"network": "network", "replay": "replay"}
+
+    @dataclass(frozen=True)
+    class Params:
+        """Parameters of the Agent57 learner."""
+
+        burn_in: int = 8
+        """Steps that only refresh the stored LSTM states; write ``${actor.burn_in}``."""
+        trace_length: int = 32
+        """Steps after the burn-in with a loss; write ``${actor.trace_length}``."""
+        retrace_lambda: float = 0.95
+        """lambda of the Retrace traces (Agent57: 0.95)."""
+        learning_rate: float = 1e-4
+        """Adam step size of both Q-networks (Agent57: 1e-4)."""
+        adam_eps: float = 1e-3
+        """Adam epsilon of the Q-networks (Agent57: 1e-3)."""
+        max_grad_norm: float = 40.0
+        """Global-norm clip of each network's gradient (Agent57: 40)."""
+        novelty_learning_rate: float = 5e-4
+        """Adam step size of the embedding/IDM and the RND predictor (NGU: 5e-4)."""
+        target_update_period: int = 1500
+        """Updates between target-network copies (Agent57: 1500)."""
+        priority_eta: float = 0.9
+        """Priority = eta max|delta| + (1 - eta) mean|delta| (Agent57: 0.9)."""
+        batch_size: int = 64
+        """Sequences per update (Agent57: 64)."""
+
+        def __post_init__(self) -> None:
+            check_sequence_params(self.burn_in, self.trace_length, 1)
+            for name in ("retrace_lambda", "priority_eta"):
+                if not 0.0 <= getattr(self, name) <= 1.0:
+                    raise ParameterError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+            for name in ("learning_rate", "novelty_learning_rate"):
+                if getattr(self, name) <= 0:
+                    raise ParameterError(f"{name} must be > 0, got {getattr(self, name)}")
+            if self.target_update_period < 1:
+                raise ParameterError(
+                    f"target_update_period must be >= 1, got {self.target_update_period}"
+                )
+            if self.batch_size < 1:
+                raise ParameterError(f"batch_size must be >= 1, got {self.batch_size}")
+
+    def __init__(
+        self, params: Params, context: BuildContext, *, network: Any, replay: Any, **dependencies
+    ):
+        super().__init__(params, context, **dependencies)
+        if not isinstance(network, Agent57Network):
+            raise ParameterError(
+                f"the Agent57 learner needs the agent57_network, got {type(network).__name__}",
+                fix="agentos install agent57_network",
+            )
+        self.network = network
+        self.replay = replay
+        self.batch_size = int(params.batch_size)
+        self.config = UpdateConfig(
+            burn_in=int(params.burn_in),
+            num_arms=int(network.num_arms),
+            value_rescaling=bool(network.params.value_rescaling),
+            retrace_lambda=float(params.retrace_lambda),
+            priority_eta=float(params.priority_eta),
+            target_update_period=int(params.target_update_period),
+            learning_rate=float(params.learning_rate),
+            adam_eps=float(params.adam_eps),
+            max_grad_norm=float(params.max_grad_norm),
+            novelty_learning_rate=float(params.novelty_learning_rate),
+        )
+        self.betas = jnp.asarray(network.betas)
+        self.gammas = jnp.asarray(network.gammas)
+        initial = network.initial_params()
+        self.state = LearnerState(
+            params=initial,
+            target_params=initial["q"],
+            opt_state=init_opt_state(initial, self.config),
+            num_updates=jnp.zeros((), dtype=jnp.int32),
+        )
+
+    def ready(self) -> bool:
+        """Whether the replay holds a batch of sequences."""
+        return len(self.replay) >= self.batch_size
+
+    def _batch(self, items: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        length = items[ACTION].shape[1]
+        expected = self.params.burn_in + self.params.trace_length
+        if length != expected:
+            raise AgentOSError(
+                f"replayed sequences have {length} steps, the learner expects burn_in + "
+                f"trace_length = {expected}",
+                where=self.context.name,
+                fix="set learner.burn_in: ${actor.burn_in} and "
+                "learner.trace_length: ${actor.trace_length}",
+            )
+        if items[REWARD].shape[2:] != (NUM_HEADS,):
+            raise AgentOSError(
+                "replayed sequences hold no intrinsic rewards",
+                where=self.context.name,
+                fix="use the agent57_actor with the agent57_learner",
+            )
+        batch = {
+            OBSERVATION: items[OBSERVATION],
+            ACTION: items[ACTION].astype(np.int32),
+            REWARD: items[REWARD].astype(np.float32),
+            DISCOUNT: items[DISCOUNT].astype(np.float32),
+            PREV_ACTION: items[PREV_ACTION].astype(np.int32),
+            PREV_REWARD: items[PREV_REWARD].astype(np.float32),
+            MASK: items[MASK].astype(np.float32),
+            MU: items[MU].astype(np.float32),
+            ARM: items[ARM].astype(np.int32),
+        }
+        for key in STATE_KEYS:
+            batch[key] = items[key].astype(np.float32)
+        return batch
+
+    def step(self, num_updates: int = 1) -> dict[str, float]:
+        """Run ``num_updates`` updates (sample -> jitted update -> priorities); mean metrics."""
+        if num_updates < 1:
+            raise ValueError(f"num_updates must be >= 1, got {num_updates}")
+        totals: dict[str, float] = {}
+        for _ in range(num_updates):
+            sampled = self.replay.sample(self.batch_size)
+            self.state, metrics, priorities = update_step(
+                self.state,
+                self._batch(sampled.items),
+                np.asarray(sampled.weights, dtype=np.float32),
+                self.betas,
+                self.gammas,
+                network=self.network,
+                config=self.config,
+            )
+            self.replay.update_priorities(sampled.keys, np.asarray(priorities, np.float64))
+            for key, value in metrics.items():
+                totals[key] = totals.get(key, 0.0) + float(value)
+        return {key: value / num_updates for key, value in totals.items()}

@@ -1,0 +1,97 @@
+"""Split Retrace targets: both heads bootstrap with one greedy policy on the combined values,
+and the target of Q(x_t, a_t) uses the reward of arriving at x_{t+1} (DRLearner paired them
+off by one)."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from agentos.agents.agent57.learner import split_retrace_targets
+from agentos.agents.r2d2 import losses
+
+# Extrinsic values prefer action 0, intrinsic ones action 1.
+Q_ONLINE = jnp.asarray([[[1.0, 0.0]] * 3, [[0.0, 10.0]] * 3])  # [2, L=3, A=2]
+Q_TARGET = jnp.asarray([[[2.0, 3.0]] * 3, [[4.0, 6.0]] * 3])
+ACTIONS = jnp.asarray([0, 0, 0], jnp.int32)
+REWARDS = jnp.asarray([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]])  # [L, (r_e, r_i)]
+DISCOUNTS = jnp.ones(3)
+MASK = jnp.ones(3)
+MU = jnp.full(3, 0.5)
+
+
+def targets(beta, gamma=0.9, jit=False):
+    fn = functools.partial(split_retrace_targets, lambda_=0.0, tx_pair=losses.IDENTITY_PAIR)
+    if jit:
+        fn = jax.jit(fn)
+    return np.asarray(
+        fn(
+            Q_ONLINE,
+            Q_TARGET,
+            ACTIONS,
+            REWARDS,
+            DISCOUNTS,
+            MASK,
+            MU,
+            jnp.float32(beta),
+            jnp.float32(gamma),
+        )
+    )
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_combined_greedy_policy_is_shared_by_both_heads(jit):
+    # beta 0.5: combined = [1 + 0, 0 + 5] -> greedy action 1 for BOTH heads, although the
+    # extrinsic values alone prefer 0. lambda 0: y_t = r_{t+1} + gamma * q_target[t+1, 1].
+    # extrinsic: 1 + 0.9 * 3 = 3.7, 3 + 0.9 * 3 = 5.7; intrinsic: 2 + 0.9 * 6 = 7.4, 4 + 5.4.
+    np.testing.assert_allclose(targets(0.5, jit=jit), [[3.7, 5.7], [7.4, 9.4]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_exploitative_arm_bootstraps_on_extrinsic_greedy(jit):
+    # beta 0: greedy on Q_e -> action 0: extrinsic 1 + 0.9 * 2 = 2.8, 3 + 1.8 = 4.8;
+    # intrinsic 2 + 0.9 * 4 = 5.6, 4 + 3.6 = 7.6.
+    np.testing.assert_allclose(targets(0.0, jit=jit), [[2.8, 4.8], [5.6, 7.6]], rtol=1e-6)
+
+
+def test_reward_alignment_target_uses_next_reward():
+    # Only the reward of arriving at x_2 is non-zero: it must enter the target of
+    # Q(x_1, a_1), not of Q(x_0, a_0) (the DRLearner off-by-one paired Q(o[1:-1]) with r[2:]).
+    rewards = jnp.asarray([[0.0, 0.0], [0.0, 0.0], [5.0, 0.0]])
+    zeros = jnp.zeros_like(Q_TARGET)
+    out = split_retrace_targets(
+        zeros,
+        zeros,
+        ACTIONS,
+        rewards,
+        DISCOUNTS,
+        MASK,
+        MU,
+        jnp.float32(0.0),
+        jnp.float32(0.9),
+        lambda_=0.0,
+        tx_pair=losses.IDENTITY_PAIR,
+    )
+    np.testing.assert_allclose(np.asarray(out)[0], [0.0, 5.0])
+
+
+def test_arm_discount_multiplies_stored_discount():
+    # gamma_j = 0.5 and a terminal x_2 (stored discount 0): extrinsic with beta 0 ->
+    # t0: 1 + 0.5 * 2 = 2.0; t1: 3 + 0 = 3.
+    discounts = jnp.asarray([1.0, 1.0, 0.0])
+    out = split_retrace_targets(
+        Q_ONLINE,
+        Q_TARGET,
+        ACTIONS,
+        REWARDS,
+        discounts,
+        MASK,
+        MU,
+        jnp.float32(0.0),
+        jnp.float32(0.5),
+        lambda_=0.0,
+        tx_pair=losses.IDENTITY_PAIR,
+    )
+    np.testing.assert_allclose(np.asarray(out)[0], [2.0, 3.0])

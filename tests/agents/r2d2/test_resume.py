@@ -1,0 +1,98 @@
+"""Exact resume of R2D2: learning 600 steps straight and learning 300, checkpointing and
+resuming from the checkpoint in a fresh agent to 600 steps end in the same state, bit for
+bit (parameters, target, optimizer, replay and priorities, open sequences, rng streams,
+counters, the environments' episodes in progress)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import agentos
+from agentos.api import checkpoint_path
+from agentos.cli.init_cmd import init
+from agentos.components.install import install
+from agentos.runtime.checkpoint import load_checkpoint
+
+TINY = [
+    "network.hidden_sizes=[16]",
+    "network.lstm_size=16",
+    "network.head_hidden=16",
+    "replay.capacity=64",
+    "learner.batch_size=4",
+    "learner.n_step=2",
+    "learner.target_update_period=10",
+    "actor.burn_in=2",
+    "actor.trace_length=6",
+    "actor.period=3",
+    "environment.num_envs=2",
+    "loop.min_replay_size=100",
+    "loop.checkpoint_every=200",
+    "loop.eval_every=0",
+    "loop.eval_episodes=2",
+    "loop.log_every=100",
+]
+
+
+def _agent_folder(root: Path) -> Path:
+    folder = root / "agent"
+    init(folder, None, False)
+    install(folder, ["r2d2", "cartpole"], [])
+    return folder
+
+
+def _final_state(folder: Path, run_id: str) -> dict[str, Any]:
+    return load_checkpoint(checkpoint_path(folder, run_id))
+
+
+def _differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Paths where two checkpoint trees differ (types, keys, shapes, dtypes or values)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            return [f"{path}: keys {sorted(set(a) ^ set(b), key=str)}"]
+        return [d for k in a for d in _differences(a[k], b[k], f"{path}/{k}")]
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if type(a) is not type(b) or len(a) != len(b):
+            return [f"{path}: {type(a).__name__}[{len(a)}] vs {type(b).__name__}[{len(b)}]"]
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in _differences(x, y, f"{path}[{i}]")
+        ]
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        same = a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+        return [] if same else [f"{path}: arrays differ"]
+    return [] if type(a) is type(b) and a == b else [f"{path}: {a!r} vs {b!r}"]
+
+
+def test_learn_300_then_resume_to_600_equals_learn_600(tmp_path: Path) -> None:
+    straight = _agent_folder(tmp_path / "a")
+    a = agentos.load_agent(straight, TINY).learn(600, seed=3)
+
+    split = _agent_folder(tmp_path / "b")
+    first = agentos.load_agent(split, TINY).learn(300, seed=3)
+    middle = _final_state(split, first.run_id)["loop"]
+    # the checkpoint falls inside episodes and open sequences, and learning has started
+    assert middle["counters"]["env_steps"] == 300 and middle["counters"]["learner_updates"] > 0
+    assert middle["episodes"]["lengths"].min() > 0
+    assert any(env["length"] > 0 for env in middle["components"]["actor"]["adder"]["envs"])
+    b = agentos.load_agent(split, TINY).learn(600, resume=True)  # a fresh agent, as after exit
+    assert b.run_id == first.run_id and b.env_steps == a.env_steps == 600
+
+    state_a = _final_state(straight, a.run_id)["loop"]
+    state_b = _final_state(split, b.run_id)["loop"]
+    # B also evaluated at the end of its first part (300 steps): evaluation has its own
+    # counters, history, environment and rng, and must leave the training state alone
+    count_a, count_b = state_a["counters"], state_b["counters"]
+    assert (count_a["evaluations"], count_b["evaluations"]) == (1, 2)
+    assert [h["env_steps"] for h in state_b["eval_history"]] == [300, 600]
+    for state in (state_a, state_b):
+        for key in ("evaluations", "eval_episodes"):
+            del state["counters"][key]
+        del state["eval_history"], state["components"]["actor"]["eval_rng"]
+    assert state_a["counters"]["learner_updates"] > middle["counters"]["learner_updates"]
+    diffs = _differences(state_a, state_b)
+    assert not diffs, "\n".join(diffs[:40])
