@@ -166,6 +166,14 @@ class PermutedChain(Environment):
         return {"cell": self._cell.copy(), "t": self._t.copy()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what ``state_dict`` returned."""
-        self._cell = np.asarray(state["cell"], np.int64).copy()
-        self._t = np.asarray(state["t"], np.int64).copy()
+        """Restore what ``state_dict`` returned (the chain is deterministic: cells and step
+        counters are the whole state, so the episodes in progress continue)."""
+        cell = np.asarray(state["cell"], np.int64)
+        self._restored = cell.shape == self._cell.shape
+        if self._restored:
+            self._cell = cell.copy()
+            self._t = np.asarray(state["t"], np.int64).copy()
+
+    def continues_episodes(self) -> bool:
+        """True after ``load_state_dict`` of a state with as many copies as this one."""
+        return getattr(self, "_restored", False)

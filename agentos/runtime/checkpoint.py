@@ -82,3 +82,25 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             return _decode(msgpack.unpackb(f.read(), raw=False, strict_map_key=False))
     except (ValueError, msgpack.UnpackException) as e:
         raise CheckpointError(f"checkpoint {path} is unreadable: {e}") from None
+
+
+def tree_differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Paths where two checkpoint trees differ (types, keys, shapes, dtypes or values); used to
+    check that a resumed run ends exactly where an uninterrupted one does."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            return [f"{path}: keys {sorted(set(a) ^ set(b), key=str)}"]
+        return [d for k in a for d in tree_differences(a[k], b[k], f"{path}/{k}")]
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if type(a) is not type(b) or len(a) != len(b):
+            return [f"{path}: {type(a).__name__}[{len(a)}] vs {type(b).__name__}[{len(b)}]"]
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in tree_differences(x, y, f"{path}[{i}]")
+        ]
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        same = a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+        return [] if same else [f"{path}: arrays differ"]
+    return [] if type(a) is type(b) and a == b else [f"{path}: {a!r} vs {b!r}"]

@@ -152,6 +152,7 @@ class Agent57Actor(Actor):
         )
         self.memory = self._new_memory(self.num_envs)
         self._eval_memory: EpisodicMemory | None = None
+        self._eval_modes: dict[int, str] = {}  # evaluation env -> mode its episode started in
         self.rnd_errors = RunningMeanStd()
         self._pending: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # actions, mu, arms
         self._last_intrinsic = np.zeros(self.num_envs, np.float32)
@@ -216,7 +217,10 @@ class Agent57Actor(Actor):
             return arms
         arms = arms.copy()
         for i in np.flatnonzero(starting):
-            arms[i] = self.meta.select(int(i)) if explore else self.evaluator.select()
+            if explore:
+                arms[i] = self.meta.select(int(i))
+            else:
+                arms[i], self._eval_modes[int(i)] = self.evaluator.select()
         memory = self.memory if explore else self._evaluation_memory(len(arms))
         memory.reset(starting)
         if explore:
@@ -303,8 +307,9 @@ class Agent57Actor(Actor):
             arm = int(extras[ARM][i])
             if explore:
                 self.meta.update(int(i), arm, float(episode_return[i]))
-            else:
-                self.evaluator.update(arm, float(episode_return[i]))
+            elif int(i) in self._eval_modes:
+                mode = self._eval_modes.pop(int(i))
+                self.evaluator.update(arm, float(episode_return[i]), mode)
         prev_reward = np.stack([np.asarray(step.reward, np.float32), intrinsic], axis=-1)
         return {**extras, "prev_reward": prev_reward, "episode_return": episode_return}
 

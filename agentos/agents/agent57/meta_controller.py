@@ -306,8 +306,13 @@ class EvaluatorMetaController:
     ``window = 3600``, ``epsilon = 0.01``) and the episode's return updates it. In ``"greedy"``
     mode the arm is the one with the highest windowed mean return so far (ties: lowest index;
     no data yet: arm 0) and the bandit is left untouched, so the greedy score measures the best
-    arm without feeding its own choice back. The mode flips after every ``update``, starting
-    with ``"bandit"``.
+    arm without feeding its own choice back.
+
+    The mode flips at every ``select``, starting with ``"bandit"``, and ``select`` returns the
+    mode with the arm: the caller hands it back to ``update`` when that episode ends. So
+    episodes started one after another alternate even when several evaluation environments
+    run at once and finish in any order (flipping on ``update`` would let two concurrent
+    bandit episodes flip the mode twice and greedy episodes would never start).
     """
 
     def __init__(
@@ -323,6 +328,8 @@ class EvaluatorMetaController:
         self._mode = BANDIT
         self.last_greedy_return: float | None = None
         """The return of the latest greedy-mode episode (None before the first)."""
+        self.greedy_episodes = 0
+        """Greedy-mode episodes finished so far."""
 
     @property
     def mode(self) -> str:
@@ -334,21 +341,27 @@ class EvaluatorMetaController:
         """The number of arms of the bandit."""
         return self.bandit.num_arms
 
-    def select(self) -> int:
-        """The arm for the next evaluation episode, according to ``mode``."""
-        if self._mode == GREEDY:
-            return self.bandit.greedy_arm()
-        return self.bandit.select()
+    def select(self) -> tuple[int, str]:
+        """(arm, mode) for the next evaluation episode; the mode then flips."""
+        mode = self._mode
+        arm = self.bandit.greedy_arm() if mode == GREEDY else self.bandit.select()
+        self._mode = BANDIT if mode == GREEDY else GREEDY
+        return arm, mode
 
-    def update(self, arm: int, episode_return: float) -> None:
-        """Records the finished episode (bandit mode only feeds the bandit) and flips the mode."""
-        if self._mode == BANDIT:
+    def update(self, arm: int, episode_return: float, mode: str) -> None:
+        """Records a finished episode started in ``mode``: a bandit episode feeds the bandit,
+        a greedy one sets ``last_greedy_return``."""
+        if mode == BANDIT:
             self.bandit.update(arm, episode_return)
-            self._mode = GREEDY
-        else:
+        elif mode == GREEDY:
             _check_arm(arm, self.num_arms)
             self.last_greedy_return = _check_return(episode_return)
-            self._mode = BANDIT
+            self.greedy_episodes += 1
+        else:
+            raise ParameterError(
+                f"mode must be {BANDIT!r} or {GREEDY!r}, got {mode!r}",
+                fix="pass the mode that select() returned with the episode's arm",
+            )
 
     def state_dict(self) -> dict[str, Any]:
         """The bandit's state, the mode and the last greedy return."""
@@ -356,6 +369,7 @@ class EvaluatorMetaController:
             "bandit": self.bandit.state_dict(),
             "mode": self._mode,
             "last_greedy_return": self.last_greedy_return,
+            "greedy_episodes": self.greedy_episodes,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -369,3 +383,4 @@ class EvaluatorMetaController:
         self._mode = state["mode"]
         last = state["last_greedy_return"]
         self.last_greedy_return = None if last is None else float(last)
+        self.greedy_episodes = int(state.get("greedy_episodes", 0))

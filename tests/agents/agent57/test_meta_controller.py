@@ -272,10 +272,10 @@ def test_evaluator_greedy_mode_really_runs_and_picks_best_mean_arm():
     returns = [1.0, 2.0, 5.0, 0.0]
     modes, arms = [], []
     for _ in range(12):
-        modes.append(ev.mode)
-        arm = ev.select()
+        arm, mode = ev.select()
+        modes.append(mode)
         arms.append(arm)
-        ev.update(arm, returns[arm])
+        ev.update(arm, returns[arm], mode)
     assert modes == ["bandit", "greedy"] * 6
     # Bandit episodes play the round robin 0, 1, 2, 3, then UCB (arm 2: 5 + 1 beats 2 + 1).
     assert arms[0::2] == [0, 1, 2, 3, 2, 2]
@@ -287,13 +287,24 @@ def test_evaluator_greedy_mode_really_runs_and_picks_best_mean_arm():
 
 def test_evaluator_greedy_episodes_do_not_feed_the_bandit():
     ev = EvaluatorMetaController(num_arms=3, rng=0)
-    ev.update(ev.select(), 1.0)  # bandit episode (arm 0)
+    ev.update(*ev.select()[:1], 1.0, "bandit")  # bandit episode (arm 0)
     assert ev.mode == "greedy"
-    assert ev.select() == 0
-    ev.update(0, 100.0)  # greedy episode: recorded, but not in the bandit window
+    assert ev.select() == (0, "greedy")
+    ev.update(0, 100.0, "greedy")  # greedy episode: recorded, but not in the bandit window
     np.testing.assert_array_equal(ev.bandit.counts(), [1, 0, 0])
     np.testing.assert_allclose(ev.bandit.means(), [1.0, 0.0, 0.0])
     assert ev.last_greedy_return == 100.0 and ev.mode == "bandit"
+
+
+def test_evaluator_alternates_by_episode_start_with_concurrent_episodes():
+    """Two evaluation environments: episodes start A, B, then finish in any order; the modes
+    of started episodes still alternate and greedy episodes do run."""
+    ev = EvaluatorMetaController(num_arms=2, epsilon=0.0, rng=0)
+    started = [ev.select(), ev.select()]
+    assert [mode for _, mode in started] == ["bandit", "greedy"]
+    for arm, mode in reversed(started):
+        ev.update(arm, 1.0, mode)
+    assert ev.greedy_episodes == 1 and ev.bandit.num_selected == 1
 
 
 def test_evaluator_state_round_trip():
@@ -302,8 +313,8 @@ def test_evaluator_state_round_trip():
     def run(ev: EvaluatorMetaController, episodes: int) -> list[tuple[str, int]]:
         out = []
         for _ in range(episodes):
-            mode, arm = ev.mode, ev.select()
-            ev.update(arm, returns[arm])
+            arm, mode = ev.select()
+            ev.update(arm, returns[arm], mode)
             out.append((mode, arm))
         return out
 
@@ -323,8 +334,9 @@ def test_evaluator_rejects_bad_state_and_updates():
     state["mode"] = "explore"
     with pytest.raises(CheckpointError):
         ev.load_state_dict(state)
-    ev.update(0, 1.0)  # now greedy
     with pytest.raises(ParameterError):
-        ev.update(0, math.nan)
+        ev.update(0, math.nan, "greedy")
     with pytest.raises(ParameterError):
-        ev.update(5, 1.0)
+        ev.update(5, 1.0, "greedy")
+    with pytest.raises(ParameterError):
+        ev.update(0, 1.0, "explore")

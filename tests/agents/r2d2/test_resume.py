@@ -8,13 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import agentos
 from agentos.api import checkpoint_path
 from agentos.cli.init_cmd import init
 from agentos.components.install import install
-from agentos.runtime.checkpoint import load_checkpoint
+from agentos.runtime.checkpoint import load_checkpoint, tree_differences
 
 TINY = [
     "network.hidden_sizes=[16]",
@@ -47,27 +45,6 @@ def _final_state(folder: Path, run_id: str) -> dict[str, Any]:
     return load_checkpoint(checkpoint_path(folder, run_id))
 
 
-def _differences(a: Any, b: Any, path: str = "") -> list[str]:
-    """Paths where two checkpoint trees differ (types, keys, shapes, dtypes or values)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        if set(a) != set(b):
-            return [f"{path}: keys {sorted(set(a) ^ set(b), key=str)}"]
-        return [d for k in a for d in _differences(a[k], b[k], f"{path}/{k}")]
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        if type(a) is not type(b) or len(a) != len(b):
-            return [f"{path}: {type(a).__name__}[{len(a)}] vs {type(b).__name__}[{len(b)}]"]
-        return [
-            d
-            for i, (x, y) in enumerate(zip(a, b, strict=True))
-            for d in _differences(x, y, f"{path}[{i}]")
-        ]
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        a, b = np.asarray(a), np.asarray(b)
-        same = a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
-        return [] if same else [f"{path}: arrays differ"]
-    return [] if type(a) is type(b) and a == b else [f"{path}: {a!r} vs {b!r}"]
-
-
 def test_learn_300_then_resume_to_600_equals_learn_600(tmp_path: Path) -> None:
     straight = _agent_folder(tmp_path / "a")
     a = agentos.load_agent(straight, TINY).learn(600, seed=3)
@@ -94,5 +71,5 @@ def test_learn_300_then_resume_to_600_equals_learn_600(tmp_path: Path) -> None:
             del state["counters"][key]
         del state["eval_history"], state["components"]["actor"]["eval_rng"]
     assert state_a["counters"]["learner_updates"] > middle["counters"]["learner_updates"]
-    diffs = _differences(state_a, state_b)
+    diffs = tree_differences(state_a, state_b)
     assert not diffs, "\n".join(diffs[:40])

@@ -1,0 +1,202 @@
+"""The Agent57 actor: arms per episode from the meta-controller, intrinsic rewards stored with
+the R2D2 alignment, the evaluator's greedy mode, and the learner consuming its sequences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from agentos.agents.agent57.actor import ARM, Agent57Actor
+from agentos.agents.agent57.learner import Agent57Learner
+from agentos.agents.agent57.network import Agent57Network
+from agentos.agents.r2d2.adder import MASK, PREV_REWARD, REWARD
+from agentos.envs.permuted_chain import PermutedChain, PermutedChainParams
+from agentos.replay.prioritized import PrioritizedSequenceReplay
+from agentos.runtime.loop import Loop, LoopParams, _reset_extras
+from agentos.runtime.roles import BuildContext, Transition
+
+LENGTH = 5
+
+
+class RecordingReplay:
+    """Keeps every sequence the adder emits."""
+
+    def __init__(self):
+        self.sequences = []
+
+    def add_items(self, items, priorities=None):
+        n = len(items["action"])
+        self.sequences += [{k: v[i] for k, v in items.items()} for i in range(n)]
+
+    def __len__(self):
+        return len(self.sequences)
+
+
+def build(num_envs=2, seed=0, replay=None, **actor_params):
+    env_params = PermutedChainParams(length=LENGTH, max_steps=8, num_envs=num_envs)
+    obs_space, act_space = PermutedChain.spaces(env_params)
+
+    def ctx(name):
+        return BuildContext(
+            name=name,
+            seed=seed,
+            agent_dir=Path("."),
+            observation_space=obs_space,
+            action_space=act_space,
+            num_envs=num_envs,
+        )
+
+    env = PermutedChain(env_params, BuildContext("environment", seed, Path("."), num_envs=num_envs))
+    net = Agent57Network(
+        Agent57Network.Params(
+            hidden_sizes=(8,),
+            lstm_size=4,
+            head_hidden=0,
+            num_arms=3,
+            embedding_hidden=(8,),
+            embedding_dim=4,
+            rnd_hidden=(8,),
+            rnd_output=4,
+        ),
+        ctx("network"),
+    )
+    replay = replay if replay is not None else RecordingReplay()
+    params = {"burn_in": 1, "trace_length": 4, "period": 2, "bandit_window": 10, **actor_params}
+    actor = Agent57Actor(Agent57Actor.Params(**params), ctx("actor"), network=net, replay=replay)
+    return env, net, actor, replay, ctx
+
+
+def run_steps(env, actor, steps):
+    """The loop's acting part; returns per-step records of what the environment gave."""
+    obs = env.reset(seed=0)
+    extras = actor.initial_extras(env.num_envs)
+    log = []
+    for _ in range(steps):
+        action, new_extras = actor.select_action(obs, extras, explore=True, env_steps=0)
+        step = env.step(action)
+        actor.observe(
+            Transition(
+                obs,
+                action,
+                step.reward,
+                step.terminated,
+                step.truncated,
+                step.final_observation,
+                extras,
+            )
+        )
+        log.append((new_extras[ARM].copy(), step.reward.copy(), actor._last_intrinsic.copy()))
+        done = step.terminated | step.truncated
+        extras = _reset_extras(actor, actor.after_step(new_extras, step), done)
+        obs = step.observation
+    return log
+
+
+def test_sequences_hold_extrinsic_and_intrinsic_rewards_aligned_with_r2d2():
+    env, _, actor, replay, _ = build(num_envs=1)
+    log = run_steps(env, actor, 40)
+    assert replay.sequences, "no sequence was emitted"
+    # Rebuild env 0's stream of (arm, r_e, r_i) and find each sequence in it: reward[t + 1]
+    # must be the rewards of the step taken at t, and prev_reward[t] == reward[t].
+    stream = np.array([(r[0], ri[0]) for _, r, ri in log], np.float32)
+    for seq in replay.sequences:
+        valid = seq[MASK] > 0
+        np.testing.assert_array_equal(seq[PREV_REWARD], seq[REWARD])
+        assert np.all(seq[REWARD][0] == seq[REWARD][0])  # [2] rewards per step
+        assert seq[REWARD].shape[-1] == 2
+        rewards = seq[REWARD][1 : int(valid.sum()) + 1]
+        matches = [
+            s
+            for s in range(len(stream) - len(rewards) + 1)
+            if np.allclose(stream[s : s + len(rewards)], rewards)
+        ]
+        assert matches, "a stored sequence's rewards are not a window of the env's rewards"
+        arms = seq[ARM][valid]
+        assert np.all(arms == arms[0])  # one arm per episode
+
+
+def test_intrinsic_reward_is_zero_on_an_episodes_first_step_and_positive_on_novelty():
+    env, _, actor, _, _ = build(num_envs=1)
+    log = run_steps(env, actor, 3)
+    intrinsic = [ri[0] for _, _, ri in log]
+    assert intrinsic[0] == 0.0  # empty memory at the episode's first reached state
+    assert max(intrinsic[1:]) > 0.0
+
+
+def test_arms_come_from_each_environments_bandit_and_change_between_episodes():
+    env, _, actor, _, _ = build(num_envs=2)
+    log = run_steps(env, actor, 80)
+    arms_env0 = [a[0] for a, _, _ in log]
+    # The first episodes of a bandit play arms 0, 1, 2 in order (sliding-window UCB).
+    pairs = zip(arms_env0[:-1], arms_env0[1:], strict=True)
+    firsts = [arms_env0[0]] + [b for a, b in pairs if a != b]
+    assert firsts[:3] == [0, 1, 2]
+    assert actor.meta.bandits[0].num_selected >= 3
+
+
+def test_evaluation_alternates_bandit_and_greedy_arm_modes():
+    env, _, actor, _, _ = build(num_envs=2)
+    loop = Loop(
+        environment=env,
+        actor=actor,
+        learner=None,
+        params=LoopParams(eval_episodes=4),
+        make_eval_env=lambda: PermutedChain(
+            PermutedChainParams(length=LENGTH, max_steps=8, num_envs=2),
+            BuildContext("environment", 0, Path("."), num_envs=2),
+        ),
+        seed=0,
+    )
+    modes = []
+    select = actor.evaluator.select
+
+    def recording_select():
+        arm, mode = select()
+        modes.append(mode)
+        return arm, mode
+
+    actor.evaluator.select = recording_select
+    assert actor.evaluator.last_greedy_return is None
+    loop.evaluate(4, track=False)
+    # DRLearner's evaluator never ran its greedy mode; here it alternates with the bandit.
+    assert actor.evaluator.last_greedy_return is not None
+    assert modes[:4] == ["bandit", "greedy", "bandit", "greedy"]
+    assert actor.evaluator.greedy_episodes >= 2
+
+
+def test_learner_updates_both_networks_from_actor_sequences():
+    replay_ctx = BuildContext("replay", 0, Path("."), num_envs=2)
+    replay = PrioritizedSequenceReplay(PrioritizedSequenceReplay.Params(capacity=100), replay_ctx)
+    env, net, actor, _, ctx = build(num_envs=2, replay=replay)
+    run_steps(env, actor, 60)
+    learner = Agent57Learner(
+        Agent57Learner.Params(burn_in=1, trace_length=4, batch_size=4, target_update_period=2),
+        ctx("learner"),
+        network=net,
+        replay=replay,
+    )
+    before = jax.tree_util.tree_map(np.asarray, learner.get_variables())
+    metrics = learner.step(3)
+    after = learner.get_variables()
+    for key in ("loss_extrinsic", "loss_intrinsic", "idm_loss", "rnd_loss", "priority_mean"):
+        assert np.isfinite(metrics[key]), key
+    for part in ("q", "embedding"):
+        changed = jax.tree_util.tree_map(
+            lambda a, b: not np.allclose(a, b), before[part], after[part]
+        )
+        assert any(jax.tree_util.tree_leaves(changed)), part
+    # The RND target stays fixed; its predictor learns.
+    same = jax.tree_util.tree_map(np.allclose, before["rnd"]["target"], after["rnd"]["target"])
+    assert all(jax.tree_util.tree_leaves(same))
+    # Each Q-network has its own Adam state (stacked on the leading axis).
+    mu = jax.tree_util.tree_leaves(learner.state.opt_state["q"])
+    assert all(np.shape(leaf)[0] == 2 for leaf in mu if np.ndim(leaf) > 0)
+
+
+@pytest.mark.parametrize("beta_max", [0.0, 0.3])
+def test_betas_and_gammas_of_the_network(beta_max):
+    _, net, _, _, _ = build()
+    assert net.betas[0] == 0.0 and net.gammas[0] == net.gammas.max()
