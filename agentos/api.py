@@ -108,6 +108,20 @@ class Agent:
         """The agent folder."""
         return self.spec.agent_dir
 
+    def checkpoint_record(self, seed: int, loop_state: dict[str, Any]) -> dict[str, Any]:
+        """What a checkpoint file holds: the loop's state, the seed and the ``-p`` overrides
+        the agent was built with (``run`` rebuilds the same networks from them)."""
+        return {"seed": seed, "overrides": list(self.overrides), "loop": loop_state}
+
+    def _with_checkpoint_overrides(self, state: dict[str, Any]) -> Agent:
+        """This agent rebuilt with the overrides of the run that wrote ``state`` first and
+        this agent's own after them (so a network trained with ``-p network.lstm_size=16`` is
+        evaluated with that size)."""
+        saved = [str(o) for o in state.get("overrides", [])]
+        if not saved or saved == self.overrides[: len(saved)]:
+            return self
+        return Agent(self.spec, [*saved, *self.overrides])
+
     def env_name(self) -> str:
         """A short label of the environment for run tables."""
         node = self.graph.node("environment")
@@ -187,6 +201,15 @@ class Agent:
         elif checkpoint is not None:
             source, ckpt = find_checkpoint(self.agent_dir, checkpoint)
             state = load_checkpoint(ckpt)
+        if state is not None:
+            rebuilt = self._with_checkpoint_overrides(state)
+            if rebuilt is not self:
+                return rebuilt._run_from(state, source, episodes, seed, hooks)
+        return self._run_from(state, source, episodes, seed, hooks)
+
+    def _run_from(
+        self, state: dict[str, Any] | None, source: str | None, episodes: int, seed: int, hooks: Any
+    ) -> RunResult:
         tags = {"agentos.episodes": str(episodes), "agentos.overrides": json.dumps(self.overrides)}
         if source:
             tags["agentos.checkpoint_run"] = source
@@ -304,7 +327,7 @@ class _TrackingHooks:
         from agentos.runtime.checkpoint import save_checkpoint
 
         path = checkpoint_path(self.agent.agent_dir, self.tracker.run_id)
-        save_checkpoint(path, {"seed": self.seed, "loop": state})
+        save_checkpoint(path, self.agent.checkpoint_record(self.seed, state))
         self.tracker.flush()
         if final:
             self.tracker.log_file(path, "checkpoints")
@@ -317,7 +340,7 @@ class _TrackingHooks:
         if not self.keep_best:
             return
         path = checkpoint_path(self.agent.agent_dir, self.tracker.run_id).with_name(BEST_FILE)
-        save_checkpoint(path, {"seed": self.seed, "loop": state})
+        save_checkpoint(path, self.agent.checkpoint_record(self.seed, state))
 
     def should_stop(self) -> bool:
         return bool(self.user is not None and self.user.should_stop())

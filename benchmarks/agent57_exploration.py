@@ -9,7 +9,7 @@ evaluation return is the success rate. The ``r2d2`` variant is Agent57 with
 ``network.beta_max=0``: the same networks, replay, learner and budget, but the behaviour
 ignores the intrinsic values, i.e. R2D2 with undirected (epsilon-greedy) exploration.
 
-    python benchmarks/agent57_exploration.py --seeds 0 1 2 --steps 100000
+    python benchmarks/agent57_exploration.py --seeds 0 1 2 --steps 40000
     python benchmarks/agent57_exploration.py --variants agent57 --seeds 0 -p environment.length=15
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 VARIANTS = {"agent57": [], "r2d2": ["network.beta_max=0.0"]}
 DEFAULTS = [
     "environment.num_envs=16",
-    "environment.length=20",
+    "environment.length=40",
     "loop.eval_episodes=16",
     "loop.checkpoint_every=0",
 ]
@@ -73,8 +73,8 @@ def main() -> None:
         "--variants", nargs="+", choices=sorted(VARIANTS), default=["agent57", "r2d2"]
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=100_000)
-    parser.add_argument("--eval-every", type=int, default=10_000)
+    parser.add_argument("--steps", type=int, default=40_000)
+    parser.add_argument("--eval-every", type=int, default=5_000)
     parser.add_argument("-p", "--param", action="append", default=[], help="COMPONENT.KEY=VALUE")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="agent57_explore_") as tmp:

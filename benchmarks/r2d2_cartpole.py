@@ -1,4 +1,4 @@
-"""Time-to-solve of the R2D2 bundle through the agentos API.
+"""Time-to-solve of the R2D2 (or Agent57) bundle through the agentos API.
 
 For each seed: a fresh agent folder in a temporary directory (``agentos init`` +
 ``install r2d2 <env>``), ``agentos.load_agent(folder, overrides).learn(steps, seed=seed)``,
@@ -8,6 +8,8 @@ env_steps_per_s, evals}`` (``evals``: [env steps, mean greedy return] of every e
     python benchmarks/r2d2_cartpole.py --env cartpole --steps 100000 --seeds 0 1 2
     python benchmarks/r2d2_cartpole.py --env stateless_cartpole --steps 300000 --seeds 0
     python benchmarks/r2d2_cartpole.py --seeds 0 -p learner.learning_rate=5e-4
+    python benchmarks/r2d2_cartpole.py --agent agent57 --env lunar_lander --steps 1000000 \
+        --seeds 0 --eval-every 50000 -p loop.samples_per_insert=2
 
 Targets: CartPole-v1 >= 475 within 100k env steps; stateless CartPole >= 400 within 300k.
 Runs are tracked in a throwaway MLflow store (sqlite in the temporary directory).
@@ -34,7 +36,13 @@ NUM_ENVS = 8
 
 
 def train(
-    env: str, steps: int, seed: int, overrides: list[str], eval_every: int, root: Path
+    env: str,
+    steps: int,
+    seed: int,
+    overrides: list[str],
+    eval_every: int,
+    root: Path,
+    agent_name: str = "r2d2",
 ) -> dict:
     """Train one seed in a fresh agent folder under ``root``; returns the JSON record."""
     import agentos
@@ -44,7 +52,7 @@ def train(
     folder = root / f"{env}_seed{seed}"
     with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the JSON lines
         init(folder, None, False)
-    install(folder, ["r2d2", ENVS[env]], [])
+    install(folder, [agent_name, ENVS[env]], [])
     agent = agentos.load_agent(
         folder,
         [
@@ -59,6 +67,7 @@ def train(
     wall = time.perf_counter() - start
     evals = [(int(e["env_steps"]), float(e["return_mean"])) for e in result.eval_history]
     return {
+        "agent": agent_name,
         "seed": seed,
         "env": env,
         "steps": result.env_steps,
@@ -76,6 +85,7 @@ def main() -> None:
     """Parse arguments, train each seed, print one JSON line per seed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", choices=sorted(ENVS), default="cartpole")
+    parser.add_argument("--agent", choices=["r2d2", "agent57"], default="r2d2")
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--eval-every", type=int, default=10_000)
@@ -91,7 +101,9 @@ def main() -> None:
         root = Path(tmp)
         os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
         for seed in args.seeds:
-            record = train(args.env, args.steps, seed, args.param, args.eval_every, root)
+            record = train(
+                args.env, args.steps, seed, args.param, args.eval_every, root, args.agent
+            )
             print(json.dumps(record), flush=True)
 
 

@@ -1,8 +1,11 @@
-"""R2D2 throughput on LunarLander-v3: actor env steps/s with 1, 16 and 64 vectorised
-environments (acting, env stepping, sequence adding and replay inserts; no learning), and learner
-updates/s at batch 64 x (burn-in 20 + trace 40) with an LSTM of 128. Prints JSON lines.
+"""R2D2 / Agent57 throughput on LunarLander-v3: actor env steps/s with 1, 16 and 64 vectorised
+environments (acting, env stepping, sequence adding and replay inserts; for Agent57 also the
+episodic memory, RND and meta-controller; no learning), and learner updates/s at batch
+64 x (burn-in 20 + trace 40) with LSTMs of 128 (Agent57: both Q-networks, embedding/IDM and RND).
+Prints JSON lines.
 
     python benchmarks/r2d2_throughput.py [--steps 20000] [--updates 30]
+    python benchmarks/r2d2_throughput.py --agent agent57 --envs 64
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ SIZES = [
 ]
 
 
-def _agent(folder: Path, num_envs: int):
+def _agent(folder: Path, num_envs: int, agent: str):
     import agentos
     from agentos.cli.init_cmd import init
     from agentos.components.install import install
@@ -35,7 +38,7 @@ def _agent(folder: Path, num_envs: int):
     if not folder.exists():
         with contextlib.redirect_stdout(sys.stderr):
             init(folder, None, False)
-        install(folder, ["r2d2", "lunar_lander"], [])
+        install(folder, [agent, "lunar_lander"], [])
     return agentos.load_agent(folder, [*SIZES, f"environment.num_envs={num_envs}"])
 
 
@@ -64,9 +67,9 @@ def _act(built, steps: int, state: dict) -> int:
     return done_steps
 
 
-def actor_throughput(folder: Path, num_envs: int, steps: int) -> dict:
+def actor_throughput(folder: Path, num_envs: int, steps: int, agent: str) -> dict:
     """Env steps/s of the acting pipeline with ``num_envs`` environments."""
-    built = _agent(folder, num_envs).graph.build(seed=0)
+    built = _agent(folder, num_envs, agent).graph.build(seed=0)
     state: dict = {}
     _act(built, max(num_envs * 20, 200), state)  # compile and warm up
     t0 = time.perf_counter()
@@ -74,7 +77,7 @@ def actor_throughput(folder: Path, num_envs: int, steps: int) -> dict:
     wall = time.perf_counter() - t0
     built.close()
     return {
-        "benchmark": "r2d2_actor",
+        "benchmark": f"{agent}_actor",
         "env": "LunarLander-v3",
         "num_envs": num_envs,
         "env_steps": done,
@@ -83,9 +86,9 @@ def actor_throughput(folder: Path, num_envs: int, steps: int) -> dict:
     }
 
 
-def learner_throughput(folder: Path, updates: int) -> dict:
+def learner_throughput(folder: Path, updates: int, agent: str) -> dict:
     """Learner updates/s at batch 64 x 60 steps, LSTM 128, replay filled by acting."""
-    built = _agent(folder, 16).graph.build(seed=0)
+    built = _agent(folder, 16, agent).graph.build(seed=0)
     learner, replay = built.one("learner"), built.one("replay")
     state: dict = {}
     while len(replay) < 4 * learner.batch_size:
@@ -96,7 +99,7 @@ def learner_throughput(folder: Path, updates: int) -> dict:
     wall = time.perf_counter() - t0
     built.close()
     return {
-        "benchmark": "r2d2_learner",
+        "benchmark": f"{agent}_learner",
         "batch": learner.batch_size,
         "sequence_length": 60,
         "lstm_size": 128,
@@ -110,13 +113,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--updates", type=int, default=30)
+    parser.add_argument("--agent", choices=["r2d2", "agent57"], default="r2d2")
+    parser.add_argument("--envs", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--no-learner", action="store_true", help="skip the learner benchmark")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tmp}/mlflow.db")
-        for n in (1, 16, 64):
+        for n in args.envs:
             folder = Path(tmp) / f"agent{n}"
-            print(json.dumps(actor_throughput(folder, n, args.steps)), flush=True)
-        print(json.dumps(learner_throughput(Path(tmp) / "agent16", args.updates)), flush=True)
+            print(json.dumps(actor_throughput(folder, n, args.steps, args.agent)), flush=True)
+        if not args.no_learner:
+            record = learner_throughput(Path(tmp) / "agent16", args.updates, args.agent)
+            print(json.dumps(record), flush=True)
 
 
 if __name__ == "__main__":
