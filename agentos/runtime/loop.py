@@ -279,7 +279,7 @@ class Loop:
         episodes = self._episodes
         obs, extras = episodes.observation, episodes.extras
         ep_ret, ep_len = episodes.returns, episodes.lengths
-        t0, steps0 = time.perf_counter(), c.env_steps
+        t0, steps0, updates0 = time.perf_counter(), c.env_steps, c.learner_updates
         last_progress = 0.0
         pending: dict[str, list[float]] = {}
         try:
@@ -334,6 +334,7 @@ class Loop:
                             "train/episodes": float(c.episodes),
                             "train/learner_updates": float(c.learner_updates),
                             "train/steps_per_s": (c.env_steps - steps0) / elapsed,
+                            "train/learner_updates_per_s": (c.learner_updates - updates0) / elapsed,
                         }
                     )
                     pending = {}

@@ -51,8 +51,12 @@ from agentos.agents.r2d2.adder import (
     REWARD,
     check_sequence_params,
 )
-from agentos.agents.r2d2.learner import make_optimizer, retrace_sequence_targets
-from agentos.agents.target_learner import LearnerState, TargetNetworkLearner
+from agentos.agents.r2d2.learner import (
+    SequenceLearner,
+    make_optimizer,
+    retrace_sequence_targets,
+)
+from agentos.agents.target_learner import LearnerState
 from agentos.errors import AgentOSError, ParameterError
 from agentos.runtime.roles import BuildContext
 
@@ -286,7 +290,7 @@ def update_step(
     return LearnerState(new_params, target_params, opt_state, num_updates), metrics, priorities
 
 
-class Agent57Learner(TargetNetworkLearner):
+class Agent57Learner(SequenceLearner):
     """Trains the Agent57 networks on prioritized sequences with transformed Retrace."""
 
     requires = {"network": "network", "replay": "replay"}
@@ -369,55 +373,28 @@ class Agent57Learner(TargetNetworkLearner):
         """Whether the replay holds a batch of sequences."""
         return len(self.replay) >= self.batch_size
 
+    extra_fields = (MU, ARM)
+
     def _batch(self, items: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        length = items[ACTION].shape[1]
-        expected = self.params.burn_in + self.params.trace_length
-        if length != expected:
-            raise AgentOSError(
-                f"replayed sequences have {length} steps, the learner expects burn_in + "
-                f"trace_length = {expected}",
-                where=self.context.name,
-                fix="set learner.burn_in: ${actor.burn_in} and "
-                "learner.trace_length: ${actor.trace_length}",
-            )
+        """The shared sequence fields plus ``mu`` and the arm; rewards must be [r_e, r_i]."""
         if items[REWARD].shape[2:] != (NUM_HEADS,):
             raise AgentOSError(
                 "replayed sequences hold no intrinsic rewards",
                 where=self.context.name,
                 fix="use the agent57_actor with the agent57_learner",
             )
-        batch = {
-            OBSERVATION: items[OBSERVATION],
-            ACTION: items[ACTION].astype(np.int32),
-            REWARD: items[REWARD].astype(np.float32),
-            DISCOUNT: items[DISCOUNT].astype(np.float32),
-            PREV_ACTION: items[PREV_ACTION].astype(np.int32),
-            PREV_REWARD: items[PREV_REWARD].astype(np.float32),
-            MASK: items[MASK].astype(np.float32),
-            MU: items[MU].astype(np.float32),
-            ARM: items[ARM].astype(np.int32),
-        }
-        for key in STATE_KEYS:
-            batch[key] = items[key].astype(np.float32)
-        return batch
+        return super()._batch(items)
 
-    def step(self, num_updates: int = 1) -> dict[str, float]:
-        """Run ``num_updates`` updates (sample -> jitted update -> priorities); mean metrics."""
-        if num_updates < 1:
-            raise ValueError(f"num_updates must be >= 1, got {num_updates}")
-        totals: dict[str, float] = {}
-        for _ in range(num_updates):
-            sampled = self.replay.sample(self.batch_size)
-            self.state, metrics, priorities = update_step(
-                self.state,
-                self._batch(sampled.items),
-                np.asarray(sampled.weights, dtype=np.float32),
-                self.betas,
-                self.gammas,
-                network=self.network,
-                config=self.config,
-            )
-            self.replay.update_priorities(sampled.keys, np.asarray(priorities, np.float64))
-            for key, value in metrics.items():
-                totals[key] = totals.get(key, 0.0) + float(value)
-        return {key: value / num_updates for key, value in totals.items()}
+    def _update(
+        self, batch: dict[str, np.ndarray], weights: np.ndarray
+    ) -> tuple[LearnerState, dict[str, jax.Array], jax.Array]:
+        """One jitted Agent57 update (``update_step``)."""
+        return update_step(
+            self.state,
+            batch,
+            weights,
+            self.betas,
+            self.gammas,
+            network=self.network,
+            config=self.config,
+        )

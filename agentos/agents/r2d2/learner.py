@@ -233,7 +233,64 @@ def update_step(
     return LearnerState(params, target_params, opt_state, num_updates), metrics, priorities
 
 
-class R2D2Learner(TargetNetworkLearner):
+class SequenceLearner(TargetNetworkLearner):
+    """What the R2D2 and Agent57 learners share: reading prioritized sequence batches, the
+    sample -> jitted update -> new priorities cycle, and their metrics.
+
+    Subclasses set ``batch_size``, ``state`` and ``config`` and implement ``_update``.
+    """
+
+    extra_fields: tuple[str, ...] = ()
+    """Per-step fields read from replay besides the adder's (e.g. ``mu``), as float32."""
+
+    def _update(
+        self, batch: dict[str, np.ndarray], weights: np.ndarray
+    ) -> tuple[LearnerState, dict[str, jax.Array], jax.Array]:
+        """One jitted update: -> (new state, metrics, [B] priorities)."""
+        raise NotImplementedError
+
+    def _batch(self, items: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The sampled arrays the update reads, in the dtypes it expects."""
+        length = items[ACTION].shape[1]
+        expected = self.params.burn_in + self.params.trace_length
+        if length != expected:
+            raise AgentOSError(
+                f"replayed sequences have {length} steps, the learner expects burn_in + "
+                f"trace_length = {expected}",
+                where=self.context.name,
+                fix="set learner.burn_in: ${actor.burn_in} and "
+                "learner.trace_length: ${actor.trace_length}",
+            )
+        batch = {
+            OBSERVATION: items[OBSERVATION],
+            ACTION: items[ACTION].astype(np.int32),
+            REWARD: items[REWARD].astype(np.float32),
+            DISCOUNT: items[DISCOUNT].astype(np.float32),
+            PREV_ACTION: items[PREV_ACTION].astype(np.int32),
+            PREV_REWARD: items[PREV_REWARD].astype(np.float32),
+            MASK: items[MASK].astype(np.float32),
+        }
+        for key in (*STATE_KEYS, *self.extra_fields):
+            batch[key] = items[key].astype(np.float32)
+        return batch
+
+    def step(self, num_updates: int = 1) -> dict[str, float]:
+        """Run ``num_updates`` updates (sample -> jitted update -> new priorities each);
+        returns the mean of each metric."""
+        if num_updates < 1:
+            raise ValueError(f"num_updates must be >= 1, got {num_updates}")
+        totals: dict[str, float] = {}
+        for _ in range(num_updates):
+            sampled = self.replay.sample(self.batch_size)
+            weights = np.asarray(sampled.weights, dtype=np.float32)
+            self.state, metrics, priorities = self._update(self._batch(sampled.items), weights)
+            self.replay.update_priorities(sampled.keys, np.asarray(priorities, np.float64))
+            for key, value in metrics.items():
+                totals[key] = totals.get(key, 0.0) + float(value)
+        return {key: value / num_updates for key, value in totals.items()}
+
+
+class R2D2Learner(SequenceLearner):
     """Trains the recurrent Q-network on prioritized sequences (R2D2)."""
 
     requires = {"network": "network", "replay": "replay"}
@@ -300,6 +357,7 @@ class R2D2Learner(TargetNetworkLearner):
         self.network = network
         self.replay = replay
         self.batch_size = int(params.batch_size)
+        self.extra_fields = (MU,) if params.loss == "retrace" else ()
         self.config = UpdateConfig(
             burn_in=int(params.burn_in),
             n_step=int(params.n_step),
@@ -326,49 +384,10 @@ class R2D2Learner(TargetNetworkLearner):
         """Whether the replay holds max(batch_size, min_replay_sequences) sequences."""
         return len(self.replay) >= max(self.batch_size, self.params.min_replay_sequences)
 
-    def _batch(self, items: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The sampled arrays the update reads, in the dtypes it expects."""
-        length = items[ACTION].shape[1]
-        expected = self.params.burn_in + self.params.trace_length
-        if length != expected:
-            raise AgentOSError(
-                f"replayed sequences have {length} steps, the learner expects burn_in + "
-                f"trace_length = {expected}",
-                where=self.context.name,
-                fix="set learner.burn_in: ${actor.burn_in} and "
-                "learner.trace_length: ${actor.trace_length}",
-            )
-        batch = {
-            OBSERVATION: items[OBSERVATION],
-            ACTION: items[ACTION].astype(np.int32),
-            REWARD: items[REWARD].astype(np.float32),
-            DISCOUNT: items[DISCOUNT].astype(np.float32),
-            PREV_ACTION: items[PREV_ACTION].astype(np.int32),
-            PREV_REWARD: items[PREV_REWARD].astype(np.float32),
-            MASK: items[MASK].astype(np.float32),
-        }
-        for key in STATE_KEYS:
-            batch[key] = items[key].astype(np.float32)
-        if self.config.loss == "retrace":
-            batch[MU] = items[MU].astype(np.float32)
-        return batch
-
-    def step(self, num_updates: int = 1) -> dict[str, float]:
-        """Run ``num_updates`` updates (sample -> jitted update -> new priorities each);
-        returns the mean ``loss``, ``q_mean`` and ``priority_mean``."""
-        if num_updates < 1:
-            raise ValueError(f"num_updates must be >= 1, got {num_updates}")
-        totals: dict[str, float] = {}
-        for _ in range(num_updates):
-            sampled = self.replay.sample(self.batch_size)
-            self.state, metrics, priorities = update_step(
-                self.state,
-                self._batch(sampled.items),
-                np.asarray(sampled.weights, dtype=np.float32),
-                module=self.network.module,
-                config=self.config,
-            )
-            self.replay.update_priorities(sampled.keys, np.asarray(priorities, np.float64))
-            for key, value in metrics.items():
-                totals[key] = totals.get(key, 0.0) + float(value)
-        return {key: value / num_updates for key, value in totals.items()}
+    def _update(
+        self, batch: dict[str, np.ndarray], weights: np.ndarray
+    ) -> tuple[LearnerState, dict[str, jax.Array], jax.Array]:
+        """One jitted R2D2 update (``update_step``)."""
+        return update_step(
+            self.state, batch, weights, module=self.network.module, config=self.config
+        )

@@ -35,5 +35,6 @@ def test_agent57_quickstart(tmp_path, cli):
         "train/loss_extrinsic",
         "train/loss_intrinsic",
         "train/steps_per_s",
+        "train/learner_updates_per_s",
     ):
         assert metric_history(folder, learn.run_id, key), key
