@@ -9,7 +9,7 @@ evaluation return is the success rate. The ``r2d2`` variant is Agent57 with
 ``network.beta_max=0``: the same networks, replay, learner and budget, but the behaviour
 ignores the intrinsic values, i.e. R2D2 with undirected (epsilon-greedy) exploration.
 
-    python benchmarks/agent57_exploration.py --seeds 0 1 2 --steps 40000
+    python benchmarks/agent57_exploration.py --seeds 0 1 2 --steps 100000
     python benchmarks/agent57_exploration.py --variants agent57 --seeds 0 -p environment.length=15
 """
 
@@ -34,9 +34,30 @@ DEFAULTS = [
 """The benchmark's environment and loop settings (overridable with -p)."""
 
 
-def train(variant: str, seed: int, steps: int, eval_every: int, extra: list[str], root: Path):
-    """One learning run; returns its JSON record."""
+def train(
+    variant: str,
+    seed: int,
+    steps: int,
+    eval_every: int,
+    extra: list[str],
+    root: Path,
+    stop_at: float | None = None,
+):
+    """One learning run (ended early once an evaluation reaches ``stop_at``, if given);
+    returns its JSON record."""
     import agentos
+    from agentos.runtime.loop import Hooks
+
+    class StopAt(Hooks):
+        reached = False
+
+        def on_metrics(self, metrics: dict, step: int) -> None:
+            if stop_at is not None and metrics.get("eval/return_mean", -1.0) >= stop_at:
+                StopAt.reached = True
+
+        def should_stop(self) -> bool:
+            return StopAt.reached
+
     from agentos.cli.init_cmd import init
     from agentos.components.install import install
 
@@ -47,7 +68,7 @@ def train(variant: str, seed: int, steps: int, eval_every: int, extra: list[str]
     overrides = [*DEFAULTS, f"loop.eval_every={eval_every}", *VARIANTS[variant], *extra]
     agent = agentos.load_agent(folder, overrides)
     start = time.perf_counter()
-    result = agent.learn(steps, seed=seed)
+    result = agent.learn(steps, seed=seed, hooks=StopAt())
     wall = time.perf_counter() - start
     evals = [(int(e["env_steps"]), float(e["return_mean"])) for e in result.eval_history]
     first = next((s for s, v in evals if v >= 0.9), None)
@@ -73,8 +94,11 @@ def main() -> None:
         "--variants", nargs="+", choices=sorted(VARIANTS), default=["agent57", "r2d2"]
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=40_000)
+    parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--eval-every", type=int, default=5_000)
+    parser.add_argument(
+        "--stop-at", type=float, default=None, help="end a run once an evaluation reaches this"
+    )
     parser.add_argument("-p", "--param", action="append", default=[], help="COMPONENT.KEY=VALUE")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="agent57_explore_") as tmp:
@@ -82,7 +106,9 @@ def main() -> None:
         os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
         for variant in args.variants:
             for seed in args.seeds:
-                record = train(variant, seed, args.steps, args.eval_every, args.param, root)
+                record = train(
+                    variant, seed, args.steps, args.eval_every, args.param, root, args.stop_at
+                )
                 print(json.dumps(record), flush=True)
 
 
