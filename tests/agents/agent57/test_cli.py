@@ -10,6 +10,12 @@ SMALL = [
     "-p", "loop.log_every=200",
     "-p", "learner.batch_size=4",
     "-p", "network.lstm_size=16",
+    "-p", "network.hidden_sizes=[16]",
+    "-p", "network.head_hidden=0",
+    "-p", "actor.burn_in=2",
+    "-p", "actor.trace_length=8",
+    "-p", "actor.period=4",
+    "-p", "environment.num_envs=2",
 ]  # fmt: skip
 
 
@@ -18,7 +24,7 @@ def test_agent57_quickstart(tmp_path, cli):
     assert cli("init", folder)[0] == 0
     code, out, err = cli("install", "agent57", "lunar_lander", "--agent", folder)
     assert code == 0, err
-    code, out, err = cli("learn", "--steps", "800", *SMALL, "--agent", folder)
+    code, out, err = cli("learn", "--steps", "600", *SMALL, "--agent", folder)
     assert code == 0, err
     code, out, err = cli("run", "--episodes", "1", "--agent", folder)
     assert code == 0, err
