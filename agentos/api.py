@@ -136,9 +136,19 @@ class Agent:
         resume: bool | str = False,
         hooks: Any = None,
         tags: dict[str, str] | None = None,
+        actors: int = 0,
+        address: str | None = None,
     ) -> RunResult:
-        """Train until ``steps`` env steps (in total, when resuming) and evaluate."""
+        """Train until ``steps`` env steps (in total, when resuming) and evaluate.
+
+        ``actors > 0`` acts in that many Ray worker processes (the learner and replay stay in
+        this process; see ``agentos.runtime.layouts.ray_layout``); ``address`` joins an
+        existing Ray cluster instead of starting a local one bound to 127.0.0.1.
+        """
         from agentos.runtime.checkpoint import load_checkpoint
+        from agentos.runtime.layouts.ray_layout import check_layout
+
+        check_layout(actors, address)
 
         if self.graph.node("learner") is None:
             from agentos.errors import GraphError
@@ -155,6 +165,8 @@ class Agent:
             state = load_checkpoint(ckpt)
             seed = int(state.get("seed", seed))
         run_tags = {"agentos.steps": str(steps), "agentos.overrides": json.dumps(self.overrides)}
+        if actors:
+            run_tags.update({"agentos.layout": "ray", "agentos.actors": str(actors)})
         run_tags.update(tags or {})
         with self._tracked("learn", seed, run_tags, resume_id) as (tracker, built):
             loop = self._loop(built, seed, tracker, hooks, learn=True)
@@ -162,7 +174,22 @@ class Agent:
                 loop.load_state_dict(state["loop"])
                 log.info("resumed run %s at %d env steps", resume_id, loop.counters.env_steps)
             try:
-                loop.learn(steps)
+                if actors:
+                    from agentos.runtime.layouts.ray_layout import learn_on_ray
+
+                    learn_on_ray(
+                        loop,
+                        steps,
+                        replay=built.one("replay"),
+                        agent_dir=str(self.agent_dir),
+                        overrides=self.overrides,
+                        seed=seed,
+                        actors=actors,
+                        address=address,
+                        set_tags=tracker.set_tags,
+                    )
+                else:
+                    loop.learn(steps)
             finally:
                 loop.close()
             return self._result(tracker, loop)

@@ -19,6 +19,18 @@ def learn(
     from_run: str = typer.Option(
         None, "--from", help="With --resume: the run id to continue (default: latest)."
     ),
+    actors: int = typer.Option(
+        0,
+        "--actors",
+        help="Act in N environment-worker processes on Ray (each with environment.num_envs "
+        "copies); the replay and the learner stay in this process. 0: one process.",
+    ),
+    address: str = typer.Option(
+        None,
+        "--address",
+        help="With --actors: join the Ray cluster at HOST:PORT instead of starting a local "
+        "Ray bound to 127.0.0.1 for the run.",
+    ),
     agent: Path = AgentOption,
 ) -> int:
     """Train the agent for --steps env steps; every run is tracked (see `agentos runs`)."""
@@ -31,7 +43,12 @@ def learn(
     try:
         with hooks:
             result = loaded.learn(
-                steps, seed=seed, resume=(from_run or True) if resume else False, hooks=hooks
+                steps,
+                seed=seed,
+                resume=(from_run or True) if resume else False,
+                hooks=hooks,
+                actors=actors,
+                address=address,
             )
     except KeyboardInterrupt:
         console.print(

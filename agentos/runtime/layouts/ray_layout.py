@@ -1,0 +1,708 @@
+"""The Ray layout: N environment-worker processes act, the driver learns.
+
+``agentos learn --actors N [--address ADDR]`` runs the same spec as the single-process loop:
+
+* each **environment worker** (a Ray actor process, ``EnvironmentWorker``) builds the agent's
+  environment, network and actor from the spec and ``-p`` overrides, seeded apart from the
+  other workers. The actor's ``replay`` dependency is a ``ReplayCollector`` that keeps what the
+  actor writes (``add_items`` sequences, or ``add`` transitions) until the driver fetches it,
+  so the actor does not know where it runs. ``run(n)`` acts for n vector steps and returns the
+  collected writes, the finished episodes and the actor's own metrics;
+* the **driver** (the ``agentos learn`` process) keeps the one replay, the learner and the
+  loop's counters. It inserts each worker's writes into the replay in one batch, runs the
+  learner updates that are due under the samples-per-insert ratio (the same rule as the
+  loop: ``floor((env_steps - min_replay_size) * samples_per_insert / batch_size)`` updates),
+  sends variables to the workers through the object store every ``sync_every`` learner calls,
+  evaluates with its own copy of the actor, writes every metric to the one MLflow run and
+  checkpoints. Each worker has ``PIPELINE`` chunks queued, so it acts on while the driver
+  takes in and learns on its last one; the next chunk is queued after the variables that
+  learning produced. Acting never waits for learning, and learning only runs the updates
+  that the steps received make due, so there is no deadlock.
+
+Differences from the single-process layout, by design:
+
+* every worker steps ``environment.num_envs`` copies, so N workers act in N times as many
+  environments, and the Ape-X epsilon ladder spans each worker's copies;
+* a worker acts with variables up to ``PIPELINE - 1`` chunks (of ``STEPS_PER_CALL`` vector
+  steps) staler than the single-process actor;
+* checkpoints hold the counters, the learner, the replay and the driver's components; the
+  workers' episodes in progress, open sequences and actor state (exploration rngs, Agent57
+  bandits and RND normalisers) are not saved: a resumed run starts new episodes in fresh
+  workers, and what the workers had not yet sent is lost (at most one chunk each).
+
+Fault tolerance: a worker process that dies (``RayActorError``) is replaced by a new one (Ray's
+own restarts are off, ``max_restarts=0``, so that each restart is seen and recorded) which
+gets the latest variables; the chunk it was acting is lost and not counted. Restarts are the
+metric ``train/actor_restarts`` and the run tag ``agentos.actor_restarts``.
+
+Networking: without ``--address`` a local Ray instance is started for the run and shut down
+after it (Ctrl-C included), so no process the run started stays behind. It listens on
+127.0.0.1 only: Ray binds every interface unless its "cluster" mode is off, which is what
+``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` does; ray reads it when ``ray`` is first imported,
+so ``_local_ray`` sets it before importing ray and, if ray was imported earlier in the
+process, sets the constant it was read into (checked with ``ss -ltnp``: gcs_server, raylet,
+the workers and the driver listen on 127.0.0.1 or ::ffff:127.0.0.1; with neither, on ``::``).
+With ``--address`` the run joins that cluster: every node needs agentos installed and the
+agent folder at the same path.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import socket
+import threading
+import time
+import warnings
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agentos.errors import AgentOSError, ParameterError
+from agentos.runtime.loop import (
+    Counters,
+    EpisodesInProgress,
+    Loop,
+    Progress,
+    _crossed,
+    _reset_extras,
+    _train_seed,
+)
+from agentos.runtime.roles import Transition
+
+log = logging.getLogger(__name__)
+
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+"""Set to 0, Ray treats the machine as a one-node setup and binds 127.0.0.1 only."""
+STEPS_PER_CALL = 32
+"""Vector steps (of all ``num_envs`` copies) a worker acts per call: long enough that a call's
+overhead (about a millisecond) is small, short enough that variables stay fresh."""
+PIPELINE = 2
+"""Chunks queued at each worker: it starts the next one while the driver takes in the last."""
+WORKER_START_TIMEOUT_S = 600.0
+"""How long the first workers may take to start (import JAX, build the graph, jit)."""
+MAX_FAILED_STARTS = 3
+"""A worker slot whose replacements die this many times in a row without acting stops the
+run (an error in the agent, not a killed process)."""
+OBJECT_STORE_BYTES = 512 * 2**20
+"""Shared memory of the local Ray instance's object store (chunks and variables are small)."""
+
+
+def check_layout(actors: int, address: str | None) -> None:
+    """Raise an AgentOSError (exit 2, with a fix) for an impossible ``--actors`` or an
+    unreachable ``--address``, before a run starts."""
+    if actors < 0:
+        raise ParameterError(
+            f"--actors must be 0 (one process) or a positive number of worker processes, "
+            f"got {actors}",
+            fix="use --actors 2 for two environment workers, or leave it out",
+        )
+    if address is None:
+        return
+    if actors == 0:
+        raise ParameterError(
+            "--address joins a Ray cluster, which only the distributed layout uses",
+            fix="add --actors N, or leave out --address",
+        )
+    host_port = address.removeprefix("ray://")
+    if address in ("auto", "local") or ":" not in host_port:
+        if address not in ("auto", "local"):
+            raise ParameterError(
+                f"--address {address!r} is not HOST:PORT",
+                fix="give the address `ray start --head` printed, e.g. 127.0.0.1:6379",
+            )
+        return
+    host, _, port = host_port.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=3.0):
+            pass
+    except (OSError, ValueError) as e:
+        raise AgentOSError(
+            f"cannot reach a Ray cluster at {address} ({e})",
+            fix="start one with `ray start --head --node-ip-address 127.0.0.1` and pass the "
+            "address it prints, or leave out --address to start a local Ray for the run",
+        ) from None
+
+
+# --- the worker side -------------------------------------------------------------------
+
+
+class ReplayCollector:
+    """Stands in for the replay inside a worker: keeps the actor's writes for the driver."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[str, Any]] = []
+
+    def add(self, transition: Transition) -> None:
+        """Keep a batch of transitions (replays that store single steps)."""
+        self.writes.append(("add", transition))
+
+    def add_items(self, items: dict[str, np.ndarray], priorities: Any = None) -> np.ndarray:
+        """Keep a batch of sequences; the real keys are only known in the driver (-1 here)."""
+        items = {k: np.asarray(v) for k, v in items.items()}
+        self.writes.append(("add_items", (items, priorities)))
+        return np.full(len(next(iter(items.values()))), -1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return 0
+
+    def pop(self) -> list[tuple[str, Any]]:
+        """Everything written since the last call."""
+        writes, self.writes = self.writes, []
+        return writes
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class ChunkResult:
+    """What a worker sends back after acting for a chunk."""
+
+    steps: int
+    """Env steps taken (vector steps x num_envs)."""
+    writes: list[tuple[str, Any]]
+    """The actor's replay writes, in order."""
+    returns: list[float] = field(default_factory=list)
+    """Returns of the episodes that ended."""
+    lengths: list[int] = field(default_factory=list)
+    """Their lengths."""
+    stats: dict[str, float] = field(default_factory=dict)
+    """The actor's own metrics (``pop_stats``), e.g. Agent57's intrinsic reward."""
+
+
+def worker_seed(seed: int, start_steps: int, number: int) -> int:
+    """The seed of the ``number``-th worker started by a run (or its resumed part)."""
+    return zlib.crc32(f"{seed}/{start_steps}/{number}".encode()) % (2**31 - 1)
+
+
+class EnvironmentWorker:
+    """An environment + actor process (made a Ray actor by the driver with ``ray.remote``).
+
+    Builds the components the actor and environment need from the spec, with the actor's
+    replay replaced by a ``ReplayCollector``; the learner is not built.
+    """
+
+    def __init__(self, agent_dir: str, overrides: list[str], seed: int):
+        from agentos.components.graph import load_graph
+        from agentos.components.spec import load_spec
+
+        graph = load_graph(load_spec(agent_dir), overrides)
+        by_name = {n.spec.name: n for n in graph.nodes}
+        needed: set[str] = set()
+        todo = [n.spec.name for n in graph.nodes if n.role in ("environment", "actor")]
+        while todo:
+            name = todo.pop()
+            if name not in needed:
+                needed.add(name)
+                if by_name[name].role != "replay":
+                    todo.extend(by_name[name].dependencies.values())
+        self.collector = ReplayCollector()
+        self.components: dict[str, Any] = {}
+        for node in graph.nodes:
+            if node.spec.name not in needed:
+                continue
+            if node.role == "replay":
+                self.components[node.spec.name] = self.collector
+                continue
+            deps = {arg: self.components[name] for arg, name in node.dependencies.items()}
+            self.components[node.spec.name] = node.cls(
+                node.params, graph.context(node, seed), **deps
+            )
+        roles = {n.spec.name: n.role for n in graph.nodes}
+        self.env = next(c for n, c in self.components.items() if roles[n] == "environment")
+        self.actor = next(c for n, c in self.components.items() if roles[n] == "actor")
+        self.seed = seed
+        self._episodes: EpisodesInProgress | None = None
+
+    def ready(self) -> bool:
+        """True once built (the driver waits on it to see start-up errors)."""
+        return True
+
+    def pid(self) -> int:
+        """The worker's process id."""
+        return os.getpid()
+
+    def update(self, variables: Any) -> None:
+        """Act with these learner variables (numpy arrays) from the next step on."""
+        self.actor.update(variables)
+
+    def run(self, vector_steps: int, env_steps: int) -> ChunkResult:
+        """Act for ``vector_steps`` steps of all copies; ``env_steps`` is the run's training
+        step counter when the chunk was asked for (for exploration schedules)."""
+        env, actor = self.env, self.actor
+        n = env.num_envs
+        if self._episodes is None:
+            self._episodes = EpisodesInProgress(
+                observation=env.reset(seed=_train_seed(self.seed, 0)),
+                extras=actor.initial_extras(n),
+                returns=np.zeros(n, np.float64),
+                lengths=np.zeros(n, np.int64),
+            )
+        ep = self._episodes
+        obs, extras = ep.observation, ep.extras
+        result = ChunkResult(steps=0, writes=[])
+        for _ in range(vector_steps):
+            action, new_extras = actor.select_action(
+                obs, extras, explore=True, env_steps=env_steps + result.steps
+            )
+            step = env.step(action)
+            actor.observe(
+                Transition(
+                    observation=obs,
+                    action=action,
+                    reward=step.reward,
+                    terminated=step.terminated,
+                    truncated=step.truncated,
+                    next_observation=step.final_observation,
+                    extras=extras,
+                )
+            )
+            result.steps += n
+            ep.returns += step.reward
+            ep.lengths += 1
+            done = step.terminated | step.truncated
+            for i in np.flatnonzero(done):
+                result.returns.append(float(ep.returns[i]))
+                result.lengths.append(int(ep.lengths[i]))
+                ep.returns[i] = 0.0
+                ep.lengths[i] = 0
+            extras = _reset_extras(actor, actor.after_step(new_extras, step), done)
+            obs = step.observation
+        ep.observation, ep.extras = obs, extras
+        result.writes = self.collector.pop()
+        pop_stats = getattr(actor, "pop_stats", None)
+        if pop_stats is not None:
+            result.stats = dict(pop_stats())
+        return result
+
+    def close(self) -> None:
+        """Close the components (environments)."""
+        for comp in reversed(list(self.components.values())):
+            comp.close()
+
+
+# --- the driver side -------------------------------------------------------------------
+
+
+def insert_writes(replay: Any, writes: list[tuple[str, Any]]) -> int:
+    """Apply workers' replay writes to the real replay, consecutive sequence batches merged
+    into one ``add_items`` call; returns how many items (sequences or transitions) went in."""
+    count = 0
+    batch: list[dict[str, np.ndarray]] = []
+
+    def flush() -> None:
+        if batch:
+            keys = batch[0].keys()
+            replay.add_items({k: np.concatenate([b[k] for b in batch]) for k in keys})
+            batch.clear()
+
+    for kind, payload in writes:
+        if kind == "add_items":
+            items, priorities = payload
+            count += len(next(iter(items.values())))
+            if priorities is None and (not batch or batch[0].keys() == items.keys()):
+                batch.append(items)
+                continue
+            flush()
+            if priorities is None:
+                batch.append(items)
+            else:
+                replay.add_items(items, priorities)
+        else:
+            flush()
+            replay.add(payload)
+            count += len(np.asarray(payload.action))
+    flush()
+    return count
+
+
+@dataclass
+class _Slot:
+    """One worker position: the current process and its state."""
+
+    handle: Any
+    number: int
+    """How many workers the run had started before this one (its seed salt)."""
+    failed_starts: int = 0
+    """Replacements in a row that died before returning a chunk."""
+
+
+class RayLayout:
+    """Drives ``actors`` environment workers and the driver's loop (replay, learner, evaluation,
+    tracking, checkpoints)."""
+
+    def __init__(
+        self,
+        loop: Loop,
+        *,
+        replay: Any,
+        agent_dir: str,
+        overrides: list[str],
+        seed: int,
+        actors: int,
+        address: str | None = None,
+        set_tags: Callable[[dict[str, Any]], None] | None = None,
+    ):
+        check_layout(actors, address)
+        if actors < 1:
+            raise ParameterError(f"the Ray layout needs at least one actor, got {actors}")
+        self.loop = loop
+        self.replay = replay
+        self.agent_dir = str(Path(agent_dir).resolve())
+        self.overrides = list(overrides)
+        self.seed = seed
+        self.actors = actors
+        self.address = address
+        self.set_tags = set_tags or (lambda tags: None)
+        self.restarts = 0
+        self._ray: Any = None
+        self._owns_ray = False
+        self._restore: list[Callable[[], None]] = []
+        self._remote_cls: Any = None
+        self._slots: list[_Slot] = []
+        self._started = 0
+        self._start_steps = 0
+        self._variables_ref: Any = None
+
+    # --- Ray start and stop ------------------------------------------------------------
+    def _start_ray(self) -> None:
+        sigterm = signal.getsignal(signal.SIGTERM)
+        if self.address is None:
+            old_env = os.environ.get(LOOPBACK_ENV)
+            os.environ[LOOPBACK_ENV] = "0"
+            self._restore.append(lambda: _restore_env(LOOPBACK_ENV, old_env))
+        import ray
+        import ray._private.ray_constants as ray_constants
+
+        self._ray = ray
+        if ray.is_initialized():  # e.g. the caller joined a cluster itself: use it, keep it
+            log.info("using the Ray instance this process already started")
+        elif self.address is None:
+            if getattr(ray_constants, "ENABLE_RAY_CLUSTER", False):
+                # ray was imported before LOOPBACK_ENV was set, and read it then
+                ray_constants.ENABLE_RAY_CLUSTER = False
+                self._restore.append(lambda: setattr(ray_constants, "ENABLE_RAY_CLUSTER", True))
+            with warnings.catch_warnings():
+                # JAX warns of any fork; Ray's fork is followed by exec at once (subprocess)
+                warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
+                ray.init(
+                    address="local",
+                    num_cpus=max(self.actors, os.cpu_count() or 1),
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.WARNING,
+                    object_store_memory=OBJECT_STORE_BYTES,
+                    _node_ip_address="127.0.0.1",
+                )
+            self._owns_ray = True
+        else:
+            try:
+                ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
+            except Exception as e:  # ConnectionError, TimeoutError, ValueError across versions
+                raise AgentOSError(
+                    f"cannot join the Ray cluster at {self.address}: {e}",
+                    fix="check the address `ray start --head` printed and that the cluster "
+                    "runs the same ray version, or leave out --address",
+                ) from None
+            self._owns_ray = True
+        # ray.init makes SIGTERM exit at once; learn turns it into a checkpoint and a stop
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, sigterm)
+        self._remote_cls = ray.remote(EnvironmentWorker)
+
+    def _stop(self) -> None:
+        ray = self._ray
+        if ray is not None:
+            for slot in self._slots:
+                try:
+                    ray.kill(slot.handle, no_restart=True)
+                except Exception:  # already gone
+                    log.debug("worker %d was already gone", slot.number)
+            self._slots = []
+            if self._owns_ray:
+                ray.shutdown()
+                self._owns_ray = False
+        for restore in reversed(self._restore):
+            restore()
+        self._restore = []
+
+    # --- workers -----------------------------------------------------------------------
+    def _new_worker(self) -> tuple[Any, int]:
+        number = self._started
+        self._started += 1
+        handle = self._remote_cls.options(num_cpus=1, max_restarts=0, max_task_retries=0).remote(
+            self.agent_dir, self.overrides, worker_seed(self.seed, self._start_steps, number)
+        )
+        if self._variables_ref is not None:
+            handle.update.remote(self._variables_ref)
+        return handle, number
+
+    def _start_workers(self) -> None:
+        ray = self._ray
+        for _ in range(self.actors):
+            handle, number = self._new_worker()
+            self._slots.append(_Slot(handle, number))
+        pending = {slot.handle.ready.remote(): slot for slot in self._slots}
+        deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+        while pending:
+            if self.loop.hooks.interrupted():
+                raise KeyboardInterrupt("interrupted")
+            if time.monotonic() > deadline:
+                raise AgentOSError(
+                    f"{len(pending)} of {self.actors} environment workers did not start within "
+                    f"{WORKER_START_TIMEOUT_S:.0f} s",
+                    fix="the Ray cluster needs one free CPU per actor: use fewer --actors or "
+                    "add nodes",
+                )
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            for ref in done:
+                pending.pop(ref)
+                try:
+                    ray.get(ref)
+                except ray.exceptions.RayActorError as e:
+                    raise AgentOSError(
+                        f"an environment worker failed to start: {e}",
+                        fix="check that `agentos learn` works without --actors; the worker "
+                        "logs are under /tmp/ray/session_latest/logs",
+                    ) from None
+
+    def _replace(self, index: int) -> None:
+        """Start a new worker in place of the dead one at ``index`` and record the restart."""
+        old = self._slots[index]
+        try:
+            self._ray.kill(old.handle, no_restart=True)
+        except Exception:
+            log.debug("worker %d was already gone", old.number)
+        if old.failed_starts >= MAX_FAILED_STARTS:
+            raise AgentOSError(
+                f"environment worker {index} died {old.failed_starts + 1} times in a row "
+                "before acting",
+                fix="see the worker logs under /tmp/ray/session_latest/logs",
+            )
+        handle, number = self._new_worker()
+        self._slots[index] = _Slot(handle, number, failed_starts=old.failed_starts + 1)
+        self.restarts += 1
+        log.warning(
+            "environment worker %d died: started a new one (%d restarts so far)",
+            index,
+            self.restarts,
+        )
+        self.set_tags({"agentos.actor_restarts": self.restarts})
+
+    def _sync(self) -> None:
+        """Send the learner's variables to every worker through the object store."""
+        import jax
+
+        variables = jax.device_get(self.loop.learner.get_variables())
+        self._variables_ref = self._ray.put(variables)
+        for slot in self._slots:
+            slot.handle.update.remote(self._variables_ref)
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the current workers."""
+        return self._ray.get([s.handle.pid.remote() for s in self._slots])
+
+    # --- learning ----------------------------------------------------------------------
+    def learn(self, total_steps: int) -> Counters:
+        """Act in the workers and learn in the driver until ``total_steps`` env steps, as
+        ``Loop.learn`` does in one process: same counters, ratio, evaluation, metrics and
+        checkpoints. Ray (if this run started it) is shut down on the way out."""
+        try:
+            start = time.perf_counter()
+            self._start_ray()
+            log.info("Ray ready in %.1f s", time.perf_counter() - start)
+            return self._learn(total_steps)
+        finally:
+            self._stop()
+
+    def _learn(self, total_steps: int) -> Counters:
+        loop = self.loop
+        p, c, hooks = loop.params, loop.counters, loop.hooks
+        self._start_steps = c.env_steps
+        # The driver's actor only evaluates: the episodes of a resumed checkpoint are not
+        # continued (workers start new ones), so neither they nor its open sequences are kept.
+        loop.actor.end_episodes()
+        loop._episodes = None
+        if loop.learner is not None:
+            self._sync()
+        try:
+            start = time.perf_counter()
+            self._start_workers()
+            log.info(
+                "%d environment workers ready in %.1f s", self.actors, time.perf_counter() - start
+            )
+            self._run_workers(total_steps)
+        except KeyboardInterrupt:
+            log.warning("interrupted at %d env steps: writing a checkpoint", c.env_steps)
+            hooks.on_checkpoint(loop.state_dict(), final=True)
+            raise
+        hooks.on_metrics(
+            {
+                "train/env_steps": float(c.env_steps),
+                "train/episodes": float(c.episodes),
+                "train/learner_updates": float(c.learner_updates),
+                "train/actor_restarts": float(self.restarts),
+            },
+            c.env_steps,
+        )
+        if not loop.eval_history or loop.eval_history[-1]["env_steps"] != c.env_steps:
+            loop.evaluate(p.eval_episodes)
+        hooks.on_checkpoint(loop.state_dict(), final=True)
+        return c
+
+    def _run_workers(self, total_steps: int) -> None:
+        ray, loop = self._ray, self.loop
+        p, c, hooks = loop.params, loop.counters, loop.hooks
+        n = loop.env.num_envs
+        learning = loop.learner is not None and p.samples_per_insert > 0
+        if loop.learner is None and p.samples_per_insert > 0:
+            log.warning("samples_per_insert > 0 but the agent has no learner: acting only")
+        # ref -> (slot index, worker number, env steps asked)
+        inflight: dict[Any, tuple[int, int, int]] = {}
+
+        def top_up(index: int) -> None:
+            """Keep PIPELINE chunks queued at the worker, within the steps left to hand out."""
+            slot = self._slots[index]
+            queued = sum(1 for _, number, _ in inflight.values() if number == slot.number)
+            for _ in range(PIPELINE - queued):
+                left = total_steps - c.env_steps - sum(s for _, _, s in inflight.values())
+                if left <= 0:
+                    return
+                vector_steps = min(STEPS_PER_CALL, math.ceil(left / n))
+                ref = slot.handle.run.remote(vector_steps, c.env_steps)
+                inflight[ref] = (index, slot.number, vector_steps * n)
+
+        for index in range(len(self._slots)):
+            top_up(index)
+        t0, steps0, updates0 = time.perf_counter(), c.env_steps, c.learner_updates
+        last_progress = 0.0
+        pending: dict[str, list[float]] = {}
+        while inflight and not hooks.should_stop():
+            if hooks.interrupted():
+                raise KeyboardInterrupt("interrupted")
+            done, _ = ray.wait(list(inflight), num_returns=1, timeout=0.5)
+            if not done:
+                continue
+            others = [r for r in inflight if r not in done]
+            if others:
+                done += ray.wait(others, num_returns=len(others), timeout=0)[0]
+            prev = c.env_steps
+            results: list[ChunkResult] = []
+            answered: list[int] = []
+            for ref in done:
+                index, number, _ = inflight.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayActorError:
+                    if hooks.interrupted():  # Ctrl-C reached the worker too
+                        raise KeyboardInterrupt("interrupted") from None
+                    if number == self._slots[index].number:  # not yet replaced
+                        self._replace(index)
+                    top_up(index)
+                    continue
+                self._slots[index].failed_starts = 0
+                c.env_steps += result.steps
+                results.append(result)
+                answered.append(index)
+            if not results:
+                continue
+            writes = [w for r in results for w in r.writes]
+            inserted = insert_writes(self.replay, writes) if writes else 0
+            pending.setdefault("train/inserted_items", []).append(float(inserted))
+            for r in results:
+                for ret, length in zip(r.returns, r.lengths, strict=True):
+                    c.episodes += 1
+                    loop._recent.append(ret)
+                    pending.setdefault("train/episode_return", []).append(ret)
+                    pending.setdefault("train/episode_length", []).append(float(length))
+                for k, v in r.stats.items():
+                    pending.setdefault(f"train/{k}", []).append(v)
+            if learning:
+                calls = c.learner_calls
+                metrics = loop._maybe_learn(prev)
+                for k, v in metrics.items():
+                    pending.setdefault(f"train/{k}", []).append(v)
+                if c.learner_calls != calls and c.learner_calls % max(p.sync_every, 1) == 0:
+                    self._sync()
+            # Only now: the variables just sent come before the next chunk in each worker's
+            # queue (it is still acting on its other queued chunk meanwhile).
+            for index in answered:
+                top_up(index)
+            if _crossed(prev, c.env_steps, p.log_every):
+                elapsed = max(time.perf_counter() - t0, 1e-9)
+                record = {k: float(np.mean(v)) for k, v in pending.items()}
+                record.update(
+                    {
+                        "train/env_steps": float(c.env_steps),
+                        "train/episodes": float(c.episodes),
+                        "train/learner_updates": float(c.learner_updates),
+                        "train/steps_per_s": (c.env_steps - steps0) / elapsed,
+                        "train/learner_updates_per_s": (c.learner_updates - updates0) / elapsed,
+                        "train/actor_restarts": float(self.restarts),
+                    }
+                )
+                pending = {}
+                hooks.on_metrics(record, c.env_steps)
+            now = time.perf_counter()
+            if now - last_progress > 0.2 or c.env_steps >= total_steps:
+                last_progress = now
+                recent = loop._recent
+                hooks.on_progress(
+                    Progress(
+                        counters=c,
+                        total_steps=total_steps,
+                        recent_return=float(np.mean(recent)) if recent else None,
+                        steps_per_s=(c.env_steps - steps0) / max(now - t0, 1e-9),
+                        last_eval=loop.last_eval,
+                    )
+                )
+            if p.eval_every and _crossed(prev, c.env_steps, p.eval_every):
+                loop.evaluate(p.eval_episodes)
+            if p.checkpoint_every and _crossed(prev, c.env_steps, p.checkpoint_every):
+                hooks.on_checkpoint(loop.state_dict(), final=False)
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def learn_on_ray(
+    loop: Loop,
+    total_steps: int,
+    *,
+    replay: Any,
+    agent_dir: str,
+    overrides: list[str],
+    seed: int,
+    actors: int,
+    address: str | None = None,
+    set_tags: Callable[[dict[str, Any]], None] | None = None,
+) -> Counters:
+    """``loop.learn(total_steps)`` with the acting spread over ``actors`` Ray worker processes."""
+    layout = RayLayout(
+        loop,
+        replay=replay,
+        agent_dir=agent_dir,
+        overrides=overrides,
+        seed=seed,
+        actors=actors,
+        address=address,
+        set_tags=set_tags,
+    )
+    return layout.learn(total_steps)

@@ -1,0 +1,295 @@
+"""The Ray layout (``learn --actors N``): the same tiny agents learn with their acting in worker
+processes; the run is complete and tracked, Ray listens on loopback only, a worker killed with
+SIGKILL is replaced and the restart recorded, Ctrl-C checkpoints, and no process the run started
+is left afterwards (checked by PID).
+
+One r2d2 run (module fixture, 1,000 steps, a worker killed at 300) serves the first four tests;
+an Agent57 run is interrupted by SIGINT and resumed. Each run starts its own local Ray.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+import agentos
+from agentos.api import checkpoint_path, find_checkpoint
+from agentos.cli.init_cmd import init
+from agentos.components.install import install
+from agentos.runtime.checkpoint import load_checkpoint
+from agentos.tracking.store import get_run, metric_history
+
+TINY_R2D2 = [
+    "network.hidden_sizes=[16]",
+    "network.lstm_size=16",
+    "network.head_hidden=16",
+    "replay.capacity=64",
+    "learner.batch_size=4",
+    "learner.n_step=2",
+    "learner.target_update_period=10",
+    "actor.burn_in=2",
+    "actor.trace_length=6",
+    "actor.period=3",
+    "environment.num_envs=2",
+    "loop.min_replay_size=100",
+    "loop.checkpoint_every=0",
+    "loop.eval_every=0",
+    "loop.eval_episodes=2",
+    "loop.log_every=100",
+]
+TINY_AGENT57 = [
+    "network.hidden_sizes=[8]",
+    "network.lstm_size=8",
+    "network.head_hidden=0",
+    "network.num_arms=3",
+    "network.embedding_hidden=[8]",
+    "network.embedding_dim=4",
+    "network.rnd_hidden=[8]",
+    "network.rnd_output=4",
+    "replay.capacity=64",
+    "learner.batch_size=4",
+    "learner.target_update_period=10",
+    "actor.burn_in=2",
+    "actor.trace_length=6",
+    "actor.period=3",
+    "actor.episodic_capacity=50",
+    "actor.bandit_window=5",
+    "environment.num_envs=2",
+    "environment.length=6",
+    "loop.min_replay_size=100",
+    "loop.checkpoint_every=0",
+    "loop.eval_every=0",
+    "loop.eval_episodes=2",
+    "loop.log_every=100",
+]
+STEPS = 1000
+KILL_AT = 300
+LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1", "::1"}
+
+
+def _agent(root: Path, bundle: str, env: str) -> Path:
+    folder = root / "agent"
+    init(folder, None, False)
+    install(folder, [bundle, env], [])
+    return folder
+
+
+def _descendants() -> list[psutil.Process]:
+    return psutil.Process().children(recursive=True)
+
+
+def _cmdline(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+
+
+def _alive(pids: set[int], wait_s: float = 15.0) -> list[str]:
+    """The processes among ``pids`` still running (zombies count as gone) after ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        left = []
+        for pid in pids:
+            try:
+                proc = psutil.Process(pid)
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    left.append(f"{pid} {_cmdline(proc)[:60]}")
+            except psutil.NoSuchProcess:
+                pass
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
+
+
+class Probe:
+    """User hooks: record every process the run starts; once ``at_steps`` env steps are done,
+    record the listening sockets of those processes, then SIGKILL a worker or send SIGINT."""
+
+    def __init__(self, at_steps: int, action: str):
+        self.at_steps, self.action = at_steps, action
+        self.pids: set[int] = set()
+        self.listening: dict[str, list[str]] = {}
+        self.workers: list[int] = []
+        self.fired = False
+
+    def on_metrics(self, metrics: dict[str, float], step: int) -> None:
+        pass
+
+    def on_progress(self, progress: Any) -> None:
+        procs = _descendants()
+        self.pids |= {p.pid for p in procs}
+        if self.fired or progress.counters.env_steps < self.at_steps:
+            return
+        self.fired = True
+        for proc in [psutil.Process(), *procs]:
+            try:
+                conns = proc.net_connections(kind="inet")
+            except psutil.Error:
+                continue
+            addrs = [c.laddr.ip for c in conns if c.status == psutil.CONN_LISTEN]
+            if addrs:
+                self.listening[f"{proc.pid} {proc.name()} {_cmdline(proc)[:40]}"] = addrs
+        self.workers = [p.pid for p in procs if _cmdline(p).startswith("ray::EnvironmentWorker")]
+        if self.action == "kill":
+            os.kill(self.workers[0], signal.SIGKILL)
+        elif self.action == "interrupt":
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: learn's handler stops at a safe point
+
+    def should_stop(self) -> bool:
+        return False
+
+
+@pytest.fixture(scope="module")
+def r2d2_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Probe]:
+    folder = _agent(tmp_path_factory.mktemp("ray"), "r2d2", "cartpole")
+    before = {p.pid for p in _descendants()}
+    probe = Probe(KILL_AT, "kill")
+    result = agentos.load_agent(folder, TINY_R2D2).learn(STEPS, seed=0, actors=2, hooks=probe)
+    probe.pids -= before
+    return folder, result, probe
+
+
+def test_two_actors_learn_a_complete_tracked_run(r2d2_run) -> None:
+    folder, result, _ = r2d2_run
+    assert result.status == "FINISHED" and get_run(folder, result.run_id).recorded_status == (
+        "FINISHED"
+    )
+    # 2 envs per worker divide 1,000, so the step budget is met exactly (a killed worker's
+    # chunk is not counted and is acted again by the others)
+    assert result.env_steps == STEPS
+    # samples per insert 4, batch 4, min_replay_size 100: floor((1000 - 100) * 4 / 4) = 900
+    assert result.learner_updates == math.floor((STEPS - 100) * 4.0 / 4) == 900
+    state = load_checkpoint(checkpoint_path(folder, result.run_id))["loop"]
+    counters = state["counters"]
+    assert (counters["env_steps"], counters["episodes"]) == (STEPS, result.episodes)
+    assert counters["learner_updates"] == 900 and counters["evaluations"] == 1
+    # CartPole episodes of a random-ish policy last ~10-40 steps: dozens end in 1,000 steps
+    assert result.episodes > 20
+    assert state["components"]["replay"]["next_key"] > 100  # sequences came from the workers
+    assert len(result.eval_returns) == 2
+    # the workers' episodes and the driver's learner both reached the run's metrics
+    assert metric_history(folder, result.run_id, "train/episode_return")
+    assert metric_history(folder, result.run_id, "train/loss")
+    assert metric_history(folder, result.run_id, "train/env_steps")[-1] == (STEPS, float(STEPS))
+    tags = get_run(folder, result.run_id).tags
+    assert tags["agentos.layout"] == "ray" and tags["agentos.actors"] == "2"
+
+
+def test_ray_listens_on_loopback_only(r2d2_run) -> None:
+    _, _, probe = r2d2_run
+    names = " ".join(probe.listening)
+    assert "gcs_server" in names and "raylet" in names and "ray::EnvironmentWorker" in names
+    outside = {k: v for k, v in probe.listening.items() if set(v) - LOOPBACK}
+    assert not outside, outside
+
+
+def test_a_killed_worker_is_replaced_and_recorded(r2d2_run) -> None:
+    folder, result, probe = r2d2_run
+    assert len(probe.workers) == 2
+    assert int(get_run(folder, result.run_id).tags["agentos.actor_restarts"]) >= 1
+    assert metric_history(folder, result.run_id, "train/actor_restarts")[-1][1] >= 1
+
+
+def test_no_process_of_the_run_is_left(r2d2_run) -> None:
+    _, _, probe = r2d2_run
+    assert len(probe.pids) >= 4  # gcs_server, raylet, the workers...
+    assert not _alive(probe.pids)
+
+
+def test_agent57_ctrl_c_checkpoints_stops_everything_and_resumes(tmp_path: Path) -> None:
+    folder = _agent(tmp_path, "agent57", "permuted_chain")
+    before = {p.pid for p in _descendants()}
+    probe = Probe(150, "interrupt")
+    with pytest.raises(KeyboardInterrupt):
+        agentos.load_agent(folder, TINY_AGENT57).learn(5000, seed=1, actors=1, hooks=probe)
+    assert probe.fired and not _alive(probe.pids - before)
+    run_id, ckpt = find_checkpoint(folder, "latest")
+    assert get_run(folder, run_id).recorded_status == "KILLED"
+    middle = load_checkpoint(ckpt)["loop"]["counters"]
+    assert 150 <= middle["env_steps"] < 5000 and middle["learner_updates"] > 0
+    # Agent57's actor-side metrics are computed in the worker and logged by the driver
+    assert metric_history(folder, run_id, "train/intrinsic_reward")
+
+    resumed = agentos.load_agent(folder, TINY_AGENT57).learn(
+        middle["env_steps"] + 100, resume=True, actors=1
+    )
+    assert resumed.run_id == run_id and resumed.status == "FINISHED"
+    assert resumed.env_steps == middle["env_steps"] + 100
+    assert resumed.learner_updates == math.floor((resumed.env_steps - 100) * 4.0 / 4)
+
+
+def test_cli_rejects_a_bad_layout(tmp_path: Path, cli) -> None:
+    folder = _agent(tmp_path, "r2d2", "cartpole")
+    code, out, err = cli("learn", "--actors", "-1", "--agent", folder)
+    assert code == 2 and "--actors" in out + err
+    code, out, err = cli("learn", "--address", "127.0.0.1:6379", "--agent", folder)
+    assert code == 2 and "--actors" in out + err
+    code, out, err = cli(
+        "learn", "--actors", "1", "--address", f"127.0.0.1:{_free_port()}", "-a", folder
+    )
+    assert code == 2 and "cannot reach a Ray cluster" in out + err
+    assert not list(folder.glob(".agentos/checkpoints/*"))  # no run started
+
+
+def _free_port() -> int:
+    """A local TCP port nothing listens on (bound, then closed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _RecordingReplay:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def add_items(self, items: dict[str, Any], priorities: Any = None) -> None:
+        self.calls.append(("add_items", {k: v.tolist() for k, v in items.items()}, priorities))
+
+    def add(self, transition: Any) -> None:
+        self.calls.append(("add", transition.action.tolist(), None))
+
+
+def test_worker_writes_reach_the_replay_in_batches_and_in_order() -> None:
+    import numpy as np
+
+    from agentos.runtime.layouts.ray_layout import ReplayCollector, insert_writes
+    from agentos.runtime.roles import Transition
+
+    collector = ReplayCollector()
+    keys = collector.add_items({"x": np.array([[1], [2]])})
+    assert keys.tolist() == [-1, -1]  # the real keys only exist in the driver's replay
+    collector.add_items({"x": np.array([[3]])})
+    collector.add_items({"x": np.array([[4]])}, priorities=np.array([0.5]))
+    zeros = np.zeros(2)
+    collector.add(Transition(zeros, np.array([7, 8]), zeros, zeros, zeros, zeros))
+    collector.add_items({"x": np.array([[5]])})
+    writes = collector.pop()
+    assert collector.pop() == []
+    replay = _RecordingReplay()
+    # 2 + 1 merged sequences, 1 with its own priority, 2 transitions, 1 sequence: 7 items
+    assert insert_writes(replay, writes) == 7
+    assert replay.calls == [
+        ("add_items", {"x": [[1], [2], [3]]}, None),
+        ("add_items", {"x": [[4]]}, np.array([0.5])),
+        ("add", [7, 8], None),
+        ("add_items", {"x": [[5]]}, None),
+    ]
+
+
+def test_check_layout_accepts_the_single_process_and_a_plain_count() -> None:
+    from agentos.errors import AgentOSError
+    from agentos.runtime.layouts.ray_layout import check_layout
+
+    check_layout(0, None)
+    check_layout(3, None)
+    with pytest.raises(AgentOSError, match="HOST:PORT"):
+        check_layout(1, "nowhere")

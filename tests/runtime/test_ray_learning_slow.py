@@ -1,0 +1,62 @@
+"""R2D2 learns CartPole-v1 in the Ray layout as it does in one process (run with -m slow):
+``learn --actors 2`` (two worker processes of 8 environments each), seed 0, 100,000 env steps,
+one worker killed with SIGKILL at 30,000 steps; the run finishes, records the restart, and
+some evaluation (every 10,000 steps, 10 greedy episodes) reaches a mean >= 475."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+import psutil
+import pytest
+
+
+class _KillOneWorker:
+    """User hooks: SIGKILL one environment worker once ``at_steps`` env steps are done."""
+
+    def __init__(self, at_steps: int):
+        self.at_steps = at_steps
+        self.killed: int | None = None
+
+    def on_metrics(self, metrics: dict[str, float], step: int) -> None:
+        pass
+
+    def on_progress(self, progress: Any) -> None:
+        if self.killed is not None or progress.counters.env_steps < self.at_steps:
+            return
+        for proc in psutil.Process().children(recursive=True):
+            try:
+                title = " ".join(proc.cmdline())
+            except psutil.Error:
+                continue
+            if title.startswith("ray::EnvironmentWorker"):
+                self.killed = proc.pid
+                os.kill(proc.pid, signal.SIGKILL)
+                return
+
+    def should_stop(self) -> bool:
+        return False
+
+
+@pytest.mark.slow
+def test_r2d2_with_two_actors_solves_cartpole_in_100k_steps(tmp_path):
+    import agentos
+    from agentos.cli.init_cmd import init
+    from agentos.components.install import install
+    from agentos.tracking.store import get_run, metric_history
+
+    folder = tmp_path / "agent"
+    init(folder, None, False)
+    install(folder, ["r2d2", "cartpole"], [])
+    hooks = _KillOneWorker(30_000)
+    agent = agentos.load_agent(
+        folder, ["environment.num_envs=8", "loop.eval_every=10000", "loop.checkpoint_every=0"]
+    )
+    result = agent.learn(100_000, seed=0, actors=2, hooks=hooks)
+    assert result.status == "FINISHED" and result.env_steps == 100_000
+    assert hooks.killed is not None
+    assert int(get_run(folder, result.run_id).tags["agentos.actor_restarts"]) >= 1
+    evaluations = [v for _, v in metric_history(folder, result.run_id, "eval/return_mean")]
+    assert max(evaluations) >= 475, f"evaluations {evaluations}"
