@@ -40,9 +40,8 @@ from agentos.agents.agent57.meta_controller import EvaluatorMetaController, Meta
 from agentos.agents.agent57.network import NUM_HEADS
 from agentos.agents.agent57.rnd import RunningMeanStd, modulation
 from agentos.agents.dqn.network import tree_from_numpy, tree_to_numpy
-from agentos.agents.r2d2.actor import MU, STATE_KEYS, epsilon_greedy
+from agentos.agents.r2d2.actor import MU, STATE_KEYS, ApeXEpsilons, epsilon_greedy
 from agentos.agents.r2d2.adder import SequenceAdder, check_sequence_params
-from agentos.agents.r2d2.losses import apex_epsilons
 from agentos.errors import IncompatibleSpaceError, ParameterError
 from agentos.runtime.roles import Actor, BuildContext, EnvStep, Transition
 
@@ -52,7 +51,7 @@ ARM = "arm"
 """Name of the mixture index stored with every step (constant within an episode)."""
 
 
-class Agent57Actor(Actor):
+class Agent57Actor(ApeXEpsilons, Actor):
     """Acts for N environments with the Agent57 networks and feeds sequences to replay."""
 
     requires = {"network": "network", "replay": "replay"}
@@ -181,19 +180,6 @@ class Agent57Actor(Actor):
                 f"{action_space!r}",
                 fix="use a discrete-action environment such as lunar_lander or permuted_chain",
             )
-
-    # --- exploration ------------------------------------------------------------------
-    def epsilons(self, num_envs: int, explore: bool) -> np.ndarray:
-        """[num_envs] exploration rates: Ape-X ladder (or fixed) when exploring."""
-        p = self.params
-        if not explore:
-            return np.full(num_envs, p.evaluation_epsilon, dtype=np.float64)
-        if p.epsilon is not None:
-            return np.full(num_envs, p.epsilon, dtype=np.float64)
-        if num_envs not in self._ladders:
-            ladder = apex_epsilons(int(num_envs), base=p.epsilon_base, alpha=p.epsilon_alpha)
-            self._ladders[num_envs] = np.asarray(ladder, dtype=np.float64)
-        return self._ladders[num_envs]
 
     # --- acting -----------------------------------------------------------------------
     def initial_extras(self, num_envs: int) -> dict[str, Any]:

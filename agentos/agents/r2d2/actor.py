@@ -59,7 +59,29 @@ def epsilon_greedy(
     return actions.astype(np.int64), mu.astype(np.float32)
 
 
-class R2D2Actor(Actor):
+class ApeXEpsilons:
+    """The Ape-X epsilon ladder over a batch of environments, for actors whose Params have
+    ``epsilon``, ``epsilon_base``, ``epsilon_alpha`` and ``evaluation_epsilon`` (R2D2, Agent57).
+    """
+
+    params: Any
+    _ladders: dict[int, np.ndarray]
+
+    def epsilons(self, num_envs: int, explore: bool) -> np.ndarray:
+        """[num_envs] exploration rates: the Ape-X ladder (or fixed epsilon) when exploring,
+        ``evaluation_epsilon`` otherwise."""
+        p = self.params
+        if not explore:
+            return np.full(num_envs, p.evaluation_epsilon, dtype=np.float64)
+        if p.epsilon is not None:
+            return np.full(num_envs, p.epsilon, dtype=np.float64)
+        if num_envs not in self._ladders:
+            ladder = apex_epsilons(int(num_envs), base=p.epsilon_base, alpha=p.epsilon_alpha)
+            self._ladders[num_envs] = np.asarray(ladder, dtype=np.float64)
+        return self._ladders[num_envs]
+
+
+class R2D2Actor(ApeXEpsilons, Actor):
     """Acts for N environments with one jitted network step and writes sequences to replay.
 
     Starts from the network's initial parameters (the same ones the learner starts from).
@@ -125,20 +147,6 @@ class R2D2Actor(Actor):
                 f"{action_space!r}",
                 fix="use a discrete-action environment such as cartpole or lunar_lander",
             )
-
-    # --- exploration ------------------------------------------------------------------
-    def epsilons(self, num_envs: int, explore: bool) -> np.ndarray:
-        """[num_envs] exploration rates: the Ape-X ladder (or fixed epsilon) when exploring,
-        ``evaluation_epsilon`` otherwise."""
-        p = self.params
-        if not explore:
-            return np.full(num_envs, p.evaluation_epsilon, dtype=np.float64)
-        if p.epsilon is not None:
-            return np.full(num_envs, p.epsilon, dtype=np.float64)
-        if num_envs not in self._ladders:
-            ladder = apex_epsilons(int(num_envs), base=p.epsilon_base, alpha=p.epsilon_alpha)
-            self._ladders[num_envs] = np.asarray(ladder, dtype=np.float64)
-        return self._ladders[num_envs]
 
     # --- acting -----------------------------------------------------------------------
     def initial_extras(self, num_envs: int) -> dict[str, Any]:
