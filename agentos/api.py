@@ -138,17 +138,19 @@ class Agent:
         tags: dict[str, str] | None = None,
         actors: int = 0,
         address: str | None = None,
+        replay_shards: int = 1,
     ) -> RunResult:
         """Train until ``steps`` env steps (in total, when resuming) and evaluate.
 
-        ``actors > 0`` acts in that many Ray worker processes (the learner and replay stay in
-        this process; see ``agentos.runtime.layouts.ray_layout``); ``address`` joins an
-        existing Ray cluster instead of starting a local one bound to 127.0.0.1.
+        ``actors > 0`` acts in that many Ray worker processes and keeps the replay in
+        ``replay_shards`` Ray shard processes (the learner stays in this process; see
+        ``agentos.runtime.layouts.ray_layout``); ``address`` joins an existing Ray cluster
+        instead of starting a local one bound to 127.0.0.1.
         """
         from agentos.runtime.checkpoint import load_checkpoint
         from agentos.runtime.layouts.ray_layout import check_layout
 
-        check_layout(actors, address)
+        check_layout(actors, address, replay_shards)
 
         if self.graph.node("learner") is None:
             from agentos.errors import GraphError
@@ -187,6 +189,8 @@ class Agent:
                         actors=actors,
                         address=address,
                         set_tags=tracker.set_tags,
+                        replay_shards=replay_shards,
+                        resumed_components=state["loop"]["components"] if state else None,
                     )
                 else:
                     loop.learn(steps)

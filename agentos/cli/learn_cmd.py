@@ -23,13 +23,19 @@ def learn(
         0,
         "--actors",
         help="Act in N environment-worker processes on Ray (each with environment.num_envs "
-        "copies); the replay and the learner stay in this process. 0: one process.",
+        "copies); the learner stays in this process. 0: one process.",
     ),
     address: str = typer.Option(
         None,
         "--address",
         help="With --actors: join the Ray cluster at HOST:PORT instead of starting a local "
         "Ray bound to 127.0.0.1 for the run.",
+    ),
+    replay_shards: int = typer.Option(
+        1,
+        "--replay-shards",
+        help="With --actors: keep the replay in K Ray processes (shards); worker i's items go "
+        "to shard i mod K and the learner samples all of them.",
     ),
     agent: Path = AgentOption,
 ) -> int:
@@ -49,6 +55,7 @@ def learn(
                 hooks=hooks,
                 actors=actors,
                 address=address,
+                replay_shards=replay_shards,
             )
     except KeyboardInterrupt:
         console.print(

@@ -3,8 +3,10 @@ processes; the run is complete and tracked, Ray listens on loopback only, a work
 SIGKILL is replaced and the restart recorded, Ctrl-C checkpoints, and no process the run started
 is left afterwards (checked by PID).
 
-One r2d2 run (module fixture, 1,000 steps, a worker killed at 300) serves the first four tests;
-an Agent57 run is interrupted by SIGINT and resumed. Each run starts its own local Ray.
+One r2d2 run (module fixture, 1,000 steps, a worker killed at 300, the replay in 2 shards,
+evaluation in the evaluator process) serves the first six tests; an Agent57 run (1 replay
+shard) is interrupted by SIGINT and resumed. Each run starts its own local Ray. The sharded
+replay's routing of items, keys and priorities is checked in-process with two shards (no Ray).
 """
 
 from __future__ import annotations
@@ -119,6 +121,8 @@ class Probe:
         self.pids: set[int] = set()
         self.listening: dict[str, list[str]] = {}
         self.workers: list[int] = []
+        self.shards: list[int] = []
+        self.evaluators: list[int] = []
         self.fired = False
 
     def on_metrics(self, metrics: dict[str, float], step: int) -> None:
@@ -139,6 +143,8 @@ class Probe:
             if addrs:
                 self.listening[f"{proc.pid} {proc.name()} {_cmdline(proc)[:40]}"] = addrs
         self.workers = [p.pid for p in procs if _cmdline(p).startswith("ray::EnvironmentWorker")]
+        self.shards = [p.pid for p in procs if _cmdline(p).startswith("ray::ReplayShard")]
+        self.evaluators = [p.pid for p in procs if _cmdline(p).startswith("ray::EvaluationW")]
         if self.action == "kill":
             os.kill(self.workers[0], signal.SIGKILL)
         elif self.action == "interrupt":
@@ -153,7 +159,9 @@ def r2d2_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Probe
     folder = _agent(tmp_path_factory.mktemp("ray"), "r2d2", "cartpole")
     before = {p.pid for p in _descendants()}
     probe = Probe(KILL_AT, "kill")
-    result = agentos.load_agent(folder, TINY_R2D2).learn(STEPS, seed=0, actors=2, hooks=probe)
+    result = agentos.load_agent(folder, TINY_R2D2).learn(
+        STEPS, seed=0, actors=2, hooks=probe, replay_shards=2
+    )
     probe.pids -= before
     return folder, result, probe
 
@@ -184,10 +192,38 @@ def test_two_actors_learn_a_complete_tracked_run(r2d2_run) -> None:
     assert tags["agentos.layout"] == "ray" and tags["agentos.actors"] == "2"
 
 
+def test_two_replay_shards_both_fill_and_the_checkpoint_holds_their_union(r2d2_run) -> None:
+    folder, result, probe = r2d2_run
+    assert len(probe.shards) == 2  # two ray::ReplayShard processes
+    replay = load_checkpoint(checkpoint_path(folder, result.run_id))["loop"]["components"]["replay"]
+    shards = replay["shards"]
+    assert len(shards) == 2
+    # worker 0 writes to shard 0, worker 1 to shard 1: both got sequences (2 envs x 500 steps
+    # each, one sequence every actor.period=3 steps: ~100+ per shard, capacity 64 each)
+    assert all(s["next_key"] > 50 for s in shards)
+    assert all(s["size"] == 64 for s in shards)
+    # the top level is shard 0's state (loadable by a plain replay); the union is both shards
+    assert replay["next_key"] == shards[0]["next_key"] and replay["size"] == shards[0]["size"]
+    assert (replay["keys"] == shards[0]["keys"]).all()
+    union = sum(len(s["keys"]) for s in shards)
+    assert union == 128
+
+
+def test_the_evaluator_process_plays_the_driver_s_evaluation(r2d2_run) -> None:
+    folder, result, probe = r2d2_run
+    assert len(probe.evaluators) == 1  # one ray::EvaluationWorker process
+    assert metric_history(folder, result.run_id, "eval/return_mean")[-1][0] == STEPS
+    # `agentos run` evaluates the checkpoint's variables in one process with the same seed
+    # (evaluation 0, seed 0) and the greedy policy: the same episodes, the same returns
+    again = agentos.load_agent(folder, TINY_R2D2).run(2, seed=0)
+    assert again.eval_returns == result.eval_returns
+
+
 def test_ray_listens_on_loopback_only(r2d2_run) -> None:
     _, _, probe = r2d2_run
     names = " ".join(probe.listening)
     assert "gcs_server" in names and "raylet" in names and "ray::EnvironmentWorker" in names
+    assert "ray::ReplayShard" in names and "ray::EvaluationWorker" in names
     outside = {k: v for k, v in probe.listening.items() if set(v) - LOOPBACK}
     assert not outside, outside
 
@@ -214,7 +250,10 @@ def test_agent57_ctrl_c_checkpoints_stops_everything_and_resumes(tmp_path: Path)
     assert probe.fired and not _alive(probe.pids - before)
     run_id, ckpt = find_checkpoint(folder, "latest")
     assert get_run(folder, run_id).recorded_status == "KILLED"
-    middle = load_checkpoint(ckpt)["loop"]["counters"]
+    middle_state = load_checkpoint(ckpt)["loop"]
+    middle = middle_state["counters"]
+    middle_replay = middle_state["components"]["replay"]
+    assert len(middle_replay["shards"]) == 1 and middle_replay["next_key"] > 0
     assert 150 <= middle["env_steps"] < 5000 and middle["learner_updates"] > 0
     # Agent57's actor-side metrics are computed in the worker and logged by the driver
     assert metric_history(folder, run_id, "train/intrinsic_reward")
@@ -225,6 +264,9 @@ def test_agent57_ctrl_c_checkpoints_stops_everything_and_resumes(tmp_path: Path)
     assert resumed.run_id == run_id and resumed.status == "FINISHED"
     assert resumed.env_steps == middle["env_steps"] + 100
     assert resumed.learner_updates == math.floor((resumed.env_steps - 100) * 4.0 / 4)
+    # the shard got the checkpoint's replay back: its keys go on from there, not from 0
+    final = load_checkpoint(checkpoint_path(folder, run_id))["loop"]["components"]["replay"]
+    assert final["next_key"] > middle_replay["next_key"]
 
 
 def test_cli_rejects_a_bad_layout(tmp_path: Path, cli) -> None:
@@ -237,6 +279,10 @@ def test_cli_rejects_a_bad_layout(tmp_path: Path, cli) -> None:
         "learn", "--actors", "1", "--address", f"127.0.0.1:{_free_port()}", "-a", folder
     )
     assert code == 2 and "cannot reach a Ray cluster" in out + err
+    code, out, err = cli("learn", "--actors", "1", "--replay-shards", "0", "--agent", folder)
+    assert code == 2 and "--replay-shards" in out + err
+    code, out, err = cli("learn", "--replay-shards", "2", "--agent", folder)
+    assert code == 2 and "--actors" in out + err
     assert not list(folder.glob(".agentos/checkpoints/*"))  # no run started
 
 
@@ -291,5 +337,97 @@ def test_check_layout_accepts_the_single_process_and_a_plain_count() -> None:
 
     check_layout(0, None)
     check_layout(3, None)
+    check_layout(3, None, 2)
     with pytest.raises(AgentOSError, match="HOST:PORT"):
         check_layout(1, "nowhere")
+    with pytest.raises(AgentOSError, match="--replay-shards"):
+        check_layout(2, None, 0)
+    with pytest.raises(AgentOSError, match="--actors"):
+        check_layout(0, None, 2)
+
+
+class _LocalHandle:
+    """A shard in this process behind Ray's call syntax: ``handle.method.remote(...)``."""
+
+    def __init__(self, shard: Any):
+        self.shard = shard
+
+    def __getattr__(self, name: str) -> Any:
+        return type("_Method", (), {"remote": staticmethod(getattr(self.shard, name))})
+
+
+def _local_shards(num: int) -> tuple[list[Any], Any]:
+    from agentos.replay.prioritized import PrioritizedSequenceReplay
+    from agentos.runtime.layouts.replay_shards import ReplayShard, ShardedReplay
+    from agentos.runtime.roles import BuildContext
+
+    shards = []
+    for index in range(num):
+        shard = object.__new__(ReplayShard)  # without a spec: the replay is given directly
+        shard.replay = PrioritizedSequenceReplay(
+            PrioritizedSequenceReplay.Params(capacity=8),
+            BuildContext(name=f"replay/{index}", seed=0, agent_dir=Path(".")),
+        )
+        shards.append(shard)
+    return shards, ShardedReplay([_LocalHandle(s) for s in shards], get=lambda refs: refs)
+
+
+def test_split_batch_is_proportional_to_shard_sizes() -> None:
+    from agentos.runtime.layouts.replay_shards import split_batch
+
+    assert split_batch(4, [30, 10]) == [3, 1]  # 4 * 30/40 = 3, 4 * 10/40 = 1
+    # 5/3 = 1.67 each: floors 1, 1, 1 and the 2 left go to the first largest remainders
+    assert split_batch(5, [1, 1, 1]) == [2, 2, 1]
+    assert split_batch(4, [0, 8]) == [0, 4]  # an empty shard gives nothing
+    with pytest.raises(ValueError, match="empty"):
+        split_batch(4, [0, 0])
+
+
+def test_sharded_replay_routes_items_keys_and_priorities() -> None:
+    import numpy as np
+
+    from agentos.runtime.layouts.ray_layout import ReplayCollector, insert_writes
+
+    shards, replay = _local_shards(2)
+    for worker, values in [(0, [0, 1, 2]), (1, [10]), (2, [3])]:  # worker 2 -> shard 2 mod 2
+        collector = ReplayCollector()
+        collector.add_items({"x": np.array([[v] for v in values], np.float32)})
+        insert_writes(replay.inserter(worker), collector.pop())
+    assert [len(s.replay) for s in shards] == [4, 1] and len(replay) == 5
+    # shard 0 holds x = 0, 1, 2, 3 under its keys 0..3, shard 1 holds x = 10 under key 0;
+    # a global key is local * 2 + shard
+    value = {0 * 2 + 0: 0, 1 * 2 + 0: 1, 2 * 2 + 0: 2, 3 * 2 + 0: 3, 0 * 2 + 1: 10}
+    batch = replay.sample(5)  # 5 * 4/5 = 4 from shard 0, 5 * 1/5 = 1 from shard 1
+    assert batch.keys.shape == (5,) and batch.weights.shape == (5,)
+    assert sorted(batch.keys % 2) == [0, 0, 0, 0, 1]
+    assert [value[k] for k in batch.keys.tolist()] == batch.items["x"][:, 0].tolist()
+    # global key 1 = shard 1 key 0; global key 2 = shard 0 key 1
+    replay.update_priorities(np.array([1, 2]), np.array([5.0, 3.0]))
+    assert shards[1].replay.get_priorities(np.array([0])).tolist() == [5.0]
+    assert shards[0].replay.get_priorities(np.array([0, 1])).tolist() == [1.0, 3.0]
+
+
+def test_sharded_replay_state_is_the_union_and_restores() -> None:
+    import numpy as np
+
+    from agentos.errors import ParameterError
+
+    shards, replay = _local_shards(2)
+    replay.inserter(0).add_items({"x": np.array([[1.0], [2.0]], np.float32)})
+    replay.inserter(1).add_items({"x": np.array([[7.0]], np.float32)})
+    state = replay.state_dict()
+    assert state["size"] == 2 and len(state["shards"]) == 2  # top level: shard 0
+    union = np.concatenate([s["contents"]["x"][:, 0] for s in state["shards"]])
+    assert sorted(union.tolist()) == [1.0, 2.0, 7.0]
+
+    fresh_shards, fresh = _local_shards(2)
+    fresh.load_state_dict(state)
+    assert [len(s.replay) for s in fresh_shards] == [2, 1]
+    _, three = _local_shards(3)
+    with pytest.raises(ParameterError, match="--replay-shards 2"):
+        three.load_state_dict(state)
+    # a plain (one-process) replay state goes to shard 0, the others start empty
+    plain = shards[0].replay.state_dict()
+    fresh_shards, fresh = _local_shards(2)
+    fresh.load_state_dict(plain)
+    assert [len(s.replay) for s in fresh_shards] == [2, 0]

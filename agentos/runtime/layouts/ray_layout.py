@@ -1,6 +1,7 @@
-"""The Ray layout: N environment-worker processes act, the driver learns.
+"""The Ray layout: N environment-worker processes act, K replay shards store, the driver learns.
 
-``agentos learn --actors N [--address ADDR]`` runs the same spec as the single-process loop:
+``agentos learn --actors N [--replay-shards K] [--address ADDR]`` runs the same spec as the
+single-process loop:
 
 * each **environment worker** (a Ray actor process, ``EnvironmentWorker``) builds the agent's
   environment, network and actor from the spec and ``-p`` overrides, seeded apart from the
@@ -8,16 +9,23 @@
   actor writes (``add_items`` sequences, or ``add`` transitions) until the driver fetches it,
   so the actor does not know where it runs. ``run(n)`` acts for n vector steps and returns the
   collected writes, the finished episodes and the actor's own metrics;
-* the **driver** (the ``agentos learn`` process) keeps the one replay, the learner and the
-  loop's counters. It inserts each worker's writes into the replay in one batch, runs the
+* the **replay shards** (K Ray actor processes, ``ReplayShard`` in ``replay_shards``, default
+  K = 1) each hold a replay built from the spec; worker i's writes go to shard i mod K. The
+  learner's ``replay`` is swapped for a ``ShardedReplay`` proxy that samples every shard and
+  sends new priorities back to the shard of each key (see that module). A replay without
+  ``add_items``/``sample``/``update_priorities`` (e.g. DQN's uniform replay) stays in the
+  driver, and ``--replay-shards`` above 1 is then an error;
+* the **driver** (the ``agentos learn`` process) keeps the learner and the loop's counters.
+  It inserts each worker's writes into the replay (its shard) in one batch, runs the
   learner updates that are due under the samples-per-insert ratio (the same rule as the
   loop: ``floor((env_steps - min_replay_size) * samples_per_insert / batch_size)`` updates),
   sends variables to the workers through the object store every ``sync_every`` learner calls,
-  evaluates with its own copy of the actor, writes every metric to the one MLflow run and
-  checkpoints. Each worker has ``PIPELINE`` chunks queued, so it acts on while the driver
-  takes in and learns on its last one; the next chunk is queued after the variables that
-  learning produced. Acting never waits for learning, and learning only runs the updates
-  that the steps received make due, so there is no deadlock.
+  has the **evaluator** (``EvaluationWorker``, a Ray actor process with its own environment
+  and actor) play the evaluation episodes with the learner's current variables, writes every
+  metric to the one MLflow run and checkpoints. Each worker has ``PIPELINE`` chunks queued,
+  so it acts on while the driver takes in and learns on its last one; the next chunk is
+  queued after the variables that learning produced. Acting never waits for learning, and
+  learning only runs the updates that the steps received make due, so there is no deadlock.
 
 Differences from the single-process layout, by design:
 
@@ -25,15 +33,18 @@ Differences from the single-process layout, by design:
   environments, and the Ape-X epsilon ladder spans each worker's copies;
 * a worker acts with variables up to ``PIPELINE - 1`` chunks (of ``STEPS_PER_CALL`` vector
   steps) staler than the single-process actor;
-* checkpoints hold the counters, the learner, the replay and the driver's components; the
-  workers' episodes in progress, open sequences and actor state (exploration rngs, Agent57
-  bandits and RND normalisers) are not saved: a resumed run starts new episodes in fresh
-  workers, and what the workers had not yet sent is lost (at most one chunk each).
+* checkpoints hold the counters, the learner, the replay (every shard's state, gathered) and
+  the driver's components; the workers' episodes in progress, open sequences and actor state
+  (exploration rngs, Agent57 bandits and RND normalisers) are not saved: a resumed run
+  starts new episodes in fresh workers, and what the workers had not yet sent is lost (at
+  most one chunk each).
 
 Fault tolerance: a worker process that dies (``RayActorError``) is replaced by a new one (Ray's
 own restarts are off, ``max_restarts=0``, so that each restart is seen and recorded) which
 gets the latest variables; the chunk it was acting is lost and not counted. Restarts are the
-metric ``train/actor_restarts`` and the run tag ``agentos.actor_restarts``.
+metric ``train/actor_restarts`` and the run tag ``agentos.actor_restarts``. A replay shard
+that dies stops the run (its contents cannot be rebuilt); ``--resume`` continues from the
+last checkpoint.
 
 Networking: without ``--address`` a local Ray instance is started for the run and shut down
 after it (Ctrl-C included), so no process the run started stays behind. It listens on
@@ -65,6 +76,11 @@ from typing import Any
 import numpy as np
 
 from agentos.errors import AgentOSError, ParameterError
+from agentos.runtime.layouts.replay_shards import (
+    ReplayShard,
+    ShardedReplay,
+    supports_shards,
+)
 from agentos.runtime.loop import (
     Counters,
     EpisodesInProgress,
@@ -94,14 +110,25 @@ OBJECT_STORE_BYTES = 512 * 2**20
 """Shared memory of the local Ray instance's object store (chunks and variables are small)."""
 
 
-def check_layout(actors: int, address: str | None) -> None:
-    """Raise an AgentOSError (exit 2, with a fix) for an impossible ``--actors`` or an
-    unreachable ``--address``, before a run starts."""
+def check_layout(actors: int, address: str | None, replay_shards: int = 1) -> None:
+    """Raise an AgentOSError (exit 2, with a fix) for an impossible ``--actors`` or
+    ``--replay-shards`` or an unreachable ``--address``, before a run starts."""
     if actors < 0:
         raise ParameterError(
             f"--actors must be 0 (one process) or a positive number of worker processes, "
             f"got {actors}",
             fix="use --actors 2 for two environment workers, or leave it out",
+        )
+    if replay_shards < 1:
+        raise ParameterError(
+            f"--replay-shards must be a positive number of replay processes, got {replay_shards}",
+            fix="use --replay-shards 1 (the default) or more",
+        )
+    if replay_shards > 1 and actors == 0:
+        raise ParameterError(
+            "--replay-shards splits the replay over Ray processes, which only the distributed "
+            "layout uses",
+            fix="add --actors N, or leave out --replay-shards",
         )
     if address is None:
         return
@@ -294,6 +321,47 @@ class EnvironmentWorker:
             comp.close()
 
 
+class EvaluationWorker(EnvironmentWorker):
+    """The evaluator process (a Ray actor): the spec's actor, built like a worker's, plays the
+    greedy evaluation episodes on a separately seeded environment, as the driver's loop would."""
+
+    def __init__(self, agent_dir: str, overrides: list[str], seed: int):
+        from agentos.components.graph import load_graph
+        from agentos.components.spec import load_spec
+
+        try:
+            # Ctrl-C reaches the process group: let an evaluation in progress finish instead
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not in the main thread
+            pass
+        super().__init__(agent_dir, overrides, seed)
+        graph = load_graph(load_spec(agent_dir), overrides)
+        # the run's seed, so the episodes are those the driver's loop.evaluate would play
+        self.loop = Loop(
+            environment=self.env,
+            actor=self.actor,
+            learner=None,
+            params=graph.loop,
+            make_eval_env=lambda: graph.build_one("environment", seed, "/eval"),
+            seed=seed,
+        )
+
+    def evaluate(
+        self, variables: Any, episodes: int, env_steps: int, evaluations: int
+    ) -> list[float]:
+        """Greedy returns of ``episodes`` episodes with these variables; ``env_steps`` and
+        ``evaluations`` are the run's counters (they pick the schedule and the env seed)."""
+        if variables is not None:
+            self.actor.update(variables)
+        self.loop.counters.env_steps = env_steps
+        self.loop.counters.evaluations = evaluations
+        return self.loop.evaluate(episodes, track=False)
+
+    def close(self) -> None:
+        self.loop.close()
+        super().close()
+
+
 # --- the driver side -------------------------------------------------------------------
 
 
@@ -355,8 +423,10 @@ class RayLayout:
         actors: int,
         address: str | None = None,
         set_tags: Callable[[dict[str, Any]], None] | None = None,
+        replay_shards: int = 1,
+        resumed_components: dict[str, Any] | None = None,
     ):
-        check_layout(actors, address)
+        check_layout(actors, address, replay_shards)
         if actors < 1:
             raise ParameterError(f"the Ray layout needs at least one actor, got {actors}")
         self.loop = loop
@@ -376,6 +446,11 @@ class RayLayout:
         self._started = 0
         self._start_steps = 0
         self._variables_ref: Any = None
+        self.replay_shards = replay_shards
+        self._resumed = resumed_components
+        self._shard_handles: list[Any] = []
+        self.sharded: ShardedReplay | None = None
+        self._evaluator: Any = None
 
     # --- Ray start and stop ------------------------------------------------------------
     def _start_ray(self) -> None:
@@ -432,6 +507,18 @@ class RayLayout:
                 except Exception:  # already gone
                     log.debug("worker %d was already gone", slot.number)
             self._slots = []
+            for number, handle in enumerate(self._shard_handles):
+                try:
+                    ray.kill(handle, no_restart=True)
+                except Exception:  # already gone
+                    log.debug("replay shard %d was already gone", number)
+            self._shard_handles = []
+            if self._evaluator is not None:
+                try:
+                    ray.kill(self._evaluator, no_restart=True)
+                except Exception:  # already gone
+                    log.debug("the evaluator was already gone")
+                self._evaluator = None
             if self._owns_ray:
                 ray.shutdown()
                 self._owns_ray = False
@@ -478,6 +565,108 @@ class RayLayout:
                         fix="check that `agentos learn` works without --actors; the worker "
                         "logs are under /tmp/ray/session_latest/logs",
                     ) from None
+
+    def _start_evaluator(self) -> None:
+        """Start the evaluator process; it builds while the workers start, and a failure shows
+        at the first evaluation (which then runs in the driver)."""
+        remote = self._ray.remote(EvaluationWorker)
+        self._evaluator = remote.options(num_cpus=0, max_restarts=0, max_task_retries=0).remote(
+            self.agent_dir, self.overrides, self.seed
+        )
+
+    def _evaluate(self, episodes: int) -> list[float]:
+        """``loop.evaluate`` with the episodes played in the evaluator process (with the
+        learner's current variables) and the bookkeeping (counters, history, best checkpoint,
+        metrics) done here; in the driver if the evaluator is gone."""
+        import jax
+
+        loop, ray = self.loop, self._ray
+        c = loop.counters
+        if self._evaluator is None:
+            return loop.evaluate(episodes)
+        variables = None
+        if loop.learner is not None:
+            variables = ray.put(jax.device_get(loop.learner.get_variables()))
+        try:
+            flat = ray.get(
+                self._evaluator.evaluate.remote(variables, episodes, c.env_steps, c.evaluations)
+            )
+        except ray.exceptions.RayActorError as e:
+            log.warning("the evaluator process failed (%s): evaluating in the driver", e)
+            self._evaluator = None
+            if loop.learner is not None:
+                loop.actor.update(loop.learner.get_variables())
+            return loop.evaluate(episodes)
+        # the same records as Loop.evaluate's
+        c.evaluations += 1
+        c.eval_episodes += len(flat)
+        mean = float(np.mean(flat))
+        loop.last_eval = mean
+        best = max((h["return_mean"] for h in loop.eval_history), default=None)
+        loop.eval_history.append({"env_steps": c.env_steps, "return_mean": mean, "returns": flat})
+        if best is None or mean > best:
+            loop.hooks.on_best(loop.state_dict())
+        loop.hooks.on_metrics(
+            {
+                "eval/return_mean": mean,
+                "eval/return_std": float(np.std(flat)),
+                "eval/return_min": float(np.min(flat)),
+                "eval/return_max": float(np.max(flat)),
+                "eval/episodes": float(c.eval_episodes),
+            },
+            c.env_steps,
+        )
+        log.info("evaluation at %d steps: mean return %.2f", c.env_steps, mean)
+        return flat
+
+    def _start_shards(self) -> None:
+        """Start the replay shard actors (restoring a resumed run's contents) and put their
+        proxy in the learner's and the checkpoint's place of the driver's replay."""
+        loop, ray = self.loop, self._ray
+        learner = loop.learner
+        if not (
+            supports_shards(self.replay)
+            and learner is not None
+            and getattr(learner, "replay", None) is self.replay
+        ):
+            if self.replay_shards > 1:
+                raise ParameterError(
+                    "--replay-shards needs a replay of sequences (add_items, sample, "
+                    "update_priorities) that the learner samples as its `replay`",
+                    fix="leave out --replay-shards: this agent's replay stays in the driver",
+                )
+            log.info("the replay stays in the driver (its interface cannot be sharded)")
+            return
+        remote = ray.remote(ReplayShard).options(num_cpus=0, max_restarts=0, max_task_retries=0)
+        self._shard_handles = [
+            remote.remote(self.agent_dir, self.overrides, self.seed, index)
+            for index in range(self.replay_shards)
+        ]
+        try:
+            ray.get([h.ready.remote() for h in self._shard_handles], timeout=WORKER_START_TIMEOUT_S)
+        except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError) as e:
+            raise AgentOSError(
+                f"a replay shard failed to start: {e}",
+                fix="check that `agentos learn` works without --actors; the logs are under "
+                "/tmp/ray/session_latest/logs",
+            ) from None
+        sharded = ShardedReplay(self._shard_handles, ray.get)
+        names = [name for name, comp in loop.components.items() if comp is self.replay]
+        saved = [self._resumed[n] for n in names if n in (self._resumed or {})]
+        if saved:
+            sharded.load_state_dict(saved[0])
+        learner.replay = sharded
+        for name in names:
+            loop.components[name] = sharded
+
+        def restore() -> None:
+            learner.replay = self.replay
+            for name in names:
+                loop.components[name] = self.replay
+            self.sharded = None
+
+        self._restore.append(restore)
+        self.sharded = sharded
 
     def _replace(self, index: int) -> None:
         """Start a new worker in place of the dead one at ``index`` and record the restart."""
@@ -540,6 +729,8 @@ class RayLayout:
             self._sync()
         try:
             start = time.perf_counter()
+            self._start_evaluator()
+            self._start_shards()
             self._start_workers()
             log.info(
                 "%d environment workers ready in %.1f s", self.actors, time.perf_counter() - start
@@ -559,7 +750,7 @@ class RayLayout:
             c.env_steps,
         )
         if not loop.eval_history or loop.eval_history[-1]["env_steps"] != c.env_steps:
-            loop.evaluate(p.eval_episodes)
+            self._evaluate(p.eval_episodes)
         hooks.on_checkpoint(loop.state_dict(), final=True)
         return c
 
@@ -619,8 +810,15 @@ class RayLayout:
                 answered.append(index)
             if not results:
                 continue
-            writes = [w for r in results for w in r.writes]
-            inserted = insert_writes(self.replay, writes) if writes else 0
+            if self.sharded is None:
+                writes = [w for r in results for w in r.writes]
+                inserted = insert_writes(self.replay, writes) if writes else 0
+            else:  # worker i's items go to shard i mod K
+                inserted = sum(
+                    insert_writes(self.sharded.inserter(index), r.writes)
+                    for index, r in zip(answered, results, strict=True)
+                    if r.writes
+                )
             pending.setdefault("train/inserted_items", []).append(float(inserted))
             for r in results:
                 for ret, length in zip(r.returns, r.lengths, strict=True):
@@ -670,7 +868,7 @@ class RayLayout:
                     )
                 )
             if p.eval_every and _crossed(prev, c.env_steps, p.eval_every):
-                loop.evaluate(p.eval_episodes)
+                self._evaluate(p.eval_episodes)
             if p.checkpoint_every and _crossed(prev, c.env_steps, p.checkpoint_every):
                 hooks.on_checkpoint(loop.state_dict(), final=False)
 
@@ -693,8 +891,12 @@ def learn_on_ray(
     actors: int,
     address: str | None = None,
     set_tags: Callable[[dict[str, Any]], None] | None = None,
+    replay_shards: int = 1,
+    resumed_components: dict[str, Any] | None = None,
 ) -> Counters:
-    """``loop.learn(total_steps)`` with the acting spread over ``actors`` Ray worker processes."""
+    """``loop.learn(total_steps)`` with the acting spread over ``actors`` Ray worker processes
+    and the replay over ``replay_shards`` Ray shard processes (``resumed_components``: a
+    resumed checkpoint's component states, whose replay goes back into the shards)."""
     layout = RayLayout(
         loop,
         replay=replay,
@@ -704,5 +906,7 @@ def learn_on_ray(
         actors=actors,
         address=address,
         set_tags=set_tags,
+        replay_shards=replay_shards,
+        resumed_components=resumed_components,
     )
     return layout.learn(total_steps)
