@@ -21,6 +21,7 @@ from typing import Any
 
 import psutil
 import pytest
+import tiny_agents
 
 import agentos
 from agentos.api import checkpoint_path, find_checkpoint
@@ -29,49 +30,8 @@ from agentos.components.install import install
 from agentos.runtime.checkpoint import load_checkpoint
 from agentos.tracking.store import get_run, metric_history
 
-TINY_R2D2 = [
-    "network.hidden_sizes=[16]",
-    "network.lstm_size=16",
-    "network.head_hidden=16",
-    "replay.capacity=64",
-    "learner.batch_size=4",
-    "learner.n_step=2",
-    "learner.target_update_period=10",
-    "actor.burn_in=2",
-    "actor.trace_length=6",
-    "actor.period=3",
-    "environment.num_envs=2",
-    "loop.min_replay_size=100",
-    "loop.checkpoint_every=0",
-    "loop.eval_every=0",
-    "loop.eval_episodes=2",
-    "loop.log_every=100",
-]
-TINY_AGENT57 = [
-    "network.hidden_sizes=[8]",
-    "network.lstm_size=8",
-    "network.head_hidden=0",
-    "network.num_arms=3",
-    "network.embedding_hidden=[8]",
-    "network.embedding_dim=4",
-    "network.rnd_hidden=[8]",
-    "network.rnd_output=4",
-    "replay.capacity=64",
-    "learner.batch_size=4",
-    "learner.target_update_period=10",
-    "actor.burn_in=2",
-    "actor.trace_length=6",
-    "actor.period=3",
-    "actor.episodic_capacity=50",
-    "actor.bandit_window=5",
-    "environment.num_envs=2",
-    "environment.length=6",
-    "loop.min_replay_size=100",
-    "loop.checkpoint_every=0",
-    "loop.eval_every=0",
-    "loop.eval_episodes=2",
-    "loop.log_every=100",
-]
+TINY_R2D2 = [*tiny_agents.TINY_R2D2, "loop.checkpoint_every=0"]
+TINY_AGENT57 = [*tiny_agents.TINY_AGENT57, "loop.checkpoint_every=0"]
 STEPS = 1000
 KILL_AT = 300
 LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1", "::1"}

@@ -6,37 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tiny_agents import TINY_AGENT57
+
 import agentos
 from agentos.api import checkpoint_path
 from agentos.cli.init_cmd import init
 from agentos.components.install import install
 from agentos.runtime.checkpoint import load_checkpoint, tree_differences
 
-TINY = [
-    "network.hidden_sizes=[8]",
-    "network.lstm_size=8",
-    "network.head_hidden=0",
-    "network.num_arms=3",
-    "network.embedding_hidden=[8]",
-    "network.embedding_dim=4",
-    "network.rnd_hidden=[8]",
-    "network.rnd_output=4",
-    "replay.capacity=64",
-    "learner.batch_size=4",
-    "learner.target_update_period=10",
-    "actor.burn_in=2",
-    "actor.trace_length=6",
-    "actor.period=3",
-    "actor.episodic_capacity=50",
-    "actor.bandit_window=5",
-    "environment.num_envs=2",
-    "environment.length=6",
-    "loop.min_replay_size=100",
-    "loop.checkpoint_every=200",
-    "loop.eval_every=0",
-    "loop.eval_episodes=2",
-    "loop.log_every=100",
-]
+TINY = [*TINY_AGENT57, "loop.checkpoint_every=200"]
 
 
 def _agent_folder(root: Path) -> Path:

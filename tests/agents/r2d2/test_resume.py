@@ -8,30 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tiny_agents import TINY_R2D2
+
 import agentos
 from agentos.api import checkpoint_path
 from agentos.cli.init_cmd import init
 from agentos.components.install import install
 from agentos.runtime.checkpoint import load_checkpoint, tree_differences
 
-TINY = [
-    "network.hidden_sizes=[16]",
-    "network.lstm_size=16",
-    "network.head_hidden=16",
-    "replay.capacity=64",
-    "learner.batch_size=4",
-    "learner.n_step=2",
-    "learner.target_update_period=10",
-    "actor.burn_in=2",
-    "actor.trace_length=6",
-    "actor.period=3",
-    "environment.num_envs=2",
-    "loop.min_replay_size=100",
-    "loop.checkpoint_every=200",
-    "loop.eval_every=0",
-    "loop.eval_episodes=2",
-    "loop.log_every=100",
-]
+TINY = [*TINY_R2D2, "loop.checkpoint_every=200"]
 
 
 def _agent_folder(root: Path) -> Path:
