@@ -101,36 +101,29 @@ def list_components(agent: Path = AgentOption, registry: list[str] = RegistryOpt
         "`agentos install NAME`.",
         caption_justify="left",
     )
-    for column in ("name", "kind", "role", "version", "source"):
-        table.add_column(column, overflow="fold")
-    table.add_column("description", ratio=1, overflow="fold")
+    # Names are typed back, so never cut; version and source only where there is room.
+    wide = console.width >= 120
+    table.add_column("name", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("role", no_wrap=True)
+    if wide:
+        table.add_column("version", no_wrap=True)
+        table.add_column("source", overflow="fold")
+    table.add_column("description", ratio=1, overflow="fold", min_width=20)
+
+    def row(name: str, kind: str, role: str, version: str, source: str, text: str) -> None:
+        cells = [escape(name), kind, role]
+        if wide:
+            cells += [escape(version), escape(source)]
+        table.add_row(*cells, escape(text))
+
     for e in reg.entries.values():
         name = e.name + (f" -> {installed[e.name]}" if e.name in installed else "")
-        table.add_row(
-            escape(name),
-            "component",
-            e.role,
-            escape(e.version),
-            escape(e.origin.describe()),
-            escape(e.description),
-        )
+        row(name, "component", e.role, e.version, e.origin.describe(), e.description)
     if reg.gym_template is not None:
         t = reg.gym_template
-        table.add_row(
-            f"{GYM_PREFIX}<id>",
-            "component",
-            t.role,
-            escape(t.version),
-            escape(t.origin.describe()),
-            escape(t.description),
-        )
+        row(f"{GYM_PREFIX}<id>", "component", t.role, t.version, t.origin.describe(), t.description)
     for b in reg.bundles.values():
-        table.add_row(
-            escape(b.name),
-            "bundle",
-            "-",
-            "-",
-            escape(b.origin.describe()),
-            escape(f"{b.description} [{', '.join(b.components)}]"),
-        )
+        text = f"{b.description} [{', '.join(b.components)}]"
+        row(b.name, "bundle", "-", "-", b.origin.describe(), text)
     console.print(table)
