@@ -358,8 +358,10 @@ class _TrackingHooks:
         from agentos.runtime.checkpoint import save_checkpoint
 
         path = checkpoint_path(self.agent.agent_dir, self.tracker.run_id)
-        save_checkpoint(path, self.agent.checkpoint_record(self.seed, state))
+        # Metrics first: once a checkpoint exists, everything logged before it is stored too,
+        # even if the process is killed right after (kill -9 between the two lost them).
         self.tracker.flush()
+        save_checkpoint(path, self.agent.checkpoint_record(self.seed, state))
         if final:
             self.tracker.log_file(path, "checkpoints")
         if self.user is not None and hasattr(self.user, "on_checkpoint"):
