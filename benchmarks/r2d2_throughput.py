@@ -44,23 +44,14 @@ def _agent(folder: Path, num_envs: int, agent: str):
 
 def _act(built, steps: int, state: dict) -> int:
     """Run the actor pipeline (act, step, add sequences to replay) for ``steps`` env steps."""
-    from agentos.runtime.loop import _reset_extras
-    from agentos.runtime.roles import Transition
+    from agentos.runtime.loop import training_step
 
     env, actor = built.one("environment"), built.one("actor")
     if "obs" not in state:
         state["obs"], state["extras"] = env.reset(seed=0), actor.initial_extras(env.num_envs)
     obs, extras, done_steps = state["obs"], state["extras"], 0
     while done_steps < steps:
-        action, new_extras = actor.select_action(obs, extras, explore=True, env_steps=0)
-        step = env.step(action)
-        actor.observe(
-            Transition(obs, action, step.reward, step.terminated, step.truncated,
-                       step.final_observation, extras)
-        )  # fmt: skip
-        extras = _reset_extras(
-            actor, actor.after_step(new_extras, step), step.terminated | step.truncated
-        )
+        step, extras = training_step(env, actor, obs, extras, 0)
         obs = step.observation
         done_steps += env.num_envs
     state["obs"], state["extras"] = obs, extras

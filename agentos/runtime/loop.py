@@ -287,21 +287,7 @@ class Loop:
                 if self.hooks.interrupted():
                     raise KeyboardInterrupt("interrupted")
                 prev = c.env_steps
-                action, new_extras = self.actor.select_action(
-                    obs, extras, explore=True, env_steps=c.env_steps
-                )
-                step = self.env.step(action)
-                self.actor.observe(
-                    Transition(
-                        observation=obs,
-                        action=action,
-                        reward=step.reward,
-                        terminated=step.terminated,
-                        truncated=step.truncated,
-                        next_observation=step.final_observation,
-                        extras=extras,
-                    )
-                )
+                step, extras = training_step(self.env, self.actor, obs, extras, c.env_steps)
                 c.env_steps += n
                 ep_ret += step.reward
                 ep_len += 1
@@ -313,7 +299,6 @@ class Loop:
                     pending.setdefault("train/episode_length", []).append(float(ep_len[i]))
                     ep_ret[i] = 0.0
                     ep_len[i] = 0
-                extras = _reset_extras(self.actor, self.actor.after_step(new_extras, step), done)
                 obs = step.observation
                 episodes.observation, episodes.extras = obs, extras
 
@@ -394,6 +379,31 @@ class Loop:
         if self._eval_env is not None:
             self._eval_env.close()
             self._eval_env = None
+
+
+def training_step(
+    env: Any, actor: Any, observation: np.ndarray, extras: dict[str, Any], env_steps: int
+) -> tuple[Any, dict[str, Any]]:
+    """One exploring step of all N environments: act, step, feed the transition to the actor.
+
+    Returns the environment's step and the extras to act with next (reset where an episode
+    ended). Shared by the loop, the Ray workers and the throughput benchmarks.
+    """
+    action, new_extras = actor.select_action(observation, extras, explore=True, env_steps=env_steps)
+    step = env.step(action)
+    actor.observe(
+        Transition(
+            observation=observation,
+            action=action,
+            reward=step.reward,
+            terminated=step.terminated,
+            truncated=step.truncated,
+            next_observation=step.final_observation,
+            extras=extras,
+        )
+    )
+    done = step.terminated | step.truncated
+    return step, _reset_extras(actor, actor.after_step(new_extras, step), done)
 
 
 def _crossed(prev: int, now: int, every: int) -> bool:

@@ -87,8 +87,8 @@ from agentos.runtime.loop import (
     Loop,
     Progress,
     _crossed,
-    _reset_extras,
     _train_seed,
+    training_step,
 )
 from agentos.runtime.roles import Transition
 
@@ -282,21 +282,7 @@ class EnvironmentWorker:
         obs, extras = ep.observation, ep.extras
         result = ChunkResult(steps=0, writes=[])
         for _ in range(vector_steps):
-            action, new_extras = actor.select_action(
-                obs, extras, explore=True, env_steps=env_steps + result.steps
-            )
-            step = env.step(action)
-            actor.observe(
-                Transition(
-                    observation=obs,
-                    action=action,
-                    reward=step.reward,
-                    terminated=step.terminated,
-                    truncated=step.truncated,
-                    next_observation=step.final_observation,
-                    extras=extras,
-                )
-            )
+            step, extras = training_step(env, actor, obs, extras, env_steps + result.steps)
             result.steps += n
             ep.returns += step.reward
             ep.lengths += 1
@@ -306,7 +292,6 @@ class EnvironmentWorker:
                 result.lengths.append(int(ep.lengths[i]))
                 ep.returns[i] = 0.0
                 ep.lengths[i] = 0
-            extras = _reset_extras(actor, actor.after_step(new_extras, step), done)
             obs = step.observation
         ep.observation, ep.extras = obs, extras
         result.writes = self.collector.pop()
