@@ -139,18 +139,25 @@ class Agent:
         actors: int = 0,
         address: str | None = None,
         replay_shards: int = 1,
+        learner_actor: bool = False,
+        learner_gpu: bool = False,
     ) -> RunResult:
         """Train until ``steps`` env steps (in total, when resuming) and evaluate.
 
         ``actors > 0`` acts in that many Ray worker processes and keeps the replay in
-        ``replay_shards`` Ray shard processes (the learner stays in this process; see
-        ``agentos.runtime.layouts.ray_layout``); ``address`` joins an existing Ray cluster
-        instead of starting a local one bound to 127.0.0.1.
+        ``replay_shards`` Ray shard processes; the learner stays in this process unless
+        ``learner_actor`` (its own Ray process) or ``learner_gpu`` (the same, with a GPU; see
+        ``agentos.runtime.layouts``); ``address`` joins an existing Ray cluster instead of
+        starting a local one bound to 127.0.0.1.
         """
         from agentos.runtime.checkpoint import load_checkpoint
         from agentos.runtime.layouts.ray_layout import check_layout
 
-        check_layout(actors, address, replay_shards)
+        check_layout(actors, address, replay_shards, learner_actor, learner_gpu)
+        if learner_gpu:
+            from agentos.runtime.layouts.partial_build import jax_on_cpu_only
+
+            jax_on_cpu_only()  # the GPU is the learner process's, not this one's
 
         if self.graph.node("learner") is None:
             from agentos.errors import GraphError
@@ -191,6 +198,8 @@ class Agent:
                         set_tags=tracker.set_tags,
                         replay_shards=replay_shards,
                         resumed_components=state["loop"]["components"] if state else None,
+                        learner_actor=learner_actor,
+                        learner_gpu=learner_gpu,
                     )
                 else:
                     loop.learn(steps)

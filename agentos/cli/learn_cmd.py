@@ -23,7 +23,8 @@ def learn(
         0,
         "--actors",
         help="Act in N environment-worker processes on Ray (each with environment.num_envs "
-        "copies); the learner stays in this process. 0: one process.",
+        "copies); the learner stays in this process unless --learner-actor/--learner-gpu. "
+        "0: one process.",
     ),
     address: str = typer.Option(
         None,
@@ -36,6 +37,18 @@ def learn(
         "--replay-shards",
         help="With --actors: keep the replay in K Ray processes (shards); worker i's items go "
         "to shard i mod K and the learner samples all of them.",
+    ),
+    learner_actor: bool = typer.Option(
+        False,
+        "--learner-actor",
+        help="With --actors: run the learner in its own Ray process (it samples the replay "
+        "shards itself) instead of this one.",
+    ),
+    learner_gpu: bool = typer.Option(
+        False,
+        "--learner-gpu",
+        help="With --actors: run the learner in its own Ray process with one GPU (the cluster "
+        "needs a GPU and a CUDA build of JAX there).",
     ),
     agent: Path = AgentOption,
 ) -> int:
@@ -56,6 +69,8 @@ def learn(
                 actors=actors,
                 address=address,
                 replay_shards=replay_shards,
+                learner_actor=learner_actor,
+                learner_gpu=learner_gpu,
             )
     except KeyboardInterrupt:
         console.print(

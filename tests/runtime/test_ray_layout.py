@@ -12,21 +12,16 @@ replay's routing of items, keys and priorities is checked in-process with two sh
 from __future__ import annotations
 
 import math
-import os
-import signal
 import socket
-import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 import tiny_agents
+from ray_helpers import LOOPBACK, Probe, agent_folder, alive, descendants
 
 import agentos
 from agentos.api import checkpoint_path, find_checkpoint
-from agentos.cli.init_cmd import init
-from agentos.components.install import install
 from agentos.runtime.checkpoint import load_checkpoint
 from agentos.tracking.store import get_run, metric_history
 
@@ -34,90 +29,12 @@ TINY_R2D2 = [*tiny_agents.TINY_R2D2, "loop.checkpoint_every=0"]
 TINY_AGENT57 = [*tiny_agents.TINY_AGENT57, "loop.checkpoint_every=0"]
 STEPS = 1000
 KILL_AT = 300
-LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1", "::1"}
-
-
-def _agent(root: Path, bundle: str, env: str) -> Path:
-    folder = root / "agent"
-    init(folder, None, False)
-    install(folder, [bundle, env], [])
-    return folder
-
-
-def _descendants() -> list[psutil.Process]:
-    return psutil.Process().children(recursive=True)
-
-
-def _cmdline(proc: psutil.Process) -> str:
-    try:
-        return " ".join(proc.cmdline())
-    except psutil.Error:
-        return ""
-
-
-def _alive(pids: set[int], wait_s: float = 15.0) -> list[str]:
-    """The processes among ``pids`` still running (zombies count as gone) after ``wait_s``."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        left = []
-        for pid in pids:
-            try:
-                proc = psutil.Process(pid)
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    left.append(f"{pid} {_cmdline(proc)[:60]}")
-            except psutil.NoSuchProcess:
-                pass
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.5)
-
-
-class Probe:
-    """User hooks: record every process the run starts; once ``at_steps`` env steps are done,
-    record the listening sockets of those processes, then SIGKILL a worker or send SIGINT."""
-
-    def __init__(self, at_steps: int, action: str):
-        self.at_steps, self.action = at_steps, action
-        self.pids: set[int] = set()
-        self.listening: dict[str, list[str]] = {}
-        self.workers: list[int] = []
-        self.shards: list[int] = []
-        self.evaluators: list[int] = []
-        self.fired = False
-
-    def on_metrics(self, metrics: dict[str, float], step: int) -> None:
-        pass
-
-    def on_progress(self, progress: Any) -> None:
-        procs = _descendants()
-        self.pids |= {p.pid for p in procs}
-        if self.fired or progress.counters.env_steps < self.at_steps:
-            return
-        self.fired = True
-        for proc in [psutil.Process(), *procs]:
-            try:
-                conns = proc.net_connections(kind="inet")
-            except psutil.Error:
-                continue
-            addrs = [c.laddr.ip for c in conns if c.status == psutil.CONN_LISTEN]
-            if addrs:
-                self.listening[f"{proc.pid} {proc.name()} {_cmdline(proc)[:40]}"] = addrs
-        self.workers = [p.pid for p in procs if _cmdline(p).startswith("ray::EnvironmentWorker")]
-        self.shards = [p.pid for p in procs if _cmdline(p).startswith("ray::ReplayShard")]
-        self.evaluators = [p.pid for p in procs if _cmdline(p).startswith("ray::EvaluationW")]
-        if self.action == "kill":
-            os.kill(self.workers[0], signal.SIGKILL)
-        elif self.action == "interrupt":
-            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: learn's handler stops at a safe point
-
-    def should_stop(self) -> bool:
-        return False
 
 
 @pytest.fixture(scope="module")
 def r2d2_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Probe]:
-    folder = _agent(tmp_path_factory.mktemp("ray"), "r2d2", "cartpole")
-    before = {p.pid for p in _descendants()}
+    folder = agent_folder(tmp_path_factory.mktemp("ray"), "r2d2", "cartpole")
+    before = {p.pid for p in descendants()}
     probe = Probe(KILL_AT, "kill")
     result = agentos.load_agent(folder, TINY_R2D2).learn(
         STEPS, seed=0, actors=2, hooks=probe, replay_shards=2
@@ -198,16 +115,16 @@ def test_a_killed_worker_is_replaced_and_recorded(r2d2_run) -> None:
 def test_no_process_of_the_run_is_left(r2d2_run) -> None:
     _, _, probe = r2d2_run
     assert len(probe.pids) >= 4  # gcs_server, raylet, the workers...
-    assert not _alive(probe.pids)
+    assert not alive(probe.pids)
 
 
 def test_agent57_ctrl_c_checkpoints_stops_everything_and_resumes(tmp_path: Path) -> None:
-    folder = _agent(tmp_path, "agent57", "permuted_chain")
-    before = {p.pid for p in _descendants()}
+    folder = agent_folder(tmp_path, "agent57", "permuted_chain")
+    before = {p.pid for p in descendants()}
     probe = Probe(150, "interrupt")
     with pytest.raises(KeyboardInterrupt):
         agentos.load_agent(folder, TINY_AGENT57).learn(5000, seed=1, actors=1, hooks=probe)
-    assert probe.fired and not _alive(probe.pids - before)
+    assert probe.fired and not alive(probe.pids - before)
     run_id, ckpt = find_checkpoint(folder, "latest")
     assert get_run(folder, run_id).recorded_status == "KILLED"
     middle_state = load_checkpoint(ckpt)["loop"]
@@ -230,7 +147,7 @@ def test_agent57_ctrl_c_checkpoints_stops_everything_and_resumes(tmp_path: Path)
 
 
 def test_cli_rejects_a_bad_layout(tmp_path: Path, cli) -> None:
-    folder = _agent(tmp_path, "r2d2", "cartpole")
+    folder = agent_folder(tmp_path, "r2d2", "cartpole")
     code, out, err = cli("learn", "--actors", "-1", "--agent", folder)
     assert code == 2 and "--actors" in out + err
     code, out, err = cli("learn", "--address", "127.0.0.1:6379", "--agent", folder)

@@ -76,6 +76,8 @@ from typing import Any
 import numpy as np
 
 from agentos.errors import AgentOSError, ParameterError
+from agentos.runtime.layouts.partial_build import build_part, by_role, jax_on_cpu_only
+from agentos.runtime.layouts.remote_learner import LearnerWorker, RemoteLearner
 from agentos.runtime.layouts.replay_shards import (
     ReplayShard,
     ShardedReplay,
@@ -110,9 +112,16 @@ OBJECT_STORE_BYTES = 512 * 2**20
 """Shared memory of the local Ray instance's object store (chunks and variables are small)."""
 
 
-def check_layout(actors: int, address: str | None, replay_shards: int = 1) -> None:
-    """Raise an AgentOSError (exit 2, with a fix) for an impossible ``--actors`` or
-    ``--replay-shards`` or an unreachable ``--address``, before a run starts."""
+def check_layout(
+    actors: int,
+    address: str | None,
+    replay_shards: int = 1,
+    learner_actor: bool = False,
+    learner_gpu: bool = False,
+) -> None:
+    """Raise an AgentOSError (exit 2, with a fix) for an impossible ``--actors``,
+    ``--replay-shards``, ``--learner-actor``/``--learner-gpu`` or an unreachable ``--address``,
+    before a run starts."""
     if actors < 0:
         raise ParameterError(
             f"--actors must be 0 (one process) or a positive number of worker processes, "
@@ -129,6 +138,12 @@ def check_layout(actors: int, address: str | None, replay_shards: int = 1) -> No
             "--replay-shards splits the replay over Ray processes, which only the distributed "
             "layout uses",
             fix="add --actors N, or leave out --replay-shards",
+        )
+    if (learner_actor or learner_gpu) and actors == 0:
+        flag = "--learner-gpu" if learner_gpu else "--learner-actor"
+        raise ParameterError(
+            f"{flag} puts the learner in a Ray process, which only the distributed layout uses",
+            fix=f"add --actors N, or leave out {flag}",
         )
     if address is None:
         return
@@ -222,35 +237,15 @@ class EnvironmentWorker:
     replay replaced by a ``ReplayCollector``; the learner is not built.
     """
 
-    def __init__(self, agent_dir: str, overrides: list[str], seed: int):
-        from agentos.components.graph import load_graph
-        from agentos.components.spec import load_spec
-
-        graph = load_graph(load_spec(agent_dir), overrides)
-        by_name = {n.spec.name: n for n in graph.nodes}
-        needed: set[str] = set()
-        todo = [n.spec.name for n in graph.nodes if n.role in ("environment", "actor")]
-        while todo:
-            name = todo.pop()
-            if name not in needed:
-                needed.add(name)
-                if by_name[name].role != "replay":
-                    todo.extend(by_name[name].dependencies.values())
+    def __init__(self, agent_dir: str, overrides: list[str], seed: int, cpu_only: bool = False):
+        if cpu_only:
+            jax_on_cpu_only()
         self.collector = ReplayCollector()
-        self.components: dict[str, Any] = {}
-        for node in graph.nodes:
-            if node.spec.name not in needed:
-                continue
-            if node.role == "replay":
-                self.components[node.spec.name] = self.collector
-                continue
-            deps = {arg: self.components[name] for arg, name in node.dependencies.items()}
-            self.components[node.spec.name] = node.cls(
-                node.params, graph.context(node, seed), **deps
-            )
-        roles = {n.spec.name: n.role for n in graph.nodes}
-        self.env = next(c for n, c in self.components.items() if roles[n] == "environment")
-        self.actor = next(c for n, c in self.components.items() if roles[n] == "actor")
+        self.components, roles = build_part(
+            agent_dir, overrides, seed, ("environment", "actor"), self.collector
+        )
+        self.env = by_role(self.components, roles, "environment")
+        self.actor = by_role(self.components, roles, "actor")
         self.seed = seed
         self._episodes: EpisodesInProgress | None = None
 
@@ -310,7 +305,7 @@ class EvaluationWorker(EnvironmentWorker):
     """The evaluator process (a Ray actor): the spec's actor, built like a worker's, plays the
     greedy evaluation episodes on a separately seeded environment, as the driver's loop would."""
 
-    def __init__(self, agent_dir: str, overrides: list[str], seed: int):
+    def __init__(self, agent_dir: str, overrides: list[str], seed: int, cpu_only: bool = False):
         from agentos.components.graph import load_graph
         from agentos.components.spec import load_spec
 
@@ -319,7 +314,7 @@ class EvaluationWorker(EnvironmentWorker):
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         except ValueError:  # not in the main thread
             pass
-        super().__init__(agent_dir, overrides, seed)
+        super().__init__(agent_dir, overrides, seed, cpu_only)
         graph = load_graph(load_spec(agent_dir), overrides)
         # the run's seed, so the episodes are those the driver's loop.evaluate would play
         self.loop = Loop(
@@ -410,8 +405,10 @@ class RayLayout:
         set_tags: Callable[[dict[str, Any]], None] | None = None,
         replay_shards: int = 1,
         resumed_components: dict[str, Any] | None = None,
+        learner_actor: bool = False,
+        learner_gpu: bool = False,
     ):
-        check_layout(actors, address, replay_shards)
+        check_layout(actors, address, replay_shards, learner_actor, learner_gpu)
         if actors < 1:
             raise ParameterError(f"the Ray layout needs at least one actor, got {actors}")
         self.loop = loop
@@ -436,6 +433,10 @@ class RayLayout:
         self._shard_handles: list[Any] = []
         self.sharded: ShardedReplay | None = None
         self._evaluator: Any = None
+        self.learner_gpu = learner_gpu
+        self.learner_actor = learner_actor or learner_gpu
+        self._learner_handle: Any = None
+        self._driver_learner: Any = None
 
     # --- Ray start and stop ------------------------------------------------------------
     def _start_ray(self) -> None:
@@ -460,7 +461,7 @@ class RayLayout:
                 warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
                 ray.init(
                     address="local",
-                    num_cpus=max(self.actors, os.cpu_count() or 1),
+                    num_cpus=max(self.actors + self.learner_actor, os.cpu_count() or 1),
                     include_dashboard=False,
                     log_to_driver=False,
                     logging_level=logging.WARNING,
@@ -486,6 +487,7 @@ class RayLayout:
     def _stop(self) -> None:
         ray = self._ray
         if ray is not None:
+            self._stop_learner()
             for slot in self._slots:
                 try:
                     ray.kill(slot.handle, no_restart=True)
@@ -516,7 +518,10 @@ class RayLayout:
         number = self._started
         self._started += 1
         handle = self._remote_cls.options(num_cpus=1, max_restarts=0, max_task_retries=0).remote(
-            self.agent_dir, self.overrides, worker_seed(self.seed, self._start_steps, number)
+            self.agent_dir,
+            self.overrides,
+            worker_seed(self.seed, self._start_steps, number),
+            self.learner_gpu,
         )
         if self._variables_ref is not None:
             handle.update.remote(self._variables_ref)
@@ -556,7 +561,7 @@ class RayLayout:
         at the first evaluation (which then runs in the driver)."""
         remote = self._ray.remote(EvaluationWorker)
         self._evaluator = remote.options(num_cpus=0, max_restarts=0, max_task_retries=0).remote(
-            self.agent_dir, self.overrides, self.seed
+            self.agent_dir, self.overrides, self.seed, self.learner_gpu
         )
 
     def _evaluate(self, episodes: int) -> list[float]:
@@ -653,6 +658,88 @@ class RayLayout:
         self._restore.append(restore)
         self.sharded = sharded
 
+    def _start_learner(self) -> None:
+        """Move the learner into its own Ray process (``--learner-actor``, ``--learner-gpu``),
+        starting from the driver's learner state, and put its stand-in in the loop."""
+        if not self.learner_actor:
+            self.set_tags({"agentos.learner": "driver"})
+            return
+        loop, ray = self.loop, self._ray
+        flag = "--learner-gpu" if self.learner_gpu else "--learner-actor"
+        if self.sharded is None:
+            raise ParameterError(
+                f"{flag} needs the replay in shard processes, and this agent's replay cannot "
+                "be sharded (it needs add_items, sample and update_priorities)",
+                fix=f"leave out {flag}: the learner stays in this process",
+            )
+        options: dict[str, Any] = {"num_cpus": 1, "max_restarts": 0, "max_task_retries": 0}
+        if self.learner_gpu:
+            resources = ray.cluster_resources()
+            if resources.get("GPU", 0) < 1:
+                raise AgentOSError(
+                    f"--learner-gpu: the Ray cluster has no GPU ({resources.get('CPU', 0):.0f} "
+                    "CPUs, 0 GPUs)",
+                    fix="leave out --learner-gpu (--learner-actor keeps the learner in its own "
+                    "CPU process), or join a cluster with a GPU node with --address",
+                )
+            options["num_gpus"] = 1
+        handle = (
+            ray.remote(LearnerWorker)
+            .options(**options)
+            .remote(
+                self.agent_dir, self.overrides, self.seed, self._shard_handles, self.learner_gpu
+            )
+        )
+        self._learner_handle = handle
+        try:
+            ray.get(
+                handle.load_state_dict.remote(loop.learner.state_dict()),
+                timeout=WORKER_START_TIMEOUT_S,
+            )
+            info = ray.get(handle.info.remote())
+        except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError) as e:
+            raise AgentOSError(
+                f"the learner process failed to start: {e}",
+                fix="check that `agentos learn --actors N` works without " + flag,
+            ) from None
+        if self.learner_gpu and info.backend != "gpu":
+            raise AgentOSError(
+                f"Ray gave the learner process a GPU, but JAX there runs on {info.device}",
+                fix="install a CUDA build of JAX on the GPU node "
+                "(pip install -U 'jax[cuda12]'), or leave out --learner-gpu",
+            )
+        remote = RemoteLearner(handle, ray, info)
+        driver_learner = loop.learner
+        names = [name for name, comp in loop.components.items() if comp is driver_learner]
+        loop.learner = remote
+        for name in names:
+            loop.components[name] = remote
+
+        def restore() -> None:
+            loop.learner = driver_learner
+            for name in names:
+                loop.components[name] = driver_learner
+
+        self._restore.append(restore)
+        self._driver_learner = driver_learner
+        self.set_tags({"agentos.learner": "ray-actor", "agentos.learner_device": info.device})
+        log.info("the learner runs in process %d on %s", info.pid, info.device)
+
+    def _stop_learner(self) -> None:
+        """Bring the learner process's state back into the driver's learner (so the loop's
+        learner is current after the run) and stop that process."""
+        handle, self._learner_handle = self._learner_handle, None
+        if handle is None:
+            return
+        try:
+            self._driver_learner.load_state_dict(self._ray.get(handle.state_dict.remote()))
+        except Exception as e:  # the process died: the last checkpoint has its state
+            log.warning("could not fetch the learner process's last state: %s", e)
+        try:
+            self._ray.kill(handle, no_restart=True)
+        except Exception:  # already gone
+            log.debug("the learner process was already gone")
+
     def _replace(self, index: int) -> None:
         """Start a new worker in place of the dead one at ``index`` and record the restart."""
         old = self._slots[index]
@@ -716,6 +803,7 @@ class RayLayout:
             start = time.perf_counter()
             self._start_evaluator()
             self._start_shards()
+            self._start_learner()
             self._start_workers()
             log.info(
                 "%d environment workers ready in %.1f s", self.actors, time.perf_counter() - start
@@ -878,10 +966,13 @@ def learn_on_ray(
     set_tags: Callable[[dict[str, Any]], None] | None = None,
     replay_shards: int = 1,
     resumed_components: dict[str, Any] | None = None,
+    learner_actor: bool = False,
+    learner_gpu: bool = False,
 ) -> Counters:
     """``loop.learn(total_steps)`` with the acting spread over ``actors`` Ray worker processes
     and the replay over ``replay_shards`` Ray shard processes (``resumed_components``: a
-    resumed checkpoint's component states, whose replay goes back into the shards)."""
+    resumed checkpoint's component states, whose replay goes back into the shards); with
+    ``learner_actor`` (or ``learner_gpu``, on a GPU) the learner runs in a Ray process too."""
     layout = RayLayout(
         loop,
         replay=replay,
@@ -893,5 +984,7 @@ def learn_on_ray(
         set_tags=set_tags,
         replay_shards=replay_shards,
         resumed_components=resumed_components,
+        learner_actor=learner_actor,
+        learner_gpu=learner_gpu,
     )
     return layout.learn(total_steps)
