@@ -1,12 +1,13 @@
 """The Ray layout (``learn --actors N``): the same tiny agents learn with their acting in worker
-processes; the run is complete and tracked, Ray listens on loopback only, a worker killed with
-SIGKILL is replaced and the restart recorded, Ctrl-C checkpoints, and no process the run started
-is left afterwards (checked by PID).
+processes; the run is complete and tracked, Ray listens on loopback only, a worker, a replay
+shard and the evaluator killed with SIGKILL are replaced and their restarts recorded, Ctrl-C
+checkpoints, and no process the run started is left afterwards (checked by PID).
 
-One r2d2 run (module fixture, 1,000 steps, a worker killed at 300, the replay in 2 shards,
-evaluation in the evaluator process) serves the first six tests; an Agent57 run (1 replay
-shard) is interrupted by SIGINT and resumed. Each run starts its own local Ray. The sharded
-replay's routing of items, keys and priorities is checked in-process with two shards (no Ray).
+One r2d2 run (module fixture, 1,000 steps, the replay in 2 shards, evaluation in the evaluator
+process; at 300 steps a worker, a shard and the evaluator are killed) serves the first six
+tests; an Agent57 run (1 replay shard) is interrupted by SIGINT and resumed. Each run starts its
+own local Ray. The sharded replay's routing of items, keys and priorities, and what it does
+when a shard dies, are checked in-process (no Ray).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ KILL_AT = 300
 def r2d2_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Probe]:
     folder = agent_folder(tmp_path_factory.mktemp("ray"), "r2d2", "cartpole")
     before = {p.pid for p in descendants()}
-    probe = Probe(KILL_AT, "kill")
+    probe = Probe(KILL_AT, "kill_all")
     result = agentos.load_agent(folder, TINY_R2D2).learn(
         STEPS, seed=0, actors=2, hooks=probe, replay_shards=2
     )
@@ -75,15 +76,17 @@ def test_two_replay_shards_both_fill_and_the_checkpoint_holds_their_union(r2d2_r
     replay = load_checkpoint(checkpoint_path(folder, result.run_id))["loop"]["components"]["replay"]
     shards = replay["shards"]
     assert len(shards) == 2
-    # worker 0 writes to shard 0, worker 1 to shard 1: both got sequences (2 envs x 500 steps
-    # each, one sequence every actor.period=3 steps: ~100+ per shard, capacity 64 each)
-    assert all(s["next_key"] > 50 for s in shards)
-    assert all(s["size"] == 64 for s in shards)
+    # worker 0 writes to shard 0, worker 1 to shard 1 (one sequence every actor.period=3
+    # steps of each of 2 envs: ~330 in 1,000 steps). Shard 1 was killed at 300 steps and
+    # replaced by an empty one, which filled again (its keys start from 0 again)
+    assert all(s["next_key"] > 0 for s in shards), [(s["next_key"], s["size"]) for s in shards]
+    assert sum(s["next_key"] for s in shards) > 150
+    assert all(0 < s["size"] <= 64 for s in shards)  # capacity 64 each
     # the top level is shard 0's state (loadable by a plain replay); the union is both shards
     assert replay["next_key"] == shards[0]["next_key"] and replay["size"] == shards[0]["size"]
     assert (replay["keys"] == shards[0]["keys"]).all()
     union = sum(len(s["keys"]) for s in shards)
-    assert union == 128
+    assert union == sum(s["size"] for s in shards)
 
 
 def test_the_evaluator_process_plays_the_driver_s_evaluation(r2d2_run) -> None:
@@ -105,11 +108,13 @@ def test_ray_listens_on_loopback_only(r2d2_run) -> None:
     assert not outside, outside
 
 
-def test_a_killed_worker_is_replaced_and_recorded(r2d2_run) -> None:
+def test_a_killed_worker_shard_and_evaluator_are_replaced_and_recorded(r2d2_run) -> None:
     folder, result, probe = r2d2_run
     assert len(probe.workers) == 2
-    assert int(get_run(folder, result.run_id).tags["agentos.actor_restarts"]) >= 1
-    assert metric_history(folder, result.run_id, "train/actor_restarts")[-1][1] >= 1
+    tags = get_run(folder, result.run_id).tags
+    for kind in ("actor", "replay_shard", "evaluator"):
+        assert int(tags[f"agentos.{kind}_restarts"]) >= 1, kind
+        assert metric_history(folder, result.run_id, f"train/{kind}_restarts")[-1][1] >= 1, kind
 
 
 def test_no_process_of_the_run_is_left(r2d2_run) -> None:
@@ -308,3 +313,77 @@ def test_sharded_replay_state_is_the_union_and_restores() -> None:
     fresh_shards, fresh = _local_shards(2)
     fresh.load_state_dict(plain)
     assert [len(s.replay) for s in fresh_shards] == [2, 0]
+
+
+class _Died(Exception):
+    """Stands in for Ray's RayActorError."""
+
+
+_NO_ANSWER = object()
+
+
+class _DyingHandle(_LocalHandle):
+    """A shard that answers ``size`` and then dies: every other call gets no answer."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "size":
+            return super().__getattr__(name)
+        return type("_Method", (), {"remote": staticmethod(lambda *a, **k: _NO_ANSWER)})
+
+
+def _get_or_die(ref: Any) -> Any:
+    if ref is _NO_ANSWER:
+        raise _Died()
+    return ref
+
+
+def _filled_shards(num: int, per_shard: int) -> list[Any]:
+    import numpy as np
+
+    shards, _ = _local_shards(num)
+    for index, shard in enumerate(shards):
+        shard.add_items({"x": np.full((per_shard, 1), 10.0 * index, np.float32)})
+    return shards
+
+
+def test_a_shard_that_dies_while_sampled_is_replaced_and_the_batch_stays_whole() -> None:
+    import numpy as np
+
+    from agentos.runtime.layouts.replay_shards import ShardedReplay
+
+    shards = _filled_shards(2, 4)
+    (spare,) = _local_shards(1)[0]
+    replaced: list[int] = []
+
+    def replace(index: int) -> Any:
+        replaced.append(index)
+        return _LocalHandle(spare)
+
+    replay = ShardedReplay(
+        [_LocalHandle(shards[0]), _DyingHandle(shards[1])], _get_or_die, _Died, replace
+    )
+    # sizes say 4 + 4, so 2 are asked of each; shard 1 dies, is replaced by an empty shard,
+    # and the whole batch of 4 is drawn again, all from shard 0
+    batch = replay.sample(4)
+    assert replaced == [1]
+    assert batch.keys.shape == (4,) and (batch.keys % 2 == 0).all()
+    assert (batch.items["x"] == 0.0).all()
+    replay.inserter(1).add_items({"x": np.ones((3, 1), np.float32)})  # worker 1's next items
+    assert len(spare.replay) == 3 and replay.sizes() == [4, 3]
+    assert replay.state_dict()["shards"][1]["size"] == 3
+
+
+def test_without_replace_a_dead_shard_is_left_out_until_the_handles_are_set() -> None:
+    import numpy as np
+
+    from agentos.runtime.layouts.replay_shards import ShardedReplay
+
+    shards = _filled_shards(2, 4)
+    replay = ShardedReplay([_LocalHandle(shards[0]), _DyingHandle(shards[1])], _get_or_die, _Died)
+    batch = replay.sample(4)  # the learner process's proxy: shard 1 is left out, not replaced
+    assert replay.left_out == {1} and (batch.keys % 2 == 0).all()
+    assert replay.sizes() == [4, 0]
+    replay.update_priorities(np.array([0, 1]), np.array([2.0, 2.0]))  # key 1 is shard 1's: dropped
+    assert shards[0].replay.get_priorities(np.array([0])).tolist() == [2.0]
+    replay.handles = [_LocalHandle(shards[0]), _LocalHandle(shards[1])]  # the driver's new ones
+    assert replay.left_out == set() and len(replay) == 8

@@ -420,6 +420,9 @@ class RayLayout:
         self.address = address
         self.set_tags = set_tags or (lambda tags: None)
         self.restarts = 0
+        self.shard_restarts = 0
+        self.evaluator_restarts = 0
+        self._shard_remote: Any = None
         self._ray: Any = None
         self._owns_ray = False
         self._restore: list[Callable[[], None]] = []
@@ -489,22 +492,13 @@ class RayLayout:
         if ray is not None:
             self._stop_learner()
             for slot in self._slots:
-                try:
-                    ray.kill(slot.handle, no_restart=True)
-                except Exception:  # already gone
-                    log.debug("worker %d was already gone", slot.number)
+                self._kill(slot.handle, f"worker {slot.number}")
             self._slots = []
             for number, handle in enumerate(self._shard_handles):
-                try:
-                    ray.kill(handle, no_restart=True)
-                except Exception:  # already gone
-                    log.debug("replay shard %d was already gone", number)
+                self._kill(handle, f"replay shard {number}")
             self._shard_handles = []
             if self._evaluator is not None:
-                try:
-                    ray.kill(self._evaluator, no_restart=True)
-                except Exception:  # already gone
-                    log.debug("the evaluator was already gone")
+                self._kill(self._evaluator, "the evaluator")
                 self._evaluator = None
             if self._owns_ray:
                 ray.shutdown()
@@ -564,6 +558,25 @@ class RayLayout:
             self.agent_dir, self.overrides, self.seed, self.learner_gpu
         )
 
+    def _restart_evaluator(self, error: Exception) -> None:
+        """Start a new evaluator process in place of the dead one and record the restart."""
+        self._kill(self._evaluator, "the evaluator")
+        self._start_evaluator()
+        self.evaluator_restarts += 1
+        log.warning(
+            "the evaluator process died (%s): started a new one (%d restarts so far)",
+            error,
+            self.evaluator_restarts,
+        )
+        self.set_tags({"agentos.evaluator_restarts": self.evaluator_restarts})
+
+    def _kill(self, handle: Any, what: str) -> None:
+        """Stop a Ray actor of the run, if it still runs."""
+        try:
+            self._ray.kill(handle, no_restart=True)
+        except Exception:  # already gone
+            log.debug("%s was already gone", what)
+
     def _evaluate(self, episodes: int) -> list[float]:
         """``loop.evaluate`` with the episodes played in the evaluator process (with the
         learner's current variables) and the bookkeeping (counters, history, best checkpoint,
@@ -577,16 +590,22 @@ class RayLayout:
         variables = None
         if loop.learner is not None:
             variables = ray.put(jax.device_get(loop.learner.get_variables()))
-        try:
-            flat = ray.get(
-                self._evaluator.evaluate.remote(variables, episodes, c.env_steps, c.evaluations)
-            )
-        except ray.exceptions.RayActorError as e:
-            log.warning("the evaluator process failed (%s): evaluating in the driver", e)
-            self._evaluator = None
-            if loop.learner is not None:
-                loop.actor.update(loop.learner.get_variables())
-            return loop.evaluate(episodes)
+        for attempt in range(2):
+            try:
+                flat = ray.get(
+                    self._evaluator.evaluate.remote(variables, episodes, c.env_steps, c.evaluations)
+                )
+                break
+            except ray.exceptions.RayActorError as e:
+                if attempt == 0:  # died since the last evaluation: a new one plays it
+                    self._restart_evaluator(e)
+                    continue
+                log.warning("the new evaluator process failed too (%s): evaluating here", e)
+                self._kill(self._evaluator, "the evaluator")
+                self._evaluator = None
+                if loop.learner is not None:
+                    loop.actor.update(loop.learner.get_variables())
+                return loop.evaluate(episodes)
         # the same records as Loop.evaluate's
         c.evaluations += 1
         c.eval_episodes += len(flat)
@@ -628,6 +647,7 @@ class RayLayout:
             log.info("the replay stays in the driver (its interface cannot be sharded)")
             return
         remote = ray.remote(ReplayShard).options(num_cpus=0, max_restarts=0, max_task_retries=0)
+        self._shard_remote = remote
         self._shard_handles = [
             remote.remote(self.agent_dir, self.overrides, self.seed, index)
             for index in range(self.replay_shards)
@@ -640,7 +660,9 @@ class RayLayout:
                 fix="check that `agentos learn` works without --actors; the logs are under "
                 "/tmp/ray/session_latest/logs",
             ) from None
-        sharded = ShardedReplay(self._shard_handles, ray.get)
+        sharded = ShardedReplay(
+            self._shard_handles, ray.get, ray.exceptions.RayActorError, self._replace_shard
+        )
         names = [name for name, comp in loop.components.items() if comp is self.replay]
         saved = [self._resumed[n] for n in names if n in (self._resumed or {})]
         if saved:
@@ -657,6 +679,33 @@ class RayLayout:
 
         self._restore.append(restore)
         self.sharded = sharded
+
+    def _replace_shard(self, index: int) -> Any:
+        """Start a new, empty replay shard in place of the dead one at ``index`` (its items
+        are lost), record the restart and tell the learner process; returns its handle."""
+        ray = self._ray
+        self._kill(self._shard_handles[index], f"replay shard {index}")
+        handle = self._shard_remote.remote(self.agent_dir, self.overrides, self.seed, index)
+        try:
+            ray.get(handle.ready.remote(), timeout=WORKER_START_TIMEOUT_S)
+        except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError) as e:
+            raise AgentOSError(
+                f"replay shard {index} died and a new one failed to start: {e}",
+                fix="continue from the last checkpoint with `agentos learn --resume`; the logs "
+                "are under /tmp/ray/session_latest/logs",
+            ) from None
+        self._shard_handles[index] = handle
+        self.shard_restarts += 1
+        log.warning(
+            "replay shard %d died: started a new, empty one (%d restarts so far); the items "
+            "it held are lost",
+            index,
+            self.shard_restarts,
+        )
+        self.set_tags({"agentos.replay_shard_restarts": self.shard_restarts})
+        if self._learner_handle is not None:
+            self._learner_handle.set_shards.remote(list(self._shard_handles))
+        return handle
 
     def _start_learner(self) -> None:
         """Move the learner into its own Ray process (``--learner-actor``, ``--learner-gpu``),
@@ -735,18 +784,12 @@ class RayLayout:
             self._driver_learner.load_state_dict(self._ray.get(handle.state_dict.remote()))
         except Exception as e:  # the process died: the last checkpoint has its state
             log.warning("could not fetch the learner process's last state: %s", e)
-        try:
-            self._ray.kill(handle, no_restart=True)
-        except Exception:  # already gone
-            log.debug("the learner process was already gone")
+        self._kill(handle, "the learner process")
 
     def _replace(self, index: int) -> None:
         """Start a new worker in place of the dead one at ``index`` and record the restart."""
         old = self._slots[index]
-        try:
-            self._ray.kill(old.handle, no_restart=True)
-        except Exception:
-            log.debug("worker %d was already gone", old.number)
+        self._kill(old.handle, f"worker {old.number}")
         if old.failed_starts >= MAX_FAILED_STARTS:
             raise AgentOSError(
                 f"environment worker {index} died {old.failed_starts + 1} times in a row "
@@ -813,17 +856,20 @@ class RayLayout:
             log.warning("interrupted at %d env steps: writing a checkpoint", c.env_steps)
             hooks.on_checkpoint(loop.state_dict(), final=True)
             raise
+        if not loop.eval_history or loop.eval_history[-1]["env_steps"] != c.env_steps:
+            self._evaluate(p.eval_episodes)
+        # after the last evaluation, so a restart of the evaluator there is counted too
         hooks.on_metrics(
             {
                 "train/env_steps": float(c.env_steps),
                 "train/episodes": float(c.episodes),
                 "train/learner_updates": float(c.learner_updates),
                 "train/actor_restarts": float(self.restarts),
+                "train/replay_shard_restarts": float(self.shard_restarts),
+                "train/evaluator_restarts": float(self.evaluator_restarts),
             },
             c.env_steps,
         )
-        if not loop.eval_history or loop.eval_history[-1]["env_steps"] != c.env_steps:
-            self._evaluate(p.eval_episodes)
         hooks.on_checkpoint(loop.state_dict(), final=True)
         return c
 
@@ -913,6 +959,8 @@ class RayLayout:
             for index in answered:
                 top_up(index)
             if _crossed(prev, c.env_steps, p.log_every):
+                if self.sharded is not None:  # a shard that died is replaced now at the latest
+                    self.sharded.sizes()
                 elapsed = max(time.perf_counter() - t0, 1e-9)
                 record = {k: float(np.mean(v)) for k, v in pending.items()}
                 record.update(
@@ -923,6 +971,8 @@ class RayLayout:
                         "train/steps_per_s": (c.env_steps - steps0) / elapsed,
                         "train/learner_updates_per_s": (c.learner_updates - updates0) / elapsed,
                         "train/actor_restarts": float(self.restarts),
+                        "train/replay_shard_restarts": float(self.shard_restarts),
+                        "train/evaluator_restarts": float(self.evaluator_restarts),
                     }
                 )
                 pending = {}

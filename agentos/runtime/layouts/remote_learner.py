@@ -64,7 +64,8 @@ class LearnerWorker:
             pass
         if not gpu:
             jax_on_cpu_only()
-        self.replay = ShardedReplay(shard_handles, ray.get)
+        # a shard that dies is left out until the driver sends its replacement (set_shards)
+        self.replay = ShardedReplay(shard_handles, ray.get, ray.exceptions.RayActorError)
         components, roles = build_part(agent_dir, overrides, seed, ("learner",), self.replay)
         self.learner = by_role(components, roles, "learner")
 

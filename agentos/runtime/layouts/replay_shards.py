@@ -17,12 +17,20 @@ interface the sequence learners use (``__len__``, ``sample``, ``update_prioritie
 
 Calls from the driver to one shard run in the order they were sent (Ray keeps the order of
 one caller's tasks to an actor), so a batch sampled after an insert sees it.
+
+A shard process that dies loses its items. When the proxy meets a dead shard (its call raises
+``actor_error``, Ray's ``RayActorError``) it asks ``replace(index)`` for a new, empty shard (the
+driver's proxy; the layout records the restart) or, without ``replace`` (the learner process's
+proxy), leaves that shard out until ``handles`` are set again; a batch being sampled is drawn
+again from the shards that answer, so it always has ``batch_size`` items. Inserts and priority
+updates are sent without waiting, so those sent to a dead shard are lost with it.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -120,9 +128,48 @@ class ShardedReplay:
     ``handles`` are Ray actor handles (``h.method.remote(...)``) and ``get`` is ``ray.get``.
     """
 
-    def __init__(self, handles: list[Any], get: Any):
-        self.handles = list(handles)
+    def __init__(
+        self,
+        handles: list[Any],
+        get: Any,
+        actor_error: type[BaseException] | tuple[type[BaseException], ...] = (),
+        replace: Callable[[int], Any] | None = None,
+    ):
+        self._handles = list(handles)
         self.get = get
+        self.actor_error = actor_error
+        self.replace = replace
+        self.left_out: set[int] = set()
+        """Shards found dead and not replaced (no ``replace``): not sampled until reset."""
+
+    @property
+    def handles(self) -> list[Any]:
+        """The shard actors, by index."""
+        return self._handles
+
+    @handles.setter
+    def handles(self, handles: list[Any]) -> None:
+        self._handles = list(handles)
+        self.left_out = set()
+
+    def _lost(self, index: int) -> None:
+        """Shard ``index`` did not answer: replace it, or leave it out."""
+        if self.replace is not None:
+            self._handles[index] = self.replace(index)
+        else:
+            log.warning("replay shard %d does not answer: sampling the others", index)
+            self.left_out.add(index)
+
+    def _get_each(self, asked: list[tuple[int, Any]]) -> dict[int, Any]:
+        """``get`` of each shard's reply, by shard; the shards that died are handled and left
+        out of the result."""
+        out: dict[int, Any] = {}
+        for index, ref in asked:
+            try:
+                out[index] = self.get(ref)
+            except self.actor_error:
+                self._lost(index)
+        return out
 
     @property
     def num_shards(self) -> int:
@@ -133,8 +180,10 @@ class ShardedReplay:
         return ShardInserter(self.handles[worker_index % self.num_shards])
 
     def sizes(self) -> list[int]:
-        """How many items each shard holds."""
-        return [int(s) for s in self.get([h.size.remote() for h in self.handles])]
+        """How many items each shard holds (0 for a shard that died)."""
+        live = [i for i in range(self.num_shards) if i not in self.left_out]
+        got = self._get_each([(i, self._handles[i].size.remote()) for i in live])
+        return [int(got.get(i, 0)) for i in range(self.num_shards)]
 
     def __len__(self) -> int:
         return sum(self.sizes())
@@ -142,11 +191,18 @@ class ShardedReplay:
     def sample(self, batch_size: int) -> SampledBatch:
         """``batch_size`` items from the shards in proportion to their sizes; keys global."""
         k = self.num_shards
-        parts = split_batch(int(batch_size), self.sizes())
-        asked = [(s, self.handles[s].sample.remote(n)) for s, n in enumerate(parts) if n > 0]
-        batches = self.get([ref for _, ref in asked])
+        for _ in range(k + 1):  # each try that fails loses a shard
+            parts = split_batch(int(batch_size), self.sizes())
+            asked = [(s, self._handles[s].sample.remote(n)) for s, n in enumerate(parts) if n > 0]
+            got = self._get_each(asked)
+            if len(got) == len(asked):
+                break
+        else:
+            raise RuntimeError("the replay shards keep dying while sampled")
+        shards = [s for s, _ in asked]
+        batches = [got[s] for s in shards]
         keys = np.concatenate(
-            [np.asarray(b.keys, np.int64) * k + s for (s, _), b in zip(asked, batches, strict=True)]
+            [np.asarray(b.keys, np.int64) * k + s for s, b in zip(shards, batches, strict=True)]
         )
         items = {
             name: np.concatenate([b.items[name] for b in batches]) for name in batches[0].items
@@ -160,14 +216,28 @@ class ShardedReplay:
         priorities = np.asarray(priorities, np.float64).ravel()
         shard = np.mod(keys, self.num_shards)
         for s in np.unique(shard):
+            if int(s) in self.left_out:
+                continue
             mine = shard == s
-            self.handles[int(s)].update_priorities.remote(
+            self._handles[int(s)].update_priorities.remote(
                 keys[mine] // self.num_shards, priorities[mine]
             )
 
     def state_dict(self) -> dict[str, Any]:
         """Shard 0's state at the top level, every shard's under ``"shards"``."""
-        states = self.get([h.state_dict.remote() for h in self.handles])
+        asked = [(i, h.state_dict.remote()) for i, h in enumerate(self._handles)]
+        got = self._get_each(asked)
+        if len(got) < len(asked):  # replaced by empty shards (or left out): ask once more
+            got.update(
+                self._get_each(
+                    [
+                        (i, self._handles[i].state_dict.remote())
+                        for i, _ in asked
+                        if i not in got and i not in self.left_out
+                    ]
+                )
+            )
+        states = [got.get(i, {}) for i in range(self.num_shards)]
         return {**states[0], "shards": states}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
