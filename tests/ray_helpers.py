@@ -90,6 +90,8 @@ class Probe:
         self.learners = [p.pid for p in procs if cmdline(p).startswith("ray::LearnerWorker")]
         if self.action == "kill":
             os.kill(self.workers[0], signal.SIGKILL)
+        elif self.action == "kill_shard":
+            os.kill(self.shards[-1], signal.SIGKILL)
         elif self.action == "kill_all":  # a worker, the last replay shard and the evaluator
             for pid in (self.workers[0], self.shards[-1], self.evaluators[0]):
                 os.kill(pid, signal.SIGKILL)
