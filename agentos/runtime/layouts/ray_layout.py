@@ -1,23 +1,28 @@
 """The Ray layout: N environment-worker processes act, K replay shards store, the driver learns.
 
-``agentos learn --actors N [--replay-shards K] [--address ADDR]`` runs the same spec as the
-single-process loop:
+``agentos learn --actors N [--replay-shards K] [--learner-actor | --learner-gpu]
+[--address ADDR]`` runs the same spec as the single-process loop:
 
 * each **environment worker** (a Ray actor process, ``EnvironmentWorker``) builds the agent's
   environment, network and actor from the spec and ``-p`` overrides, seeded apart from the
   other workers. The actor's ``replay`` dependency is a ``ReplayCollector`` that keeps what the
   actor writes (``add_items`` sequences, or ``add`` transitions) until the driver fetches it,
-  so the actor does not know where it runs. ``run(n)`` acts for n vector steps and returns the
-  collected writes, the finished episodes and the actor's own metrics;
+  so the actor does not know where it runs. ``run(n)`` acts for n vector steps, inserts the
+  collected writes into the worker's replay shard in one batch and waits until they are in
+  (a replay that stays in the driver gets them in the reply instead), and returns the step
+  and item counts, the finished episodes and the actor's own metrics;
 * the **replay shards** (K Ray actor processes, ``ReplayShard`` in ``replay_shards``, default
   K = 1) each hold a replay built from the spec; worker i's writes go to shard i mod K. The
   learner's ``replay`` is swapped for a ``ShardedReplay`` proxy that samples every shard and
   sends new priorities back to the shard of each key (see that module). A replay without
   ``add_items``/``sample``/``update_priorities`` (e.g. DQN's uniform replay) stays in the
   driver, and ``--replay-shards`` above 1 is then an error;
-* the **driver** (the ``agentos learn`` process) keeps the learner and the loop's counters.
-  It inserts each worker's writes into the replay (its shard) in one batch, runs the
-  learner updates that are due under the samples-per-insert ratio (the same rule as the
+* the **driver** (the ``agentos learn`` process) keeps the learner and the loop's counters;
+  with ``--learner-actor`` the learner runs in a ``LearnerWorker`` Ray process instead
+  (``--learner-gpu``: one with a GPU) that samples the shards itself, and the driver tells it
+  how many updates are due (see ``remote_learner``).
+  It counts the steps and items of each chunk a worker reports, runs the learner updates
+  that are due under the samples-per-insert ratio (the same rule as the
   loop: ``floor((env_steps - min_replay_size) * samples_per_insert / batch_size)`` updates),
   sends variables to the workers through the object store every ``sync_every`` learner calls,
   has the **evaluator** (``EvaluationWorker``, a Ray actor process with its own environment
@@ -43,8 +48,10 @@ Fault tolerance: a worker process that dies (``RayActorError``) is replaced by a
 own restarts are off, ``max_restarts=0``, so that each restart is seen and recorded) which
 gets the latest variables; the chunk it was acting is lost and not counted. Restarts are the
 metric ``train/actor_restarts`` and the run tag ``agentos.actor_restarts``. A replay shard
-that dies stops the run (its contents cannot be rebuilt); ``--resume`` continues from the
-last checkpoint.
+that dies is replaced by an empty one (its items are lost; the learner samples the other
+shards meanwhile) and an evaluator that dies by a new one, which plays the evaluation again:
+``train/replay_shard_restarts``, ``train/evaluator_restarts`` and the tags of the same names.
+A learner process that dies stops the run; ``--resume`` continues from the last checkpoint.
 
 Networking: without ``--address`` a local Ray instance is started for the run and shut down
 after it (Ctrl-C included), so no process the run started stays behind. It listens on
@@ -81,6 +88,7 @@ from agentos.runtime.layouts.remote_learner import LearnerWorker, RemoteLearner
 from agentos.runtime.layouts.replay_shards import (
     ReplayShard,
     ShardedReplay,
+    ShardInserter,
     supports_shards,
 )
 from agentos.runtime.loop import (
@@ -223,6 +231,10 @@ class ChunkResult:
     """Their lengths."""
     stats: dict[str, float] = field(default_factory=dict)
     """The actor's own metrics (``pop_stats``), e.g. Agent57's intrinsic reward."""
+    inserted: int = 0
+    """Items the worker inserted into its replay shard itself (``writes`` is then empty)."""
+    shard_lost: bool = False
+    """The worker's replay shard did not answer: this chunk's items are lost."""
 
 
 def worker_seed(seed: int, start_steps: int, number: int) -> int:
@@ -247,7 +259,13 @@ class EnvironmentWorker:
         self.env = by_role(self.components, roles, "environment")
         self.actor = by_role(self.components, roles, "actor")
         self.seed = seed
+        self.shard: Any = None
         self._episodes: EpisodesInProgress | None = None
+
+    def set_shard(self, handle: Any) -> None:
+        """Insert into this replay shard (a Ray actor) from now on, instead of sending the
+        writes to the driver."""
+        self.shard = handle
 
     def ready(self) -> bool:
         """True once built (the driver waits on it to see start-up errors)."""
@@ -290,10 +308,26 @@ class EnvironmentWorker:
             obs = step.observation
         ep.observation, ep.extras = obs, extras
         result.writes = self.collector.pop()
+        if self.shard is not None and result.writes:
+            self._insert(result)
         pop_stats = getattr(actor, "pop_stats", None)
         if pop_stats is not None:
             result.stats = dict(pop_stats())
         return result
+
+    def _insert(self, result: ChunkResult) -> None:
+        """Insert the chunk's writes into the worker's shard in one batch and wait for it, so
+        the items are in the replay before the driver counts the chunk's steps."""
+        import ray
+
+        inserter = ShardInserter(self.shard)
+        count = insert_writes(inserter, result.writes)
+        result.writes = []
+        try:
+            ray.get(inserter.sent)
+            result.inserted = count
+        except ray.exceptions.RayActorError:
+            result.shard_lost = True  # the driver replaces the shard and sends the new one
 
     def close(self) -> None:
         """Close the components (environments)."""
@@ -508,7 +542,7 @@ class RayLayout:
         self._restore = []
 
     # --- workers -----------------------------------------------------------------------
-    def _new_worker(self) -> tuple[Any, int]:
+    def _new_worker(self, index: int) -> tuple[Any, int]:
         number = self._started
         self._started += 1
         handle = self._remote_cls.options(num_cpus=1, max_restarts=0, max_task_retries=0).remote(
@@ -519,12 +553,14 @@ class RayLayout:
         )
         if self._variables_ref is not None:
             handle.update.remote(self._variables_ref)
+        if self.sharded is not None:  # worker i inserts into shard i mod K itself
+            handle.set_shard.remote(self._shard_handles[index % len(self._shard_handles)])
         return handle, number
 
     def _start_workers(self) -> None:
         ray = self._ray
-        for _ in range(self.actors):
-            handle, number = self._new_worker()
+        for index in range(self.actors):
+            handle, number = self._new_worker(index)
             self._slots.append(_Slot(handle, number))
         pending = {slot.handle.ready.remote(): slot for slot in self._slots}
         deadline = time.monotonic() + WORKER_START_TIMEOUT_S
@@ -705,6 +741,9 @@ class RayLayout:
         self.set_tags({"agentos.replay_shard_restarts": self.shard_restarts})
         if self._learner_handle is not None:
             self._learner_handle.set_shards.remote(list(self._shard_handles))
+        for i, slot in enumerate(self._slots):
+            if i % len(self._shard_handles) == index:
+                slot.handle.set_shard.remote(handle)
         return handle
 
     def _start_learner(self) -> None:
@@ -796,7 +835,7 @@ class RayLayout:
                 "before acting",
                 fix="see the worker logs under /tmp/ray/session_latest/logs",
             )
-        handle, number = self._new_worker()
+        handle, number = self._new_worker(index)
         self._slots[index] = _Slot(handle, number, failed_starts=old.failed_starts + 1)
         self.restarts += 1
         log.warning(
@@ -929,15 +968,11 @@ class RayLayout:
                 answered.append(index)
             if not results:
                 continue
-            if self.sharded is None:
-                writes = [w for r in results for w in r.writes]
-                inserted = insert_writes(self.replay, writes) if writes else 0
-            else:  # worker i's items go to shard i mod K
-                inserted = sum(
-                    insert_writes(self.sharded.inserter(index), r.writes)
-                    for index, r in zip(answered, results, strict=True)
-                    if r.writes
-                )
+            writes = [w for r in results for w in r.writes]  # only when the replay is here
+            inserted = insert_writes(self.replay, writes) if writes else 0
+            inserted += sum(r.inserted for r in results)  # by the workers, into their shards
+            if any(r.shard_lost for r in results):
+                self.sharded.sizes()  # replaces the dead shard and tells its workers
             pending.setdefault("train/inserted_items", []).append(float(inserted))
             for r in results:
                 for ret, length in zip(r.returns, r.lengths, strict=True):

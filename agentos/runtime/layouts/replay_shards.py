@@ -110,16 +110,18 @@ class ReplayShard:
 
 
 class ShardInserter:
-    """What ``insert_writes`` writes to for one shard: sends each write without waiting."""
+    """What ``insert_writes`` writes to for one shard: sends each write without waiting and
+    keeps the replies in ``sent`` (``ray.get(sent)`` waits until they are in)."""
 
     def __init__(self, handle: Any):
         self.handle = handle
+        self.sent: list[Any] = []
 
     def add_items(self, items: dict[str, np.ndarray], priorities: Any = None) -> None:
-        self.handle.add_items.remote(items, priorities)
+        self.sent.append(self.handle.add_items.remote(items, priorities))
 
     def add(self, transition: Any) -> None:
-        self.handle.add.remote(transition)
+        self.sent.append(self.handle.add.remote(transition))
 
 
 class ShardedReplay:
