@@ -7,10 +7,10 @@
   environment, network and actor from the spec and ``-p`` overrides, seeded apart from the
   other workers. The actor's ``replay`` dependency is a ``ReplayCollector`` that keeps what the
   actor writes (``add_items`` sequences, or ``add`` transitions) until the driver fetches it,
-  so the actor does not know where it runs. ``run(n)`` acts for n vector steps, inserts the
-  collected writes into the worker's replay shard in one batch and waits until they are in
-  (a replay that stays in the driver gets them in the reply instead), and returns the step
-  and item counts, the finished episodes and the actor's own metrics;
+  so the actor does not know where it runs. ``run(n)`` acts for n vector steps, sends the
+  collected writes to the worker's replay shard in one batch (a replay that stays in the
+  driver gets them in the reply instead), and returns the step and item counts, the
+  finished episodes and the actor's own metrics;
 * the **replay shards** (K Ray actor processes, ``ReplayShard`` in ``replay_shards``, default
   K = 1) each hold a replay built from the spec; worker i's writes go to shard i mod K. The
   learner's ``replay`` is swapped for a ``ShardedReplay`` proxy that samples every shard and
@@ -234,7 +234,7 @@ class ChunkResult:
     inserted: int = 0
     """Items the worker inserted into its replay shard itself (``writes`` is then empty)."""
     shard_lost: bool = False
-    """The worker's replay shard did not answer: this chunk's items are lost."""
+    """The worker's replay shard did not take the previous chunk's items: they are lost."""
 
 
 def worker_seed(seed: int, start_steps: int, number: int) -> int:
@@ -260,12 +260,14 @@ class EnvironmentWorker:
         self.actor = by_role(self.components, roles, "actor")
         self.seed = seed
         self.shard: Any = None
+        self._sending: list[Any] = []
         self._episodes: EpisodesInProgress | None = None
 
     def set_shard(self, handle: Any) -> None:
         """Insert into this replay shard (a Ray actor) from now on, instead of sending the
         writes to the driver."""
         self.shard = handle
+        self._sending = []
 
     def ready(self) -> bool:
         """True once built (the driver waits on it to see start-up errors)."""
@@ -316,18 +318,19 @@ class EnvironmentWorker:
         return result
 
     def _insert(self, result: ChunkResult) -> None:
-        """Insert the chunk's writes into the worker's shard in one batch and wait for it, so
-        the items are in the replay before the driver counts the chunk's steps."""
+        """Send the chunk's writes to the worker's shard in one batch. The worker does not wait
+        for them (waiting would idle it while the shard works) but for the previous chunk's,
+        so at most one chunk is on its way and a shard that died shows one chunk later."""
         import ray
 
-        inserter = ShardInserter(self.shard)
-        count = insert_writes(inserter, result.writes)
-        result.writes = []
         try:
-            ray.get(inserter.sent)
-            result.inserted = count
+            ray.get(self._sending)
         except ray.exceptions.RayActorError:
             result.shard_lost = True  # the driver replaces the shard and sends the new one
+        inserter = ShardInserter(self.shard)
+        result.inserted = insert_writes(inserter, result.writes)
+        result.writes = []
+        self._sending = inserter.sent
 
     def close(self) -> None:
         """Close the components (environments)."""
