@@ -226,6 +226,12 @@ def test_check_layout_accepts_the_single_process_and_a_plain_count() -> None:
         check_layout(2, None, 0)
     with pytest.raises(AgentOSError, match="--actors"):
         check_layout(0, None, 2)
+    check_layout(2, None, 1, learner_actor=True)
+    check_layout(2, None, 1, learner_gpu=True)
+    with pytest.raises(AgentOSError, match="--learner-gpu puts the learner in a Ray process"):
+        check_layout(0, None, 1, learner_gpu=True)
+    with pytest.raises(AgentOSError, match="add --actors N, or leave out --learner-actor"):
+        check_layout(0, None, 1, learner_actor=True)
 
 
 class _LocalHandle:
