@@ -163,7 +163,7 @@ class Loop:
         self.counters = Counters()
         self.last_eval: float | None = None
         self.eval_history: list[dict[str, Any]] = []
-        self._recent: deque[float] = deque(maxlen=20)
+        self.recent_returns: deque[float] = deque(maxlen=20)  # the last 20 training episodes
         self._episodes: EpisodesInProgress | None = None
 
     # --- state -------------------------------------------------------------------------
@@ -172,7 +172,7 @@ class Loop:
         state = {
             "counters": asdict(self.counters),
             "eval_history": list(self.eval_history),
-            "recent_returns": list(self._recent),
+            "recent_returns": list(self.recent_returns),
             "components": {n: c.state_dict() for n, c in self.components.items()},
         }
         if self._episodes is not None:
@@ -183,7 +183,7 @@ class Loop:
         """Continue from a checkpoint: same counters, replay, variables, rng streams."""
         self.counters = Counters(**state["counters"])
         self.eval_history = list(state.get("eval_history", []))
-        self._recent.extend(state.get("recent_returns", []))
+        self.recent_returns.extend(state.get("recent_returns", []))
         if self.eval_history:
             self.last_eval = self.eval_history[-1]["return_mean"]
         for name, comp_state in state["components"].items():
@@ -231,6 +231,12 @@ class Loop:
             extras = _reset_extras(self.actor, extras, done)
             obs = step.observation
         flat = [r for per_env in returns for r in per_env]
+        self.record_evaluation(flat, track=track)
+        return flat
+
+    def record_evaluation(self, flat: list[float], *, track: bool = True) -> None:
+        """Count an evaluation's returns (wherever they were played) into the counters and
+        history; with ``track``, send its metrics and a best checkpoint to the hooks."""
         self.counters.evaluations += 1
         self.counters.eval_episodes += len(flat)
         mean = float(np.mean(flat))
@@ -256,7 +262,6 @@ class Loop:
                 self.counters.env_steps,
             )
         log.info("evaluation at %d steps: mean return %.2f", self.counters.env_steps, mean)
-        return flat
 
     # --- learning ----------------------------------------------------------------------
     def learn(self, total_steps: int) -> Counters:
@@ -271,7 +276,7 @@ class Loop:
         n = self.env.num_envs
         if self._episodes is None:
             self._episodes = EpisodesInProgress(
-                observation=self.env.reset(seed=_train_seed(self.seed, c.episodes)),
+                observation=self.env.reset(seed=train_seed(self.seed, c.episodes)),
                 extras=self.actor.initial_extras(n),
                 returns=np.zeros(n, np.float64),
                 lengths=np.zeros(n, np.int64),
@@ -294,7 +299,7 @@ class Loop:
                 done = step.terminated | step.truncated
                 for i in np.flatnonzero(done):
                     c.episodes += 1
-                    self._recent.append(float(ep_ret[i]))
+                    self.recent_returns.append(float(ep_ret[i]))
                     pending.setdefault("train/episode_return", []).append(float(ep_ret[i]))
                     pending.setdefault("train/episode_length", []).append(float(ep_len[i]))
                     ep_ret[i] = 0.0
@@ -303,11 +308,11 @@ class Loop:
                 episodes.observation, episodes.extras = obs, extras
 
                 if self.learner is not None and p.samples_per_insert > 0:
-                    metrics = self._maybe_learn(prev)
+                    metrics = self.learn_due(prev)
                     for k, v in metrics.items():
                         pending.setdefault(f"train/{k}", []).append(v)
 
-                if _crossed(prev, c.env_steps, p.log_every):
+                if crossed(prev, c.env_steps, p.log_every):
                     elapsed = max(time.perf_counter() - t0, 1e-9)
                     record = {k: float(np.mean(v)) for k, v in pending.items()}
                     pop_stats = getattr(self.actor, "pop_stats", None)
@@ -331,14 +336,16 @@ class Loop:
                         Progress(
                             counters=c,
                             total_steps=total_steps,
-                            recent_return=float(np.mean(self._recent)) if self._recent else None,
+                            recent_return=float(np.mean(self.recent_returns))
+                            if self.recent_returns
+                            else None,
                             steps_per_s=(c.env_steps - steps0) / max(now - t0, 1e-9),
                             last_eval=self.last_eval,
                         )
                     )
-                if p.eval_every and _crossed(prev, c.env_steps, p.eval_every):
+                if p.eval_every and crossed(prev, c.env_steps, p.eval_every):
                     self.evaluate(p.eval_episodes)
-                if p.checkpoint_every and _crossed(prev, c.env_steps, p.checkpoint_every):
+                if p.checkpoint_every and crossed(prev, c.env_steps, p.checkpoint_every):
                     self.hooks.on_checkpoint(self.state_dict(), final=False)
         except KeyboardInterrupt:
             log.warning("interrupted at %d env steps: writing a checkpoint", c.env_steps)
@@ -357,9 +364,11 @@ class Loop:
         self.hooks.on_checkpoint(self.state_dict(), final=True)
         return c
 
-    def _maybe_learn(self, prev_steps: int) -> dict[str, float]:
+    def learn_due(self, prev_steps: int) -> dict[str, float]:
+        """Run the learner updates that the env steps since ``prev_steps`` make due under the
+        samples-per-insert rule (and sync the actor every ``sync_every`` calls)."""
         p, c = self.params, self.counters
-        if c.env_steps < p.min_replay_size or not _crossed(prev_steps, c.env_steps, p.learn_every):
+        if c.env_steps < p.min_replay_size or not crossed(prev_steps, c.env_steps, p.learn_every):
             return {}
         target = math.floor(
             (c.env_steps - p.min_replay_size) * p.samples_per_insert / self.learner.batch_size
@@ -406,12 +415,13 @@ def training_step(
     return step, _reset_extras(actor, actor.after_step(new_extras, step), done)
 
 
-def _crossed(prev: int, now: int, every: int) -> bool:
+def crossed(prev: int, now: int, every: int) -> bool:
     """Whether a multiple of ``every`` lies in (prev, now]."""
     return every > 0 and now // every > prev // every
 
 
-def _train_seed(seed: int, episodes: int) -> int:
+def train_seed(seed: int, episodes: int) -> int:
+    """The seed of the training environments' first reset."""
     return seed * 7919 + episodes * 31 + 1
 
 

@@ -3,7 +3,7 @@ processes; the run is complete and tracked, Ray listens on loopback only, a work
 shard and the evaluator killed with SIGKILL are replaced and their restarts recorded, Ctrl-C
 checkpoints, and no process the run started is left afterwards (checked by PID).
 
-One r2d2 run (module fixture, 1,000 steps, the replay in 2 shards, evaluation in the evaluator
+One r2d2 run (module fixture, 2,000 steps, the replay in 2 shards, evaluation in the evaluator
 process; at 300 steps a worker, a shard and the evaluator are killed) serves the first six
 tests; an Agent57 run (1 replay shard) is interrupted by SIGINT and resumed. Each run starts its
 own local Ray. The sharded replay's routing of items, keys and priorities, and what it does
@@ -28,7 +28,7 @@ from agentos.tracking.store import get_run, metric_history
 
 TINY_R2D2 = [*tiny_agents.TINY_R2D2, "loop.checkpoint_every=0"]
 TINY_AGENT57 = [*tiny_agents.TINY_AGENT57, "loop.checkpoint_every=0"]
-STEPS = 1000
+STEPS = 2000
 KILL_AT = 300
 
 
@@ -49,16 +49,16 @@ def test_two_actors_learn_a_complete_tracked_run(r2d2_run) -> None:
     assert result.status == "FINISHED" and get_run(folder, result.run_id).recorded_status == (
         "FINISHED"
     )
-    # 2 envs per worker divide 1,000, so the step budget is met exactly (a killed worker's
+    # 2 envs per worker divide 2,000, so the step budget is met exactly (a killed worker's
     # chunk is not counted and is acted again by the others)
     assert result.env_steps == STEPS
-    # samples per insert 4, batch 4, min_replay_size 100: floor((1000 - 100) * 4 / 4) = 900
-    assert result.learner_updates == math.floor((STEPS - 100) * 4.0 / 4) == 900
+    # samples per insert 4, batch 4, min_replay_size 100: floor((2000 - 100) * 4 / 4) = 1900
+    assert result.learner_updates == math.floor((STEPS - 100) * 4.0 / 4) == 1900
     state = load_checkpoint(checkpoint_path(folder, result.run_id))["loop"]
     counters = state["counters"]
     assert (counters["env_steps"], counters["episodes"]) == (STEPS, result.episodes)
-    assert counters["learner_updates"] == 900 and counters["evaluations"] == 1
-    # CartPole episodes of a random-ish policy last ~10-40 steps: dozens end in 1,000 steps
+    assert counters["learner_updates"] == 1900 and counters["evaluations"] == 1
+    # CartPole episodes of a random-ish policy last ~10-40 steps: dozens end in 2,000 steps
     assert result.episodes > 20
     assert state["components"]["replay"]["next_key"] > 100  # sequences came from the workers
     assert len(result.eval_returns) == 2
@@ -77,10 +77,10 @@ def test_two_replay_shards_both_fill_and_the_checkpoint_holds_their_union(r2d2_r
     shards = replay["shards"]
     assert len(shards) == 2
     # worker 0 writes to shard 0, worker 1 to shard 1 (one sequence every actor.period=3
-    # steps of each of 2 envs: ~330 in 1,000 steps). Shard 1 was killed at 300 steps and
+    # steps of each of 2 envs: ~660 in 2,000 steps). Shard 1 was killed at 300 steps and
     # replaced by an empty one, which filled again (its keys start from 0 again)
     assert all(s["next_key"] > 0 for s in shards), [(s["next_key"], s["size"]) for s in shards]
-    assert sum(s["next_key"] for s in shards) > 150
+    assert sum(s["next_key"] for s in shards) > 300
     assert all(0 < s["size"] <= 64 for s in shards)  # capacity 64 each
     # the top level is shard 0's state (loadable by a plain replay); the union is both shards
     assert replay["next_key"] == shards[0]["next_key"] and replay["size"] == shards[0]["size"]

@@ -96,8 +96,8 @@ from agentos.runtime.loop import (
     EpisodesInProgress,
     Loop,
     Progress,
-    _crossed,
-    _train_seed,
+    crossed,
+    train_seed,
     training_step,
 )
 from agentos.runtime.roles import Transition
@@ -288,7 +288,7 @@ class EnvironmentWorker:
         n = env.num_envs
         if self._episodes is None:
             self._episodes = EpisodesInProgress(
-                observation=env.reset(seed=_train_seed(self.seed, 0)),
+                observation=env.reset(seed=train_seed(self.seed, 0)),
                 extras=actor.initial_extras(n),
                 returns=np.zeros(n, np.float64),
                 lengths=np.zeros(n, np.int64),
@@ -645,26 +645,7 @@ class RayLayout:
                 if loop.learner is not None:
                     loop.actor.update(loop.learner.get_variables())
                 return loop.evaluate(episodes)
-        # the same records as Loop.evaluate's
-        c.evaluations += 1
-        c.eval_episodes += len(flat)
-        mean = float(np.mean(flat))
-        loop.last_eval = mean
-        best = max((h["return_mean"] for h in loop.eval_history), default=None)
-        loop.eval_history.append({"env_steps": c.env_steps, "return_mean": mean, "returns": flat})
-        if best is None or mean > best:
-            loop.hooks.on_best(loop.state_dict())
-        loop.hooks.on_metrics(
-            {
-                "eval/return_mean": mean,
-                "eval/return_std": float(np.std(flat)),
-                "eval/return_min": float(np.min(flat)),
-                "eval/return_max": float(np.max(flat)),
-                "eval/episodes": float(c.eval_episodes),
-            },
-            c.env_steps,
-        )
-        log.info("evaluation at %d steps: mean return %.2f", c.env_steps, mean)
+        loop.record_evaluation(flat)
         return flat
 
     def _start_shards(self) -> None:
@@ -980,14 +961,14 @@ class RayLayout:
             for r in results:
                 for ret, length in zip(r.returns, r.lengths, strict=True):
                     c.episodes += 1
-                    loop._recent.append(ret)
+                    loop.recent_returns.append(ret)
                     pending.setdefault("train/episode_return", []).append(ret)
                     pending.setdefault("train/episode_length", []).append(float(length))
                 for k, v in r.stats.items():
                     pending.setdefault(f"train/{k}", []).append(v)
             if learning:
                 calls = c.learner_calls
-                metrics = loop._maybe_learn(prev)
+                metrics = loop.learn_due(prev)
                 for k, v in metrics.items():
                     pending.setdefault(f"train/{k}", []).append(v)
                 if c.learner_calls != calls and c.learner_calls % max(p.sync_every, 1) == 0:
@@ -996,7 +977,7 @@ class RayLayout:
             # queue (it is still acting on its other queued chunk meanwhile).
             for index in answered:
                 top_up(index)
-            if _crossed(prev, c.env_steps, p.log_every):
+            if crossed(prev, c.env_steps, p.log_every):
                 if self.sharded is not None:  # a shard that died is replaced now at the latest
                     self.sharded.sizes()
                 elapsed = max(time.perf_counter() - t0, 1e-9)
@@ -1018,7 +999,7 @@ class RayLayout:
             now = time.perf_counter()
             if now - last_progress > 0.2 or c.env_steps >= total_steps:
                 last_progress = now
-                recent = loop._recent
+                recent = loop.recent_returns
                 hooks.on_progress(
                     Progress(
                         counters=c,
@@ -1028,9 +1009,9 @@ class RayLayout:
                         last_eval=loop.last_eval,
                     )
                 )
-            if p.eval_every and _crossed(prev, c.env_steps, p.eval_every):
+            if p.eval_every and crossed(prev, c.env_steps, p.eval_every):
                 self._evaluate(p.eval_episodes)
-            if p.checkpoint_every and _crossed(prev, c.env_steps, p.checkpoint_every):
+            if p.checkpoint_every and crossed(prev, c.env_steps, p.checkpoint_every):
                 hooks.on_checkpoint(loop.state_dict(), final=False)
 
 
