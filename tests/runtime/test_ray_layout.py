@@ -60,7 +60,8 @@ def test_two_actors_learn_a_complete_tracked_run(r2d2_run) -> None:
     assert counters["learner_updates"] == 1900 and counters["evaluations"] == 1
     # CartPole episodes of a random-ish policy last ~10-40 steps: dozens end in 2,000 steps
     assert result.episodes > 20
-    assert state["components"]["replay"]["next_key"] > 100  # sequences came from the workers
+    shards = state["components"]["replay"]["shards"]
+    assert sum(s["next_key"] for s in shards) > 100  # sequences came from the workers
     assert len(result.eval_returns) == 2
     # the workers' episodes and the driver's learner both reached the run's metrics
     assert metric_history(folder, result.run_id, "train/episode_return")
@@ -80,7 +81,7 @@ def test_two_replay_shards_both_fill_and_the_checkpoint_holds_their_union(r2d2_r
     # steps of each of 2 envs: ~660 in 2,000 steps). Shard 1 was killed at 300 steps and
     # replaced by an empty one, which filled again (its keys start from 0 again)
     assert all(s["next_key"] > 0 for s in shards), [(s["next_key"], s["size"]) for s in shards]
-    assert sum(s["next_key"] for s in shards) > 300
+    assert sum(s["next_key"] for s in shards) > 200
     assert all(0 < s["size"] <= 64 for s in shards)  # capacity 64 each
     # the top level is shard 0's state (loadable by a plain replay); the union is both shards
     assert replay["next_key"] == shards[0]["next_key"] and replay["size"] == shards[0]["size"]
