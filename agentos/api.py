@@ -184,11 +184,10 @@ class Agent:
                 log.info("resumed run %s at %d env steps", resume_id, loop.counters.env_steps)
             try:
                 if actors:
-                    from agentos.runtime.layouts.ray_layout import learn_on_ray
+                    from agentos.runtime.layouts.ray_layout import RayLayout
 
-                    learn_on_ray(
+                    RayLayout(
                         loop,
-                        steps,
                         replay=built.one("replay"),
                         agent_dir=str(self.agent_dir),
                         overrides=self.overrides,
@@ -200,7 +199,7 @@ class Agent:
                         resumed_components=state["loop"]["components"] if state else None,
                         learner_actor=learner_actor,
                         learner_gpu=learner_gpu,
-                    )
+                    ).learn(steps)
                 else:
                     loop.learn(steps)
             finally:

@@ -318,15 +318,7 @@ class Loop:
                     pop_stats = getattr(self.actor, "pop_stats", None)
                     if pop_stats is not None:  # actor-side metrics (e.g. Agent57's novelty)
                         record.update({f"train/{k}": v for k, v in pop_stats().items()})
-                    record.update(
-                        {
-                            "train/env_steps": float(c.env_steps),
-                            "train/episodes": float(c.episodes),
-                            "train/learner_updates": float(c.learner_updates),
-                            "train/steps_per_s": (c.env_steps - steps0) / elapsed,
-                            "train/learner_updates_per_s": (c.learner_updates - updates0) / elapsed,
-                        }
-                    )
+                    record.update(self.rate_metrics(steps0, updates0, elapsed))
                     pending = {}
                     self.hooks.on_metrics(record, c.env_steps)
                 now = time.perf_counter()
@@ -363,6 +355,18 @@ class Loop:
             self.evaluate(p.eval_episodes)
         self.hooks.on_checkpoint(self.state_dict(), final=True)
         return c
+
+    def rate_metrics(self, steps0: int, updates0: int, elapsed: float) -> dict[str, float]:
+        """The counters and the env-step and update rates since ``steps0``/``updates0``,
+        ``elapsed`` seconds ago, as ``train/`` metrics."""
+        c = self.counters
+        return {
+            "train/env_steps": float(c.env_steps),
+            "train/episodes": float(c.episodes),
+            "train/learner_updates": float(c.learner_updates),
+            "train/steps_per_s": (c.env_steps - steps0) / elapsed,
+            "train/learner_updates_per_s": (c.learner_updates - updates0) / elapsed,
+        }
 
     def learn_due(self, prev_steps: int) -> dict[str, float]:
         """Run the learner updates that the env steps since ``prev_steps`` make due under the

@@ -609,6 +609,14 @@ class RayLayout:
         )
         self.set_tags({"agentos.evaluator_restarts": self.evaluator_restarts})
 
+    def _restart_metrics(self) -> dict[str, float]:
+        """How many processes of each kind were replaced so far."""
+        return {
+            "train/actor_restarts": float(self.restarts),
+            "train/replay_shard_restarts": float(self.shard_restarts),
+            "train/evaluator_restarts": float(self.evaluator_restarts),
+        }
+
     def _kill(self, handle: Any, what: str) -> None:
         """Stop a Ray actor of the run, if it still runs."""
         try:
@@ -887,9 +895,7 @@ class RayLayout:
                 "train/env_steps": float(c.env_steps),
                 "train/episodes": float(c.episodes),
                 "train/learner_updates": float(c.learner_updates),
-                "train/actor_restarts": float(self.restarts),
-                "train/replay_shard_restarts": float(self.shard_restarts),
-                "train/evaluator_restarts": float(self.evaluator_restarts),
+                **self._restart_metrics(),
             },
             c.env_steps,
         )
@@ -982,18 +988,8 @@ class RayLayout:
                     self.sharded.sizes()
                 elapsed = max(time.perf_counter() - t0, 1e-9)
                 record = {k: float(np.mean(v)) for k, v in pending.items()}
-                record.update(
-                    {
-                        "train/env_steps": float(c.env_steps),
-                        "train/episodes": float(c.episodes),
-                        "train/learner_updates": float(c.learner_updates),
-                        "train/steps_per_s": (c.env_steps - steps0) / elapsed,
-                        "train/learner_updates_per_s": (c.learner_updates - updates0) / elapsed,
-                        "train/actor_restarts": float(self.restarts),
-                        "train/replay_shard_restarts": float(self.shard_restarts),
-                        "train/evaluator_restarts": float(self.evaluator_restarts),
-                    }
-                )
+                record.update(loop.rate_metrics(steps0, updates0, elapsed))
+                record.update(self._restart_metrics())
                 pending = {}
                 hooks.on_metrics(record, c.env_steps)
             now = time.perf_counter()
@@ -1020,40 +1016,3 @@ def _restore_env(name: str, value: str | None) -> None:
         os.environ.pop(name, None)
     else:
         os.environ[name] = value
-
-
-def learn_on_ray(
-    loop: Loop,
-    total_steps: int,
-    *,
-    replay: Any,
-    agent_dir: str,
-    overrides: list[str],
-    seed: int,
-    actors: int,
-    address: str | None = None,
-    set_tags: Callable[[dict[str, Any]], None] | None = None,
-    replay_shards: int = 1,
-    resumed_components: dict[str, Any] | None = None,
-    learner_actor: bool = False,
-    learner_gpu: bool = False,
-) -> Counters:
-    """``loop.learn(total_steps)`` with the acting spread over ``actors`` Ray worker processes
-    and the replay over ``replay_shards`` Ray shard processes (``resumed_components``: a
-    resumed checkpoint's component states, whose replay goes back into the shards); with
-    ``learner_actor`` (or ``learner_gpu``, on a GPU) the learner runs in a Ray process too."""
-    layout = RayLayout(
-        loop,
-        replay=replay,
-        agent_dir=agent_dir,
-        overrides=overrides,
-        seed=seed,
-        actors=actors,
-        address=address,
-        set_tags=set_tags,
-        replay_shards=replay_shards,
-        resumed_components=resumed_components,
-        learner_actor=learner_actor,
-        learner_gpu=learner_gpu,
-    )
-    return layout.learn(total_steps)
