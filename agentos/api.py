@@ -125,7 +125,8 @@ class Agent:
     def env_name(self) -> str:
         """A short label of the environment for run tables."""
         node = self.graph.node("environment")
-        return str(getattr(node.params, "env_id", None) or node.spec.name)
+        gym_id = getattr(node.params, "gym_id", None)
+        return str((gym_id() if gym_id else "") or node.spec.name)
 
     # --- learn -------------------------------------------------------------------------
     def learn(
@@ -325,6 +326,9 @@ class Agent:
         from agentos.tracking.store import RunTracker, environment_info
 
         built = self.graph.build(seed)
+        chain = getattr(built.one("environment"), "wrapper_chain", None)
+        if chain is not None:
+            tags = {**tags, "agentos.env_wrappers": " > ".join(chain()) or "none"}
         tracker = RunTracker.start(
             self.agent_dir,
             kind=kind,

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 TEMPLATE_FILES = {
-    # file in the agent folder: module of the package whose source it starts from
-    "corridor.py": "agentos.envs.corridor",
+    # file in the agent folder: where its text comes from (a package file, or a module)
+    "corridor.py": "agentos/templates/corridor.py",
     "random_policy.py": "agentos.agents.random.actor",
 }
 
@@ -55,8 +55,11 @@ def init(
         target = directory / filename
         if target.exists() and not force:
             continue
-        origin = importlib.util.find_spec(module).origin
-        target.write_text(Path(origin).read_text())
+        if module.endswith(".py"):
+            origin = Path(__file__).resolve().parents[2] / module
+        else:
+            origin = Path(importlib.util.find_spec(module).origin)
+        target.write_text(origin.read_text())
     save_raw(spec_file, template_spec(name or directory.name))
     ignore = directory / ".gitignore"
     if not ignore.exists():
@@ -66,7 +69,7 @@ def init(
         )
     console.print(f"[green]Created[/] agent in {directory}")
     console.print("  agentos.yaml       the spec: components, parameters, loop")
-    console.print("  corridor.py        a 1-D corridor environment (edit freely)")
+    console.print("  corridor.py        a 1-D corridor, a plain gymnasium.Env (edit freely)")
     console.print("  random_policy.py   a random actor (edit freely)")
     console.print("Next: `agentos run`, then `agentos install dqn cartpole && agentos learn`.")
     return 0

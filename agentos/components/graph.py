@@ -6,6 +6,7 @@ built once and passed to each of them.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -177,7 +178,7 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
             )
     env_node = next(n for n in nodes if n.role == "environment")
     try:
-        obs_space, act_space = env_node.cls.spaces(env_node.params)
+        obs_space, act_space = _spaces(env_node, spec.agent_dir)
     except AgentOSError as e:
         raise type(e)(
             str(e).split("\nFix:")[0],
@@ -205,11 +206,20 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
     )
 
 
+def _spaces(env_node: Node, agent_dir: Any) -> tuple[Any, Any]:
+    """The environment's spaces; environments that take the agent folder get it."""
+    spaces = env_node.cls.spaces
+    if "agent_dir" in inspect.signature(spaces).parameters:
+        return spaces(env_node.params, agent_dir=agent_dir)
+    return spaces(env_node.params)
+
+
 _EXAMPLE = {"environment": "cartpole", "actor": "random_actor", "learner": "dqn"}
 
 
 def _env_label(node: Node) -> str:
-    return str(getattr(node.params, "env_id", node.cls.__name__))
+    gym_id = getattr(node.params, "gym_id", None)
+    return str((gym_id() if gym_id else "") or node.cls.__name__)
 
 
 def _dependencies(spec: AgentSpec, name: str, classes: dict[str, type]) -> dict[str, str]:

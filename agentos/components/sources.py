@@ -296,12 +296,13 @@ def load_component_class(cspec: ComponentSpec, agent_dir: Path) -> type:
     if cspec.source == "git":
         ensure_checkout(cspec, agent_dir)
     verify(cspec, agent_dir)
+    path = None
     if cspec.source == "builtin":
         module = _import_builtin(cspec, agent_dir)
         origin = cspec.module
     else:
         path = component_files(cspec, agent_dir)[0].resolve()
-        module = _import_file(path, cspec.source)
+        module = import_file(path, cspec.source)
         origin = str(path)
     cls = getattr(module, cspec.class_name, None)
     if not isinstance(cls, type):
@@ -318,7 +319,20 @@ def load_component_class(cspec: ComponentSpec, agent_dir: Path) -> type:
             where=f"{agent_dir / SPEC_FILENAME}: {cspec.where}.class",
             fix=f"{hint}classes defined there: {listing}",
         )
+    if getattr(cls, "role", None) is None and _is_gym_env_class(cls):
+        from agentos.envs.gym_env import environment_for_class
+
+        if path is None:
+            return environment_for_class(cls, module=cspec.module)
+        return environment_for_class(cls, file=str(path))
     return cls
+
+
+def _is_gym_env_class(cls: type) -> bool:
+    """Whether ``cls`` subclasses gymnasium.Env (checked without importing gymnasium)."""
+    return any(
+        base.__name__ == "Env" and base.__module__.startswith("gymnasium") for base in cls.__mro__
+    )
 
 
 def _import_builtin(cspec: ComponentSpec, agent_dir: Path):
@@ -345,7 +359,7 @@ def _module_name(path: Path, source: str) -> str:
     return f"agentos_{source}_{stem}_{digest}"
 
 
-def _import_file(path: Path, source: str):
+def import_file(path: Path, source: str):
     """Execute a .py file as a fresh module (sibling files importable); errors name the file."""
     name = _module_name(path, source)
     folder = str(path.parent)

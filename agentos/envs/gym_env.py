@@ -1,31 +1,42 @@
-"""Any gymnasium environment as a vectorised agentos Environment.
+"""Any gymnasium environment as a vectorised agentos Environment, on gymnasium.vector.
 
-Copies are stepped in one process and reset themselves when an episode ends; the true
-last observation of an episode is kept in ``EnvStep.final_observation`` so learners can
-bootstrap correctly from time-limit truncations.
+Each copy is made by ``agentos.envs.make.EnvFactory`` (base env, Atari preprocessing, the
+spec's ``wrappers:``, a flat Box for structured observations). The copies run in a
+``SyncVectorEnv`` (one process) or, with ``vectorization: async``, an ``AsyncVectorEnv``
+(one subprocess per copy, started through a forkserver so that they do not inherit JAX's
+threads). Copies reset themselves when an episode ends; the true last observation of an
+episode is kept in ``EnvStep.final_observation`` so learners can bootstrap correctly from
+time-limit truncations.
 
-Checkpoints hold each copy's episode in progress as the way it began (the reset seed, or
-the state of the copy's ``np_random`` before an automatic reset) and the actions taken
-since; restoring replays them, so a resumed run goes on inside the same episodes. A
-gymnasium environment is a black box with no portable state, and replaying its episode is
-exact for every environment whose randomness is its ``np_random`` (classic control, Box2D,
-toy text). Where a replay does not reproduce the saved observation (an environment with
-hidden randomness), the copies restart their episodes instead, with a warning.
+Checkpoints of sync copies hold each copy's episode in progress as the way it began (the
+reset seed, or the state of the copy's ``np_random`` before an automatic reset) and the
+actions taken since; restoring replays them, so a resumed run goes on inside the same
+episodes. A gymnasium environment is a black box with no portable state, and replaying its
+episode is exact for every environment whose randomness is its ``np_random`` (classic
+control, Box2D, toy text, MiniGrid). Where a replay does not reproduce the saved
+observation (an environment with hidden randomness, such as ALE after an automatic reset),
+the copies restart their episodes instead, with a warning. Async copies live in other
+processes: a resume restarts their episodes (counters, replay and learner stay exact).
 """
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 import logging
+import multiprocessing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from agentos.envs.make import EnvFactory, make_gym
+from agentos.envs.wrappers import parse_wrappers
 from agentos.errors import AgentOSError
 from agentos.runtime.roles import BuildContext, Environment, EnvStep
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["GymEnvironment", "GymParams", "environment_for_class", "make_gym"]
 
 
 @dataclass(frozen=True)
@@ -33,48 +44,65 @@ class GymParams:
     """Parameters of a gymnasium environment."""
 
     env_id: str = "CartPole-v1"
-    """A registered gymnasium id, e.g. CartPole-v1, LunarLander-v3, Acrobot-v1."""
+    """A registered gymnasium id, e.g. CartPole-v1, LunarLander-v3, ALE/Pong-v5,
+    MiniGrid-DoorKey-5x5-v0, or package:Id-v0 for a package's own ids."""
     num_envs: int = 1
     """Copies stepped together (one batched actor call per step)."""
+    vectorization: Literal["sync", "async"] = "sync"
+    """``sync``: copies stepped one after another in this process (exact resume);
+    ``async``: one subprocess per copy, so slow environments (Atari, simulators) use every
+    core (a resume restarts their episodes)."""
     max_episode_steps: int | None = None
     """Override the id's time limit (None keeps gymnasium's)."""
     kwargs: dict = field(default_factory=dict)
-    """Keyword arguments for gymnasium.make (e.g. {continuous: true})."""
+    """Keyword arguments for gymnasium.make, or for the class of a plain gymnasium.Env."""
+    wrappers: tuple[str | dict, ...] = ()
+    """gymnasium wrappers applied to every copy, in order: a name of gymnasium.wrappers,
+    package.module.Class or file.py:Class, or {wrapper: NAME, kwargs: {...}}."""
+    preprocessing: Literal["auto", "none"] = "auto"
+    """``auto``: Atari games get the R2D2/Agent57 preprocessing, and observations that are not
+    a Box (Dict, Tuple, Discrete) become one flat float32 vector; ``none``: as they are."""
+    check_env: bool = True
+    """Run gymnasium's env checker on a plain gymnasium.Env class when it is loaded."""
     observation_indices: tuple[int, ...] | None = None
     """Keep only these entries of a flat Box observation (e.g. [0, 2] hides CartPole's
     velocities, so the agent needs memory); None keeps all."""
 
+    def __post_init__(self) -> None:
+        if self.num_envs < 1:
+            raise AgentOSError(
+                f"num_envs must be >= 1, got {self.num_envs}", fix="set num_envs to 1 or more"
+            )
+        parse_wrappers(self.wrappers)
 
-def make_gym(env_id: str, max_episode_steps: int | None = None, kwargs: dict | None = None):
-    """gymnasium.make with an unknown id turned into a clear AgentOSError."""
-    import gymnasium as gym
-
-    try:
-        return gym.make(env_id, max_episode_steps=max_episode_steps, **(kwargs or {}))
-    except gym.error.Error as e:
-        known = [k for k in gym.registry if not k.startswith(("ALE/", "phys2d/", "tabular/"))]
-        close = difflib.get_close_matches(env_id, known, n=3)
-        fix = (f"did you mean {', '.join(close)}? " if close else "") + (
-            "list ids with: python -c 'import gymnasium; gymnasium.pprint_registry()'"
-        )
-        raise AgentOSError(f"unknown gymnasium environment id '{env_id}' ({e})", fix=fix) from None
-    except TypeError as e:
-        raise AgentOSError(
-            f"gymnasium environment '{env_id}' rejected its kwargs: {e}",
-            fix="check params.kwargs against the environment's documentation",
-        ) from None
+    def gym_id(self) -> str:
+        """The gymnasium id to make."""
+        return self.env_id
 
 
-def _select(env: Any, params: GymParams) -> tuple[Any, Any]:
-    """(observation space, action space), the observation cut to ``observation_indices``."""
-    obs_space = env.observation_space
+@dataclass(frozen=True)
+class ClassEnvParams(GymParams):
+    """Parameters of a plain gymnasium.Env class (built with ``kwargs``)."""
+
+    env_id: str = ""
+    """Not used: the class is the environment."""
+    constructor_args: ClassVar[tuple[str, ...]] = ()
+    """Fields passed to the class's constructor (besides ``kwargs``)."""
+
+    def constructor_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments the class is built with."""
+        return {**self.kwargs, **{name: getattr(self, name) for name in self.constructor_args}}
+
+
+def _select(obs_space: Any, params: GymParams) -> Any:
+    """The observation space cut to ``observation_indices``."""
     if params.observation_indices is None:
-        return obs_space, env.action_space
+        return obs_space
     from gymnasium import spaces
 
     if not isinstance(obs_space, spaces.Box) or len(obs_space.shape) != 1:
         raise AgentOSError(
-            f"observation_indices needs a flat Box observation, {params.env_id} has {obs_space}",
+            f"observation_indices needs a flat Box observation, {params.gym_id()} has {obs_space}",
             fix="remove params.observation_indices",
         )
     keep = list(params.observation_indices)
@@ -83,94 +111,129 @@ def _select(env: Any, params: GymParams) -> tuple[Any, Any]:
             f"observation_indices {keep} out of range for {obs_space.shape[0]} entries",
             fix=f"use indices in 0..{obs_space.shape[0] - 1}",
         )
-    box = spaces.Box(obs_space.low[keep], obs_space.high[keep], dtype=obs_space.dtype)
-    return box, env.action_space
+    return spaces.Box(obs_space.low[keep], obs_space.high[keep], dtype=obs_space.dtype)
+
+
+def _vector(factory: EnvFactory, params: GymParams) -> Any:
+    """The copies as a gymnasium vector env that leaves resets to us (autoreset disabled)."""
+    from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
+
+    fns = [factory] * params.num_envs
+    if params.vectorization == "async":
+        try:
+            multiprocessing.set_forkserver_preload(["gymnasium", "numpy"])
+        except ValueError:  # the forkserver already runs
+            pass
+        return AsyncVectorEnv(fns, autoreset_mode=AutoresetMode.DISABLED, context="forkserver")
+    return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.DISABLED)
 
 
 class GymEnvironment(Environment):
     """N copies of a gymnasium environment with automatic reset."""
 
     Params = GymParams
+    env_class: ClassVar[type | None] = None
+    """Set by ``environment_for_class``: the plain gymnasium.Env this component runs."""
+    class_file: ClassVar[str | None] = None
+    class_module: ClassVar[str | None] = None
 
     def __init__(self, params: GymParams, context: BuildContext, **dependencies: Any):
         super().__init__(params, context)
-        if params.num_envs < 1:
-            raise AgentOSError("num_envs must be >= 1", fix="set params.num_envs to 1 or more")
-        self._envs = [
-            make_gym(params.env_id, params.max_episode_steps, params.kwargs)
-            for _ in range(params.num_envs)
-        ]
+        self._factory = self.factory(params, context.agent_dir)
+        self._vec = _vector(self._factory, params)
+        self._sync = params.vectorization == "sync"
         self.num_envs = params.num_envs
-        self.observation_space, self.action_space = _select(self._envs[0], params)
+        self.observation_space = _select(self._vec.single_observation_space, params)
+        self.action_space = self._vec.single_action_space
         indices = params.observation_indices
         self._keep = None if indices is None else list(indices)
-        self._discrete = hasattr(self.action_space, "n")
         self._seed = context.component_seed("env")
         # Per copy, how its current episode began ({"seed": s} or {"rng": np_random state}),
-        # the actions taken since and the latest raw observation: enough to replay it.
+        # the actions taken since and the latest raw observations: enough to replay it.
         self._starts: list[dict[str, Any] | None] = [None] * params.num_envs
         self._actions: list[list[Any]] = [[] for _ in range(params.num_envs)]
-        self._last_obs: list[np.ndarray | None] = [None] * params.num_envs
+        self._obs: np.ndarray | None = None
         self._continued = False
 
     @classmethod
-    def spaces(cls, params: GymParams) -> tuple[Any, Any]:
-        """Spaces of one copy (makes and closes one environment)."""
-        env = make_gym(params.env_id, params.max_episode_steps, params.kwargs)
+    def factory(cls, params: GymParams, agent_dir: Any = None) -> EnvFactory:
+        """What makes one copy of this environment."""
+        return EnvFactory(
+            params=params,
+            agent_dir=None if agent_dir is None else str(agent_dir),
+            env_class=cls.env_class,
+            class_file=cls.class_file,
+            class_module=cls.class_module,
+            class_name=None if cls.env_class is None else cls.env_class.__name__,
+        )
+
+    @classmethod
+    def spaces(cls, params: GymParams, agent_dir: Any = None) -> tuple[Any, Any]:
+        """Spaces of one copy (makes, checks and closes one environment)."""
+        env = cls.factory(params, agent_dir)(check=True)
         try:
-            return _select(env, params)
+            return _select(env.observation_space, params), env.action_space
         finally:
             env.close()
+
+    def wrapper_chain(self) -> list[str]:
+        """The wrappers agentos applied to each copy, innermost first (tracked with runs)."""
+        return list(self._factory.applied)
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Reset every copy; copy i gets ``seed + i`` (the component's own seed if None)."""
         base = self._seed if seed is None else seed
-        first = [env.reset(seed=int(base) + i)[0] for i, env in enumerate(self._envs)]
-        self._starts = [{"seed": int(base) + i} for i in range(self.num_envs)]
+        seeds = [int(base) + i for i in range(self.num_envs)]
+        obs, _ = self._vec.reset(seed=seeds)
+        self._starts = [{"seed": s} for s in seeds]
         self._actions = [[] for _ in range(self.num_envs)]
-        self._last_obs = list(first)
-        return self._view(np.stack(first))
+        self._obs = obs
+        return self._view(obs)
 
     def _view(self, obs: np.ndarray) -> np.ndarray:
         return obs if self._keep is None else obs[:, self._keep]
 
     def step(self, action: np.ndarray) -> EnvStep:
         """Step every copy; finished copies are reset and their last obs kept."""
-        n = self.num_envs
-        obs, final = [], []
-        reward = np.zeros(n, np.float32)
-        terminated = np.zeros(n, bool)
-        truncated = np.zeros(n, bool)
-        for i, env in enumerate(self._envs):
-            a = int(action[i]) if self._discrete else np.asarray(action[i])
-            o, r, term, trunc, _ = env.step(a)
-            reward[i], terminated[i], truncated[i] = r, term, trunc
-            final.append(o)
-            self._actions[i].append(a)
-            if term or trunc:
-                self._starts[i] = {"rng": _rng_state(env)}
-                self._actions[i] = []
-                o, _ = env.reset()
-            self._last_obs[i] = o
-            obs.append(o)
+        action = np.asarray(action)
+        obs, reward, terminated, truncated, _ = self._vec.step(action)
+        terminated = np.asarray(terminated, bool)
+        truncated = np.asarray(truncated, bool)
+        done = terminated | truncated
+        final = obs
+        if self._sync:
+            for i in range(self.num_envs):
+                self._actions[i].append(action[i])
+        if done.any():
+            final = obs.copy()
+            if self._sync:
+                for i in np.flatnonzero(done):
+                    self._starts[i] = {"rng": _rng_state(self._vec.envs[i])}
+                    self._actions[i] = []
+            obs, _ = self._vec.reset(options={"reset_mask": done})
+        self._obs = obs
         return EnvStep(
-            self._view(np.stack(obs)), reward, terminated, truncated, self._view(np.stack(final))
+            self._view(obs),
+            np.asarray(reward, np.float32),
+            terminated,
+            truncated,
+            self._view(final),
         )
 
     # --- state ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Each copy's episode in progress: how it began, its actions, its observation and
-        the copy's rng now ({} before the first reset)."""
-        if any(start is None for start in self._starts):
+        """Each sync copy's episode in progress: how it began, its actions, its observation
+        and the copy's rng now ({} before the first reset, and for async copies)."""
+        if not self._sync or self._obs is None or any(s is None for s in self._starts):
             return {}
         copies = []
-        for i, env in enumerate(self._envs):
+        for i, env in enumerate(self._vec.envs):
             actions = self._actions[i]
             copies.append(
                 {
                     "start": dict(self._starts[i]),
                     "actions": np.asarray(actions) if actions else np.zeros((0,), np.int64),
-                    "observation": np.asarray(self._last_obs[i]),
+                    "observation": np.asarray(self._obs[i]),
                     "rng": _rng_state(env),
                 }
             )
@@ -180,15 +243,18 @@ class GymEnvironment(Environment):
         """Replay every copy's saved episode; see the module docstring."""
         self._continued = False
         copies = state.get("copies") or []
-        if len(copies) != self.num_envs:
+        if not self._sync or len(copies) != self.num_envs:
             if copies:
-                logger.info(
-                    "checkpoint has %d environment copies, this environment %d: episodes restart",
-                    len(copies),
-                    self.num_envs,
+                why = (
+                    "async copies run in subprocesses"
+                    if not self._sync
+                    else f"the checkpoint has {len(copies)} copies, this environment "
+                    f"{self.num_envs}"
                 )
+                logger.info("%s: episodes in progress restart", why)
             return
-        for i, (env, saved) in enumerate(zip(self._envs, copies, strict=True)):
+        restored = []
+        for i, (env, saved) in enumerate(zip(self._vec.envs, copies, strict=True)):
             start = saved["start"]
             if "seed" in start:
                 obs, _ = env.reset(seed=int(start["seed"]))
@@ -196,21 +262,22 @@ class GymEnvironment(Environment):
                 _set_rng_state(env, start["rng"])
                 obs, _ = env.reset()
             for a in saved["actions"]:
-                obs, _, term, trunc, _ = env.step(int(a) if self._discrete else np.asarray(a))
+                obs, _, term, trunc, _ = env.step(a)
                 if term or trunc:
                     break
             if not _same(obs, saved["observation"]):
                 logger.warning(
                     "%s: replaying copy %d's episode did not reproduce the saved observation "
                     "(the environment has randomness outside its np_random): episodes restart",
-                    self.params.env_id,
+                    self.params.gym_id() or type(self).__name__,
                     i,
                 )
                 return
             _set_rng_state(env, saved["rng"])
             self._starts[i] = dict(start)
             self._actions[i] = list(saved["actions"])
-            self._last_obs[i] = obs
+            restored.append(obs)
+        self._obs = np.stack(restored)
         self._continued = True
 
     def continues_episodes(self) -> bool:
@@ -218,9 +285,69 @@ class GymEnvironment(Environment):
         return self._continued
 
     def close(self) -> None:
-        """Close every copy."""
-        for env in self._envs:
-            env.close()
+        """Close every copy (subprocesses included, whatever state they are in)."""
+        vec, self._vec = getattr(self, "_vec", None), None
+        if vec is None:
+            return
+        try:
+            vec.close(**({} if self._sync else {"timeout": 5}))
+        except Exception:  # a copy died (Ctrl-C reaches subprocesses too): end them all
+            if not self._sync:
+                vec.close(terminate=True)
+
+
+def environment_for_class(
+    env_class: type, *, file: str | None = None, module: str | None = None
+) -> type[GymEnvironment]:
+    """An environment component running the plain ``gymnasium.Env`` class ``env_class``.
+
+    The arguments of the class's ``__init__`` become parameters of the component (typed by
+    their annotations, defaulting to their defaults), beside the vectorisation options.
+    """
+    return type(
+        env_class.__name__,
+        (GymEnvironment,),
+        {
+            "__doc__": f"The gymnasium.Env {env_class.__name__}, vectorised by agentos.",
+            "__module__": __name__,
+            "Params": _constructor_params(env_class),
+            "env_class": env_class,
+            "class_file": file,
+            "class_module": module,
+        },
+    )
+
+
+def _constructor_params(env_class: type) -> type:
+    """ClassEnvParams plus one field per argument of ``env_class.__init__``."""
+    import inspect
+    import typing
+
+    own = {f.name for f in dataclasses.fields(ClassEnvParams)}
+    try:
+        hints = typing.get_type_hints(env_class.__init__)
+    except Exception:  # unresolvable annotations: leave the values untyped
+        hints = {}
+    fields = []
+    for name, arg in list(inspect.signature(env_class.__init__).parameters.items())[1:]:
+        if arg.kind not in (arg.POSITIONAL_OR_KEYWORD, arg.KEYWORD_ONLY) or name in own:
+            continue  # *args/**kwargs, and names of ours: reachable through ``kwargs``
+        default = dataclasses.MISSING if arg.default is arg.empty else arg.default
+        if isinstance(default, (list, dict, set)):
+            spec = dataclasses.field(default_factory=lambda d=default: type(d)(d))
+        else:
+            spec = dataclasses.field(default=default)
+        fields.append((name, hints.get(name, Any), spec))
+    params = dataclasses.make_dataclass(
+        f"{env_class.__name__}Params",
+        fields,
+        bases=(ClassEnvParams,),
+        frozen=True,
+        kw_only=True,
+        namespace={"constructor_args": tuple(f[0] for f in fields)},
+    )
+    params.__doc__ = f"Parameters of {env_class.__name__}: its constructor's, and vectorisation."
+    return params
 
 
 def _rng_state(env: Any) -> dict[str, Any]:

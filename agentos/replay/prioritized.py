@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from agentos.errors import AgentOSError
+from agentos.replay.memory import check_fits, item_bytes
 from agentos.replay.sum_tree import SumTree, last_write_wins
 from agentos.runtime.roles import BuildContext, Replay, Transition
 
@@ -93,6 +94,9 @@ class PrioritizedSequenceReplay(Replay):
         """beta: importance weights are ``(N * P(i)) ** -beta`` (0: no correction)."""
         batch_size: int = 64
         """Sequences per batch when ``sample`` is called without a batch size."""
+        checkpoint: Literal["all", "none"] = "all"
+        """What checkpoints keep of the buffer: ``all`` (exact resume; the file grows with
+        the buffer) or ``none`` (small files; a resumed run refills an empty buffer first)."""
 
     def __init__(self, params: Params, context: BuildContext, **dependencies: Any):
         super().__init__(params, context, **dependencies)
@@ -139,6 +143,7 @@ class PrioritizedSequenceReplay(Replay):
 
     def _allocate(self, items: dict[str, np.ndarray]) -> None:
         """Create the storage with shapes and dtypes taken from the first batch."""
+        check_fits(self.capacity, item_bytes(items), "sequence replay")
         self._storage = {
             key: np.zeros((self.capacity,) + value.shape[1:], dtype=value.dtype)
             for key, value in items.items()
@@ -280,6 +285,8 @@ class PrioritizedSequenceReplay(Replay):
 
     def state_dict(self) -> dict[str, Any]:
         """Contents (the filled part), keys, priorities, counters and sampler state."""
+        if self.params.checkpoint == "none":
+            return {}
         contents = {}
         if self._storage is not None:
             contents = {key: value[: self._size].copy() for key, value in self._storage.items()}
@@ -297,6 +304,8 @@ class PrioritizedSequenceReplay(Replay):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned (with the same capacity)."""
+        if not state:  # saved with checkpoint: none
+            return
         size = int(state["size"])
         if size > self.capacity or len(state["tree"]["priorities"]) != self.capacity:
             raise ValueError(

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from agentos.errors import ParameterError
+from agentos.replay.memory import check_fits, item_bytes
 from agentos.runtime.roles import BuildContext, Replay, Transition
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ class UniformReplay(Replay):
         gamma: float = 0.99
         """Discount inside an n-step sum; must equal the learner's (e.g. ``${learner.gamma}``).
         Unused when ``n_step`` is 1."""
+        checkpoint: Literal["all", "none"] = "all"
+        """What checkpoints keep of the buffer: ``all`` (exact resume; the file grows with
+        the buffer) or ``none`` (small files; a resumed run refills an empty buffer first)."""
 
         def __post_init__(self) -> None:
             if self.capacity < 1:
@@ -77,6 +81,7 @@ class UniformReplay(Replay):
 
     def _allocate(self, items: dict[str, np.ndarray]) -> None:
         """Create the ring buffers with shapes and dtypes taken from the first batch."""
+        check_fits(self.capacity, item_bytes(items), "replay")
         self._storage = {
             key: np.zeros((self.capacity,) + value.shape[1:], dtype=value.dtype)
             for key, value in items.items()
@@ -170,6 +175,8 @@ class UniformReplay(Replay):
     def state_dict(self) -> dict[str, Any]:
         """Stored steps (oldest first, so the insert position is ``size % capacity`` after a
         restore), size and sampler state."""
+        if self.params.checkpoint == "none":
+            return {}
         contents = {}
         if self._storage is not None:
             order = self._chronological()
@@ -178,6 +185,8 @@ class UniformReplay(Replay):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned (into a buffer at least as large)."""
+        if not state:  # saved with checkpoint: none
+            return
         size = int(state["size"])
         if size > self.capacity:
             raise ValueError(

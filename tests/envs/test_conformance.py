@@ -87,18 +87,18 @@ class EnvironmentConformance:
 def test_replay_that_misses_the_saved_observation_restarts_episodes(caplog):
     from agentos.envs.gym_env import GymEnvironment, GymParams
 
-    env = GymEnvironment(GymParams("CartPole-v1", num_envs=2), _ctx(0))
+    env = GymEnvironment(GymParams(env_id="CartPole-v1", num_envs=2), _ctx(0))
     env.reset(seed=0)
     for _ in range(5):
         env.step(np.array([0, 1]))
     state = env.state_dict()
     assert [len(c["actions"]) for c in state["copies"]] == [5, 5]
     state["copies"][1]["observation"] = state["copies"][1]["observation"] + 1.0
-    restored = GymEnvironment(GymParams("CartPole-v1", num_envs=2), _ctx(0))
+    restored = GymEnvironment(GymParams(env_id="CartPole-v1", num_envs=2), _ctx(0))
     restored.load_state_dict(state)
     assert not restored.continues_episodes()
     assert "did not reproduce the saved observation" in caplog.text
-    other = GymEnvironment(GymParams("CartPole-v1", num_envs=3), _ctx(0))
+    other = GymEnvironment(GymParams(env_id="CartPole-v1", num_envs=3), _ctx(0))
     other.load_state_dict(env.state_dict())  # another number of copies: episodes restart
     assert not other.continues_episodes()
 
@@ -118,21 +118,21 @@ class TestCartPole(EnvironmentConformance):
     def make(self, seed):
         from agentos.envs.gym_env import GymEnvironment, GymParams
 
-        return GymEnvironment(GymParams("CartPole-v1", num_envs=3), _ctx(seed))
+        return GymEnvironment(GymParams(env_id="CartPole-v1", num_envs=3), _ctx(seed))
 
 
 class TestLunarLander(EnvironmentConformance):
     def make(self, seed):
         from agentos.envs.gym_env import GymEnvironment, GymParams
 
-        return GymEnvironment(GymParams("LunarLander-v3", num_envs=2), _ctx(seed))
+        return GymEnvironment(GymParams(env_id="LunarLander-v3", num_envs=2), _ctx(seed))
 
 
 class TestStatelessCartPole(EnvironmentConformance):
     def make(self, seed):
         from agentos.envs.gym_env import GymEnvironment, GymParams
 
-        params = GymParams("CartPole-v1", num_envs=2, observation_indices=(0, 2))
+        params = GymParams(env_id="CartPole-v1", num_envs=2, observation_indices=(0, 2))
         return GymEnvironment(params, _ctx(seed))
 
     def test_velocities_hidden(self):
@@ -146,7 +146,7 @@ def test_unknown_gym_id_is_a_clear_error():
     from agentos.errors import AgentOSError
 
     with pytest.raises(AgentOSError, match="unknown gymnasium environment id 'CartPol-v1'"):
-        GymEnvironment.spaces(GymParams("CartPol-v1"))
+        GymEnvironment.spaces(GymParams(env_id="CartPol-v1"))
 
 
 def test_corridor_reaches_goal_and_truncates():

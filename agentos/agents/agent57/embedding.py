@@ -27,17 +27,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from agentos.agents.torso import flat_float
 from agentos.errors import ParameterError
 
 Array = chex.Array
-
-
-def _flat_float(observation: Array) -> Array:
-    """``[B, ...]`` observations -> ``[B, F]`` float32; uint8 images are scaled to ``[0, 1]``."""
-    x = jnp.reshape(observation, (observation.shape[0], -1))
-    if x.dtype == jnp.uint8:
-        return x.astype(jnp.float32) / 255.0
-    return x.astype(jnp.float32)
 
 
 class EmbeddingNet(nn.Module):
@@ -58,7 +51,7 @@ class EmbeddingNet(nn.Module):
 
     @nn.compact
     def __call__(self, observation: Array) -> Array:
-        x = _flat_float(observation)
+        x = flat_float(observation)
         for size in self.features:
             x = nn.relu(nn.Dense(int(size))(x))
         x = nn.Dense(self.embedding_dim)(x)

@@ -35,9 +35,10 @@ from agentos.agents.agent57.embedding import EmbeddingModel
 from agentos.agents.agent57.mixtures import agent57_gammas, ngu_betas
 from agentos.agents.agent57.rnd import RNDModel
 from agentos.agents.r2d2 import losses
-from agentos.agents.r2d2.network import RecurrentQModule, RecurrentQNetwork, is_image_space
+from agentos.agents.r2d2.network import RecurrentQModule, RecurrentQNetwork
 from agentos.agents.r2d2.network import step as q_step
 from agentos.agents.r2d2.network import unroll as q_unroll
+from agentos.agents.torso import is_image_space
 from agentos.errors import ParameterError
 from agentos.runtime.roles import BuildContext, Network
 

@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agentos.agents.torso import flat_float
 from agentos.errors import ParameterError
 
 Array = chex.Array
@@ -49,8 +50,8 @@ class RNDNet(nn.Module):
     """MLP ``[B, ...] -> [B, output_dim]`` on flattened observations, for ``g`` and ``g_hat``.
 
     The same architecture serves as the fixed target and the trained predictor; they differ
-    only by their initialisation key (``RNDModel.init``). Observations are cast to float32 as
-    they are: scale images (or use ``normalise_observation``) before calling it.
+    only by their initialisation key (``RNDModel.init``). Observations are flattened as float32,
+    uint8 images scaled to [0, 1].
     """
 
     features: tuple[int, ...] = (64,)
@@ -60,7 +61,7 @@ class RNDNet(nn.Module):
 
     @nn.compact
     def __call__(self, observation: jax.Array) -> jax.Array:
-        x = jnp.reshape(observation, (observation.shape[0], -1)).astype(jnp.float32)
+        x = flat_float(observation)
         for width in self.features:
             x = nn.relu(nn.Dense(int(width))(x))
         return nn.Dense(int(self.output_dim))(x)

@@ -1,10 +1,14 @@
-"""The Q-network of DQN: an MLP from flat observations to one value per discrete action."""
+"""The Q-network of DQN: observations to one value per discrete action.
+
+Vector observations go through an MLP; [H, W, C] uint8 images (Atari) first through the
+Nature-DQN convolutions (``agentos.agents.torso``), then the same MLP layers.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import flax.linen as nn
 import flax.serialization
@@ -13,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agentos.agents.torso import check_conv_input, conv_features, is_image_space, nature_conv_layers
 from agentos.errors import IncompatibleSpaceError, ParameterError
 from agentos.runtime.roles import BuildContext, Network
 
@@ -38,11 +43,15 @@ class MLPQFunction(nn.Module):
     num_actions: int
     activation: str = "relu"
     layer_norm: bool = True
+    conv_torso: bool = False
 
     @nn.compact
     def __call__(self, observation: jax.Array) -> jax.Array:
         """[B, ...] observations -> [B, num_actions] Q-values."""
-        x = jnp.reshape(observation, (observation.shape[0], -1)).astype(jnp.float32)
+        if self.conv_torso:
+            x = conv_features(nature_conv_layers(), observation)
+        else:
+            x = jnp.reshape(observation, (observation.shape[0], -1)).astype(jnp.float32)
         for size in self.hidden_sizes:
             x = nn.Dense(size)(x)
             if self.layer_norm:
@@ -58,6 +67,9 @@ class QNetwork(Network):
     class Params:
         """Parameters of the Q-network."""
 
+        torso: Literal["auto", "mlp", "conv"] = "auto"
+        """``conv``: Nature-DQN convolutions before the MLP layers, for [H, W, C] uint8
+        images; ``mlp``: flattened observations; ``auto``: conv for images, else mlp."""
         hidden_sizes: tuple[int, ...] = (256, 256)
         """Widths of the hidden layers of the MLP."""
         activation: str = "relu"
@@ -83,11 +95,15 @@ class QNetwork(Network):
         self.check_spaces(params, context.observation_space, context.action_space)
         self.observation_shape = tuple(context.observation_space.shape)
         self.num_actions = int(context.action_space.n)
+        conv = params.torso == "conv" or (
+            params.torso == "auto" and is_image_space(context.observation_space)
+        )
         self.module = MLPQFunction(
             hidden_sizes=tuple(int(size) for size in params.hidden_sizes),
             num_actions=self.num_actions,
             activation=params.activation,
             layer_norm=params.layer_norm,
+            conv_torso=conv,
         )
 
     @classmethod
@@ -95,10 +111,12 @@ class QNetwork(Network):
         """Require a Box observation space and a Discrete action space."""
         if not isinstance(observation_space, gymnasium.spaces.Box):
             raise IncompatibleSpaceError(
-                f"the dqn Q-network takes flat Box observations only; environment has "
-                f"{observation_space!r}. Use an environment with vector observations, or flatten "
-                f"its observations (gymnasium.wrappers.FlattenObservation)."
+                f"the dqn Q-network takes Box observations; environment has {observation_space!r}",
+                fix="keep environment.params.preprocessing: auto (structured observations "
+                "become one vector), or add a wrapper that makes them a Box",
             )
+        if params is not None and params.torso == "conv":
+            check_conv_input(observation_space)
         if not isinstance(action_space, gymnasium.spaces.Discrete):
             raise IncompatibleSpaceError(
                 f"the dqn Q-network outputs one value per discrete action; environment has "
@@ -107,7 +125,8 @@ class QNetwork(Network):
 
     def init(self, rng: Any) -> Any:
         """Fresh parameters (a flax variables dict) from a JAX PRNG key."""
-        dummy = jnp.zeros((1,) + self.observation_shape, dtype=jnp.float32)
+        dtype = jnp.uint8 if self.module.conv_torso else jnp.float32
+        dummy = jnp.zeros((1,) + self.observation_shape, dtype=dtype)
         return self.module.init(rng, dummy)
 
     def initial_params(self) -> Any:

@@ -29,6 +29,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agentos.agents.torso import (
+    check_conv_input,
+    conv_features,
+    is_image_space,
+    nature_conv_layers,
+)
 from agentos.errors import IncompatibleSpaceError, ParameterError
 from agentos.runtime.roles import BuildContext, Network
 
@@ -51,11 +57,7 @@ class RecurrentQModule(nn.Module):
 
     def setup(self) -> None:
         if self.conv_torso:
-            self.convs = [
-                nn.Conv(32, (8, 8), strides=(4, 4), padding="VALID"),
-                nn.Conv(64, (4, 4), strides=(2, 2), padding="VALID"),
-                nn.Conv(64, (3, 3), strides=(1, 1), padding="VALID"),
-            ]
+            self.convs = nature_conv_layers()
             self.torso_dense = [nn.Dense(512)]
         else:
             self.convs = []
@@ -82,10 +84,7 @@ class RecurrentQModule(nn.Module):
         """
         batch = observation.shape[0]
         if self.conv_torso:
-            x = observation.astype(jnp.float32) / 255.0
-            for conv in self.convs:
-                x = nn.relu(conv(x))
-            x = jnp.reshape(x, (batch, -1))
+            x = conv_features(self.convs, observation)
         else:
             x = jnp.reshape(observation, (batch, -1)).astype(jnp.float32)
         for dense in self.torso_dense:
@@ -182,15 +181,6 @@ unroll_jit = jax.jit(unroll, static_argnums=0)
 """``unroll`` jitted (the module is static)."""
 
 
-def is_image_space(space: Any) -> bool:
-    """Whether ``space`` is an [H, W, C] uint8 Box (the conv torso's input)."""
-    return (
-        isinstance(space, gymnasium.spaces.Box)
-        and len(space.shape) == 3
-        and np.dtype(space.dtype) == np.uint8
-    )
-
-
 class RecurrentQNetwork(Network):
     """Holds the R2D2 network shared by the R2D2 actor and learner (one instance for both)."""
 
@@ -248,14 +238,11 @@ class RecurrentQNetwork(Network):
         if not isinstance(observation_space, gymnasium.spaces.Box):
             raise IncompatibleSpaceError(
                 f"the R2D2 network takes Box observations; environment has {observation_space!r}",
-                fix="flatten the observations (gymnasium.wrappers.FlattenObservation)",
+                fix="keep environment.params.preprocessing: auto (structured observations "
+                "become one vector), or add a wrapper that makes them a Box",
             )
-        if params is not None and params.torso == "conv" and len(observation_space.shape) != 3:
-            raise IncompatibleSpaceError(
-                f"the conv torso takes [H, W, C] images; observations have shape "
-                f"{observation_space.shape}",
-                fix="set network.torso to mlp or auto",
-            )
+        if params is not None and params.torso == "conv":
+            check_conv_input(observation_space)
 
     def initial_state(self, batch: int) -> LSTMState:
         """Zero LSTM state ``(h, c)`` for ``batch`` sequences."""

@@ -1,0 +1,71 @@
+"""The Nature-DQN convolutional torso shared by the Q-networks, and when to use it.
+
+Mnih et al. (2015), "Human-level control through deep reinforcement learning", Methods:
+32 filters 8x8 stride 4, 64 filters 4x4 stride 2, 64 filters 3x3 stride 1, each followed by
+a ReLU, on [H, W, C] uint8 frames scaled by 1/255. R2D2 and Agent57 use the same torso.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+MIN_IMAGE_SIZE = 36
+"""The smallest height and width the three convolutions leave at least one pixel of."""
+
+
+def is_image_space(space: Any) -> bool:
+    """Whether ``space`` is an [H, W, C] uint8 Box large enough for the conv torso.
+
+    Smaller grids (MiniGrid's 7x7 symbolic view) go through the MLP torso instead.
+    """
+    import gymnasium
+
+    return (
+        isinstance(space, gymnasium.spaces.Box)
+        and len(space.shape) == 3
+        and np.dtype(space.dtype) == np.uint8
+        and min(space.shape[:2]) >= MIN_IMAGE_SIZE
+    )
+
+
+def flat_float(observation: jax.Array) -> jax.Array:
+    """``[B, ...]`` observations -> ``[B, F]`` float32; uint8 images are scaled to ``[0, 1]``."""
+    x = jnp.reshape(observation, (observation.shape[0], -1))
+    if x.dtype == jnp.uint8:
+        return x.astype(jnp.float32) / 255.0
+    return x.astype(jnp.float32)
+
+
+def nature_conv_layers() -> list[nn.Conv]:
+    """The three convolutions (inside a module's ``setup`` or ``@nn.compact`` call)."""
+    return [
+        nn.Conv(32, (8, 8), strides=(4, 4), padding="VALID"),
+        nn.Conv(64, (4, 4), strides=(2, 2), padding="VALID"),
+        nn.Conv(64, (3, 3), strides=(1, 1), padding="VALID"),
+    ]
+
+
+def conv_features(convs: list[nn.Conv], observation: jax.Array) -> jax.Array:
+    """[B, H, W, C] uint8 frames -> [B, F] features of the convolutions (ReLU after each)."""
+    x = observation.astype(jnp.float32) / 255.0
+    for conv in convs:
+        x = nn.relu(conv(x))
+    return jnp.reshape(x, (observation.shape[0], -1))
+
+
+def check_conv_input(space: Any) -> None:
+    """Raise IncompatibleSpaceError unless ``space`` holds images the conv torso takes."""
+    from agentos.errors import IncompatibleSpaceError
+
+    shape = tuple(space.shape)
+    if len(shape) != 3 or min(shape[:2]) < MIN_IMAGE_SIZE:
+        raise IncompatibleSpaceError(
+            f"the conv torso takes [H, W, C] images of at least {MIN_IMAGE_SIZE}x"
+            f"{MIN_IMAGE_SIZE}; observations have shape {shape}",
+            fix="set network.torso to mlp or auto",
+        )

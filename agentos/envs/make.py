@@ -1,0 +1,206 @@
+"""Make one copy of an environment: base env, Atari preprocessing, spec wrappers, Box view.
+
+The pipeline for every copy, in this order:
+
+1. the base environment: ``gymnasium.make(env_id)`` (ALE and MiniGrid ids register their
+   package first), or a plain ``gymnasium.Env`` class of the user's (a local file or git
+   component) built with ``kwargs``;
+2. ``preprocessing: auto`` and an Atari game: the R2D2/Agent57 preprocessing (see
+   ``agentos.envs.atari``);
+3. the spec's ``wrappers:``, in order (``agentos.envs.wrappers``);
+4. ``preprocessing: auto`` and observations that are not a Box: one flat float32 vector
+   (``agentos.envs.observations``).
+
+``EnvFactory`` is picklable, so ``vectorization: async`` subprocesses make their own copies
+(a class from a file of the agent folder is imported again there, by path).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentos.errors import AgentOSError
+
+logger = logging.getLogger(__name__)
+
+PLUGIN_PREFIXES = {"ALE/": "ale_py", "MiniGrid-": "minigrid", "BabyAI-": "minigrid"}
+"""Id prefixes whose package registers them with gymnasium when imported."""
+
+
+def register_plugins(env_id: str) -> str:
+    """Import the package that registers ``env_id`` (``package:Id``, ALE, MiniGrid); returns
+    the id without its ``package:`` part."""
+    import gymnasium as gym
+
+    package, _, bare = env_id.rpartition(":")
+    packages = [package] if package else []
+    packages += [pkg for prefix, pkg in PLUGIN_PREFIXES.items() if bare.startswith(prefix)]
+    for package in packages:
+        if package:
+            try:
+                module = importlib.import_module(package)
+            except ImportError as e:
+                raise AgentOSError(
+                    f"'{env_id}' needs the package {package}, which does not import: {e}",
+                    fix=f"pip install {package}",
+                ) from None
+            if package == "ale_py":
+                gym.register_envs(module)
+    return bare
+
+
+def is_atari(env_id: str) -> bool:
+    """Whether ``env_id`` is an ALE game."""
+    import gymnasium as gym
+
+    bare = register_plugins(env_id)
+    try:
+        entry = gym.spec(bare).entry_point
+    except gym.error.Error:
+        return False
+    return isinstance(entry, str) and entry.startswith("ale_py")
+
+
+def make_gym(env_id: str, max_episode_steps: int | None = None, kwargs: dict | None = None):
+    """gymnasium.make with an unknown id turned into a clear AgentOSError."""
+    import gymnasium as gym
+
+    env_id = register_plugins(env_id)
+    try:
+        return gym.make(env_id, max_episode_steps=max_episode_steps, **(kwargs or {}))
+    except gym.error.Error as e:
+        known = list(gym.registry)
+        close = difflib.get_close_matches(env_id, known, n=3)
+        fix = (f"did you mean {', '.join(close)}? " if close else "") + (
+            "gymnasium ids look like CartPole-v1, ALE/Pong-v5, MiniGrid-DoorKey-5x5-v0; "
+            "a package's own ids as package:Id-v0"
+        )
+        raise AgentOSError(f"unknown gymnasium environment id '{env_id}' ({e})", fix=fix) from None
+    except TypeError as e:
+        raise AgentOSError(
+            f"gymnasium environment '{env_id}' rejected its kwargs: {e}",
+            fix="check params.kwargs against the environment's documentation",
+        ) from None
+
+
+@dataclass
+class EnvFactory:
+    """Makes one copy of the environment described by an environment component's params."""
+
+    params: Any
+    """The component's params (``agentos.envs.gym_env.EnvParams`` or a subclass)."""
+    agent_dir: str | None = None
+    """The agent folder (for ``file.py:Class`` wrappers and local environment classes)."""
+    env_class: type | None = None
+    """A plain gymnasium.Env class (not pickled: subprocesses import it again)."""
+    class_file: str | None = None
+    """Where ``env_class`` was loaded from when it is a file of the agent folder."""
+    class_module: str | None = None
+    """Where ``env_class`` was loaded from when it is importable."""
+    class_name: str | None = None
+    applied: list[str] = field(default_factory=list)
+    """The wrappers agentos applied to the last copy made, innermost first (tracked)."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["env_class"] = None
+        return state
+
+    def _class(self) -> type:
+        if self.env_class is not None:
+            return self.env_class
+        if self.class_file:
+            from agentos.envs.wrappers import _import_path
+
+            path = Path(self.class_file)
+            module = _import_path(path, path.stat().st_mtime_ns)
+        else:
+            module = importlib.import_module(self.class_module or "")
+        self.env_class = getattr(module, self.class_name or "")
+        return self.env_class
+
+    def label(self) -> str:
+        """What the environment is, for messages."""
+        if self.class_name:
+            return self.class_name
+        return self.params.gym_id()
+
+    def base(self, check: bool = False) -> Any:
+        """The environment before any agentos preprocessing or spec wrapper."""
+        p = self.params
+        if self.class_name is None:
+            kwargs = dict(p.kwargs)
+            if p.preprocessing == "auto" and is_atari(p.gym_id()):
+                from agentos.envs.atari import base_kwargs
+
+                kwargs = base_kwargs(kwargs)
+            return make_gym(p.gym_id(), p.max_episode_steps, kwargs)
+        cls = self._class()
+        try:
+            env = cls(**p.constructor_kwargs())
+        except Exception as e:  # the user's constructor: any error names the class
+            raise AgentOSError(
+                f"{cls.__name__}({_call_args(p.constructor_kwargs())}) failed: "
+                f"{type(e).__name__}: {e}",
+                fix="check the environment's parameters (agentos show), or its __init__",
+            ) from None
+        if check and p.check_env:
+            check_environment(env, cls.__name__)
+        if p.max_episode_steps:
+            from gymnasium.wrappers import TimeLimit
+
+            env = TimeLimit(env, max_episode_steps=int(p.max_episode_steps))
+        return env
+
+    def __call__(self, check: bool = False) -> Any:
+        """One fully wrapped copy (``check`` runs gymnasium's env checker on the base env)."""
+        from agentos.envs.observations import flat_observation_wrapper, needs_flattening
+        from agentos.envs.wrappers import apply_wrappers, parse_wrappers
+
+        p = self.params
+        env = self.base(check=check)
+        applied = []
+        if p.preprocessing == "auto" and self.class_name is None and is_atari(p.gym_id()):
+            from agentos.envs.atari import PREPROCESSING, preprocess
+
+            env = preprocess(env)
+            applied.append(f"AtariPreprocessing({_call_args(PREPROCESSING)})")
+        agent_dir = Path(self.agent_dir) if self.agent_dir else None
+        specs = parse_wrappers(p.wrappers)
+        env = apply_wrappers(env, specs, agent_dir)
+        applied += [s.name for s in specs]
+        if p.preprocessing == "auto" and needs_flattening(env.observation_space):
+            env = flat_observation_wrapper(env)
+            applied.append("FlatObservation")
+        self.applied = applied
+        return env
+
+
+def _call_args(kwargs: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+
+
+def check_environment(env: Any, name: str) -> None:
+    """gymnasium's env checker on a user's environment; a failed check is an AgentOSError."""
+    from gymnasium.utils.env_checker import check_env
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            check_env(env, skip_render_check=True)
+        except Exception as e:  # the checker asserts; any failure names the check
+            message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise AgentOSError(
+                f"environment {name} fails gymnasium's env checker: {message}",
+                fix="make reset/step follow the gymnasium.Env API (see "
+                "gymnasium.utils.env_checker.check_env), or set environment.params."
+                "check_env: false to skip the check",
+            ) from None
+    for w in caught[:5]:
+        logger.warning("env checker (%s): %s", name, str(w.message).strip())

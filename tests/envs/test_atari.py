@@ -1,0 +1,75 @@
+"""Atari out of the box: the papers' preprocessing, checked against gymnasium's own wrapper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from agentos.envs.atari import AtariEnvironment, AtariParams
+from agentos.envs.gym_env import GymEnvironment, GymParams
+from agentos.runtime.roles import BuildContext
+
+CTX = BuildContext(name="environment", seed=0, agent_dir=Path("."))
+
+
+def _reference(game: str) -> gym.Env:
+    """The papers' preprocessing written out with gymnasium's wrapper, independently."""
+    import ale_py
+
+    gym.register_envs(ale_py)
+    env = gym.make(
+        f"ALE/{game}-v5", frameskip=1, repeat_action_probability=0.0,
+        max_num_frames_per_episode=108_000,
+    )  # fmt: skip
+    return gym.wrappers.AtariPreprocessing(
+        env, noop_max=30, frame_skip=4, screen_size=84, grayscale_obs=True,
+        grayscale_newaxis=True, scale_obs=False,
+    )  # fmt: skip
+
+
+def test_pong_matches_gymnasiums_preprocessing_on_the_same_seed():
+    env = AtariEnvironment(AtariParams(game="Pong", num_envs=1), CTX)
+    reference = _reference("Pong")
+    assert env.observation_space == reference.observation_space
+    assert env.observation_space.shape == (84, 84, 1) and env.observation_space.dtype == np.uint8
+    obs = env.reset(seed=11)
+    ref_obs, _ = reference.reset(seed=11)
+    np.testing.assert_array_equal(obs[0], ref_obs)
+    rng = np.random.default_rng(0)
+    for _ in range(150):
+        action = int(rng.integers(env.action_space.n))
+        step = env.step(np.array([action]))
+        ref_obs, ref_reward, term, trunc, _ = reference.step(action)
+        np.testing.assert_array_equal(step.final_observation[0], ref_obs)
+        assert step.reward[0] == ref_reward and step.terminated[0] == term
+    assert len(np.unique(obs)) > 2  # a real frame, not a blank one
+    env.close()
+    reference.close()
+
+
+def test_an_ale_id_gets_the_same_preprocessing_and_the_chain_is_recorded():
+    env = GymEnvironment(GymParams(env_id="ALE/Breakout-v5", num_envs=2), CTX)
+    assert env.observation_space.shape == (84, 84, 1)
+    assert env.wrapper_chain()[0].startswith("AtariPreprocessing(noop_max=30, frame_skip=4")
+    assert env.reset(seed=0).dtype == np.uint8
+    env.close()
+
+
+def test_preprocessing_none_leaves_the_raw_frames():
+    params = GymParams(env_id="ALE/Pong-v5", preprocessing="none")
+    obs_space, _ = GymEnvironment.spaces(params)
+    assert obs_space.shape == (210, 160, 3)
+
+
+def test_async_copies_step_the_same_games_as_sync_copies():
+    def rollout(mode):
+        env = AtariEnvironment(AtariParams(game="Pong", num_envs=2, vectorization=mode), CTX)
+        frames = [env.reset(seed=3)]
+        for t in range(40):
+            frames.append(env.step(np.array([t % 6, (t + 1) % 6])).observation)
+        env.close()
+        return np.stack(frames)
+
+    np.testing.assert_array_equal(rollout("sync"), rollout("async"))

@@ -1,0 +1,99 @@
+"""A plain gymnasium.Env class in a local file is an environment component."""
+
+from __future__ import annotations
+
+import textwrap
+
+import yaml
+
+GOOD = """
+import gymnasium as gym
+import numpy as np
+
+
+class Walk(gym.Env):
+    def __init__(self, goal: int = 3, noise: float = 0.0):
+        self.goal, self.noise = goal, noise
+        self.observation_space = gym.spaces.Discrete(goal + 1)
+        self.action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.pos = 0
+        return self.pos, {}
+
+    def step(self, action):
+        self.pos = min(self.goal, max(0, self.pos + (1 if action == 1 else -1)))
+        done = self.pos == self.goal
+        return self.pos, float(done), done, False, {}
+"""
+
+BROKEN = """
+import gymnasium as gym
+import numpy as np
+
+
+class Walk(gym.Env):
+    def __init__(self):
+        self.observation_space = gym.spaces.Box(0, 1, (2,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32)  # no info dict
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 0.0, True, False, {}
+"""
+
+
+def _use(agent_dir, source: str, params: dict | None = None) -> None:
+    (agent_dir / "walk.py").write_text(textwrap.dedent(source))
+    spec = yaml.safe_load((agent_dir / "agentos.yaml").read_text())
+    spec["components"]["environment"] = {
+        "source": "local", "module": "walk.py", "class": "Walk", "params": params or {},
+    }  # fmt: skip
+    (agent_dir / "agentos.yaml").write_text(yaml.safe_dump(spec))
+
+
+def test_constructor_arguments_become_parameters(agent_dir, cli):
+    _use(agent_dir, GOOD, {"goal": 2, "num_envs": 2})
+    code, out, err = cli("show", "-p", "environment.noise=0.5", "--agent", agent_dir)
+    assert code == 0, err
+    assert "goal = 2" in out and "noise = 0.5" in out and "num_envs = 2" in out
+    assert "Box(-inf, inf, (3,), float32)" in out  # Discrete(3) observations, one-hot
+    code, out, err = cli("run", "--episodes", "2", "--agent", agent_dir)
+    assert code == 0, err
+
+
+def test_learns_with_dqn_from_a_local_class(agent_dir, cli):
+    _use(agent_dir, GOOD, {"goal": 3, "max_episode_steps": 30})
+    assert cli("install", "dqn", "--agent", agent_dir)[0] == 0
+    code, out, err = cli(
+        "learn", "--steps", "300", "-p", "loop.min_replay_size=50", "-p", "loop.eval_every=0",
+        "-p", "loop.eval_episodes=2", "--agent", agent_dir,
+    )  # fmt: skip
+    assert code == 0, err
+
+
+def test_a_failing_env_check_is_a_clear_error(agent_dir, cli):
+    _use(agent_dir, BROKEN)
+    code, out, err = cli("show", "--agent", agent_dir)
+    assert code == 2 and "Traceback" not in err
+    assert "Walk fails gymnasium's env checker" in err and "components.environment" in err
+    assert "check_env: false" in err
+
+
+def test_a_bad_parameter_names_the_class(agent_dir, cli):
+    _use(agent_dir, GOOD, {"goal": "far"})
+    code, out, err = cli("show", "--agent", agent_dir)
+    assert code == 2 and "Traceback" not in err
+    assert "environment.params.goal" in err and "expected int" in err
+    _use(agent_dir, GOOD, {"speed": 3})
+    code, out, err = cli("show", "--agent", agent_dir)
+    assert code == 2 and "unknown parameter 'speed'" in err and "goal" in err
+
+
+def test_init_writes_a_plain_gymnasium_env(agent_dir):
+    text = (agent_dir / "corridor.py").read_text()
+    assert "class Corridor(gym.Env)" in text
