@@ -64,6 +64,13 @@ def test_close_ends_every_subprocess():
     assert not alive
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _is_env_worker(proc: psutil.Process) -> bool:
     try:
         return "forkserver" not in " ".join(proc.cmdline())
