@@ -114,6 +114,8 @@ class PrioritizedSequenceReplay(Replay):
         if params.batch_size < 1:
             raise ValueError(f"replay batch_size must be positive, got {params.batch_size}")
         self.capacity = int(params.capacity)
+        # keys, priorities and the sum tree's nodes (up to 4 per leaf), 8 bytes each
+        check_fits(self.capacity, 6 * 8, "sequence replay's priority index")
         self._rng = context.numpy_rng("sample")
         self._tree = SumTree(self.capacity)
         self._storage: dict[str, np.ndarray] | None = None
