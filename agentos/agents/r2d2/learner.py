@@ -25,9 +25,11 @@ Episode ends. The step after an episode's last action holds its final observatio
 (mask 0, discount 0 if terminated, 1 if truncated); zero padding follows. For n-step targets
 the padding is turned into an absorbing copy of ``x_T`` (reward 0, discount 1, the values at
 ``x_T``), so a target whose n steps reach past the end bootstraps from ``x_T`` with the right
-power of gamma, times the stored discount of ``x_T`` (0 if terminated). For Retrace the action
-at steps without one (mask 0) is set to a non-greedy one, so the trace is cut there and the
-last real action's target is ``r_T + gamma_T V(x_T)``.
+power of gamma, times the stored discount of ``x_T`` (0 if terminated). For Retrace the trace
+coefficient ``c`` is multiplied by the mask, so the trace is cut at ``x_T`` and the last real
+action's target is ``r_T + gamma gamma_T V(x_T)`` (``V`` greedy; 0 bootstrap if terminated).
+The mask itself cuts it, not a swapped-in non-greedy action: with one action the swap would be
+the greedy action, and the trace would run into the padding (issue 11).
 """
 
 from __future__ import annotations
@@ -129,12 +131,20 @@ def retrace_sequence_targets(
     tx_pair: losses.TxPair,
 ) -> jax.Array:
     """Transformed Retrace targets ``[L - 1]`` for one trace, greedy target policy on the
-    online values; the trace is cut at steps without an action (mask 0)."""
-    greedy = jnp.argmax(q_online_t, axis=-1)
-    num_actions = q_online_t.shape[-1]
-    action = jnp.where(mask_t > 0, a_t, (greedy + 1) % num_actions)
+    online values; the trace is cut at steps without an action (mask 0: ``c = 0`` there).
+
+    Targets at mask-0 steps (final observation, padding) are defined but carry no loss.
+    """
     return losses.transformed_retrace_targets(
-        q_target_t, q_online_t, action, r_t, gamma * discount_t, mu_t, lambda_, tx_pair
+        q_target_t,
+        q_online_t,
+        a_t,
+        r_t,
+        gamma * discount_t,
+        mu_t,
+        lambda_,
+        tx_pair,
+        trace_mask_t=mask_t,
     )
 
 

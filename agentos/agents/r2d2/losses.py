@@ -166,6 +166,7 @@ def transformed_retrace_targets(
     mu_t: Array,
     lambda_: Numeric = 0.95,
     tx_pair: TxPair = IDENTITY_PAIR,
+    trace_mask_t: Array | None = None,
 ) -> Array:
     """Transformed Retrace targets, greedy target policy, for one sequence; returns ``[T - 1]``.
 
@@ -178,7 +179,7 @@ def transformed_retrace_targets(
     (linear) Retrace return ``G`` is computed backwards in that space, and ``h`` is applied last::
 
         pi(.|x_s) = one-hot(argmax_a q_policy_s[a])             (greedy target policy)
-        c_s       = lambda * min(1, pi(a_s|x_s) / mu_s)         (truncated traces)
+        c_s       = lambda * min(1, pi(a_s|x_s) / mu_s) * m_s  (truncated traces)
         V_s       = sum_a pi(a|x_s) h^{-1}(q_target_s[a])       (= h^{-1}(q_target_s[greedy]))
         Q_s       = h^{-1}(q_target_s[a_s])
         G_{T-2}   = r_{T-1} + gamma_{T-1} V_{T-1}
@@ -206,6 +207,10 @@ def transformed_retrace_targets(
       lambda_: trace coefficient.
       tx_pair: ``(h, h^{-1})``; ``IDENTITY_PAIR`` for plain Retrace,
         ``SIGNED_HYPERBOLIC_PAIR`` for Agent57's.
+      trace_mask_t: ``m_s [T]``, 1 where ``a_s`` is a real action and 0 where there is none
+        (an episode's final observation, padding): ``c_s = 0`` there, so the trace is cut by
+        the mask itself. None: all ones. Cutting by swapping in a non-greedy action instead
+        fails with one action (the swap is the greedy action again).
 
     Returns:
       ``[T - 1]`` targets for ``Q(x_t, a_t)``, ``t = 0 .. T-2``, in h-space.
@@ -230,6 +235,9 @@ def transformed_retrace_targets(
     # pi is 0 or 1; for pi = 0 the ratio is 0 whatever mu is (no 0/0 when mu = 0).
     ratio_t = jnp.where(pi_a_t > 0, pi_a_t / jnp.maximum(mu_t, jnp.finfo(mu_t.dtype).tiny), 0.0)
     c_t = lambda_ * jnp.minimum(1.0, ratio_t)
+    if trace_mask_t is not None:
+        chex.assert_equal_shape([a_t, trace_mask_t])
+        c_t = c_t * trace_mask_t.astype(c_t.dtype)
 
     def step(g_next: Array, xs: tuple[Array, ...]) -> tuple[Array, Array]:
         r, discount, v, q_a, c = xs  # all at time t+1
