@@ -95,3 +95,48 @@ def test_arm_discount_multiplies_stored_discount():
         tx_pair=losses.IDENTITY_PAIR,
     )
     np.testing.assert_allclose(np.asarray(out)[0], [2.0, 3.0])
+
+
+def _rescaled_split(discounts, jit):
+    # Value rescaling, lambda 0.95, gamma_j 0.5, beta_j 0.5; A = 2, L = 3, x_2 is the final
+    # observation (mask 0). Linear-space online values: extrinsic [3, 0], intrinsic [0, 7]:
+    # mixed in value space (App. B) a0 = 3, a1 = 0 + 0.5 * 7 = 3.5 -> greedy 1 for both
+    # heads; mixing in h-space would give h(3) = 1.003 > 0.5 h(7) = 0.918 -> greedy 0.
+    h = losses.signed_hyperbolic
+    q_online = h(jnp.asarray([[[3.0, 0.0]] * 3, [[0.0, 7.0]] * 3]))
+    q_target = h(jnp.asarray([[[3.0, 8.0]] * 3, [[0.0, 24.0]] * 3]))
+    fn = functools.partial(
+        split_retrace_targets, lambda_=0.95, tx_pair=losses.SIGNED_HYPERBOLIC_PAIR
+    )
+    if jit:
+        fn = jax.jit(fn)
+    out = fn(
+        q_online,
+        q_target,
+        jnp.asarray([1, 1, 0], jnp.int32),
+        jnp.asarray([[100.0, 100.0], [1.0, 2.0], [0.0, 4.0]]),
+        jnp.asarray(discounts),
+        jnp.asarray([1.0, 1.0, 0.0]),
+        jnp.asarray([0.5, 0.5, 0.0]),
+        jnp.float32(0.5),
+        jnp.float32(0.5),
+    )
+    return np.asarray(out)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_rescaled_lambda_traces_time_limit(jit):
+    # c_1 = 0.95 min(1, 1 / 0.5) = 0.95 (a_1 = 1 greedy); c_2 = 0 (mask). Linear space:
+    # G_1 = r_2 + 0.5 V_2: ext 0 + 0.5 * 8 = 4, int 4 + 0.5 * 24 = 16;
+    # G_0 = r_1 + 0.5 (V_1 + 0.95 (G_1 - Q_1[1])): ext 1 + 0.5 (8 - 0.95 * 4) = 3.1,
+    # int 2 + 0.5 (24 - 0.95 * 8) = 10.2. Targets h(G).
+    out = _rescaled_split([100.0, 1.0, 1.0], jit)
+    np.testing.assert_allclose(out, [[1.0279457, 1.2400680], [2.3568401, 3.1391056]], rtol=1e-5)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_rescaled_lambda_traces_termination(jit):
+    # x_2 terminal: G_1 = r_2: ext 0, int 4; G_0: ext 1 + 0.5 (8 + 0.95 (0 - 8)) = 1.2,
+    # int 2 + 0.5 (24 + 0.95 (4 - 24)) = 4.5.
+    out = _rescaled_split([100.0, 1.0, 0.0], jit)
+    np.testing.assert_allclose(out, [[0.4844397, 0.0], [1.3497079, 1.2400680]], rtol=1e-5)
