@@ -151,9 +151,11 @@ class Agent:
         ``agentos.runtime.layouts``); ``address`` joins an existing Ray cluster instead of
         starting a local one bound to 127.0.0.1.
         """
+        from agentos.components.checks import check_counts
         from agentos.runtime.checkpoint import load_checkpoint
         from agentos.runtime.layouts.ray_layout import check_layout
 
+        check_counts(steps=steps, seed=seed)
         check_layout(actors, address, replay_shards, learner_actor, learner_gpu)
         if learner_gpu:
             from agentos.runtime.layouts.partial_build import jax_on_cpu_only
@@ -227,8 +229,10 @@ class Agent:
         hooks: Any = None,
     ) -> RunResult:
         """Evaluate the greedy policy for ``episodes`` episodes (from a checkpoint if given)."""
+        from agentos.components.checks import check_counts
         from agentos.runtime.checkpoint import load_checkpoint
 
+        check_counts(episodes=episodes, seed=seed)
         state = None
         source = None
         has_learner = self.graph.node("learner") is not None

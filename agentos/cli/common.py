@@ -12,4 +12,6 @@ AgentOption = typer.Option(
 ParamOption = typer.Option(
     None, "--param", "-p", help="Override a parameter: -p learner.learning_rate=3e-4 (repeatable)."
 )
-SeedOption = typer.Option(0, "--seed", "-s", help="Seed for environments, networks and sampling.")
+SeedOption = typer.Option(
+    0, "--seed", "-s", min=0, help="Seed (>= 0) for environments, networks and sampling."
+)

@@ -10,7 +10,9 @@ from agentos.cli.common import AgentOption, ParamOption, SeedOption
 
 
 def learn(
-    steps: int = typer.Option(50_000, "--steps", "-n", help="Total env steps to train for."),
+    steps: int = typer.Option(
+        50_000, "--steps", "-n", min=1, help="Total env steps to train for (>= 1)."
+    ),
     seed: int = SeedOption,
     param: list[str] = ParamOption,
     resume: bool = typer.Option(
@@ -22,6 +24,7 @@ def learn(
     actors: int = typer.Option(
         0,
         "--actors",
+        min=0,
         help="Act in N environment-worker processes on Ray (each with environment.num_envs "
         "copies); the learner stays in this process unless --learner-actor/--learner-gpu. "
         "0: one process.",
@@ -35,6 +38,7 @@ def learn(
     replay_shards: int = typer.Option(
         1,
         "--replay-shards",
+        min=1,
         help="With --actors: keep the replay in K Ray processes (shards); worker i's items go "
         "to shard i mod K and the learner samples all of them.",
     ),

@@ -59,12 +59,66 @@ app.command("ui")(ui_cmd.ui)
 app.command("bench")(bench_cmd.bench)
 
 
+def _usage_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(usage/click errors, aborts, exits) as typer really raises them.
+
+    typer >= 0.20 vendors click (``typer._click``) and raises its exception classes, which are
+    not ``click``'s; older typer raises ``click``'s own. Both are caught.
+    """
+    errors: list[type] = []
+    aborts: list[type] = []
+    exits: list[type] = []
+    try:
+        from typer import exceptions as typer_exceptions
+        from typer._click import exceptions as vendored
+
+        errors.append(vendored.ClickException)
+        aborts.append(typer_exceptions.Abort)
+        exits.append(typer_exceptions.Exit)
+        for name, bucket in (("Abort", aborts), ("Exit", exits)):
+            extra = getattr(vendored, name, None)
+            if isinstance(extra, type):
+                bucket.append(extra)
+    except ImportError:  # typer without a vendored click
+        pass
+    try:
+        import click
+
+        errors.append(click.ClickException)
+        aborts.append(click.exceptions.Abort)
+        exits.append(click.exceptions.Exit)
+    except ImportError:
+        pass
+    return tuple(errors), tuple(aborts), tuple(exits)
+
+
+def _show_usage_error(e: Exception) -> int:
+    """Print a usage error as one ``Error:`` line (plus typer's usage hint) and a Fix line."""
+    from agentos.cli.console import err_console, escape
+
+    code = int(getattr(e, "exit_code", 2) or 2)
+    if code == 1:
+        code = 2  # every command-line mistake exits 2, as the README promises
+    ctx = getattr(e, "ctx", None)
+    message = e.format_message() if hasattr(e, "format_message") else str(e)
+    if type(e).__name__ == "NoArgsIsHelpError":
+        err_console.print(escape(message), highlight=False, soft_wrap=True)
+        return code
+    command = ctx.command_path if ctx is not None else "agentos"
+    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err_console.print(
+        f"Fix: see `{escape(command)} --help` for its usage.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``agentos`` script; returns the exit code."""
-    import click
-
     from agentos.errors import AgentOSError
 
+    usage_errors, aborts, exits = _usage_exceptions()
     args = sys.argv[1:] if argv is None else argv
     try:
         result = app(args=args, standalone_mode=False, prog_name="agentos")
@@ -76,12 +130,11 @@ def main(argv: list[str] | None = None) -> int:
 
         err_console.print(f"[bold red]Error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         code = e.exit_code
-    except click.exceptions.Abort:
+    except aborts:
         code = 130
-    except click.ClickException as e:
-        e.show()
-        code = e.exit_code
-    except click.exceptions.Exit as e:
+    except usage_errors as e:
+        code = _show_usage_error(e)
+    except exits as e:
         code = e.exit_code
     if argv is None:
         sys.exit(code)

@@ -10,7 +10,9 @@ from agentos.cli.common import AgentOption, ParamOption, SeedOption
 
 
 def run(
-    episodes: int = typer.Option(10, "--episodes", "-e", help="Episodes to evaluate."),
+    episodes: int = typer.Option(
+        10, "--episodes", "-e", min=1, help="Episodes to evaluate (>= 1)."
+    ),
     seed: int = SeedOption,
     checkpoint: str = typer.Option(
         None,

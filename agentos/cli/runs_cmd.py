@@ -43,7 +43,9 @@ def _return(value: float | None) -> str:
 def runs(
     ctx: typer.Context,
     agent: Path = AgentOption,
-    limit: int = typer.Option(50, "--limit", "-n", help="Show at most this many runs."),
+    limit: int = typer.Option(
+        50, "--limit", "-n", min=1, help="Show at most this many runs (>= 1)."
+    ),
 ) -> None:
     """List the agent's tracked runs, newest first."""
     ctx.obj = {"agent": agent}

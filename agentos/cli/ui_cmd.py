@@ -90,7 +90,9 @@ def stop_process_group(proc: subprocess.Popen, timeout: float = 10.0) -> None:
 
 def ui(
     agent: Path = AgentOption,
-    port: int = typer.Option(5000, "--port", help="Port on 127.0.0.1 to serve the UI on."),
+    port: int = typer.Option(
+        5000, "--port", min=1, max=65535, help="Port on 127.0.0.1 to serve the UI on."
+    ),
 ) -> None:
     """Open the MLflow UI on the agent's runs (http://127.0.0.1:PORT; Ctrl-C stops it)."""
     from agentos.components.spec import load_spec

@@ -123,10 +123,22 @@ def _construct(node: Node, context: BuildContext, deps: dict[str, Any], spec: Ag
         if e.where is None:
             raise type(e)(str(e), where=f"{spec.path}: {node.spec.where}") from None
         raise
+    except Exception as e:
+        if node.spec.source == "builtin":
+            raise
+        # User code (a local module or a git checkout): name the file, the class, the error.
+        module = node.spec.module or "?"
+        raise GraphError(
+            f"{node.cls.__name__}(...) in {module} raised {type(e).__name__}: {e}",
+            where=f"{spec.path}: {node.spec.where}",
+            fix=f"fix {node.cls.__name__}.__init__ in {module} (run with --debug for the "
+            "traceback)",
+        ) from e
 
 
 def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGraph:
     """Load classes, resolve parameters and validate the graph; builds nothing."""
+    from agentos.components.checks import check_loop_params
     from agentos.components.sources import load_component_class
     from agentos.runtime.loop import LoopParams
 
@@ -164,6 +176,7 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
         params = build_params(cls.Params, tree[name], f"{where_file}: components.{name}.params")
         nodes.append(Node(spec.components[name], cls, params, dependencies[name]))
     loop = build_params(LoopParams, tree[LOOP_KEY], f"{where_file}: loop")
+    check_loop_params(loop, f"{where_file}: loop")
 
     for role in ("environment", "actor"):
         found = [n.spec.name for n in nodes if n.role == role]

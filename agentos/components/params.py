@@ -279,10 +279,16 @@ def build_params(cls: type, values: Mapping[str, Any], where: str) -> Any:
     except AgentOSError as e:
         if e.where is not None:
             raise
-        raise ParameterError(str(e).split("\nFix:")[0], where=where, fix=e.fix) from None
+        from agentos.components.checks import parameter_fix
+
+        message = str(e).split("\nFix:")[0]
+        raise ParameterError(
+            message, where=where, fix=e.fix or parameter_fix(message, where)
+        ) from None
     except (ValueError, TypeError) as e:
-        fix = "see the component's parameter docs"
-        raise ParameterError(str(e), where=where, fix=fix) from None
+        from agentos.components.checks import parameter_fix
+
+        raise ParameterError(str(e), where=where, fix=parameter_fix(str(e), where)) from None
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

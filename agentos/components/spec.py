@@ -121,12 +121,19 @@ def read_raw(path: Path) -> dict[str, Any]:
     """The spec file as a mapping; malformed YAML becomes a SpecError with line/column."""
     import yaml
 
+    from agentos.components.strict_yaml import decode_utf8, load_yaml
+
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as e:
-        raise SpecError(f"cannot read the spec: {e}", where=str(path)) from None
+        raise SpecError(
+            f"cannot read the spec: {e.strerror or e}",
+            where=str(path),
+            fix="check that the file exists and that you may read it",
+        ) from None
+    text = decode_utf8(raw, path)
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, path)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         loc = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

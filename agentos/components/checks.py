@@ -1,0 +1,89 @@
+"""Range checks on numbers a user gives: loop parameters, step and episode counts, seeds.
+
+Each failure is a ``ParameterError`` naming the key (and file) and the fix, so the CLI
+prints one message and exits 2 instead of a traceback deep inside numpy or gymnasium.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from agentos.errors import ParameterError
+
+# loop parameter -> (smallest allowed value, what it means).
+LOOP_MINIMUMS: dict[str, tuple[float, str]] = {
+    "samples_per_insert": (0, "0 acts only"),
+    "min_replay_size": (0, "0 learns from the first step"),
+    "learn_every": (1, "env steps between learner calls"),
+    "eval_every": (0, "0 evaluates only at the end"),
+    "eval_episodes": (1, "episodes per evaluation"),
+    "checkpoint_every": (0, "0 checkpoints only at the end"),
+    "log_every": (1, "env steps between metric records"),
+    "sync_every": (1, "learner calls between variable syncs"),
+}
+
+
+def require_at_least(name: str, value: Any, minimum: float, *, where: str, fix: str) -> None:
+    """Refuse ``value`` below ``minimum`` (or NaN) with a message naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return  # types are checked where the parameters are built
+    if math.isnan(value) or value < minimum:
+        raise ParameterError(f"{name} must be >= {minimum}, got {value}", where=where, fix=fix)
+
+
+def check_loop_params(loop: Any, where: str) -> None:
+    """Check the ``loop:`` section (a ``LoopParams``) before anything runs."""
+    for key, (minimum, meaning) in LOOP_MINIMUMS.items():
+        if not hasattr(loop, key):
+            continue
+        require_at_least(
+            key,
+            getattr(loop, key),
+            minimum,
+            where=f"{where}.{key}",
+            fix=f"set loop.{key} to {minimum} or more ({meaning}) in agentos.yaml, "
+            f"or override it with -p loop.{key}=VALUE",
+        )
+
+
+_RANGE_MESSAGE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\b.*\bmust be\b")
+
+
+def parameter_fix(message: str, where: str) -> str:
+    """A Fix line for a component's own parameter check (``capacity must be >= 1, got 0``).
+
+    ``where`` is ``FILE: components.SLOT.params``; the fix names the key to change there and
+    the ``-p`` override that changes it for one command.
+    """
+    slot = (
+        where.rsplit("components.", 1)[-1].split(".params", 1)[0] if "components." in where else ""
+    )
+    match = _RANGE_MESSAGE.match(message)
+    key = match.group(1) if match else "KEY"
+    dotted = f"{slot}.{key}" if slot else key
+    return (
+        f"change {dotted} in agentos.yaml (components.{slot}.params.{key}) to an allowed value, "
+        f"or override it with -p {dotted}=VALUE"
+        if slot
+        else f"change {key} to an allowed value"
+    )
+
+
+def check_counts(
+    *, steps: int | None = None, episodes: int | None = None, seed: int | None = None
+) -> None:
+    """The Python API's own checks of learn/run arguments (the CLI checks them too)."""
+    if steps is not None:
+        require_at_least(
+            "steps", steps, 1, where="steps", fix="train for at least 1 env step: --steps N"
+        )
+    if episodes is not None:
+        require_at_least(
+            "episodes", episodes, 1, where="episodes", fix="evaluate at least 1 episode: -e N"
+        )
+    if seed is not None:
+        require_at_least(
+            "seed", seed, 0, where="seed", fix="use a seed of 0 or more (gymnasium needs it)"
+        )
