@@ -315,6 +315,7 @@ class Agent:
                 "version": c.version,
                 "url": c.url,
                 "commit": c.commit,
+                "requirements": list(c.requirements),
                 "recorded_hash": c.hash,
                 "hash": content_hash(files),
             }

@@ -22,6 +22,13 @@ def install(
         ..., help="Component, bundle or gym:<id> names (see `agentos list`)."
     ),
     registry: list[str] = RegistryOption,
+    yes: bool = typer.Option(
+        False,
+        "--yes",
+        "-y",
+        help="Install the components' Python requirements with pip without asking "
+        "(for scripts; without it a non-interactive install that needs pip refuses).",
+    ),
     agent: Path = AgentOption,
 ) -> None:
     """Install components or bundles from the registries into agentos.yaml."""
@@ -32,7 +39,7 @@ def install(
     before = load_spec(agent)
     loop_before = dict(before.loop)
     defaults_before = {slot: dict(p) for slot, p in before.defaults.items()}
-    slots = install_names(agent, names, list(registry or []))
+    slots = install_names(agent, names, list(registry or []), approve=_ask_pip(yes))
     spec = load_spec(agent)
     for slot in slots:
         c = spec.components[slot]
@@ -62,6 +69,35 @@ def install(
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _ask_pip(yes: bool):
+    """The approval ``install`` asks before pip runs: shows the exact packages, then
+    --yes, an interactive yes, or a refusal (exit 2) when nobody can answer."""
+    import sys
+
+    from agentos.cli.console import err_console, escape
+
+    def approve(requirements: list[str]) -> bool:
+        err_console.print(
+            "These components need Python packages; pip would run:\n  pip install -- "
+            + " ".join(escape(repr(r) if " " in r else r) for r in requirements),
+            highlight=False,
+            soft_wrap=True,
+        )
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            from agentos.errors import AgentOSError
+
+            raise AgentOSError(
+                "installing Python packages needs your consent, and this session cannot ask",
+                where="agentos install",
+                fix="check the packages above and rerun with --yes; nothing was changed",
+            )
+        return typer.confirm("Install them?", default=False, err=True)
+
+    return approve
 
 
 def uninstall(

@@ -19,7 +19,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agentos.components.registry import RegistryEntry, load_registries, normalise
+from agentos.components.install_checks import (
+    Approve,
+    approve_or_refuse,
+    check_gym_id,
+    check_requirements,
+)
+from agentos.components.registry import GYM_PREFIX, RegistryEntry, load_registries, normalise
 from agentos.components.sources import component_files, content_hash
 from agentos.components.spec import (
     ComponentSpec,
@@ -36,8 +42,14 @@ PIP_TIMEOUT_S = 1800
 """Longest ``pip install`` may take."""
 
 
-def install(agent_dir: Path, names: list[str], registries: list[str]) -> list[str]:
-    """Install components/bundles into the agent's spec; returns the slots written."""
+def install(
+    agent_dir: Path, names: list[str], registries: list[str], *, approve: Approve | None = None
+) -> list[str]:
+    """Install components/bundles into the agent's spec; returns the slots written.
+
+    ``approve`` is asked with the exact pip requirements before pip runs (the CLI asks the
+    user); without it they are logged and installed.
+    """
     if not names:
         raise AgentOSError(
             "nothing to install",
@@ -70,9 +82,14 @@ def install(agent_dir: Path, names: list[str], registries: list[str]) -> list[st
         for slot, params in registry.defaults(name).items():
             defaults.setdefault(slot, {}).update(params)
 
+    for entry in plan.values():
+        check_requirements(entry.requirements, f"{entry.origin.describe()}: {entry.name}")
     requirements = list(dict.fromkeys(r for e in plan.values() for r in e.requirements))
     if requirements:
-        pip_install(requirements)
+        pip_install(requirements, approve)
+    for entry in plan.values():
+        if entry.name.startswith(GYM_PREFIX):
+            check_gym_id(entry.name, str(entry.params.get("env_id", "")))
 
     components = raw.get("components")
     if not isinstance(components, dict):
@@ -196,13 +213,16 @@ def unsatisfied(requirements: list[str]) -> list[str]:
     return missing
 
 
-def pip_install(requirements: list[str]) -> None:
-    """``pip install`` the requirements into this Python; failure shows pip's last lines."""
-    requirements = unsatisfied(requirements)
+def pip_install(requirements: list[str], approve: Approve | None = None) -> None:
+    """``pip install`` the requirements into this Python, after ``approve`` said yes; failure
+    shows pip's last lines. Only valid requirement strings, after ``--``."""
+    requirements = unsatisfied(check_requirements(requirements, "requirements"))
     if not requirements:
         logger.info("requirements already satisfied")
         return
-    cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *requirements]
+    approve_or_refuse(requirements, approve)
+    cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--"]
+    cmd += requirements
     logger.info("installing requirements: %s", " ".join(requirements))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)

@@ -298,6 +298,7 @@ def test_requirements_already_satisfied_skip_pip(
             "pip",
             "install",
             "--disable-pip-version-check",
+            "--",
             "agentos-no-such-pkg==1.0",
         ]
     ]

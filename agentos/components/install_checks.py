@@ -1,0 +1,88 @@
+"""What ``install`` checks before it changes anything: requirement strings, gym ids.
+
+Registry entries are written by other people. Their ``requirements`` go to pip, so each
+must be a valid PEP 508 requirement (``name[extras] (specifier) ; marker`` or
+``name @ url``): never an option (``--no-index``), a path or anything else pip would read
+as an instruction. They are passed after ``--`` and shown to the user before pip runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable, Iterable
+
+from agentos.errors import AgentOSError, RegistryError
+
+logger = logging.getLogger(__name__)
+
+Approve = Callable[[list[str]], bool]
+"""Asked with the exact requirement strings pip would install; True lets pip run."""
+
+
+def check_requirements(requirements: Iterable[str], origin: str) -> list[str]:
+    """The requirement strings, each checked to be a valid PEP 508 requirement."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    out = []
+    for text in requirements:
+        text = str(text)
+        problem = None
+        if not text.strip() or text.lstrip().startswith("-"):
+            problem = "an option, not a requirement"
+        else:
+            try:
+                Requirement(text)
+            except InvalidRequirement as e:
+                problem = str(e).splitlines()[0]
+        if problem is not None:
+            raise AgentOSError(
+                f"pip could not install {text!r}: not a valid requirement (PEP 508): {problem}",
+                where=f"{origin}: requirements",
+                fix="a registry's requirements must be package requirements such as "
+                "'numpy>=1.26' or 'name @ https://...'; correct the registry entry or ask "
+                "its author to",
+            )
+        out.append(text)
+    return out
+
+
+def approve_or_refuse(requirements: list[str], approve: Approve | None) -> None:
+    """Ask ``approve`` before pip installs ``requirements``; refuse when it says no.
+
+    With no ``approve`` (the Python API) the packages are logged and installed: calling
+    ``install`` is the consent.
+    """
+    if approve is None:
+        logger.warning("installing Python packages with pip: %s", ", ".join(requirements))
+        return
+    if not approve(list(requirements)):
+        raise AgentOSError(
+            f"not installing the required Python packages: {', '.join(requirements)}",
+            where="agentos install",
+            fix="rerun and answer yes, or pass --yes; nothing was changed",
+        )
+
+
+def check_gym_id(name: str, env_id: str) -> None:
+    """Refuse ``gym:ID`` at install when gymnasium does not know ``ID``."""
+    import gymnasium as gym
+
+    from agentos.envs.make import register_plugins
+
+    try:
+        bare = register_plugins(env_id)
+    except AgentOSError as e:
+        raise RegistryError(
+            str(e).split("\nFix:")[0], where=f"agentos install {name}", fix=e.fix
+        ) from None
+    if bare in gym.registry:
+        return
+    close = difflib.get_close_matches(bare, list(gym.registry), n=3)
+    raise RegistryError(
+        f"unknown gymnasium environment id '{bare}'",
+        where=f"agentos install {name}",
+        fix=(f"did you mean {', '.join(close)}? " if close else "")
+        + "gymnasium ids look like CartPole-v1, ALE/Pong-v5, MiniGrid-DoorKey-5x5-v0; "
+        "a package's own ids as gym:package:Id-v0",
+    )
