@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import multiprocessing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from agentos.envs.make import EnvFactory, make_gym
+from agentos.envs.vector import AsyncCopies
 from agentos.envs.wrappers import parse_wrappers
 from agentos.errors import AgentOSError
 from agentos.runtime.roles import BuildContext, Environment, EnvStep
@@ -50,8 +50,11 @@ class GymParams:
     """Copies stepped together (one batched actor call per step)."""
     vectorization: Literal["sync", "async"] = "sync"
     """``sync``: copies stepped one after another in this process (exact resume);
-    ``async``: one subprocess per copy, so slow environments (Atari, simulators) use every
-    core (a resume restarts their episodes)."""
+    ``async``: copies in worker subprocesses, so slow environments (Atari, simulators) use
+    every core (a resume restarts their episodes)."""
+    async_workers: int = 0
+    """Worker subprocesses of ``async`` copies, each stepping an equal share of them
+    (0: one per CPU core, as many as divide ``num_envs``)."""
     max_episode_steps: int | None = None
     """Override the id's time limit (None keeps gymnasium's)."""
     kwargs: dict = field(default_factory=dict)
@@ -114,18 +117,11 @@ def _select(obs_space: Any, params: GymParams) -> Any:
     return spaces.Box(obs_space.low[keep], obs_space.high[keep], dtype=obs_space.dtype)
 
 
-def _vector(factory: EnvFactory, params: GymParams) -> Any:
-    """The copies as a gymnasium vector env that leaves resets to us (autoreset disabled)."""
-    from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
+def _sync_copies(factory: EnvFactory, params: GymParams) -> Any:
+    """The copies in this process, leaving resets to us (autoreset disabled)."""
+    from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-    fns = [factory] * params.num_envs
-    if params.vectorization == "async":
-        try:
-            multiprocessing.set_forkserver_preload(["gymnasium", "numpy"])
-        except ValueError:  # the forkserver already runs
-            pass
-        return AsyncVectorEnv(fns, autoreset_mode=AutoresetMode.DISABLED, context="forkserver")
-    return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.DISABLED)
+    return SyncVectorEnv([factory] * params.num_envs, autoreset_mode=AutoresetMode.DISABLED)
 
 
 class GymEnvironment(Environment):
@@ -140,8 +136,11 @@ class GymEnvironment(Environment):
     def __init__(self, params: GymParams, context: BuildContext, **dependencies: Any):
         super().__init__(params, context)
         self._factory = self.factory(params, context.agent_dir)
-        self._vec = _vector(self._factory, params)
         self._sync = params.vectorization == "sync"
+        if self._sync:
+            self._vec = _sync_copies(self._factory, params)
+        else:
+            self._vec = AsyncCopies(self._factory, params.num_envs, params.async_workers)
         self.num_envs = params.num_envs
         self.observation_space = _select(self._vec.single_observation_space, params)
         self.action_space = self._vec.single_action_space
@@ -184,7 +183,7 @@ class GymEnvironment(Environment):
         """Reset every copy; copy i gets ``seed + i`` (the component's own seed if None)."""
         base = self._seed if seed is None else seed
         seeds = [int(base) + i for i in range(self.num_envs)]
-        obs, _ = self._vec.reset(seed=seeds)
+        obs = self._vec.reset(seed=seeds)[0] if self._sync else self._vec.reset(seeds)
         self._starts = [{"seed": s} for s in seeds]
         self._actions = [[] for _ in range(self.num_envs)]
         self._obs = obs
@@ -196,29 +195,29 @@ class GymEnvironment(Environment):
     def step(self, action: np.ndarray) -> EnvStep:
         """Step every copy; finished copies are reset and their last obs kept."""
         action = np.asarray(action)
+        if self._sync:
+            obs, reward, terminated, truncated, final = self._step_sync(action)
+        else:
+            obs, reward, terminated, truncated, final = self._vec.step(action)
+        self._obs = obs
+        return EnvStep(self._view(obs), reward, terminated, truncated, self._view(final))
+
+    def _step_sync(self, action: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Step the in-process copies, remembering how each episode began (exact resume)."""
         obs, reward, terminated, truncated, _ = self._vec.step(action)
         terminated = np.asarray(terminated, bool)
         truncated = np.asarray(truncated, bool)
         done = terminated | truncated
         final = obs
-        if self._sync:
-            for i in range(self.num_envs):
-                self._actions[i].append(action[i])
+        for i in range(self.num_envs):
+            self._actions[i].append(action[i])
         if done.any():
             final = obs.copy()
-            if self._sync:
-                for i in np.flatnonzero(done):
-                    self._starts[i] = {"rng": _rng_state(self._vec.envs[i])}
-                    self._actions[i] = []
+            for i in np.flatnonzero(done):
+                self._starts[i] = {"rng": _rng_state(self._vec.envs[i])}
+                self._actions[i] = []
             obs, _ = self._vec.reset(options={"reset_mask": done})
-        self._obs = obs
-        return EnvStep(
-            self._view(obs),
-            np.asarray(reward, np.float32),
-            terminated,
-            truncated,
-            self._view(final),
-        )
+        return obs, np.asarray(reward, np.float32), terminated, truncated, final
 
     # --- state ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -287,13 +286,8 @@ class GymEnvironment(Environment):
     def close(self) -> None:
         """Close every copy (subprocesses included, whatever state they are in)."""
         vec, self._vec = getattr(self, "_vec", None), None
-        if vec is None:
-            return
-        try:
-            vec.close(**({} if self._sync else {"timeout": 5}))
-        except Exception:  # a copy died (Ctrl-C reaches subprocesses too): end them all
-            if not self._sync:
-                vec.close(terminate=True)
+        if vec is not None:
+            vec.close()
 
 
 def environment_for_class(

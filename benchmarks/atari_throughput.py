@@ -1,0 +1,108 @@
+"""Atari (Pong) acting throughput: agentos sync/async copies vs Stable-Baselines3, as JSON.
+
+Both sides step ALE Pong with uniformly random actions under the same preprocessing work
+(frame skip 4 with max-pool of the last two frames, 84x84 grayscale, up to 30 no-ops at
+reset), for 1, 8 and 32 copies:
+
+* agentos: ``GymEnvironment`` on ``ALE/Pong-v5`` (``preprocessing: auto``), with
+  ``vectorization: sync`` (one process) and ``async`` (a subprocess per copy);
+* SB3: ``make_atari_env("PongNoFrameskip-v4")`` (its AtariWrapper: the same preprocessing
+  plus episodic life, fire reset and reward clipping) with ``DummyVecEnv`` (one process) and
+  ``SubprocVecEnv`` (a subprocess per copy). Skipped without ``pip install -e ".[bench]"``.
+
+Each configuration runs ``--steps`` env steps after a warm-up; agentos and SB3 alternate
+per configuration so load on the machine hits both alike. Prints one JSON line per row and
+a summary line with the async/SubprocVecEnv ratios.
+
+    python benchmarks/atari_throughput.py [--steps 8000] [--copies 1 8 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _agentos_rate(copies: int, mode: str, steps: int) -> float:
+    from agentos.envs.atari import AtariEnvironment, AtariParams
+    from agentos.runtime.roles import BuildContext
+
+    ctx = BuildContext(name="environment", seed=0, agent_dir=Path("."))
+    env = AtariEnvironment(AtariParams(game="Pong", num_envs=copies, vectorization=mode), ctx)
+    rng = np.random.default_rng(0)
+    n = env.action_space.n
+    try:
+        env.reset(seed=0)
+        for _ in range(20):
+            env.step(rng.integers(n, size=copies))
+        vector_steps = max(steps // copies, 20)
+        start = time.perf_counter()
+        for _ in range(vector_steps):
+            env.step(rng.integers(n, size=copies))
+        return vector_steps * copies / (time.perf_counter() - start)
+    finally:
+        env.close()
+
+
+def _sb3_rate(copies: int, mode: str, steps: int) -> float | None:
+    try:
+        from stable_baselines3.common.env_util import make_atari_env
+        from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+    except ImportError:
+        return None
+    import ale_py
+    import gymnasium
+
+    gymnasium.register_envs(ale_py)
+    cls = SubprocVecEnv if mode == "async" else DummyVecEnv
+    kwargs = {"start_method": "fork"} if mode == "async" else None  # inherits ALE's ids
+    env = make_atari_env(
+        "PongNoFrameskip-v4", n_envs=copies, seed=0, vec_env_cls=cls, vec_env_kwargs=kwargs
+    )
+    rng = np.random.default_rng(0)
+    n = env.action_space.n
+    try:
+        env.reset()
+        for _ in range(20):
+            env.step(rng.integers(n, size=copies))
+        vector_steps = max(steps // copies, 20)
+        start = time.perf_counter()
+        for _ in range(vector_steps):
+            env.step(rng.integers(n, size=copies))
+        return vector_steps * copies / (time.perf_counter() - start)
+    finally:
+        env.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=8000, help="env steps per configuration")
+    parser.add_argument("--copies", type=int, nargs="+", default=[1, 8, 32])
+    args = parser.parse_args()
+    ratios = {}
+    for copies in args.copies:
+        for mode in ("sync", "async"):
+            ours = _agentos_rate(copies, mode, args.steps)
+            theirs = _sb3_rate(copies, mode, args.steps)
+            row = {
+                "copies": copies,
+                "vectorization": mode,
+                "agentos_env_steps_per_s": round(ours, 1),
+                "sb3": "DummyVecEnv" if mode == "sync" else "SubprocVecEnv",
+                "sb3_env_steps_per_s": None if theirs is None else round(theirs, 1),
+                "ratio": None if theirs is None else round(ours / theirs, 2),
+            }
+            print(json.dumps(row), flush=True)
+            if theirs is not None and mode == "async":
+                ratios[copies] = row["ratio"]
+    print(json.dumps({"summary": "agentos async / SB3 SubprocVecEnv", "ratios": ratios,
+                      "cpus": os.cpu_count(), "steps": args.steps}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
