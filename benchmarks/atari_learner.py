@@ -1,0 +1,93 @@
+"""R2D2 on Atari: learner updates/s with the paper's network, replay bytes, checkpoint size.
+
+The r2d2 bundle on ``ALE/Pong-v5`` (84x84x1 uint8 frames) with R2D2's network and batch
+(Kapturowski et al. 2019, Table 2): Nature conv torso, LSTM 512, dueling head 512, batch 32
+sequences of 80 steps (burn-in 40 + trace 40). The replay is filled by the R2D2 actor on 8
+copies, then ``learner.step`` is timed after compilation. Also measured: the bytes one
+stored sequence takes (so the replay per 100,000 sequences) and the bytes a checkpoint of
+the replay takes per sequence. Runs on whatever JAX finds (CPU here; a CUDA JAX uses the
+GPU). Prints JSON lines.
+
+    python benchmarks/atari_learner.py [--updates 10] [--sequences 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PAPER = [
+    "network.lstm_size=512",
+    "network.head_hidden=512",
+    "actor.burn_in=40",
+    "actor.trace_length=40",
+    "actor.period=40",
+    "learner.batch_size=32",
+    "replay.capacity=2000",
+    "environment.num_envs=8",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--updates", type=int, default=10)
+    parser.add_argument("--sequences", type=int, default=64, help="replay fill before timing")
+    args = parser.parse_args()
+    import jax
+
+    import agentos
+    from agentos.cli.init_cmd import init
+    from agentos.components.install import install
+    from agentos.replay.memory import human, item_bytes
+    from agentos.runtime.checkpoint import save_checkpoint
+    from agentos.runtime.loop import training_step
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tmp}/mlflow.db")
+        folder = Path(tmp) / "agent"
+        with contextlib.redirect_stdout(sys.stderr):
+            init(folder, None, False)
+        install(folder, ["r2d2", "gym:ALE/Pong-v5"], [])
+        built = agentos.load_agent(folder, PAPER).graph.build(seed=0)
+        env, actor = built.one("environment"), built.one("actor")
+        learner, replay = built.one("learner"), built.one("replay")
+        obs, extras = env.reset(seed=0), actor.initial_extras(env.num_envs)
+        t0 = time.perf_counter()
+        steps = 0
+        while len(replay) < args.sequences:
+            step, extras = training_step(env, actor, obs, extras, 0)
+            obs = step.observation
+            steps += env.num_envs
+        acting = steps / (time.perf_counter() - t0)
+        learner.step(1)  # compile
+        t0 = time.perf_counter()
+        learner.step(args.updates)
+        wall = time.perf_counter() - t0
+        per_sequence = item_bytes(replay.sample(1).items)
+        ckpt = save_checkpoint(Path(tmp) / "replay.msgpack", replay.state_dict())
+        per_sequence_ckpt = ckpt.stat().st_size / len(replay)
+        built.close()
+    print(json.dumps({
+        "benchmark": "r2d2_atari_learner", "device": jax.devices()[0].platform,
+        "batch": 32, "sequence_length": 80, "lstm_size": 512, "torso": "nature_conv",
+        "updates": args.updates, "wall_s": round(wall, 2),
+        "updates_per_s": round(args.updates / wall, 3),
+        "acting_with_r2d2_actor_env_steps_per_s": round(acting, 1),
+    }))  # fmt: skip
+    print(json.dumps({
+        "benchmark": "atari_replay_bytes", "sequence_length": 80,
+        "bytes_per_sequence": per_sequence,
+        "replay_per_100k_sequences": human(per_sequence * 100_000),
+        "checkpoint_bytes_per_sequence": round(per_sequence_ckpt),
+        "checkpoint_per_100k_sequences": human(per_sequence_ckpt * 100_000),
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
