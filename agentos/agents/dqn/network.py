@@ -120,7 +120,9 @@ class QNetwork(Network):
         if not isinstance(action_space, gymnasium.spaces.Discrete):
             raise IncompatibleSpaceError(
                 f"the dqn Q-network outputs one value per discrete action; environment has "
-                f"{action_space!r}. Use a discrete-action environment."
+                f"{action_space!r}",
+                fix="use a discrete-action environment (cartpole, lunar_lander, Atari), or a "
+                "wrapper that discretises the actions",
             )
 
     def init(self, rng: Any) -> Any:
