@@ -52,6 +52,8 @@ def register_plugins(env_id: str) -> str:
                 ) from None
             if package == "ale_py":
                 gym.register_envs(module)
+                # ALE's banner and per-game notes go to the terminal unless told otherwise
+                module.ALEInterface.setLoggerMode(module.LoggerMode.Error)
     return bare
 
 
