@@ -18,12 +18,13 @@ from typing import Any
 
 from agentos.components.spec import AgentSpec, load_spec, parse_spec
 from agentos.errors import CheckpointError
+from agentos.tracking.checkpoints import (
+    BEST_FILE,
+    checkpoint_path,
+    find_checkpoint,
+)
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT_DIR = Path(".agentos") / "checkpoints"
-CHECKPOINT_FILE = "latest.msgpack"
-BEST_FILE = "best.msgpack"
 
 
 @dataclass
@@ -51,48 +52,6 @@ def load_agent(path: str | Path = ".", overrides: list[str] | None = None) -> Ag
     return Agent(load_spec(path), overrides)
 
 
-def checkpoint_path(agent_dir: Path, run_id: str) -> Path:
-    """Where run ``run_id`` keeps its latest checkpoint."""
-    return agent_dir / CHECKPOINT_DIR / run_id / CHECKPOINT_FILE
-
-
-def find_checkpoint(agent_dir: Path, ref: str) -> tuple[str, Path]:
-    """(run id, checkpoint file) for ``latest``, ``best``, or a run id (prefix allowed).
-
-    ``best`` is the state at the best training evaluation of the latest learn run.
-    """
-    root = agent_dir / CHECKPOINT_DIR
-    files = sorted(root.glob(f"*/{CHECKPOINT_FILE}"), key=lambda p: p.stat().st_mtime)
-    if ref == "best":
-        best = files[-1].parent / BEST_FILE if files else None
-        if best is None or not best.is_file():
-            raise CheckpointError(
-                f"no best checkpoint in {root}", fix="train first with `agentos learn`"
-            )
-        return best.parent.name, best
-    if ref == "latest":
-        if not files:
-            raise CheckpointError(
-                f"no checkpoint in {root}",
-                fix="train first with `agentos learn`",
-            )
-        return files[-1].parent.name, files[-1]
-    matches = [f for f in files if f.parent.name.startswith(ref)]
-    if len(matches) == 1:
-        return matches[0].parent.name, matches[0]
-    from agentos.tracking.store import download_artifacts, get_run
-
-    run = get_run(agent_dir, ref)
-    try:
-        local = download_artifacts(agent_dir, run.run_id, f"checkpoints/{CHECKPOINT_FILE}")
-    except Exception:
-        raise CheckpointError(
-            f"run {run.run_id} has no checkpoint",
-            fix="pick a learn run from `agentos runs`, or use --checkpoint latest",
-        ) from None
-    return run.run_id, Path(local)
-
-
 class Agent:
     """An agent folder's spec, ready to learn and run."""
 
@@ -110,8 +69,36 @@ class Agent:
 
     def checkpoint_record(self, seed: int, loop_state: dict[str, Any]) -> dict[str, Any]:
         """What a checkpoint file holds: the loop's state, the seed and the ``-p`` overrides
-        the agent was built with (``run`` rebuilds the same networks from them)."""
-        return {"seed": seed, "overrides": list(self.overrides), "loop": loop_state}
+        the agent was built with (``run`` rebuilds the same networks from them), and the
+        resolved parameters and environment (to say what differs when the spec changed)."""
+        from agentos.components.params import flatten
+
+        return {
+            "seed": seed,
+            "overrides": list(self.overrides),
+            "params": flatten(self.graph.full_params()),
+            "env": self.env_name(),
+            "loop": loop_state,
+        }
+
+    def _fits(self, state: dict[str, Any], path: Path, resume: bool) -> Any:
+        """A check for ``_tracked``: refuse ``state`` when its arrays do not fit the agent
+        built now (before any run is started or reopened)."""
+        from agentos.components.compat import check_checkpoint_fits
+        from agentos.components.params import flatten
+
+        def check(built: Any) -> None:
+            check_checkpoint_fits(
+                state,
+                path,
+                built.components,
+                {n.spec.name: n.role for n in self.graph.nodes},
+                flatten(self.graph.full_params()),
+                self.env_name(),
+                resume,
+            )
+
+        return check
 
     def _with_checkpoint_overrides(self, state: dict[str, Any]) -> Agent:
         """This agent rebuilt with the overrides of the run that wrote ``state`` first and
@@ -152,7 +139,7 @@ class Agent:
         starting a local one bound to 127.0.0.1.
         """
         from agentos.components.checks import check_counts
-        from agentos.runtime.checkpoint import load_checkpoint
+        from agentos.runtime.checkpoint import load_run_checkpoint as load_checkpoint
         from agentos.runtime.layouts.ray_layout import check_layout
 
         check_counts(steps=steps, seed=seed)
@@ -172,15 +159,17 @@ class Agent:
             )
         state = None
         resume_id = None
+        check = None
         if resume:
             resume_id, ckpt = self._resume_target(resume)
             state = load_checkpoint(ckpt)
             seed = int(state.get("seed", seed))
+            check = self._fits(state, ckpt, resume=True)
         run_tags = {"agentos.steps": str(steps), "agentos.overrides": json.dumps(self.overrides)}
         if actors:
             run_tags.update({"agentos.layout": "ray", "agentos.actors": str(actors)})
         run_tags.update(tags or {})
-        with self._tracked("learn", seed, run_tags, resume_id) as (tracker, built):
+        with self._tracked("learn", seed, run_tags, resume_id, check) as (tracker, built):
             loop = self._loop(built, seed, tracker, hooks, learn=True)
             if state is not None:
                 loop.load_state_dict(state["loop"])
@@ -230,34 +219,45 @@ class Agent:
     ) -> RunResult:
         """Evaluate the greedy policy for ``episodes`` episodes (from a checkpoint if given)."""
         from agentos.components.checks import check_counts
-        from agentos.runtime.checkpoint import load_checkpoint
+        from agentos.runtime.checkpoint import load_run_checkpoint as load_checkpoint
 
         check_counts(episodes=episodes, seed=seed)
         state = None
         source = None
+        ckpt = None
         has_learner = self.graph.node("learner") is not None
         if checkpoint is None and has_learner:
             try:
                 source, ckpt = find_checkpoint(self.agent_dir, "latest")
-                state = load_checkpoint(ckpt)
             except CheckpointError:
                 log.warning("no checkpoint yet: evaluating the untrained agent")
+            else:
+                # A checkpoint that exists but cannot be read is refused, never replaced by
+                # the untrained agent.
+                state = load_checkpoint(ckpt)
         elif checkpoint is not None:
             source, ckpt = find_checkpoint(self.agent_dir, checkpoint)
             state = load_checkpoint(ckpt)
         if state is not None:
             rebuilt = self._with_checkpoint_overrides(state)
             if rebuilt is not self:
-                return rebuilt._run_from(state, source, episodes, seed, hooks)
-        return self._run_from(state, source, episodes, seed, hooks)
+                return rebuilt._run_from(state, source, episodes, seed, hooks, ckpt)
+        return self._run_from(state, source, episodes, seed, hooks, ckpt)
 
     def _run_from(
-        self, state: dict[str, Any] | None, source: str | None, episodes: int, seed: int, hooks: Any
+        self,
+        state: dict[str, Any] | None,
+        source: str | None,
+        episodes: int,
+        seed: int,
+        hooks: Any,
+        ckpt: Path | None = None,
     ) -> RunResult:
         tags = {"agentos.episodes": str(episodes), "agentos.overrides": json.dumps(self.overrides)}
         if source:
             tags["agentos.checkpoint_run"] = source
-        with self._tracked("run", seed, tags, None) as (tracker, built):
+        check = self._fits(state, ckpt or Path(str(source)), resume=False) if state else None
+        with self._tracked("run", seed, tags, None, check) as (tracker, built):
             loop = self._loop(built, seed, tracker, hooks, learn=False)
             if state is not None:
                 loop.load_state_dict(state["loop"])
@@ -323,14 +323,27 @@ class Agent:
 
     @contextmanager
     def _tracked(
-        self, kind: str, seed: int, tags: dict[str, str], resume_id: str | None
+        self,
+        kind: str,
+        seed: int,
+        tags: dict[str, str],
+        resume_id: str | None,
+        check: Any = None,
     ) -> Iterator[tuple[Any, Any]]:
+        """Build the agent, run ``check(built)`` (nothing is tracked if it fails), then start
+        (or reopen) the tracked run."""
         import yaml
 
         from agentos.components.params import flatten
         from agentos.tracking.store import RunTracker, environment_info
 
         built = self.graph.build(seed)
+        if check is not None:
+            try:
+                check(built)
+            except BaseException:
+                built.close()
+                raise
         chain = getattr(built.one("environment"), "wrapper_chain", None)
         if chain is not None:
             tags = {**tags, "agentos.env_wrappers": " > ".join(chain()) or "none"}
@@ -439,4 +452,11 @@ def spec_from_text(text: str, agent_dir: Path) -> AgentSpec:
     return parse_spec(data, path)
 
 
-__all__ = ["Agent", "RunResult", "load_agent", "find_checkpoint", "spec_from_text"]
+__all__ = [
+    "Agent",
+    "RunResult",
+    "load_agent",
+    "checkpoint_path",
+    "find_checkpoint",
+    "spec_from_text",
+]

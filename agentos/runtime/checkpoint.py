@@ -71,17 +71,98 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
     return path
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint written by ``save_checkpoint``."""
+DAMAGED_FIX = (
+    "use another checkpoint: `agentos run --checkpoint best`, or an earlier run's with "
+    "`--checkpoint RUN_ID` / `agentos learn --resume --from RUN_ID` (see `agentos runs`); "
+    "or start a new run with `agentos learn`"
+)
+
+
+def load_checkpoint(path: Path) -> Any:
+    """Read a checkpoint written by ``save_checkpoint``; a truncated or damaged file is a
+    ``CheckpointError`` naming it."""
     import msgpack
 
     if not path.is_file():
         raise CheckpointError(f"checkpoint file {path} does not exist")
     try:
         with open(path, "rb") as f:
-            return _decode(msgpack.unpackb(f.read(), raw=False, strict_map_key=False))
-    except (ValueError, msgpack.UnpackException) as e:
-        raise CheckpointError(f"checkpoint {path} is unreadable: {e}") from None
+            data = f.read()
+    except OSError as e:
+        raise CheckpointError(
+            f"cannot read the checkpoint: {e.strerror or e}", where=str(path), fix=DAMAGED_FIX
+        ) from None
+    try:
+        state = _decode(msgpack.unpackb(data, raw=False, strict_map_key=False))
+    except (ValueError, TypeError, KeyError, msgpack.UnpackException) as e:
+        raise CheckpointError(
+            f"the checkpoint is unreadable ({len(data)} bytes; truncated or damaged: "
+            f"{type(e).__name__}: {e})",
+            where=str(path),
+            fix=DAMAGED_FIX,
+        ) from None
+    return state
+
+
+def load_run_checkpoint(path: Path) -> dict[str, Any]:
+    """A learn run's checkpoint (seed, overrides, loop state); an empty map, a 1-byte file or
+    any other file without a loop state is a ``CheckpointError`` naming it."""
+    state = load_checkpoint(path)
+    problem = _shape_problem(state)
+    if problem:
+        size = path.stat().st_size
+        raise CheckpointError(
+            f"not a complete agentos checkpoint ({size} bytes): {problem}",
+            where=str(path),
+            fix=DAMAGED_FIX,
+        )
+    return state
+
+
+def _shape_problem(state: Any) -> str | None:
+    """What is missing from a decoded checkpoint (None when it has what resume/run read)."""
+    if not isinstance(state, dict):
+        return f"it holds a {type(state).__name__}, not a mapping"
+    loop = state.get("loop")
+    if not isinstance(loop, dict):
+        return "it has no 'loop' state"
+    for key in ("counters", "components"):
+        if not isinstance(loop.get(key), dict):
+            return f"its loop state has no '{key}'"
+    return None
+
+
+def shape_differences(saved: Any, fresh: Any, path: str = "") -> list[str]:
+    """Where two state trees differ in structure: keys, array shapes or dtypes (not values).
+
+    Used before loading a checkpoint into freshly built components, so that a changed
+    network (``hidden_sizes``) or environment is reported instead of failing inside flax.
+    """
+    if isinstance(saved, dict) and isinstance(fresh, dict):
+        only_saved = sorted(set(saved) - set(fresh), key=str)
+        only_fresh = sorted(set(fresh) - set(saved), key=str)
+        out = []
+        if only_saved:
+            out.append(f"{path or '/'}: only in the checkpoint: {', '.join(map(str, only_saved))}")
+        if only_fresh:
+            out.append(f"{path or '/'}: only in the spec: {', '.join(map(str, only_fresh))}")
+        for key in saved:
+            if key in fresh:
+                out += shape_differences(saved[key], fresh[key], f"{path}/{key}")
+        return out
+    if isinstance(saved, (list, tuple)) and isinstance(fresh, (list, tuple)):
+        if len(saved) != len(fresh):
+            return [f"{path}: {len(saved)} entries in the checkpoint, {len(fresh)} in the spec"]
+        return [
+            d
+            for i, (a, b) in enumerate(zip(saved, fresh, strict=True))
+            for d in shape_differences(a, b, f"{path}[{i}]")
+        ]
+    if hasattr(saved, "shape") and hasattr(fresh, "shape"):
+        a, b = np.asarray(saved), np.asarray(fresh)
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return [f"{path}: shape {a.shape} {a.dtype} in the checkpoint, {b.shape} {b.dtype} now"]
+    return []
 
 
 def tree_differences(a: Any, b: Any, path: str = "") -> list[str]:

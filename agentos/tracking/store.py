@@ -286,6 +286,8 @@ class RunTracker:
         self._last_flush = time.monotonic()
         self._ended = False
         self.status = "RUNNING"
+        self.resumed_status: str | None = None
+        """The status of a reopened run before this command; a FINISHED one stays FINISHED."""
 
     @classmethod
     def start(
@@ -338,6 +340,7 @@ class RunTracker:
                 client.delete_tag(run.info.run_id, TAG_END_REASON)
             existing = run.data.params
         tracker = cls(client, run.info.run_id, run.info.artifact_uri)
+        tracker.resumed_status = None if resume_run_id is None else status
         tracker._log_params(params, existing)
         if resume_run_id is not None:
             tracker.set_tags(all_tags)
@@ -443,6 +446,10 @@ class RunTracker:
             status = "KILLED"
         else:
             status = "FAILED"
+        if status != "FINISHED" and self.resumed_status == "FINISHED":
+            from agentos.tracking.resume_guard import keep_finished
+
+            status = keep_finished(self, status, exc)
         if exc_type is None:
             self.end(status)
         else:

@@ -1,0 +1,102 @@
+"""Does a checkpoint fit the agent the spec builds now?
+
+The common workflow "train, change something (``network.hidden_sizes``, the environment),
+then ``run`` or ``learn --resume``" used to die in a flax ``ScopeParamShapeError``. Before a
+checkpoint is loaded, the trained components' array shapes are compared with freshly built
+ones; when they differ, the message says what differs (parameters and environment recorded
+in the checkpoint, else the arrays) and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from agentos.errors import CheckpointError
+
+TRAINED_ROLES = ("learner", "network")
+"""Components whose arrays must match the checkpoint's (actor, replay state may change)."""
+MAX_LISTED = 6
+
+
+def _text(value: Any) -> str:
+    try:
+        return json.dumps(list(value) if isinstance(value, tuple) else value, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def param_differences(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, tuple]:
+    """{key: (checkpoint value, current value)} for flat parameter keys that differ."""
+    out = {}
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key, "<unset>"), current.get(key, "<unset>")
+        if _text(a) != _text(b):
+            out[key] = (a, b)
+    return out
+
+
+def check_checkpoint_fits(
+    state: dict[str, Any],
+    path: Path,
+    components: dict[str, Any],
+    roles: dict[str, str],
+    current_params: dict[str, Any],
+    current_env: str,
+    resume: bool,
+) -> None:
+    """Refuse (CheckpointError) a checkpoint whose trained arrays do not fit ``components``.
+
+    ``components``/``roles``: the freshly built components by name and their roles;
+    ``current_params``: the flat resolved parameters now; ``current_env``: the env label.
+    """
+    from agentos.runtime.checkpoint import shape_differences
+
+    saved_components = state["loop"]["components"]
+    shapes: list[str] = []
+    for name, component in components.items():
+        if roles.get(name) not in TRAINED_ROLES or name not in saved_components:
+            continue
+        state_dict = getattr(component, "state_dict", None)
+        if state_dict is None:
+            continue
+        shapes += [
+            f"components.{name}{d}" for d in shape_differences(saved_components[name], state_dict())
+        ]
+    if not shapes:
+        return
+    lines = []
+    saved_env = state.get("env")
+    if saved_env is not None and str(saved_env) != current_env:
+        lines.append(f"environment: {saved_env} in the checkpoint, {current_env} now")
+    changed = param_differences(dict(state.get("params") or {}), current_params)
+    changed = {k: v for k, v in changed.items() if not k.startswith("loop.")}
+    for key, (old, new) in list(changed.items())[:MAX_LISTED]:
+        lines.append(f"{key}: {_text(old)} in the checkpoint, {_text(new)} now")
+    more = len(changed) - MAX_LISTED
+    if not lines or not state.get("params"):
+        lines += [f"array {d}" for d in shapes[:MAX_LISTED]]
+        more = len(shapes) - MAX_LISTED
+    listed = "; ".join(lines) + (f"; ... and {more} more" if more > 0 else "")
+    back = " ".join(
+        f"-p {key}={_text(old)}"
+        for key, (old, _) in list(changed.items())[:MAX_LISTED]
+        if old != "<unset>"
+    )
+    verb = "learn --resume" if resume else "run"
+    fix = (
+        "start a new run with `agentos learn` (without --resume) to train the agent as the "
+        "spec is now"
+        if resume
+        else "train the agent as the spec is now with `agentos learn`"
+    )
+    if back:
+        fix += f", or go back to the checkpoint's values: `agentos {verb} {back}`"
+    elif saved_env is not None and str(saved_env) != current_env:
+        fix += f", or install the checkpoint's environment again ({saved_env})"
+    raise CheckpointError(
+        f"the checkpoint was trained for a different agent than the spec builds now: {listed}",
+        where=str(path),
+        fix=fix,
+    )

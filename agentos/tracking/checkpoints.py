@@ -1,0 +1,54 @@
+"""Where an agent folder keeps its checkpoints, and finding one by ``latest``, ``best`` or
+run id (a run's own folder first, else the run's stored artifact)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agentos.errors import CheckpointError
+
+CHECKPOINT_DIR = Path(".agentos") / "checkpoints"
+CHECKPOINT_FILE = "latest.msgpack"
+BEST_FILE = "best.msgpack"
+
+
+def checkpoint_path(agent_dir: Path, run_id: str) -> Path:
+    """Where run ``run_id`` keeps its latest checkpoint."""
+    return agent_dir / CHECKPOINT_DIR / run_id / CHECKPOINT_FILE
+
+
+def find_checkpoint(agent_dir: Path, ref: str) -> tuple[str, Path]:
+    """(run id, checkpoint file) for ``latest``, ``best``, or a run id (prefix allowed).
+
+    ``best`` is the state at the best training evaluation of the latest learn run.
+    """
+    root = agent_dir / CHECKPOINT_DIR
+    files = sorted(root.glob(f"*/{CHECKPOINT_FILE}"), key=lambda p: p.stat().st_mtime)
+    if ref == "best":
+        best = files[-1].parent / BEST_FILE if files else None
+        if best is None or not best.is_file():
+            raise CheckpointError(
+                f"no best checkpoint in {root}", fix="train first with `agentos learn`"
+            )
+        return best.parent.name, best
+    if ref == "latest":
+        if not files:
+            raise CheckpointError(
+                f"no checkpoint in {root}",
+                fix="train first with `agentos learn`",
+            )
+        return files[-1].parent.name, files[-1]
+    matches = [f for f in files if f.parent.name.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0].parent.name, matches[0]
+    from agentos.tracking.store import download_artifacts, get_run
+
+    run = get_run(agent_dir, ref)
+    try:
+        local = download_artifacts(agent_dir, run.run_id, f"checkpoints/{CHECKPOINT_FILE}")
+    except Exception:
+        raise CheckpointError(
+            f"run {run.run_id} has no checkpoint",
+            fix="pick a learn run from `agentos runs`, or use --checkpoint latest",
+        ) from None
+    return run.run_id, Path(local)
