@@ -15,9 +15,11 @@ Per environment i of the vectorised batch (each plays the part of one Agent57 ac
 * after each step the intrinsic reward of reaching ``x_{t+1}`` is
   ``r_i = r_episodic(f(x_{t+1})) * clip(alpha(x_{t+1}), 1, L)``: the episodic reward compares
   the controllable-state embedding with this episode's memory (``episodic.EpisodicMemory``,
-  emptied at each episode start; the memory holds the observations reached so far in the
-  episode), alpha is the RND error normalised by its running mean and std
-  (``rnd.RunningMeanStd``, updated with every training step's errors first);
+  emptied at each episode start, which then stores ``f(x_0)``: the memory holds
+  ``f(x_0) .. f(x_t)``, NGU section 2), alpha is the RND error (on whitened input, see
+  ``rnd``) normalised by its running mean and std over about the last
+  ``rnd_error_horizon`` errors (``rnd.RunningMeanStd``, updated with every training step's
+  errors first);
 * the step goes to the sequence adder with reward ``[r_e, r_i]`` (the R2D2 alignment: both
   belong to ``(x_t, a_t) -> x_{t+1}``), the behaviour probability ``mu`` and the arm.
 
@@ -74,8 +76,13 @@ class Agent57Actor(ApeXEpsilons, Actor):
         """Ape-X ladder exponent range (Agent57: 8)."""
         evaluation_epsilon: float = 0.0
         """Exploration rate of evaluation episodes (0: greedy)."""
-        episodic_capacity: int = 2000
-        """Embeddings kept per environment's episodic memory (oldest overwritten)."""
+        episodic_capacity: int = 30_000
+        """Embeddings kept per environment's episodic memory, oldest overwritten (NGU:
+        30,000). The k-NN is one matrix-vector product over the memory per environment."""
+        rnd_error_horizon: float | None = 10_000.0
+        """The RND error's mean/std are exponentially weighted over about this many errors
+        (all environments' together); None: all-time. An all-time mean stays above the errors
+        once the predictor has learned and leaves alpha at 1 (issue 11)."""
         num_neighbours: int = 10
         """k of the k-nearest-neighbour episodic reward (NGU: 10)."""
         kernel_epsilon: float = 1e-4
@@ -106,6 +113,10 @@ class Agent57Actor(ApeXEpsilons, Actor):
             if not 0.0 <= self.evaluator_epsilon <= 1.0:
                 raise ParameterError(
                     f"evaluator_epsilon must be in [0, 1], got {self.evaluator_epsilon}"
+                )
+            if self.rnd_error_horizon is not None and not self.rnd_error_horizon >= 1.0:
+                raise ParameterError(
+                    f"rnd_error_horizon must be >= 1 or None, got {self.rnd_error_horizon}"
                 )
             for name in ("episodic_capacity", "num_neighbours", "bandit_window"):
                 if getattr(self, name) < 1:
@@ -152,7 +163,7 @@ class Agent57Actor(ApeXEpsilons, Actor):
         self.memory = self._new_memory(self.num_envs)
         self._eval_memory: EpisodicMemory | None = None
         self._eval_modes: dict[int, str] = {}  # evaluation env -> mode its episode started in
-        self.rnd_errors = RunningMeanStd()
+        self.rnd_errors = RunningMeanStd(horizon=params.rnd_error_horizon)
         self._pending: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # actions, mu, arms
         self._last_intrinsic = np.zeros(self.num_envs, np.float32)
         self._ladders: dict[int, np.ndarray] = {}
@@ -195,9 +206,9 @@ class Agent57Actor(ApeXEpsilons, Actor):
             "explore": np.zeros(num_envs, dtype=bool),
         }
 
-    def _choose_arms(self, arms: np.ndarray, explore: bool) -> np.ndarray:
+    def _choose_arms(self, arms: np.ndarray, explore: bool, observation: Any) -> np.ndarray:
         """Arms for environments starting an episode (-1), from the right meta-controller;
-        their episodic memories are emptied."""
+        their episodic memories are emptied and then hold ``f(x_0)`` (``observation``)."""
         starting = arms < 0
         if not starting.any():
             return arms
@@ -209,6 +220,9 @@ class Agent57Actor(ApeXEpsilons, Actor):
                 arms[i], self._eval_modes[int(i)] = self.evaluator.select()
         memory = self.memory if explore else self._evaluation_memory(len(arms))
         memory.reset(starting)
+        # NGU's memory holds f(x_0 .. x_t): without x_0, returning to the start is novel.
+        embeddings, _ = self.network.novelty_inputs(self._variables, observation)
+        memory.add(embeddings, starting)
         if explore:
             for arm in arms[starting]:
                 self.stats.setdefault("arm", []).append(float(arm))
@@ -225,7 +239,7 @@ class Agent57Actor(ApeXEpsilons, Actor):
         """Epsilon-greedy actions on the combined values of each environment's arm."""
         if not extras:
             extras = self.initial_extras(np.shape(observation)[0])
-        arms = self._choose_arms(np.asarray(extras[ARM], dtype=np.int32), explore)
+        arms = self._choose_arms(np.asarray(extras[ARM], dtype=np.int32), explore, observation)
         # Extras are [N, 2, H]; the networks take [2, N, H].
         state = (
             np.swapaxes(extras[STATE_KEYS[0]], 0, 1),

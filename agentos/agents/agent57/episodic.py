@@ -3,8 +3,9 @@
 Puigdomenech Badia et al. (2020), "Never Give Up: Learning Directed Exploration Strategies",
 section 2 and Alg. 1, https://arxiv.org/abs/2002.06038 ; used unchanged by Agent57 (Badia et al.
 2020, https://arxiv.org/abs/2003.13350). With ``f`` the controllable-state embedding
-(``agentos.agents.agent57.embedding``) and ``M`` the episodic memory, which at time ``t`` holds
-``f(x_0) .. f(x_{t-1})`` of the current episode::
+(``agentos.agents.agent57.embedding``) and ``M`` the episodic memory, which when ``x_t`` is
+scored holds ``f(x_0) .. f(x_{t-1})`` of the current episode (``x_0`` included: the actor adds
+``f(x_0)`` when the episode starts, ``EpisodicMemory.add``), then ``f(x_t)`` is added::
 
     r_t^episodic = 1 / sqrt(n(f(x_t))) ~= 1 / (sqrt(sum_{f_i in N_k} K(f(x_t), f_i)) + c)
 
@@ -140,10 +141,9 @@ def similarity_reward(
 
     Entries with ``valid = False`` (missing neighbours) add nothing to ``sum K``.
 
-    Empty memory (no valid neighbour): the reward is 0, not the formula's ``1/c = 1000``. This
-    happens only for the first observation ``x_0`` of an episode, whose reward belongs to the
-    transition INTO ``x_0`` (``r_t[0]``, see ``agentos.agents.r2d2.losses``), which no target
-    of the episode uses; 1000 would then only pollute reward statistics and any normaliser.
+    Empty memory (no valid neighbour): the reward is 0, not the formula's ``1/c = 1000``. The
+    Agent57 actor never scores against an empty memory (``f(x_0)`` is stored when an episode
+    starts); a caller that does gets 0 rather than a value that pollutes reward statistics.
 
     A zero mean (all distances seen so far are 0) is replaced by the smallest normal float, so
     a duplicate still gives ``K = 1`` and nothing becomes NaN.
@@ -242,15 +242,17 @@ def _score_one(
 
 
 def _insert_one(
-    memory: Array, sq_norms: Array, size: Array, position: Array, embedding: Array
+    memory: Array, sq_norms: Array, size: Array, position: Array, embedding: Array, where: Array
 ) -> tuple[Array, Array, Array, Array]:
-    """Store ``embedding`` in one environment's ring buffer (the oldest goes when full)."""
+    """Store ``embedding`` in one environment's ring buffer (the oldest goes when full), if
+    ``where``; otherwise rewrite the slot with what it holds."""
     capacity = memory.shape[0]
-    memory = jax.lax.dynamic_update_slice(memory, embedding[None, :], (position, 0))
-    sq_norms = jax.lax.dynamic_update_slice(
-        sq_norms, jnp.sum(jnp.square(embedding))[None], (position,)
-    )
-    return memory, sq_norms, jnp.minimum(size + 1, capacity), (position + 1) % capacity
+    row = jnp.where(where, embedding, memory[position])
+    norm = jnp.where(where, jnp.sum(jnp.square(embedding)), sq_norms[position])
+    memory = jax.lax.dynamic_update_slice(memory, row[None, :], (position, 0))
+    sq_norms = jax.lax.dynamic_update_slice(sq_norms, norm[None], (position,))
+    size = jnp.where(where, jnp.minimum(size + 1, capacity), size)
+    return memory, sq_norms, size, jnp.where(where, (position + 1) % capacity, position)
 
 
 def _reset(size: Array, position: Array, done: Array) -> tuple[Array, Array]:
@@ -265,17 +267,17 @@ class EpisodicMemory:
 
     Use per step, after the environments return ``x_t``::
 
-        memory.reset(is_first)                 # episodes that start at x_t: empty memory
-        r_episodic = memory.reward_and_add(f(x_t))
+        memory.reset(is_first)                 # episodes that start at x_0: empty memory
+        memory.add(f(x_0), where=is_first)     # ... that holds f(x_0)
+        r_episodic = memory.reward_and_add(f(x_{t+1}))   # after each step
 
-    so the memory scored against holds ``f(x_0) .. f(x_{t-1})`` of the current episode (NGU
-    section 2), and the first step of an episode gets reward 0 (see ``similarity_reward``). The
-    running mean ``d_m^2`` is per environment (each plays the role of an NGU actor) and is kept
-    across resets.
+    so the memory scored against holds ``f(x_0) .. f(x_t)`` of the current episode (NGU
+    section 2). The running mean ``d_m^2`` is per environment (each plays the role of an NGU
+    actor) and is kept across resets.
 
     The state lives on the JAX device; a step is two jitted calls for the whole batch (score,
-    then an in-place insert into the donated buffers), about 1.2 ms for 64 environments,
-    capacity 2000, D = 32 on two busy CPU cores. ``state_dict`` / ``load_state_dict`` give and
+    then an in-place insert into the donated buffers): see ``benchmarks``-style figures in the
+    Agent57 actor's ``episodic_capacity`` field. ``state_dict`` / ``load_state_dict`` give and
     take numpy arrays.
     """
 
@@ -342,6 +344,7 @@ class EpisodicMemory:
         self._position = jnp.zeros((n,), jnp.int32)
         self._mean = jnp.zeros((n,), jnp.float32)
         self._count = jnp.zeros((n,), jnp.float32)
+        self._all = jnp.ones((n,), bool)
 
     def reset(self, done: np.ndarray) -> None:
         """Empty the memories of the environments where ``done [N]`` is set (mean is kept)."""
@@ -367,9 +370,32 @@ class EpisodicMemory:
             self._memory, self._sq_norms, self._size, self._mean, self._count, embeddings
         )
         self._memory, self._sq_norms, self._size, self._position = self._insert(
-            self._memory, self._sq_norms, self._size, self._position, embeddings
+            self._memory, self._sq_norms, self._size, self._position, embeddings, self._all
         )
         return np.asarray(reward, dtype=np.float32)
+
+    def add(self, embeddings: np.ndarray | jax.Array, where: np.ndarray) -> None:
+        """Store ``embeddings [N, D]`` without scoring them, for the environments where
+        ``where [N]`` is set (``f(x_0)`` of the episodes that start: NGU's memory holds it)."""
+        where = np.asarray(where, dtype=bool)
+        if tuple(embeddings.shape) != (self.num_envs, self.embedding_dim) or where.shape != (
+            self.num_envs,
+        ):
+            raise ParameterError(
+                f"EpisodicMemory.add: embeddings must have shape ({self.num_envs}, "
+                f"{self.embedding_dim}) and where ({self.num_envs},), got "
+                f"{tuple(embeddings.shape)} and {where.shape}",
+                fix="pass one embedding and one flag per environment",
+            )
+        if where.any():
+            self._memory, self._sq_norms, self._size, self._position = self._insert(
+                self._memory,
+                self._sq_norms,
+                self._size,
+                self._position,
+                jnp.asarray(embeddings, jnp.float32),
+                jnp.asarray(where),
+            )
 
     @property
     def sizes(self) -> np.ndarray:

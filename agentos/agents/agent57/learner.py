@@ -18,6 +18,10 @@ One update, top to bottom (``update_step``, one jitted pure function with an exp
    ``delta_e + beta_j delta_i``;
 7. the embedding is trained by its inverse-dynamics loss on the sequences' transitions and the
    RND predictor by its error on their observations, each with its own Adam (NGU App. A);
+   RND's input is whitened (clip((x - mu) / sigma, -5, 5), RND paper section 2.4) with
+   running observation statistics that this step first updates from the batch's observations
+   (``rnd.update_observation_stats``; they travel to the actor and the checkpoint with the
+   variables as ``"rnd_obs"``);
 8. the target Q-networks are copied every ``target_update_period`` updates.
 """
 
@@ -39,6 +43,7 @@ from agentos.agents.agent57.network import (
     Agent57Network,
     split_unroll,
 )
+from agentos.agents.agent57.rnd import update_observation_stats
 from agentos.agents.r2d2 import losses
 from agentos.agents.r2d2.actor import MU, STATE_KEYS
 from agentos.agents.r2d2.adder import (
@@ -208,9 +213,13 @@ def q_loss(
 
 
 def novelty_loss(
-    params: dict[str, Any], batch: dict[str, jax.Array], network: Agent57Network
+    params: dict[str, Any],
+    batch: dict[str, jax.Array],
+    network: Agent57Network,
+    obs_stats: dict[str, jax.Array] | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Inverse-dynamics loss of the embedding + RND predictor error, on the batch's steps."""
+    """Inverse-dynamics loss of the embedding + RND predictor error (on input whitened with
+    ``obs_stats``), on the batch's steps."""
     obs = batch[OBSERVATION]
     mask = batch[MASK]
     flat = functools.partial(jnp.reshape, shape=(-1,) + obs.shape[2:])
@@ -222,7 +231,7 @@ def novelty_loss(
         jnp.reshape(batch[ACTION][:, :-1], (-1,)),
         jnp.reshape(mask[:, :-1], (-1,)),
     )
-    rnd_loss = network.rnd.loss(params["rnd"], flat(obs), jnp.reshape(mask, (-1,)))
+    rnd_loss = network.rnd.loss(params["rnd"], flat(obs), jnp.reshape(mask, (-1,)), obs_stats)
     return idm_loss + rnd_loss, {
         "idm_loss": idm_loss,
         "idm_accuracy": idm_accuracy,
@@ -263,7 +272,16 @@ def update_step(
     (_, q_aux), q_grads = jax.value_and_grad(q_loss, has_aux=True)(
         params["q"], state.target_params, batch, weights, betas, gammas, network, config
     )
-    (_, n_aux), n_grads = jax.value_and_grad(novelty_loss, has_aux=True)(params, batch, network)
+    # RND's input statistics take this batch's observations (steps with an action) first.
+    obs_stats = update_observation_stats(
+        params["rnd_obs"],
+        jnp.reshape(batch[OBSERVATION], (-1,) + batch[OBSERVATION].shape[2:]),
+        jnp.reshape(batch[MASK], (-1,)),
+    )
+    novelty_params = {"embedding": params["embedding"], "rnd": params["rnd"]}
+    (_, n_aux), n_grads = jax.value_and_grad(novelty_loss, has_aux=True)(
+        novelty_params, batch, network, obs_stats
+    )
     q_updates, q_opt_state = jax.vmap(q_opt.update)(q_grads, state.opt_state["q"], params["q"])
     emb_updates, emb_opt_state = novelty_opt.update(
         n_grads["embedding"], state.opt_state["embedding"], params["embedding"]
@@ -278,6 +296,7 @@ def update_step(
             "predictor": optax.apply_updates(params["rnd"]["predictor"], rnd_updates),
             "target": params["rnd"]["target"],
         },
+        "rnd_obs": obs_stats,
     }
     num_updates = state.num_updates + 1
     target_params = optax.periodic_update(

@@ -8,7 +8,8 @@ https://arxiv.org/abs/2002.06038):
   architecture (``agentos.agents.r2d2.network``), with their own parameters, stacked on a
   leading axis of size 2 and applied together with ``jax.vmap`` over the parameters (one call
   computes both); each sees the observation, the previous action, the previous extrinsic and
-  intrinsic rewards and the one-hot mixture index j;
+  intrinsic rewards (raw, as the papers feed them: ``lstm_extra_inputs``) and the one-hot
+  mixture index j;
 * the behaviour values of mixture j are ``Q_j = h(h^{-1}(Q_e) + beta_j h^{-1}(Q_i))``
   (``combined_q``; App. B, with h the value rescaling);
 * **novelty networks**: the controllable-state embedding trained by inverse dynamics
@@ -17,8 +18,9 @@ https://arxiv.org/abs/2002.06038):
 * **mixtures**: N pairs (beta_j, gamma_j) (``agentos.agents.agent57.mixtures``); arm 0 is the
   exploitative one (beta 0, the largest gamma).
 
-The variables are one dict ``{"q": stacked Q params, "embedding": ..., "rnd": ...}`` so the
-actor acts with exactly what the learner trains.
+The variables are one dict ``{"q": stacked Q params, "embedding": ..., "rnd": ..., "rnd_obs":
+observation statistics}`` so the actor acts with exactly what the learner trains, and whitens
+RND's input with the statistics the learner keeps (``rnd.update_observation_stats``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import numpy as np
 
 from agentos.agents.agent57.embedding import EmbeddingModel
 from agentos.agents.agent57.mixtures import agent57_gammas, ngu_betas
-from agentos.agents.agent57.rnd import RNDModel
+from agentos.agents.agent57.rnd import RNDModel, initial_observation_stats
 from agentos.agents.r2d2 import losses
 from agentos.agents.r2d2.network import RecurrentQModule, RecurrentQNetwork
 from agentos.agents.r2d2.network import step as q_step
@@ -51,6 +53,23 @@ def mixture_inputs(arm: jax.Array, num_arms: int) -> jax.Array:
     return jax.nn.one_hot(arm, num_arms, dtype=jnp.float32)
 
 
+def lstm_extra_inputs(
+    prev_reward: jax.Array, arm: jax.Array, num_arms: int
+) -> tuple[jax.Array, jax.Array]:
+    """(what the R2D2 module's reward slot gets, its ``extra`` input) for Agent57.
+
+    NGU (App. F) and Agent57 (App. D) feed the LSTM the previous extrinsic reward, the
+    previous intrinsic reward, the previous action and the one-hot mixture index, with no
+    squashing. The R2D2 module passes its reward slot through ``tanh`` (Acme's convention),
+    which saturates at NGU's intrinsic scale (r_i of 10-40: tanh 20 and tanh 40 are the same
+    float32), so the previous ``[r_e, r_i]`` go raw through ``extra`` after the one-hot index,
+    and the reward slot gets a constant 0 (``tanh(0) = 0``, an input with no effect).
+    """
+    prev_reward = prev_reward.astype(jnp.float32)
+    extra = jnp.concatenate([mixture_inputs(arm, num_arms), prev_reward], axis=-1)
+    return jnp.zeros(prev_reward.shape[:-1] + (1,), jnp.float32), extra
+
+
 def split_step(
     module: RecurrentQModule,
     q_params: Any,
@@ -63,9 +82,9 @@ def split_step(
 ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     """One step of both Q-networks for B environments: stacked params and states ``[2, B, H]``
     -> (Q ``[2, B, A]``, new states ``[2, B, H]``)."""
-    extra = mixture_inputs(arm, num_arms)
+    slot, extra = lstm_extra_inputs(prev_reward, arm, num_arms)
     return jax.vmap(q_step, in_axes=(None, 0, None, None, None, 0, None))(
-        module, q_params, observation, prev_action, prev_reward, state, extra
+        module, q_params, observation, prev_action, slot, state, extra
     )
 
 
@@ -81,9 +100,9 @@ def split_unroll(
 ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     """Both Q-networks over time-major ``[T, B, ...]`` inputs -> (Q ``[2, T, B, A]``, final
     states ``[2, B, H]``)."""
-    extra = mixture_inputs(arm, num_arms)
+    slot, extra = lstm_extra_inputs(prev_reward, arm, num_arms)
     return jax.vmap(q_unroll, in_axes=(None, 0, None, None, None, 0, None))(
-        module, q_params, observation, prev_action, prev_reward, state, extra
+        module, q_params, observation, prev_action, slot, state, extra
     )
 
 
@@ -218,22 +237,24 @@ class Agent57Network(Network):
         return zeros, zeros
 
     def init(self, rng: jax.Array) -> dict[str, Any]:
-        """Fresh variables: ``{"q": [2]-stacked Q params, "embedding": ..., "rnd": ...}``."""
+        """Fresh variables: ``{"q": [2]-stacked Q params, "embedding": ..., "rnd": ...,
+        "rnd_obs": RND's input statistics (none seen yet)}``."""
         q_key, emb_key, rnd_key = jax.random.split(rng, 3)
         dummy = jnp.zeros((1,) + self.observation_shape, dtype=self.observation_dtype)
         action = jnp.zeros((1,), dtype=jnp.int32)
         reward = jnp.zeros((1, NUM_HEADS), dtype=jnp.float32)
-        extra = mixture_inputs(jnp.zeros((1,), jnp.int32), self.num_arms)
+        slot, extra = lstm_extra_inputs(reward, jnp.zeros((1,), jnp.int32), self.num_arms)
         zeros = jnp.zeros((1, self.params.lstm_size), dtype=jnp.float32)
 
         def init_one(key: jax.Array) -> Any:
-            return self.module.init(key, dummy, action, reward, (zeros, zeros), extra)
+            return self.module.init(key, dummy, action, slot, (zeros, zeros), extra)
 
         q_params = jax.vmap(init_one)(jax.random.split(q_key, NUM_HEADS))
         return {
             "q": q_params,
             "embedding": self.embedding.init(emb_key, self.observation_shape),
             "rnd": self.rnd.init(rnd_key),
+            "rnd_obs": initial_observation_stats(self.observation_shape),
         }
 
     def initial_params(self) -> dict[str, Any]:
@@ -264,7 +285,8 @@ class Agent57Network(Network):
         )
 
     def novelty_inputs(self, variables: dict[str, Any], observation: Any) -> tuple[Any, Any]:
-        """(embeddings ``[B, D]``, RND errors ``[B]``) of a batch of observations; jitted."""
+        """(embeddings ``[B, D]``, RND errors ``[B]`` on whitened input) of a batch of
+        observations; jitted."""
         return _novelty_inputs(self.embedding, self.rnd, variables, observation)
 
 
@@ -274,5 +296,5 @@ def _novelty_inputs(
 ) -> tuple[jax.Array, jax.Array]:
     return (
         embedding.embed(variables["embedding"], observation),
-        rnd.errors(variables["rnd"], observation),
+        rnd.errors(variables["rnd"], observation, variables.get("rnd_obs")),
     )

@@ -13,10 +13,21 @@ reward, using a running mean ``mu_e`` and standard deviation ``sigma_e`` of the 
     alpha_t = 1 + (err(x_t) - mu_e) / sigma_e
     r^i_t   = r^episodic_t * min(max(alpha_t, 1), L),     L = 5
 
+Two normalisers, both saved with the checkpoint so a resume is exact:
+
+* the error's ``mu_e``, ``sigma_e``: ``RunningMeanStd`` (numpy, float64, outside jit) with a
+  finite ``horizon``: an exponentially weighted mean/std over about the last ``horizon``
+  errors. An all-time mean stays above the errors once the predictor has learned (they fall
+  while it trains), which clips alpha to 1 everywhere (issue 11); a running one follows them,
+  so alpha keeps telling new states from familiar ones;
+* the observation whitening of RND's input (Burda et al. 2018, section 2.4):
+  ``clip((x - mu_x) / sigma_x, -5, 5)`` with per-element running statistics of the
+  observations (``ObservationStats``, a pytree updated inside the learner's jitted step from
+  the replayed observations and passed to the actor with the variables).
+
 Everything about the networks and the loss is pure and jittable (``rnd_error``, ``rnd_loss``,
-``modulation``, ``normalise_observation``, ``RNDModel.errors``, ``RNDModel.loss``). The running
-statistics live in ``RunningMeanStd`` (numpy, float64) outside jit, with a ``state_dict`` so a
-checkpoint resumes them exactly (DESIGN.md: save the RND normalisers with the checkpoint).
+``modulation``, ``normalise_observation``, ``update_observation_stats``, ``RNDModel.errors``,
+``RNDModel.loss``).
 """
 
 from __future__ import annotations
@@ -139,12 +150,60 @@ def normalise_observation(
     Burda et al. (2018), section 2.4, https://arxiv.org/abs/1810.12894 : without it the fixed
     random target's outputs carry little information about the observation. ``mean`` and
     ``std`` are per-element running statistics (``RunningMeanStd(shape=observation_shape)``)
-    and broadcast against ``observation``. Optional: NGU does not list it, and
-    ``RNDModel`` does not apply it; a caller who wants it whitens the observations for both
-    ``RNDModel.errors`` (actor) and ``RNDModel.loss`` (learner) with the same statistics.
+    and broadcast against ``observation``. ``RNDModel.errors`` / ``loss`` apply it when given
+    ``ObservationStats`` (the Agent57 network always does).
     """
     z = (observation - mean) / (std + eps)
     return jnp.clip(z, -clip, clip)
+
+
+def scaled_float(observation: Array) -> Array:
+    """Observations as float32, uint8 images scaled to [0, 1] (as ``torso.flat_float``)."""
+    if observation.dtype == jnp.uint8:
+        return observation.astype(jnp.float32) / 255.0
+    return observation.astype(jnp.float32)
+
+
+ObservationStats = dict[str, Array]
+"""``{"mean": [*obs_shape], "var": [*obs_shape], "count": []}``, float32, a pytree."""
+
+
+def initial_observation_stats(observation_shape: Sequence[int]) -> ObservationStats:
+    """No observation seen: mean 0, var 1 (whitening is then only the clip), count 0."""
+    shape = tuple(int(d) for d in observation_shape)
+    return {
+        "mean": jnp.zeros(shape, jnp.float32),
+        "var": jnp.ones(shape, jnp.float32),
+        "count": jnp.zeros((), jnp.float32),
+    }
+
+
+def update_observation_stats(
+    stats: ObservationStats, observation: Array, mask: Array
+) -> ObservationStats:
+    """Merge the rows of ``observation [B, *obs_shape]`` with ``mask [B]`` set into the
+    all-time per-element mean/var (RND, Burda et al. 2018, section 2.4); pure, jittable.
+
+    Chan et al.'s parallel merge, as ``RunningMeanStd.update``, on ``scaled_float`` values.
+    The first batch replaces the initial var of 1. A batch with no valid row changes nothing.
+    ``count`` is float32: past 2^24 its increments round, when a batch already weighs < 1e-4.
+    """
+    chex.assert_rank(mask, 1)
+    chex.assert_equal_shape_prefix([observation, mask], 1)
+    x = scaled_float(observation)
+    w = jnp.reshape(mask.astype(jnp.float32), (-1,) + (1,) * (x.ndim - 1))
+    m = jnp.sum(mask.astype(jnp.float32))
+    batch_mean = jnp.sum(w * x, axis=0) / jnp.maximum(m, 1.0)
+    batch_m2 = jnp.sum(w * jnp.square(x - batch_mean), axis=0)
+    n = stats["count"]
+    total = jnp.maximum(n + m, 1.0)
+    delta = batch_mean - stats["mean"]
+    merged = {
+        "mean": stats["mean"] + delta * m / total,
+        "var": (stats["var"] * n + batch_m2 + jnp.square(delta) * n * m / total) / total,
+        "count": n + m,
+    }
+    return jax.tree_util.tree_map(lambda new, old: jnp.where(m > 0, new, old), merged, stats)
 
 
 # --------------------------------------------------------------------------- running statistics
@@ -164,11 +223,21 @@ class RunningMeanStd:
     concatenated values (up to rounding). ``shape`` is the shape of one value: ``()`` for the
     RND error, ``observation_shape`` for observation whitening. Before the first update
     ``count`` is 0, ``mean`` 0 and ``std`` 0.
+
+    ``horizon`` (None: all-time statistics) makes them running ones: before a batch of ``m``
+    values is merged, the weight ``n`` of the past is multiplied by ``(1 - 1/horizon)^m``, so
+    each value's weight decays by ``1 - 1/horizon`` per later value (an exponentially weighted
+    mean and variance over about the last ``horizon`` values; the weight ``count`` is then a
+    float that tends to ``horizon``). Early on, while ``count << horizon``, they equal the
+    all-time ones.
     """
 
-    def __init__(self, shape: Sequence[int] = ()) -> None:
+    def __init__(self, shape: Sequence[int] = (), horizon: float | None = None) -> None:
+        if horizon is not None and not horizon >= 1.0:
+            raise ParameterError(f"RunningMeanStd horizon must be >= 1 or None, got {horizon!r}")
         self._shape = tuple(int(d) for d in shape)
-        self._count = 0
+        self._decay = 1.0 if horizon is None else 1.0 - 1.0 / float(horizon)
+        self._count: int | float = 0
         self._mean = np.zeros(self._shape, dtype=np.float64)
         self._var = np.zeros(self._shape, dtype=np.float64)
 
@@ -178,8 +247,8 @@ class RunningMeanStd:
         return self._shape
 
     @property
-    def count(self) -> int:
-        """How many values have been merged in."""
+    def count(self) -> int | float:
+        """How many values have been merged in (their decayed weight with a ``horizon``)."""
         return self._count
 
     @property
@@ -212,6 +281,8 @@ class RunningMeanStd:
         batch_count = values.shape[0]
         if batch_count == 0:
             return
+        if self._decay < 1.0:  # the past's weight decays by (1 - 1/horizon) per new value
+            self._count = float(self._count) * self._decay**batch_count
         batch_mean = values.mean(axis=0)
         batch_m2 = np.square(values - batch_mean).sum(axis=0)
         total = self._count + batch_count
@@ -232,7 +303,7 @@ class RunningMeanStd:
         """
         return {
             "shape": list(self._shape),
-            "count": int(self._count),
+            "count": self._count,
             "mean": self._mean.tolist(),
             "var": self._var.tolist(),
         }
@@ -252,7 +323,7 @@ class RunningMeanStd:
                 f"RunningMeanStd state has shape {mean.shape}, expected {self._shape}",
                 fix="load the state into a RunningMeanStd built with the same shape",
             )
-        count = int(state["count"])
+        count = int(state["count"]) if self._decay == 1.0 else float(state["count"])
         if count < 0:
             raise ParameterError(f"RunningMeanStd count must be >= 0, got {count}")
         self._count = count
@@ -334,19 +405,36 @@ class RNDModel:
                 fix="batch observations of the shape the RNDModel was built with",
             )
 
-    def errors(self, params: dict[str, Params], observation: jax.Array) -> jax.Array:
-        """Novelty errors ``err(x) = ||g_hat(x) - g(x)||^2``, ``[B, *obs_shape] -> [B]``."""
+    def _outputs(
+        self, params: dict[str, Params], observation: jax.Array, stats: ObservationStats | None
+    ) -> tuple[jax.Array, jax.Array]:
         self._check_observation(observation)
+        if stats is not None:  # RND's input whitening (Burda et al. 2018, section 2.4)
+            std = jnp.sqrt(stats["var"])
+            observation = normalise_observation(scaled_float(observation), stats["mean"], std)
         predicted = self.net.apply(params["predictor"], observation)
         target = self.net.apply(params["target"], observation)
-        return rnd_error(predicted, target)
+        return predicted, target
 
-    def loss(self, params: dict[str, Params], observation: jax.Array, mask: jax.Array) -> jax.Array:
+    def errors(
+        self,
+        params: dict[str, Params],
+        observation: jax.Array,
+        stats: ObservationStats | None = None,
+    ) -> jax.Array:
+        """Novelty errors ``err(x) = ||g_hat(x) - g(x)||^2``, ``[B, *obs_shape] -> [B]``; the
+        input is whitened with ``stats`` when given."""
+        return rnd_error(*self._outputs(params, observation, stats))
+
+    def loss(
+        self,
+        params: dict[str, Params],
+        observation: jax.Array,
+        mask: jax.Array,
+        stats: ObservationStats | None = None,
+    ) -> jax.Array:
         """The predictor's distillation loss (``rnd_loss``); zero gradient for the target."""
-        self._check_observation(observation)
-        predicted = self.net.apply(params["predictor"], observation)
-        target = self.net.apply(params["target"], observation)
-        return rnd_loss(predicted, target, mask)
+        return rnd_loss(*self._outputs(params, observation, stats), mask)
 
     @functools.cached_property
     def _jitted_errors(self) -> Callable[[dict[str, Params], jax.Array], jax.Array]:

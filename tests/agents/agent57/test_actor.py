@@ -105,8 +105,7 @@ def test_sequences_hold_extrinsic_and_intrinsic_rewards_aligned_with_r2d2():
     for seq in replay.sequences:
         valid = seq[MASK] > 0
         np.testing.assert_array_equal(seq[PREV_REWARD], seq[REWARD])
-        assert np.all(seq[REWARD][0] == seq[REWARD][0])  # [2] rewards per step
-        assert seq[REWARD].shape[-1] == 2
+        assert seq[REWARD].shape[-1] == 2  # [r_e, r_i] per step
         rewards = seq[REWARD][1 : int(valid.sum()) + 1]
         matches = [
             s
@@ -118,12 +117,31 @@ def test_sequences_hold_extrinsic_and_intrinsic_rewards_aligned_with_r2d2():
         assert np.all(arms == arms[0])  # one arm per episode
 
 
-def test_intrinsic_reward_is_zero_on_an_episodes_first_step_and_positive_on_novelty():
-    env, _, actor, _, _ = build(num_envs=1)
+def test_intrinsic_reward_is_episodic_times_alpha_by_hand(monkeypatch):
+    # f(x) and err(x) are scripted, one entry per call of the novelty networks: x_0 when the
+    # episode starts (stored in the memory, NGU: it holds f(x_0 .. x_t)), then x_1, x_2, x_3.
+    env, _, actor, _, _ = build(num_envs=1, rnd_error_horizon=None)
+    script = iter(
+        [([0, 0, 0, 0], 9.0), ([1, 0, 0, 0], 1.0), ([0, 0, 0, 0], 3.0), ([0, 2, 0, 0], 2.0)]
+    )
+
+    def novelty_inputs(variables, observation):
+        embedding, error = next(script)
+        return np.asarray([embedding], np.float32), np.asarray([error], np.float32)
+
+    monkeypatch.setattr(actor.network, "novelty_inputs", novelty_inputs)
     log = run_steps(env, actor, 3)
-    intrinsic = [ri[0] for _, _, ri in log]
-    assert intrinsic[0] == 0.0  # empty memory at the episode's first reached state
-    assert max(intrinsic[1:]) > 0.0
+    intrinsic = [float(ri[0]) for _, _, ri in log]
+    assert actor.memory.sizes.tolist() == [4]  # f(x_0) .. f(x_3), one episode
+    # NGU Alg. 1, k = 10, eps 1e-4, xi 0.008, c 0.001; alpha = clip(1 + (err - mu) / sigma).
+    # x_1: d^2 = [1] to f(x_0); d_m^2 = 1; K = 1e-4 / (0.992 + 1e-4);
+    #   r = 1 / (sqrt(K) + 0.001) = 90.58188; errors [1]: sigma 0 -> alpha 1.
+    #   Without f(x_0) in the memory this would be 0 (the bug of issue 11).
+    # x_2 = x_0: d^2 = [0, 1]; d_m^2 = 2/3; K = [1, 1e-4 / (1.492 + 1e-4)];
+    #   r = 1 / (sqrt(1.000067) + 0.001) = 0.998968; errors [1, 3]: alpha = 1 + 1/1 = 2.
+    # x_3: d^2 = [4, 4, 5]; d_m^2 = 15/6 = 2.5; K = 1e-4 / ([1.592, 1.592, 1.992] + 1e-4);
+    #   r = 70.12791; errors [1, 3, 2]: alpha = 1 + 0 = 1.
+    np.testing.assert_allclose(intrinsic, [90.58188, 2 * 0.9989676, 70.12791], rtol=2e-5)
 
 
 def test_arms_come_from_each_environments_bandit_and_change_between_episodes():

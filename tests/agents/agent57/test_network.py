@@ -5,7 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agentos.agents.agent57.network import NUM_HEADS, combined_q, split_step, split_unroll
+from agentos.agents.agent57.network import (
+    NUM_HEADS,
+    combined_q,
+    lstm_extra_inputs,
+    split_step,
+    split_unroll,
+)
 from agentos.agents.r2d2 import losses
 from agentos.agents.r2d2.network import RecurrentQModule, step
 
@@ -16,8 +22,8 @@ def module_and_params():
         num_actions=3, conv_torso=False, hidden_sizes=(8,), lstm_size=4, head_hidden=0
     )
     obs = jnp.zeros((1, 5))
-    reward = jnp.zeros((1, 2))
-    extra = jnp.zeros((1, 4))
+    # The module's inputs as Agent57 builds them: 4 arms, rewards [r_e, r_i] raw in `extra`.
+    reward, extra = lstm_extra_inputs(jnp.zeros((1, 2)), jnp.zeros(1, jnp.int32), 4)
     zeros = jnp.zeros((1, 4))
     keys = jax.random.split(jax.random.PRNGKey(0), NUM_HEADS)
     params = jax.vmap(
@@ -41,16 +47,14 @@ def test_split_step_equals_each_network_alone(module_and_params):
     obs, prev_action, prev_reward, arm, state = _inputs()
     q, (h, c) = split_step(module, params, obs, prev_action, prev_reward, arm, state, 4)
     assert q.shape == (2, 3, 3) and h.shape == (2, 3, 4)
+    slot, extra = lstm_extra_inputs(prev_reward, arm, 4)
+    np.testing.assert_array_equal(slot, np.zeros((3, 1)))
+    np.testing.assert_array_equal(extra[:, :4], jax.nn.one_hot(arm, 4))
+    np.testing.assert_array_equal(extra[:, 4:], prev_reward)  # raw, not tanh
     for head in range(NUM_HEADS):
         one = jax.tree_util.tree_map(lambda x, i=head: x[i], params)
         q_one, (h_one, _) = step(
-            module,
-            one,
-            obs,
-            prev_action,
-            prev_reward,
-            (state[0][head], state[1][head]),
-            jax.nn.one_hot(arm, 4),
+            module, one, obs, prev_action, slot, (state[0][head], state[1][head]), extra
         )
         np.testing.assert_allclose(q[head], q_one, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(h[head], h_one, rtol=1e-5, atol=1e-6)
@@ -76,6 +80,19 @@ def test_mixture_index_is_an_input(module_and_params):
     q0, _ = split_step(module, params, obs, prev_action, prev_reward, arm * 0, state, 4)
     q1, _ = split_step(module, params, obs, prev_action, prev_reward, arm * 0 + 3, state, 4)
     assert not np.allclose(q0, q1)
+
+
+def test_previous_intrinsic_reward_is_not_saturated(module_and_params):
+    # NGU / Agent57 feed the previous rewards unsquashed; tanh(20) == tanh(40) in float32,
+    # so through tanh an intrinsic reward of 20 and one of 40 would give the same values.
+    assert float(jnp.tanh(jnp.float32(20.0))) == float(jnp.tanh(jnp.float32(40.0)))
+    module, params = module_and_params
+    obs, prev_action, _, arm, state = _inputs()
+    q = [
+        split_step(module, params, obs, prev_action, jnp.tile(r, (3, 1)), arm, state, 4)[0]
+        for r in (jnp.asarray([[0.0, 20.0]]), jnp.asarray([[0.0, 40.0]]))
+    ]
+    assert not np.allclose(q[0], q[1])
 
 
 @pytest.mark.parametrize("jit", [False, True])
