@@ -361,17 +361,22 @@ def _read_location(text: str, agent_dir: Path) -> tuple[RegistrySource, Any, str
 
 
 def _check_local_repo(url: str) -> None:
-    """A local registry folder must be a git repository; warn about uncommitted changes."""
+    """A local registry folder must be a git repository.
+
+    The folder is only named by the user: git runs in it with hooks and fsmonitor off, and
+    only ``rev-parse`` (no ``status``, which would run the folder's filters and fsmonitor).
+    Installs read its committed files (a clone), never the working tree.
+    """
     if not url.startswith("file://"):
         return
-    import subprocess
+    from agentos.components.sources import run_git
 
     folder = Path(unquote(urlsplit(url).path))
     if not folder.is_dir():
         return
-    proc = subprocess.run(
-        ["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True
-    )
+    proc = run_git(["rev-parse", "--is-inside-work-tree"], folder)
+    if proc.returncode != 0 and "true" not in proc.stdout and (folder / "HEAD").is_file():
+        proc = run_git(["rev-parse", "--git-dir"], folder)  # a bare repository
     if proc.returncode != 0:
         raise RegistryError(
             f"{folder} is a folder but not a git repository",
@@ -379,11 +384,7 @@ def _check_local_repo(url: str) -> None:
             f"are pinned to a commit, or pass the path of its {REGISTRY_FILENAME} as a YAML-file "
             "registry",
         )
-    if proc.stdout.strip():
-        logger.warning(
-            "%s has uncommitted changes; only committed files are installed (commit them first)",
-            folder,
-        )
+    logger.info("registry %s: only committed files are installed (commit changes first)", folder)
 
 
 def _load_yaml(path: Path) -> Any:

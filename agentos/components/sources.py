@@ -78,14 +78,53 @@ def checkout_dir(agent_dir: Path, url: str, commit: str) -> Path:
     return Path(agent_dir) / SOURCES_DIR / f"{sanitise(url)}-{commit[:12]}"
 
 
+SAFE_GIT_CONFIG = (
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.untrackedCache=false",
+    "-c",
+    "protocol.ext.allow=never",
+    "-c",
+    "advice.detachedHead=false",
+)
+"""Options for every git command: a repository's own config can name programs for git to run
+(``core.fsmonitor``, hooks); none of them run for agentos."""
+
+
+def git_command(args: list[str]) -> list[str]:
+    """``git`` with ``SAFE_GIT_CONFIG`` and ``args``."""
+    return ["git", *SAFE_GIT_CONFIG, *args]
+
+
+def git_env() -> dict[str, str]:
+    """The environment for git: no prompts, no askpass program."""
+    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+
+
+def run_git(
+    args: list[str], cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run`` of a safe git command (text output captured, never raises on exit)."""
+    return subprocess.run(
+        git_command(args),
+        cwd=cwd,
+        env=git_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def _git(args: list[str], *, cwd: Path | None = None, what: str) -> str:
     """Run ``git ARGS``; a failure becomes a RegistryError with git's last lines."""
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
-    cmd = ["git", "-c", "advice.detachedHead=false", *args]
+    cmd = git_command(args)
     logger.debug("running %s", " ".join(cmd))
     try:
         proc = subprocess.run(
-            cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=GIT_TIMEOUT_S
+            cmd, cwd=cwd, env=git_env(), capture_output=True, text=True, timeout=GIT_TIMEOUT_S
         )
     except FileNotFoundError:
         raise RegistryError(
@@ -156,12 +195,7 @@ def git_checkout(url: str, rev: str | None, agent_dir: Path) -> tuple[str, Path]
 
 def _resolve_rev(repo: Path, rev: str, url: str) -> str:
     for candidate in (rev, f"origin/{rev}"):
-        proc = subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-        )
+        proc = run_git(["rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"], repo)
         if proc.returncode == 0:
             return proc.stdout.strip()
     raise RegistryError(
@@ -174,15 +208,10 @@ def _is_checkout_of(folder: Path, commit: str) -> bool:
     """Whether ``folder`` is a clean checkout of ``commit`` (edited files are not reused)."""
     if not (folder / ".git").exists():
         return False
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True)
+    head = run_git(["rev-parse", "HEAD"], folder)
     if head.returncode != 0 or head.stdout.strip() != commit:
         return False
-    status = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-    )
+    status = run_git(["status", "--porcelain", "--untracked-files=no"], folder)
     if status.returncode != 0 or status.stdout.strip():
         logger.warning("%s has local edits; fetching %s again", folder, commit[:12])
         return False
