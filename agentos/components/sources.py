@@ -245,6 +245,13 @@ def component_files(cspec: ComponentSpec, agent_dir: Path) -> list[Path]:
     if cspec.source == "git":
         base = checkout_dir(agent_dir, cspec.url or "", cspec.commit or "")
         path = base / cspec.module
+        if not _inside(path, base):
+            raise SpecError(
+                f"module '{cspec.module}' points outside the repository checkout {base}",
+                where=where,
+                fix="a git component's module must be a .py path inside its repository; "
+                "correct the registry entry",
+            )
         if not path.is_file():
             raise SpecError(
                 f"file '{cspec.module}' not found in the checkout {base}",
@@ -260,6 +267,14 @@ def component_files(cspec: ComponentSpec, agent_dir: Path) -> list[Path]:
             fix="give the path of a .py file relative to the agent folder (e.g. my_actor.py), "
             "or `source: builtin` for an importable module",
         )
+    if not cspec.allow_outside_agent and not _inside(path, agent_dir):
+        raise SpecError(
+            f"local module '{cspec.module}' is outside the agent folder {agent_dir.resolve()} "
+            "(it would be imported and run)",
+            where=where,
+            fix="copy the file into the agent folder and give its relative path, or, if you "
+            f"trust it, add `allow_outside_agent: true` to {cspec.where}",
+        )
     if not path.is_file():
         raise SpecError(
             f"local module file {path} not found",
@@ -267,6 +282,14 @@ def component_files(cspec: ComponentSpec, agent_dir: Path) -> list[Path]:
             fix="give the path of a .py file relative to the agent folder (e.g. my_actor.py)",
         )
     return [path]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` (symlinks resolved) lies inside ``folder``."""
+    try:
+        return Path(path).resolve().is_relative_to(Path(folder).resolve())
+    except OSError:
+        return False
 
 
 def _builtin_file(cspec: ComponentSpec, where: str) -> Path:

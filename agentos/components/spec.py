@@ -53,6 +53,7 @@ COMPONENT_KEYS = (
     "role",
     "params",
     "depends",
+    "allow_outside_agent",
 )
 TOP_KEYS = ("name", "components", "loop", "defaults", "registries", "bench")
 
@@ -75,6 +76,8 @@ class ComponentSpec:
     requirements: tuple[str, ...] = ()
     description: str = ""
     role: str | None = None
+    allow_outside_agent: bool = False
+    """A local ``module`` may lie outside the agent folder only when this is true."""
 
     @property
     def where(self) -> str:
@@ -295,6 +298,14 @@ def _parse_component(name: str, entry: Any, path: Path) -> ComponentSpec:
             fix="reinstall it with `agentos install NAME --registry git+URL`",
         )
     requirements = entry.get("requirements") or []
+    allow_outside = entry.get("allow_outside_agent", False)
+    if not isinstance(allow_outside, bool):
+        raise SpecError(
+            "'allow_outside_agent' must be true or false",
+            where=f"{path}: {where}.allow_outside_agent",
+            fix="write `allow_outside_agent: true` to let a local module live outside the "
+            "agent folder, or remove the key",
+        )
     return ComponentSpec(
         name=name,
         source=source,
@@ -310,6 +321,7 @@ def _parse_component(name: str, entry: Any, path: Path) -> ComponentSpec:
         requirements=tuple(str(r) for r in requirements),
         description=str(entry.get("description") or ""),
         role=entry.get("role"),
+        allow_outside_agent=allow_outside,
     )
 
 
