@@ -73,3 +73,26 @@ def test_async_copies_step_the_same_games_as_sync_copies():
         return np.stack(frames)
 
     np.testing.assert_array_equal(rollout("sync"), rollout("async"))
+
+
+def test_r2d2_on_pong_stores_uint8_frames_and_uses_the_conv_torso(agent_dir):
+    import agentos
+    from agentos.components.install import install
+    from agentos.runtime.loop import training_step
+
+    install(agent_dir, ["r2d2", "gym:ALE/Pong-v5"], [])
+    small = [
+        "network.lstm_size=8", "network.head_hidden=0", "replay.capacity=50",
+        "actor.burn_in=2", "actor.trace_length=8", "actor.period=4", "environment.num_envs=2",
+    ]  # fmt: skip
+    built = agentos.load_agent(agent_dir, small).graph.build(seed=0)
+    assert built.one("network").module.conv_torso
+    env, actor, replay = built.one("environment"), built.one("actor"), built.one("replay")
+    obs, extras = env.reset(seed=0), actor.initial_extras(env.num_envs)
+    while len(replay) < 4:
+        step, extras = training_step(env, actor, obs, extras, 0)
+        obs = step.observation
+    stored = replay.sample(2).items["observation"]
+    assert stored.dtype == np.uint8 and stored.shape[-3:] == (84, 84, 1)
+    assert replay.state_dict()["contents"]["observation"].dtype == np.uint8
+    built.close()
