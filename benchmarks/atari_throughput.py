@@ -10,9 +10,10 @@ reset), for 1, 8 and 32 copies:
   plus episodic life, fire reset and reward clipping) with ``DummyVecEnv`` (one process) and
   ``SubprocVecEnv`` (a subprocess per copy). Skipped without ``pip install -e ".[bench]"``.
 
-Each configuration runs ``--steps`` env steps after a warm-up; agentos and SB3 alternate
-per configuration so load on the machine hits both alike. Prints one JSON line per row and
-a summary line with the async/SubprocVecEnv ratios.
+Each measurement runs ``--steps`` env steps after a warm-up; agentos and SB3 alternate for
+``--rounds`` rounds per configuration so load on the machine hits both alike, and the
+median rate and the median of the per-round ratios are reported. Prints one JSON line per
+row and a summary line with the async/SubprocVecEnv ratios.
 
     python benchmarks/atari_throughput.py [--steps 8000] [--copies 1 8 32]
 """
@@ -81,27 +82,33 @@ def _sb3_rate(copies: int, mode: str, steps: int) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=8000, help="env steps per configuration")
+    parser.add_argument("--steps", type=int, default=4000, help="env steps per measurement")
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--rounds", type=int, default=3, help="alternations of agentos and SB3")
     args = parser.parse_args()
     ratios = {}
     for copies in args.copies:
         for mode in ("sync", "async"):
-            ours = _agentos_rate(copies, mode, args.steps)
-            theirs = _sb3_rate(copies, mode, args.steps)
+            ours, theirs = [], []
+            for _ in range(args.rounds):  # alternate, so a busy spell hits both sides
+                ours.append(_agentos_rate(copies, mode, args.steps))
+                rate = _sb3_rate(copies, mode, args.steps)
+                if rate is not None:
+                    theirs.append(rate)
             row = {
                 "copies": copies,
                 "vectorization": mode,
-                "agentos_env_steps_per_s": round(ours, 1),
+                "agentos_env_steps_per_s": round(float(np.median(ours)), 1),
                 "sb3": "DummyVecEnv" if mode == "sync" else "SubprocVecEnv",
-                "sb3_env_steps_per_s": None if theirs is None else round(theirs, 1),
-                "ratio": None if theirs is None else round(ours / theirs, 2),
+                "sb3_env_steps_per_s": round(float(np.median(theirs)), 1) if theirs else None,
+                "ratio": round(float(np.median(np.divide(ours, theirs))), 2) if theirs else None,
+                "rounds": args.rounds,
             }
             print(json.dumps(row), flush=True)
-            if theirs is not None and mode == "async":
+            if theirs and mode == "async":
                 ratios[copies] = row["ratio"]
-    print(json.dumps({"summary": "agentos async / SB3 SubprocVecEnv", "ratios": ratios,
-                      "cpus": os.cpu_count(), "steps": args.steps}))  # fmt: skip
+    print(json.dumps({"summary": "agentos async / SB3 SubprocVecEnv (median of rounds)",
+                      "ratios": ratios, "cpus": os.cpu_count(), "steps": args.steps}))  # fmt: skip
 
 
 if __name__ == "__main__":
