@@ -209,6 +209,10 @@ def test_learner_updates_both_networks_from_actor_sequences():
     # The RND target stays fixed; its predictor learns.
     same = jax.tree_util.tree_map(np.allclose, before["rnd"]["target"], after["rnd"]["target"])
     assert all(jax.tree_util.tree_leaves(same))
+    # RND's input statistics took the sampled steps with an action (at most 3 x 4 x 5).
+    count = float(after["rnd_obs"]["count"])
+    assert 0 < count <= 60 and count == int(count)
+    assert float(before["rnd_obs"]["count"]) == 0.0
     # Each Q-network has its own Adam state (stacked on the leading axis).
     mu = jax.tree_util.tree_leaves(learner.state.opt_state["q"])
     assert all(np.shape(leaf)[0] == 2 for leaf in mu if np.ndim(leaf) > 0)
