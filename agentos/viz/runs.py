@@ -1,0 +1,82 @@
+"""Learning curves of tracked runs: pick the runs, group them, make one plot."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from agentos.errors import AgentOSError
+from agentos.viz.curves import Curve, curve
+from agentos.viz.plot import save_plot
+
+logger = logging.getLogger(__name__)
+
+GROUPINGS = ("env", "seed", "run")
+"""``--by`` values besides ``tag:NAME``."""
+
+
+def _group_key(by: str, summary, details) -> str:
+    if by == "env":
+        return summary.env
+    if by == "seed":
+        return f"seed {summary.seed}"
+    if by == "run":
+        return summary.run_id[:8]
+    name = by.split(":", 1)[1]
+    return f"{name}={details.tags.get(name, details.params.get(name, '?'))}"
+
+
+def plot_runs(
+    agent_dir: Path,
+    run_ids: list[str],
+    *,
+    metric: str = "eval/return_mean",
+    by: str = "env",
+    out: Path | None = None,
+    attach: bool = True,
+) -> tuple[Path, list[Curve]]:
+    """Plot ``metric`` against env steps for ``run_ids`` (default: every learn run).
+
+    Runs are grouped ``by`` env, seed, run or ``tag:NAME``; a group of several runs is drawn
+    as its mean with a 95% bootstrap band. The PNG (and its data as JSON) goes to ``out``
+    (default ``<agent>/plots/<metric>.png``) and, with ``attach``, into each run's artifacts.
+    """
+    from agentos.tracking.store import get_run, list_runs, metric_history
+
+    if by not in GROUPINGS and not re.fullmatch(r"tag:[\w.\-/]+", by):
+        raise AgentOSError(
+            f"cannot group runs by '{by}'",
+            where="--by",
+            fix=f"use one of {', '.join(GROUPINGS)} or tag:NAME (a tag or param name)",
+        )
+    if run_ids:
+        runs = [get_run(agent_dir, run_id) for run_id in run_ids]
+    else:
+        runs = [get_run(agent_dir, s.run_id) for s in list_runs(agent_dir) if s.kind == "learn"]
+    if not runs:
+        raise AgentOSError(
+            "no learn runs to plot", fix="train first (`agentos learn`), or name runs to plot"
+        )
+    groups: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for details in runs:
+        history = metric_history(agent_dir, details.summary.run_id, metric)
+        key = _group_key(by, details.summary, details)
+        groups.setdefault(key, {})[details.summary.run_id] = history
+    if not any(h for group in groups.values() for h in group.values()):
+        known = sorted({k for d in runs for k in d.metrics})
+        raise AgentOSError(
+            f"no run has the metric '{metric}'",
+            where="--metric",
+            fix=f"metrics these runs have: {', '.join(known) or 'none'}",
+        )
+    curves = [curve(label, group) for label, group in sorted(groups.items())]
+    name = re.sub(r"[^\w.\-]+", "_", metric)
+    path = Path(out) if out else Path(agent_dir) / "plots" / f"{name}.png"
+    save_plot(curves, path, metric=metric)
+    if attach:
+        from agentos.tracking.attach import attach_file
+
+        for details in runs:
+            attach_file(agent_dir, details.summary.run_id, path, "plots")
+    return path, curves

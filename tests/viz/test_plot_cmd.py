@@ -1,0 +1,44 @@
+"""`agentos plot`: curves of tracked runs, grouped, with the data behind the PNG."""
+
+from __future__ import annotations
+
+import json
+
+FAST = ["-p", "loop.min_replay_size=100", "-p", "loop.eval_every=200", "-p", "loop.eval_episodes=1"]
+
+
+def test_two_seeds_make_one_curve_with_a_band_and_the_plot_is_attached(agent_dir, cli):
+    assert cli("install", "dqn", "cartpole", "--agent", agent_dir)[0] == 0
+    for seed in (0, 1):
+        code, out, err = cli("learn", "--steps", "400", "--seed", seed, *FAST, "--agent", agent_dir)
+        assert code == 0, err
+    from agentos.tracking.store import get_run, list_runs
+
+    # the test session shares one store, so name this test's two runs
+    ids = [r.run_id for r in list_runs(agent_dir)[:2]]
+    code, out, err = cli("plot", *ids, "--agent", agent_dir)
+    assert code == 0, err
+    png = agent_dir / "plots" / "eval_return_mean.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    data = json.loads(png.with_name(png.name + ".json").read_text())
+    [c] = data["curves"]
+    assert c["label"] == "CartPole-v1" and len(c["runs"]) == 2
+    assert c["steps"] == [200, 400]
+    assert all(lo <= m <= hi for lo, m, hi in zip(c["low"], c["mean"], c["high"], strict=True))
+    assert "plots/eval_return_mean.png" in get_run(agent_dir, c["runs"][0]).artifacts
+
+    code, out, err = cli(
+        "plot", *ids, "--by", "seed", "-o", agent_dir / "s.png", "--agent", agent_dir
+    )
+    assert code == 0, err
+    labels = [c["label"] for c in json.loads((agent_dir / "s.png.json").read_text())["curves"]]
+    assert labels == ["seed 0", "seed 1"]
+
+
+def test_plot_errors_are_clear(tmp_path, cli):
+    agent_dir = tmp_path / "empty"
+    assert cli("init", agent_dir, "--name", "never_trained_plot_agent")[0] == 0
+    code, out, err = cli("plot", "--agent", agent_dir)
+    assert code == 2 and "no learn runs to plot" in err and "Fix:" in err
+    code, out, err = cli("plot", "--by", "colour", "--agent", agent_dir)
+    assert code == 2 and "--by" in err and "tag:NAME" in err
