@@ -16,6 +16,7 @@ from agentos.cli import (
     init_cmd,
     install_cmd,
     learn_cmd,
+    plot_cmd,
     rerun_cmd,
     run_cmd,
     runs_cmd,
@@ -57,6 +58,7 @@ app.add_typer(runs_cmd.app, name="runs")
 app.command("rerun")(rerun_cmd.rerun)
 app.command("ui")(ui_cmd.ui)
 app.command("bench")(bench_cmd.bench)
+app.command("plot")(plot_cmd.plot)
 
 
 def _usage_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
