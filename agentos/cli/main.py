@@ -7,6 +7,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
@@ -45,6 +46,11 @@ def _root(
     _state["debug"] = debug
     level = logging.DEBUG if debug else (logging.INFO if verbose else logging.WARNING)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not (debug or verbose):
+        # MLflow logs INFO lines of its own ("Creating initial MLflow database tables...")
+        # to stderr, configured when it is imported: keep them out of error messages.
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 
 app.command("init")(init_cmd.init)
