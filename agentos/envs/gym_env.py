@@ -65,6 +65,11 @@ class GymParams:
     preprocessing: Literal["auto", "none"] = "auto"
     """``auto``: Atari games get the R2D2/Agent57 preprocessing, and observations that are not
     a Box (Dict, Tuple, Discrete) become one flat float32 vector; ``none``: as they are."""
+    render_mode: str | None = None
+    """gymnasium's render_mode for every copy (``rgb_array`` for videos); None: no rendering."""
+    video_folder: str | None = None
+    """Write every finished episode of every copy there as an mp4 (needs ``render_mode:
+    rgb_array``; ``agentos run --video`` sets both for the evaluation episodes)."""
     check_env: bool = True
     """Run gymnasium's env checker on a plain gymnasium.Env class when it is loaded."""
     observation_indices: tuple[int, ...] | None = None

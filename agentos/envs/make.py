@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -142,13 +143,18 @@ class EnvFactory:
                 from agentos.envs.atari import base_kwargs
 
                 kwargs = base_kwargs(kwargs)
+            if p.render_mode:
+                kwargs.setdefault("render_mode", p.render_mode)
             return make_gym(p.gym_id(), p.max_episode_steps, kwargs)
         cls = self._class()
+        kwargs = p.constructor_kwargs()
+        if p.render_mode and "render_mode" in inspect.signature(cls.__init__).parameters:
+            kwargs.setdefault("render_mode", p.render_mode)
         try:
-            env = cls(**p.constructor_kwargs())
+            env = cls(**kwargs)
         except Exception as e:  # the user's constructor: any error names the class
             raise AgentOSError(
-                f"{cls.__name__}({_call_args(p.constructor_kwargs())}) failed: "
+                f"{cls.__name__}({_call_args(kwargs)}) failed: "
                 f"{type(e).__name__}: {e}",
                 fix="check the environment's parameters (agentos show), or its __init__",
             ) from None
@@ -180,6 +186,11 @@ class EnvFactory:
         if p.preprocessing == "auto" and needs_flattening(env.observation_space):
             env = flat_observation_wrapper(env)
             applied.append("FlatObservation")
+        if p.video_folder:
+            from agentos.viz.video import RecordEpisodes
+
+            env = RecordEpisodes(env, p.video_folder)
+            applied.append("RecordEpisodes")
         self.applied = applied
         return env
 
