@@ -3,129 +3,30 @@ prints no traceback, names the file, key or option, and says how to fix it (a "F
 
 Each case is (id, setup, fragments): ``setup(agent)`` prepares the agent folder (a fresh
 `agentos init` agent) and returns the command line; ``fragments`` must all appear in the
-message. Cases that need a trained agent start from a copy of one trained once per module.
+message. Faulty checkpoints are in test_bad_checkpoints.py (72 cases here, 10 there).
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import msgpack
 import pytest
-import yaml
-
-DQN = ("install", "dqn", "cartpole")
-
-
-@dataclass
-class Case:
-    id: str
-    setup: Callable[[Path], list[str]]
-    fragments: tuple[str, ...] = ()
-    install: tuple[str, ...] = ()
-    """`agentos install` arguments run (and required to succeed) before ``setup``."""
-    after: Callable[[Path], None] | None = None
-    """Checks on the agent folder after the command (nothing recorded, nothing changed)."""
-    extra: dict = field(default_factory=dict)
-
-
-def args(*a: str) -> Callable[[Path], list[str]]:
-    return lambda agent: [*a, "--agent", str(agent)]
-
-
-def plain(*a: str) -> Callable[[Path], list[str]]:
-    """A command line without --agent (usage errors fail before it matters)."""
-    return lambda agent: list(a)
-
-
-def edit(fn: Callable[[dict], None], *command: str) -> Callable[[Path], list[str]]:
-    def setup(agent: Path) -> list[str]:
-        path = agent / "agentos.yaml"
-        data = yaml.safe_load(path.read_text())
-        fn(data)
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
-        return [*command, "--agent", str(agent)]
-
-    return setup
-
-
-def write(text: bytes | str, *command: str) -> Callable[[Path], list[str]]:
-    def setup(agent: Path) -> list[str]:
-        path = agent / "agentos.yaml"
-        if isinstance(text, bytes):
-            path.write_bytes(text)
-        else:
-            path.write_text(text)
-        return [*command, "--agent", str(agent)]
-
-    return setup
-
-
-def add_local(name: str, source: str, entry: dict, *command: str) -> Callable[[Path], list[str]]:
-    """Write ``source`` to ``<name>.py`` in the agent folder and add the component ``entry``."""
-
-    def setup(agent: Path) -> list[str]:
-        (agent / f"{name}.py").write_text(source)
-        return edit(lambda d: d["components"].update({name: entry}), *command)(agent)
-
-    return setup
-
-
-def registry_with(requirements: list[str], *extra: str) -> Callable[[Path], list[str]]:
-    """A YAML registry offering 'needy' with ``requirements``; installs it."""
-
-    def setup(agent: Path) -> list[str]:
-        index = {
-            "components": {
-                "needy": {
-                    "role": "replay",
-                    "module": "json",
-                    "class": "JSONDecoder",
-                    "requirements": requirements,
-                }
-            }
-        }
-        path = agent.parent / "needy-registry.yaml"
-        path.write_text(yaml.safe_dump(index))
-        return ["install", "needy", "--registry", str(path), *extra, "--agent", str(agent)]
-
-    return setup
-
-
-def no_checkpoints(agent: Path) -> None:
-    assert not (agent / ".agentos" / "checkpoints").exists() or not any(
-        (agent / ".agentos" / "checkpoints").rglob("*.msgpack")
-    )
-
-
-ACTOR_SOURCE = (
-    "from agentos.runtime.roles import Actor\n"
-    "class Broken(Actor):\n"
-    "    def __init__(self, params, context, **deps):\n"
-    "        raise ValueError('the widget is not calibrated')\n"
+from bad_input_checks import (
+    ACTOR_SOURCE,
+    DQN,
+    Case,
+    add_local,
+    args,
+    assert_clean_exit_2,
+    edit,
+    no_checkpoints,
+    plain,
+    plain_registry_folder,
+    registry_with,
+    replace_actor,
+    symlink_actor,
+    write,
 )
-
-
-def _replace_actor(d: dict, module: str, cls: str = "RandomActor", **more) -> None:
-    d["components"]["actor"].update(module=module, **{"class": cls}, **more)
-
-
-def _symlink_actor(agent: Path) -> list[str]:
-    outside = agent.parent / "outside.py"
-    outside.write_text((agent / "random_policy.py").read_text())
-    (agent / "linked.py").symlink_to(outside)
-    return edit(lambda d: _replace_actor(d, "linked.py"), "show")(agent)
-
-
-def _dirty_registry_folder(agent: Path) -> list[str]:
-    folder = agent.parent / "plain-folder"
-    folder.mkdir()
-    return ["list", "--registry", str(folder), "--agent", str(agent)]
-
 
 CASES = [
     # --- command-line usage (typer's own exceptions) ---------------------------------------
@@ -244,17 +145,17 @@ CASES = [
     ),
     Case(
         "local-module-parent-folder",
-        edit(lambda d: _replace_actor(d, "../outside/evil.py"), "show"),
+        edit(lambda d: replace_actor(d, "../outside/evil.py"), "show"),
         ("components.actor.module", "outside the agent folder", "allow_outside_agent"),
     ),
     Case(
         "local-module-absolute-path",
-        edit(lambda d: _replace_actor(d, "/tmp/agentos-evil.py"), "show"),
+        edit(lambda d: replace_actor(d, "/tmp/agentos-evil.py"), "show"),
         ("components.actor.module", "outside the agent folder"),
     ),
     Case(
         "local-module-symlink-out",
-        _symlink_actor,
+        symlink_actor,
         ("components.actor.module", "'linked.py' is outside the agent folder"),
     ),
     Case(
@@ -264,17 +165,17 @@ CASES = [
     ),
     Case(
         "local-module-not-py",
-        edit(lambda d: _replace_actor(d, "random_policy.txt"), "show"),
+        edit(lambda d: replace_actor(d, "random_policy.txt"), "show"),
         ("components.actor.module", "must be a .py file"),
     ),
     Case(
         "local-module-missing",
-        edit(lambda d: _replace_actor(d, "nope.py"), "show"),
+        edit(lambda d: replace_actor(d, "nope.py"), "show"),
         ("components.actor.module", "nope.py not found"),
     ),
     Case(
         "local-class-missing",
-        edit(lambda d: _replace_actor(d, "random_policy.py", "RandomActr"), "show"),
+        edit(lambda d: replace_actor(d, "random_policy.py", "RandomActr"), "show"),
         ("components.actor.class", "did you mean 'RandomActor'"),
     ),
     Case(
@@ -335,7 +236,7 @@ CASES = [
         args("install", "x", "--registry", "/nonexistent-agentos-registry"),
         ("/nonexistent-agentos-registry", "not found"),
     ),
-    Case("list-registry-not-git", _dirty_registry_folder, ("not a git repository",)),
+    Case("list-registry-not-git", plain_registry_folder, ("not a git repository",)),
     Case("uninstall-not-installed", args("uninstall", "foo"), ("'foo' is not installed",)),
     Case(
         "resume-without-checkpoint",
@@ -358,18 +259,6 @@ CASES = [
 ]
 
 
-def _assert_clean_exit_2(code: int, out: str, err: str, fragments: tuple[str, ...]) -> None:
-    text = out + err
-    assert code == 2, (code, out, err)
-    assert "Traceback" not in text, text
-    # one message: the only "Error:" line (a list of what was refused may come before it)
-    assert ("\n" + err).count("\nError: ") == 1, err
-    assert "\nFix: " in ("\n" + err).split("\nError: ", 1)[1], err
-    flat = " ".join(err.split())
-    for fragment in fragments:
-        assert fragment in flat, (fragment, err)
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, agent_dir: Path, cli) -> None:
     (agent_dir.parent / "empty").mkdir(exist_ok=True)
@@ -379,203 +268,9 @@ def test_bad_input(case: Case, agent_dir: Path, cli) -> None:
     before = (agent_dir / "agentos.yaml").read_bytes()
     command = case.setup(agent_dir)
     edited = (agent_dir / "agentos.yaml").read_bytes()
-    _assert_clean_exit_2(*cli(*command), case.fragments)
+    assert_clean_exit_2(*cli(*command), case.fragments)
     if command[0] in ("install", "uninstall"):
         assert (agent_dir / "agentos.yaml").read_bytes() == edited, "the spec was changed"
     if case.after is not None:
         case.after(agent_dir)
     assert before is not None
-
-
-def test_install_never_runs_pip_without_consent(agent_dir: Path, cli, monkeypatch) -> None:
-    import agentos.components.install as install_module
-
-    def no_pip(cmd, **kwargs):  # pragma: no cover - reached only on a regression
-        raise AssertionError(f"pip ran: {cmd}")
-
-    monkeypatch.setattr(install_module.subprocess, "run", no_pip)
-    for requirements in (["--dry-run", "--no-index", "/tmp/pkg"], ["agentos-no-such-pkg==1"]):
-        command = registry_with(requirements)(agent_dir)
-        code, out, err = cli(*command)
-        assert code == 2 and "Traceback" not in out + err
-
-
-def test_install_with_yes_passes_requirements_after_double_dash(
-    agent_dir: Path, cli, monkeypatch
-) -> None:
-    import agentos.components.install as install_module
-
-    calls = []
-
-    def fake_run(cmd, **kwargs):
-        calls.append(cmd)
-        return subprocess.CompletedProcess(cmd, 0, stdout="ok", stderr="")
-
-    monkeypatch.setattr(install_module.subprocess, "run", fake_run)
-    code, out, err = cli(*registry_with(["agentos-no-such-pkg==1.0"], "--yes")(agent_dir))
-    assert code == 0, err
-    assert "pip install -- agentos-no-such-pkg==1.0" in " ".join(err.split())
-    assert calls and calls[0][-2:] == ["--", "agentos-no-such-pkg==1.0"]
-    spec = yaml.safe_load((agent_dir / "agentos.yaml").read_text())
-    assert spec["components"]["replay"]["requirements"] == ["agentos-no-such-pkg==1.0"]
-
-
-def test_registry_folder_git_config_runs_nothing(agent_dir: Path, cli, tmp_path: Path) -> None:
-    """`list --registry FOLDER` must not run the folder's fsmonitor or hooks."""
-    folder = tmp_path / "reg"
-    folder.mkdir()
-    marker = tmp_path / "ran"
-
-    def git(*a: str) -> None:
-        subprocess.run(["git", *a], cwd=folder, check=True, capture_output=True)
-
-    git("init", "-q")
-    (folder / "agentos-registry.yaml").write_text("components: {}\n")
-    git("add", ".")
-    git("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "registry")
-    git("config", "core.fsmonitor", f"touch {marker}; false")
-    hooks = folder / "hooks"
-    hooks.mkdir()
-    for hook in ("post-checkout", "pre-commit", "post-index-change"):
-        (hooks / hook).write_text(f"#!/bin/sh\ntouch {marker}\n")
-        (hooks / hook).chmod(0o755)
-    git("config", "core.hooksPath", str(hooks))
-    (folder / "agentos-registry.yaml").write_text("components: {}\n# edited\n")
-    code, out, err = cli("list", "--registry", folder, "--agent", agent_dir)
-    assert code == 0, err
-    assert not marker.exists(), "the registry folder's git config ran a program"
-
-
-def test_outside_module_allowed_when_the_spec_says_so(agent_dir: Path, cli) -> None:
-    outside = agent_dir.parent / "shared_actor.py"
-    outside.write_text((agent_dir / "random_policy.py").read_text())
-    edit(lambda d: _replace_actor(d, "../shared_actor.py", allow_outside_agent=True), "show")(
-        agent_dir
-    )
-    code, out, err = cli("show", "--agent", agent_dir)
-    assert code == 0, err
-
-
-def test_runs_limit_one_shows_runs(agent_dir: Path, cli) -> None:
-    assert cli("run", "-e", "1", "--agent", agent_dir)[0] == 0
-    code, out, err = cli("runs", "--limit", "1", "--agent", agent_dir)
-    assert code == 0 and "No runs yet" not in out
-
-
-# --- checkpoints: one trained agent per module, copied per case -----------------------------
-
-TRAIN = ["loop.min_replay_size=50", "loop.eval_every=0", "loop.eval_episodes=1"]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from agentos.api import load_agent
-    from agentos.cli.init_cmd import init
-    from agentos.components.install import install
-
-    folder = tmp_path_factory.mktemp("trained") / "agent"
-    init(folder, None, False)
-    install(folder, ["dqn", "cartpole"], [])
-    load_agent(folder, TRAIN).learn(120, seed=0)
-    return folder
-
-
-def _latest(agent: Path) -> Path:
-    return next((agent / ".agentos" / "checkpoints").glob("*/latest.msgpack"))
-
-
-def _damage(data: bytes) -> Callable[[Path], None]:
-    return lambda agent: _latest(agent).write_bytes(data)
-
-
-def _install_acrobot(agent: Path) -> None:
-    from agentos.components.install import install
-
-    install(agent, ["gym:Acrobot-v1"], [])
-
-
-CKPT = ".msgpack"
-DAMAGED = ("latest.msgpack", "--checkpoint best")
-CHECKPOINT_CASES = [
-    ("truncated-1-byte-run", _damage(b"\x93"), ["run", "-e", "1"], (*DAMAGED, "unreadable")),
-    ("empty-file-run", _damage(b""), ["run", "-e", "1"], (*DAMAGED, "unreadable")),
-    ("empty-map-run", _damage(msgpack.packb({})), ["run", "-e", "1"], (*DAMAGED, "no 'loop'")),
-    ("list-instead-of-map", _damage(msgpack.packb([1, 2])), ["run", "-e", "1"], DAMAGED),
-    (
-        "truncated-resume",
-        _damage(b"\x93"),
-        ["learn", "--resume", "--steps", "200"],
-        (*DAMAGED, "--resume --from"),
-    ),
-    (
-        "empty-map-resume",
-        _damage(msgpack.packb({})),
-        ["learn", "--resume", "--steps", "200"],
-        DAMAGED,
-    ),
-    (
-        "hidden-sizes-changed-run",
-        None,
-        ["run", "-e", "1", "-p", "network.hidden_sizes=[32]"],
-        (CKPT, "network.hidden_sizes: [256,256] in the checkpoint, [32] now", "-p network"),
-    ),
-    (
-        "hidden-sizes-changed-resume",
-        None,
-        ["learn", "--resume", "--steps", "200", "-p", "network.hidden_sizes=[32]"],
-        (CKPT, "network.hidden_sizes", "without --resume", "hidden_sizes=[256,256]"),
-    ),
-    (
-        "environment-changed-run",
-        _install_acrobot,
-        ["run", "-e", "1"],
-        (CKPT, "CartPole-v1 in the checkpoint, Acrobot-v1 now", "agentos learn"),
-    ),
-    (
-        "environment-changed-resume",
-        _install_acrobot,
-        ["learn", "--resume", "--steps", "200"],
-        (CKPT, "CartPole-v1 in the checkpoint, Acrobot-v1 now", "without --resume"),
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    "damage, command, fragments",
-    [c[1:] for c in CHECKPOINT_CASES],
-    ids=[c[0] for c in CHECKPOINT_CASES],
-)
-def test_bad_checkpoint(trained: Path, tmp_path: Path, cli, damage, command, fragments) -> None:
-    from agentos.tracking.store import list_runs
-
-    agent = tmp_path / "agent"
-    shutil.copytree(trained, agent)
-    if damage is not None:
-        damage(agent)
-    before = {r.run_id: r.status for r in list_runs(agent, agent_name="agent")}
-    _assert_clean_exit_2(*cli(*command, "--agent", agent), fragments)
-    after = {r.run_id: r.status for r in list_runs(agent, agent_name="agent")}
-    # nothing new is recorded, and no finished run gets worse
-    assert after == before
-
-
-def test_resume_that_fails_midway_keeps_the_run_finished(
-    trained: Path, tmp_path: Path, monkeypatch
-) -> None:
-    from agentos.api import load_agent
-    from agentos.runtime.loop import Loop
-    from agentos.tracking.store import get_run
-
-    agent = tmp_path / "agent"
-    shutil.copytree(trained, agent)
-    run_id = _latest(agent).parent.name
-
-    def boom(self, steps):
-        raise RuntimeError("disk on fire")
-
-    monkeypatch.setattr(Loop, "learn", boom)
-    with pytest.raises(RuntimeError):
-        load_agent(agent, TRAIN).learn(200, resume=True)
-    run = get_run(agent, run_id)
-    assert run.summary.status == "FINISHED"
-    assert "disk on fire" in run.tags.get("agentos.resume_failed", "")

@@ -1,0 +1,129 @@
+"""Helpers for the bad-input battery (tests/cli/test_bad_*.py): agent folder edits that
+return a command line, and the check every bad input must pass."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+DQN = ("install", "dqn", "cartpole")
+
+
+@dataclass
+class Case:
+    id: str
+    setup: Callable[[Path], list[str]]
+    fragments: tuple[str, ...] = ()
+    install: tuple[str, ...] = ()
+    """`agentos install` arguments run (and required to succeed) before ``setup``."""
+    after: Callable[[Path], None] | None = None
+    """Checks on the agent folder after the command (nothing recorded, nothing changed)."""
+
+
+def args(*a: str) -> Callable[[Path], list[str]]:
+    return lambda agent: [*a, "--agent", str(agent)]
+
+
+def plain(*a: str) -> Callable[[Path], list[str]]:
+    """A command line without --agent (usage errors fail before it matters)."""
+    return lambda agent: list(a)
+
+
+def edit(fn: Callable[[dict], None], *command: str) -> Callable[[Path], list[str]]:
+    def setup(agent: Path) -> list[str]:
+        path = agent / "agentos.yaml"
+        data = yaml.safe_load(path.read_text())
+        fn(data)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return [*command, "--agent", str(agent)]
+
+    return setup
+
+
+def write(text: bytes | str, *command: str) -> Callable[[Path], list[str]]:
+    def setup(agent: Path) -> list[str]:
+        path = agent / "agentos.yaml"
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text)
+        return [*command, "--agent", str(agent)]
+
+    return setup
+
+
+def add_local(name: str, source: str, entry: dict, *command: str) -> Callable[[Path], list[str]]:
+    """Write ``source`` to ``<name>.py`` in the agent folder and add the component ``entry``."""
+
+    def setup(agent: Path) -> list[str]:
+        (agent / f"{name}.py").write_text(source)
+        return edit(lambda d: d["components"].update({name: entry}), *command)(agent)
+
+    return setup
+
+
+def registry_with(requirements: list[str], *extra: str) -> Callable[[Path], list[str]]:
+    """A YAML registry offering 'needy' with ``requirements``; installs it."""
+
+    def setup(agent: Path) -> list[str]:
+        index = {
+            "components": {
+                "needy": {
+                    "role": "replay",
+                    "module": "json",
+                    "class": "JSONDecoder",
+                    "requirements": requirements,
+                }
+            }
+        }
+        path = agent.parent / "needy-registry.yaml"
+        path.write_text(yaml.safe_dump(index))
+        return ["install", "needy", "--registry", str(path), *extra, "--agent", str(agent)]
+
+    return setup
+
+
+def no_checkpoints(agent: Path) -> None:
+    assert not (agent / ".agentos" / "checkpoints").exists() or not any(
+        (agent / ".agentos" / "checkpoints").rglob("*.msgpack")
+    )
+
+
+ACTOR_SOURCE = (
+    "from agentos.runtime.roles import Actor\n"
+    "class Broken(Actor):\n"
+    "    def __init__(self, params, context, **deps):\n"
+    "        raise ValueError('the widget is not calibrated')\n"
+)
+
+
+def replace_actor(d: dict, module: str, cls: str = "RandomActor", **more) -> None:
+    d["components"]["actor"].update(module=module, **{"class": cls}, **more)
+
+
+def symlink_actor(agent: Path) -> list[str]:
+    outside = agent.parent / "outside.py"
+    outside.write_text((agent / "random_policy.py").read_text())
+    (agent / "linked.py").symlink_to(outside)
+    return edit(lambda d: replace_actor(d, "linked.py"), "show")(agent)
+
+
+def plain_registry_folder(agent: Path) -> list[str]:
+    folder = agent.parent / "plain-folder"
+    folder.mkdir()
+    return ["list", "--registry", str(folder), "--agent", str(agent)]
+
+
+def assert_clean_exit_2(code: int, out: str, err: str, fragments: tuple[str, ...]) -> None:
+    text = out + err
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in text, text
+    # one message: the only "Error:" line (a list of what was refused may come before it)
+    assert ("\n" + err).count("\nError: ") == 1, err
+    assert "\nFix: " in ("\n" + err).split("\nError: ", 1)[1], err
+    flat = " ".join(err.split())
+    for fragment in fragments:
+        assert fragment in flat, (fragment, err)
