@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import typer
+
 from agentos.cli.common import AgentOption, ParamOption
 
 
-def show(param: list[str] = ParamOption, agent: Path = AgentOption) -> int:
+def show(
+    param: list[str] = ParamOption,
+    agent: Path = AgentOption,
+    graph_file: Path = typer.Option(
+        None,
+        "--graph",
+        help="Also draw the component graph and data flow into this file (.svg, .png, .pdf).",
+    ),
+) -> int:
     """Print each component with its source, resolved parameters and dependencies."""
     from rich.tree import Tree
 
@@ -43,4 +53,11 @@ def show(param: list[str] = ParamOption, agent: Path = AgentOption) -> int:
         f"spaces: observation {escape(str(graph.observation_space))}, "
         f"action {escape(str(graph.action_space))}"
     )
+    if graph_file is not None:
+        from agentos.viz.graph import draw_graph, graph_lines
+
+        for line in graph_lines(graph):
+            console.print(escape(line), highlight=False)
+        draw_graph(graph, graph_file, title=loaded.spec.name)
+        console.print(f"[green]Wrote[/] {escape(str(graph_file))}")
     return 0
