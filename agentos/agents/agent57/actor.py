@@ -37,7 +37,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from agentos.agents.agent57.episodic import EpisodicMemory
+from agentos.agents.agent57.episodic_memory import EpisodicMemory
 from agentos.agents.agent57.meta_controller import EvaluatorMetaController, MetaController
 from agentos.agents.agent57.network import NUM_HEADS
 from agentos.agents.agent57.rnd import RunningMeanStd, modulation

@@ -19,22 +19,18 @@ it is about 30; ``k`` near-duplicates give ``1 / (sqrt(k) + c)`` (about 0.32). N
 ``k >= 64``.
 
 Pure functions (``knn_squared_distances``, ``update_mean``, ``similarity_reward``,
-``episodic_reward``) work on ONE memory and are jittable; ``EpisodicMemory`` holds one memory per
-environment of a vectorised batch and updates all of them with ``jax.vmap``-ed, jitted calls.
+``episodic_reward``) work on ONE memory and are jittable; ``EpisodicMemory`` (in
+``episodic_memory``, importable from here) holds one memory per environment of a vectorised
+batch and updates all of them with jitted calls.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Mapping
 
 import chex
 import jax
 import jax.numpy as jnp
-import numpy as np
-
-from agentos.errors import ParameterError
 
 Array = chex.Array
 Numeric = chex.Numeric
@@ -209,241 +205,10 @@ def episodic_reward(
     return reward, sq_dists
 
 
-# --------------------------------------------------------------------------- batched memory
+def __getattr__(name: str) -> object:
+    # EpisodicMemory lives in episodic_memory, which imports this module (PEP 562 re-export).
+    if name == "EpisodicMemory":
+        from agentos.agents.agent57.episodic_memory import EpisodicMemory
 
-
-def _score_one(
-    memory: Array,
-    sq_norms: Array,
-    size: Array,
-    mean: Array,
-    count: Array,
-    embedding: Array,
-    *,
-    k: int,
-    kernel_epsilon: float,
-    cluster_distance: float,
-    pseudo_count: float,
-    max_similarity: float,
-) -> tuple[Array, Array, Array]:
-    """One environment's Alg. 1: k-NN distances, then the mean update, then the reward."""
-    sq_dists, valid = knn_squared_distances(memory, size, embedding, k, sq_norms)
-    mean, count = update_mean(mean, count, sq_dists, valid)
-    reward = similarity_reward(
-        sq_dists,
-        valid,
-        mean,
-        kernel_epsilon=kernel_epsilon,
-        cluster_distance=cluster_distance,
-        pseudo_count=pseudo_count,
-        max_similarity=max_similarity,
-    )
-    return mean, count, reward
-
-
-def _insert_one(
-    memory: Array, sq_norms: Array, size: Array, position: Array, embedding: Array, where: Array
-) -> tuple[Array, Array, Array, Array]:
-    """Store ``embedding`` in one environment's ring buffer (the oldest goes when full), if
-    ``where``; otherwise rewrite the slot with what it holds."""
-    capacity = memory.shape[0]
-    row = jnp.where(where, embedding, memory[position])
-    norm = jnp.where(where, jnp.sum(jnp.square(embedding)), sq_norms[position])
-    memory = jax.lax.dynamic_update_slice(memory, row[None, :], (position, 0))
-    sq_norms = jax.lax.dynamic_update_slice(sq_norms, norm[None], (position,))
-    size = jnp.where(where, jnp.minimum(size + 1, capacity), size)
-    return memory, sq_norms, size, jnp.where(where, (position + 1) % capacity, position)
-
-
-def _reset(size: Array, position: Array, done: Array) -> tuple[Array, Array]:
-    return jnp.where(done, 0, size), jnp.where(done, 0, position)
-
-
-_STATE_KEYS = ("memory", "size", "position", "mean", "count")
-
-
-class EpisodicMemory:
-    """One NGU episodic memory per environment of a vectorised batch.
-
-    Use per step, after the environments return ``x_t``::
-
-        memory.reset(is_first)                 # episodes that start at x_0: empty memory
-        memory.add(f(x_0), where=is_first)     # ... that holds f(x_0)
-        r_episodic = memory.reward_and_add(f(x_{t+1}))   # after each step
-
-    so the memory scored against holds ``f(x_0) .. f(x_t)`` of the current episode (NGU
-    section 2). The running mean ``d_m^2`` is per environment (each plays the role of an NGU
-    actor) and is kept across resets.
-
-    The state lives on the JAX device; a step is two jitted calls for the whole batch (score,
-    then an in-place insert into the donated buffers): see ``benchmarks``-style figures in the
-    Agent57 actor's ``episodic_capacity`` field. ``state_dict`` / ``load_state_dict`` give and
-    take numpy arrays.
-    """
-
-    def __init__(
-        self,
-        num_envs: int,
-        capacity: int,
-        embedding_dim: int,
-        k: int = 10,
-        kernel_epsilon: float = 1e-4,
-        cluster_distance: float = 0.008,
-        pseudo_count: float = 0.001,
-        max_similarity: float = 8.0,
-    ):
-        for name, value in (
-            ("num_envs", num_envs),
-            ("capacity", capacity),
-            ("embedding_dim", embedding_dim),
-            ("k", k),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ParameterError(
-                    f"EpisodicMemory: {name} must be a positive int, got {value!r}",
-                    fix=f"pass an int >= 1 for {name}",
-                )
-        for name, value in (
-            ("kernel_epsilon", kernel_epsilon),
-            ("pseudo_count", pseudo_count),
-            ("max_similarity", max_similarity),
-        ):
-            if not float(value) > 0.0:
-                raise ParameterError(
-                    f"EpisodicMemory: {name} must be > 0, got {value!r}",
-                    fix=f"pass a positive float for {name} (NGU: eps=1e-4, c=0.001, s_max=8)",
-                )
-        if not float(cluster_distance) >= 0.0:
-            raise ParameterError(
-                f"EpisodicMemory: cluster_distance must be >= 0, got {cluster_distance!r}",
-                fix="pass a non-negative float (NGU: 0.008)",
-            )
-        if k > capacity:
-            logger.warning("EpisodicMemory: k=%d > capacity=%d; using k=%d", k, capacity, capacity)
-        self.num_envs = int(num_envs)
-        self.capacity = int(capacity)
-        self.embedding_dim = int(embedding_dim)
-        self.k = min(int(k), self.capacity)
-        score = functools.partial(
-            _score_one,
-            k=self.k,
-            kernel_epsilon=float(kernel_epsilon),
-            cluster_distance=float(cluster_distance),
-            pseudo_count=float(pseudo_count),
-            max_similarity=float(max_similarity),
-        )
-        self._score = jax.jit(jax.vmap(score), donate_argnums=(3, 4))
-        # A separate call for the write: in one call with the reads, XLA copies the whole
-        # donated memory (twice) before updating it; alone, the update is in place.
-        self._insert = jax.jit(jax.vmap(_insert_one), donate_argnums=(0, 1, 2, 3))
-        self._reset = jax.jit(_reset, donate_argnums=(0, 1))
-        n, m, d = self.num_envs, self.capacity, self.embedding_dim
-        self._memory = jnp.zeros((n, m, d), jnp.float32)
-        self._sq_norms = jnp.zeros((n, m), jnp.float32)  # |m|^2 per slot, derived from memory
-        self._size = jnp.zeros((n,), jnp.int32)
-        self._position = jnp.zeros((n,), jnp.int32)
-        self._mean = jnp.zeros((n,), jnp.float32)
-        self._count = jnp.zeros((n,), jnp.float32)
-        self._all = jnp.ones((n,), bool)
-
-    def reset(self, done: np.ndarray) -> None:
-        """Empty the memories of the environments where ``done [N]`` is set (mean is kept)."""
-        done = np.asarray(done, dtype=bool)
-        if done.shape != (self.num_envs,):
-            raise ParameterError(
-                f"EpisodicMemory.reset: done must have shape ({self.num_envs},), got {done.shape}",
-                fix="pass one bool per environment",
-            )
-        if done.any():
-            self._size, self._position = self._reset(self._size, self._position, done)
-
-    def reward_and_add(self, embeddings: np.ndarray | jax.Array) -> np.ndarray:
-        """Each environment's episodic reward of ``embeddings [N, D]``, then store them; ``[N]``."""
-        if tuple(embeddings.shape) != (self.num_envs, self.embedding_dim):
-            raise ParameterError(
-                f"EpisodicMemory.reward_and_add: embeddings must have shape "
-                f"({self.num_envs}, {self.embedding_dim}), got {tuple(embeddings.shape)}",
-                fix="pass one embedding per environment",
-            )
-        embeddings = jnp.asarray(embeddings, jnp.float32)
-        self._mean, self._count, reward = self._score(
-            self._memory, self._sq_norms, self._size, self._mean, self._count, embeddings
-        )
-        self._memory, self._sq_norms, self._size, self._position = self._insert(
-            self._memory, self._sq_norms, self._size, self._position, embeddings, self._all
-        )
-        return np.asarray(reward, dtype=np.float32)
-
-    def add(self, embeddings: np.ndarray | jax.Array, where: np.ndarray) -> None:
-        """Store ``embeddings [N, D]`` without scoring them, for the environments where
-        ``where [N]`` is set (``f(x_0)`` of the episodes that start: NGU's memory holds it)."""
-        where = np.asarray(where, dtype=bool)
-        if tuple(embeddings.shape) != (self.num_envs, self.embedding_dim) or where.shape != (
-            self.num_envs,
-        ):
-            raise ParameterError(
-                f"EpisodicMemory.add: embeddings must have shape ({self.num_envs}, "
-                f"{self.embedding_dim}) and where ({self.num_envs},), got "
-                f"{tuple(embeddings.shape)} and {where.shape}",
-                fix="pass one embedding and one flag per environment",
-            )
-        if where.any():
-            self._memory, self._sq_norms, self._size, self._position = self._insert(
-                self._memory,
-                self._sq_norms,
-                self._size,
-                self._position,
-                jnp.asarray(embeddings, jnp.float32),
-                jnp.asarray(where),
-            )
-
-    @property
-    def sizes(self) -> np.ndarray:
-        """Number of embeddings stored per environment, ``[N]``."""
-        return np.asarray(self._size)
-
-    @property
-    def mean_sq_dist(self) -> np.ndarray:
-        """Running mean ``d_m^2`` of k-NN squared distances per environment, ``[N]``."""
-        return np.asarray(self._mean)
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """The full state as numpy arrays (copies), for an exact resume."""
-        return {
-            "memory": np.array(self._memory),
-            "size": np.array(self._size),
-            "position": np.array(self._position),
-            "mean": np.array(self._mean),
-            "count": np.array(self._count),
-        }
-
-    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
-        """Restore a state given by ``state_dict`` (same ``num_envs``, capacity, dim)."""
-        n, m, d = self.num_envs, self.capacity, self.embedding_dim
-        shapes = {
-            "memory": (n, m, d),
-            "size": (n,),
-            "position": (n,),
-            "mean": (n,),
-            "count": (n,),
-        }
-        missing = [key for key in _STATE_KEYS if key not in state]
-        if missing:
-            raise ParameterError(
-                f"EpisodicMemory.load_state_dict: missing keys {missing}",
-                fix="pass a dict made by EpisodicMemory.state_dict()",
-            )
-        for key, shape in shapes.items():
-            if tuple(np.shape(state[key])) != shape:
-                raise ParameterError(
-                    f"EpisodicMemory.load_state_dict: {key!r} has shape "
-                    f"{tuple(np.shape(state[key]))}, expected {shape}",
-                    fix="build the EpisodicMemory with the num_envs, capacity and "
-                    "embedding_dim of the saved one",
-                )
-        self._memory = jnp.array(state["memory"], jnp.float32)
-        self._sq_norms = jnp.sum(jnp.square(self._memory), axis=-1)
-        self._size = jnp.array(state["size"], jnp.int32)
-        self._position = jnp.array(state["position"], jnp.int32)
-        self._mean = jnp.array(state["mean"], jnp.float32)
-        self._count = jnp.array(state["count"], jnp.float32)
+        return EpisodicMemory
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
