@@ -14,8 +14,9 @@ One update, top to bottom (``update_step``, one jitted pure function with an exp
 5. loss = importance-weighted masked squared TD errors of both heads; each network has its
    own Adam state and its own global-norm clipping at 40 (the optimizer is ``vmap``-ed over
    the stacked parameters);
-6. priorities ``eta max|delta| + (1 - eta) mean|delta|`` of the combined TD error
-   ``delta_e + beta_j delta_i``;
+6. priorities ``eta max|delta| + (1 - eta) mean|delta|`` of ``|delta_e| + beta_j |delta_i|``
+   (``split_abs_td``: the heads' h-space TD errors weighted as the arm's policy weighs the
+   heads, without letting them cancel);
 7. the embedding is trained by its inverse-dynamics loss on the sequences' transitions and the
    RND predictor by its error on their observations, each with its own Adam (NGU App. A);
    RND's input is whitened (clip((x - mu) / sigma, -5, 5), RND paper section 2.4) with
@@ -130,6 +131,21 @@ def split_retrace_targets(
     return jnp.stack(targets)
 
 
+def split_abs_td(td_e: jax.Array, td_i: jax.Array, beta: jax.Array) -> jax.Array:
+    """Per-step ``|delta_e| + beta_j |delta_i|`` ``[B, L']`` from which priorities are made.
+
+    Agent57 (App. B) learns the two heads separately but acts on
+    ``h(h^{-1}(Q_e) + beta_j h^{-1}(Q_i))``, NGU's single value. Weighting the heads' TD
+    errors by ``beta_j`` keeps what the arm's policy cares about: for the exploitative arm
+    (beta 0) only the extrinsic error counts, so sequences where the reward was found are
+    replayed for the head arm 0 acts on. The absolute values are summed before weighting, not
+    the signed errors (``|delta_e + beta delta_i|``): both heads are trained on the sequence,
+    and two large errors of opposite sign must not give it priority 0; the sum bounds the
+    signed form from above, so no sequence that form would favour loses priority.
+    """
+    return jnp.abs(td_e) + beta[:, None] * jnp.abs(td_i)
+
+
 def q_loss(
     q_params: Any,
     target_q_params: Any,
@@ -204,9 +220,9 @@ def q_loss(
         metrics[f"loss_{name}"] = head_loss
         values = tx_pair.apply_inv(jax.lax.stop_gradient(q_taken))
         metrics[f"q_{name}_mean"] = jnp.sum(valid * values) / jnp.maximum(jnp.sum(valid), 1.0)
-    combined_td = td_heads[0] + beta[:, None] * td_heads[1]
+    abs_td = split_abs_td(td_heads[0], td_heads[1], beta)
     priorities = jax.vmap(functools.partial(losses.sequence_priority, eta=config.priority_eta))(
-        jnp.abs(combined_td), valid
+        abs_td, valid
     )
     metrics["priorities"] = priorities
     return total, metrics

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agentos.agents.agent57.learner import split_retrace_targets
+from agentos.agents.agent57.learner import split_abs_td, split_retrace_targets
 from agentos.agents.r2d2 import losses
 
 # Extrinsic values prefer action 0, intrinsic ones action 1.
@@ -140,3 +140,17 @@ def test_rescaled_lambda_traces_termination(jit):
     # int 2 + 0.5 (24 + 0.95 (4 - 24)) = 4.5.
     out = _rescaled_split([100.0, 1.0, 0.0], jit)
     np.testing.assert_allclose(out, [[0.4844397, 0.0], [1.3497079, 1.2400680]], rtol=1e-5)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_priorities_weigh_absolute_head_errors_by_beta(jit):
+    fn = jax.jit(split_abs_td) if jit else split_abs_td
+    td_e = jnp.asarray([[1.0, -2.0], [1.0, -2.0]])
+    td_i = jnp.asarray([[-2.0, 1.0], [-2.0, 1.0]])
+    abs_td = fn(td_e, td_i, jnp.asarray([0.5, 0.0]))
+    # beta 0.5: [1 + 1, 2 + 0.5] (the signed sum would give [0, 1.5]: errors cancel);
+    # beta 0 (the exploitative arm): the extrinsic errors only.
+    np.testing.assert_allclose(abs_td, [[2.0, 2.5], [1.0, 2.0]])
+    priorities = jax.vmap(losses.sequence_priority)(abs_td, jnp.ones((2, 2)))
+    # eta 0.9: 0.9 max + 0.1 mean -> 0.9 * 2.5 + 0.1 * 2.25, 0.9 * 2 + 0.1 * 1.5.
+    np.testing.assert_allclose(priorities, [2.475, 1.95], rtol=1e-6)
