@@ -159,6 +159,8 @@ class Loop:
         self.hooks = hooks or Hooks()
         self.components = components or {}
         self._make_eval_env = make_eval_env
+        self.trace: Any = None
+        """An ``agentos.viz.trace.StepTrace`` that evaluation steps are written to, or None."""
         self._eval_env: Any | None = None
         self.counters = Counters()
         self.last_eval: float | None = None
@@ -216,11 +218,17 @@ class Loop:
         ep_ret = np.zeros(n, np.float64)
         obs = env.reset(seed=_eval_seed(self.seed, self.counters.evaluations))
         extras = self.actor.initial_extras(n)
+        if self.trace is not None:
+            self.trace.start(n)
         while any(len(r) < q for r, q in zip(returns, quota, strict=True)):
             action, extras = self.actor.select_action(
                 obs, extras, explore=False, env_steps=self.counters.env_steps
             )
             step = env.step(action)
+            if self.trace is not None:
+                counting = np.array([len(r) < q for r, q in zip(returns, quota, strict=True)])
+                info = self.actor.step_info() if hasattr(self.actor, "step_info") else None
+                self.trace.record(counting, action, step, extras, info)
             extras = self.actor.after_step(extras, step)
             ep_ret += step.reward
             done = step.terminated | step.truncated
