@@ -227,7 +227,7 @@ class Loop:
             step = env.step(action)
             if self.trace is not None:
                 counting = np.array([len(r) < q for r, q in zip(returns, quota, strict=True)])
-                info = self.actor.step_info() if hasattr(self.actor, "step_info") else None
+                info = getattr(self.actor, "step_info", dict)()
                 self.trace.record(counting, action, step, extras, info)
             extras = self.actor.after_step(extras, step)
             ep_ret += step.reward

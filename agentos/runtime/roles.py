@@ -206,6 +206,12 @@ class Actor(Component):
         """Record a batch of transitions during training; returns how many were inserted."""
         return 0
 
+    def step_info(self) -> dict[str, np.ndarray]:
+        """Per-environment values of the last ``select_action`` worth a look when debugging
+        (Q-values, epsilon, arm, intrinsic reward): ``{name: [N, ...]}``, written to step
+        traces (``agentos run --trace``). Computed on request, so acting pays nothing."""
+        return {}
+
     def update(self, variables: Any) -> None:
         """Receive fresh variables from the learner."""
 

@@ -75,6 +75,7 @@ class DQNActor(Actor):
         self.num_actions = int(context.action_space.n)
         self._rng = context.numpy_rng("explore")
         self._variables = network.initial_params()
+        self._last: tuple[np.ndarray, float] | None = None
 
     @classmethod
     def check_spaces(cls, params: Params, observation_space: Any, action_space: Any) -> None:
@@ -103,7 +104,16 @@ class DQNActor(Actor):
             explore_mask = self._rng.random(num) < epsilon
             random_actions = self._rng.integers(0, self.num_actions, size=num)
             actions = np.where(explore_mask, random_actions, actions)
+        self._last = (observation, epsilon)
         return actions.astype(np.int64), extras
+
+    def step_info(self) -> dict[str, np.ndarray]:
+        """Q-values and epsilon of the last ``select_action`` (computed only when asked)."""
+        if self._last is None:
+            return {}
+        observation, epsilon = self._last
+        q = np.asarray(self.network.apply(self._variables, observation))
+        return {"q": q, "epsilon": np.full(q.shape[0], epsilon, np.float32)}
 
     def observe(self, transition: Transition) -> int:
         """Add the batch of transitions to replay; returns how many were added."""
