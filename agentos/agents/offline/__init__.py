@@ -1,0 +1,1 @@
+"""Offline learners: behaviour cloning and discrete CQL on recorded datasets."""
