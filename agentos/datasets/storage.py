@@ -1,0 +1,299 @@
+"""Offline datasets in Minari's format (Farama's offline-RL standard; d3rlpy reads it too).
+
+A dataset ``NAME`` recorded by ``agentos record`` lives in the agent folder's own Minari
+storage, ``<agent>/.agentos/datasets/NAME/data/`` (Minari's layout: ``metadata.json`` plus one
+folder per episode, in Minari's ``arrow`` format), so ``minari.load_dataset(NAME)`` reads it
+with ``MINARI_DATASETS_PATH=<agent>/.agentos/datasets``. Beside ``data/``, agentos keeps
+``agentos-dataset.json``: the digest of the files written (``content_hash``, the same hash as
+components) and where the data came from (run, checkpoint, actor). Reading a dataset whose files
+no longer match that digest is refused.
+
+Episodes are Minari's: ``observations`` [T+1, ...] (the last one is the observation the episode
+ended in), ``actions``, ``rewards``, ``terminations``, ``truncations`` [T]. Datasets already in
+the user's Minari storage (``MINARI_DATASETS_PATH``, else ``~/.minari/datasets``) are found by
+name too; nothing is ever downloaded.
+
+minari is imported inside functions only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agentos.errors import AgentOSError
+
+logger = logging.getLogger(__name__)
+
+DATASETS_DIR = Path(".agentos") / "datasets"
+"""The agent folder's own Minari storage, relative to the agent folder."""
+SIDECAR = "agentos-dataset.json"
+"""agentos's record of a dataset (digest, provenance), beside Minari's ``data/`` folder."""
+DATA_FORMAT = "arrow"
+"""Minari storage format written (pyarrow ships with agentos's dependencies; h5py does not)."""
+
+
+class DatasetError(AgentOSError):
+    """A dataset is missing, unreadable, empty, changed, or does not fit the agent."""
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One recorded episode in Minari's layout."""
+
+    observations: np.ndarray
+    """[T+1, ...] observations, the last being where the episode ended."""
+    actions: np.ndarray
+    """[T] actions taken."""
+    rewards: np.ndarray
+    """[T] rewards received."""
+    terminations: np.ndarray
+    """[T] bool: the step reached a terminal state."""
+    truncations: np.ndarray
+    """[T] bool: the step was cut by a time limit."""
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """Every step of a dataset as flat arrays (episodes concatenated, in order)."""
+
+    observation: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    terminated: np.ndarray
+    ended: np.ndarray
+    """[N] bool: the episode ended at this step (terminated or truncated)."""
+    next_observation: np.ndarray
+    episodes: int
+    returns: np.ndarray
+    """[episodes] undiscounted return of each episode."""
+
+
+def agent_storage(agent_dir: Path) -> Path:
+    """The agent folder's Minari storage root."""
+    return Path(agent_dir) / DATASETS_DIR
+
+
+def user_storage() -> Path:
+    """The user's own Minari storage (``MINARI_DATASETS_PATH`` or ``~/.minari/datasets``)."""
+    env = os.environ.get("MINARI_DATASETS_PATH")
+    return Path(env) if env else Path.home() / ".minari" / "datasets"
+
+
+def find_dataset(agent_dir: Path, name: str) -> Path:
+    """The folder of dataset ``name`` (holding ``data/``): the agent's storage first, then the
+    user's Minari storage. Raises DatasetError naming what exists when it is in neither."""
+    check_name(name)
+    for root in (agent_storage(agent_dir), user_storage()):
+        if (root / name / "data").is_dir():
+            return root / name
+    known = list_datasets(agent_dir)
+    raise DatasetError(
+        f"no dataset named {name!r} in {agent_storage(agent_dir)} or {user_storage()}"
+        + (f" (recorded here: {', '.join(known)})" if known else ""),
+        fix=f"record it with `agentos record --episodes 100 --dataset {name}`, or set "
+        "replay.dataset to one of the datasets listed",
+    )
+
+
+def list_datasets(agent_dir: Path) -> list[str]:
+    """Names of the datasets in the agent folder's storage."""
+    root = agent_storage(agent_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.parent.relative_to(root).as_posix() for p in root.rglob("data") if p.is_dir())
+
+
+def check_name(name: str) -> None:
+    """A dataset name must be a relative Minari id (``[namespace/]name[-vN]``)."""
+    parts = Path(name).parts
+    if not name or name.startswith(("/", ".")) or ".." in parts or any(" " in p for p in parts):
+        raise DatasetError(
+            f"invalid dataset name {name!r}",
+            fix="use a Minari id such as cartpole-expert-v0 (letters, digits, - and _)",
+        )
+
+
+def data_files(folder: Path) -> list[Path]:
+    """The files of a dataset's ``data/`` folder (what its digest covers)."""
+    return sorted(p for p in (folder / "data").rglob("*") if p.is_file())
+
+
+def dataset_digest(folder: Path) -> str:
+    """``sha256:<hex>`` of the dataset's files (``agentos.components.sources.content_hash``)."""
+    from agentos.components.sources import content_hash
+
+    return content_hash(data_files(folder))
+
+
+def read_sidecar(folder: Path) -> dict[str, Any]:
+    """agentos's record of the dataset ({} for datasets agentos did not write)."""
+    path = folder / SIDECAR
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise DatasetError(
+            f"{path} is unreadable ({e})",
+            fix=f"delete the dataset folder {folder} and record it again",
+        ) from None
+
+
+def write_dataset(
+    folder: Path,
+    name: str,
+    episodes: list[Episode],
+    observation_space: Any,
+    action_space: Any,
+    *,
+    provenance: dict[str, Any] | None = None,
+) -> str:
+    """Write ``episodes`` as Minari dataset ``name`` into ``folder`` (``<root>/<name>``) and
+    the sidecar with its digest; returns the digest. Refuses to overwrite a dataset."""
+    import minari
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+    from minari.dataset.minari_storage import MinariStorage
+
+    check_name(name)
+    if (folder / "data").exists():
+        raise DatasetError(
+            f"a dataset named {name!r} already exists at {folder}",
+            fix="choose another --dataset name (e.g. add -v1), or delete that folder",
+        )
+    if not episodes:
+        raise DatasetError("no complete episode to write", fix="record more --episodes")
+    (folder / "data").mkdir(parents=True)
+    storage = MinariStorage.new(
+        folder / "data",
+        observation_space=observation_space,
+        action_space=action_space,
+        data_format=DATA_FORMAT,
+        jpeg_encoding=False,  # lossless frames: learners see what actors saw
+    )
+    provenance = dict(provenance or {})
+    storage.update_metadata(
+        {
+            "dataset_id": name,
+            "minari_version": minari.__version__,
+            "algorithm_name": str(provenance.get("actor", "agentos")),
+            "author": {"agentos"},
+            "description": str(provenance.get("description", "recorded by agentos record")),
+        }
+    )
+    storage.update_episodes(
+        EpisodeBuffer(
+            id=i,
+            observations=np.asarray(ep.observations),
+            actions=np.asarray(ep.actions),
+            rewards=[float(r) for r in ep.rewards],
+            terminations=[bool(t) for t in ep.terminations],
+            truncations=[bool(t) for t in ep.truncations],
+            infos={},
+        )
+        for i, ep in enumerate(episodes)
+    )
+    digest = dataset_digest(folder)
+    record = {
+        "name": name,
+        "digest": digest,
+        "episodes": len(episodes),
+        "steps": int(sum(len(ep.rewards) for ep in episodes)),
+        **provenance,
+    }
+    (folder / SIDECAR).write_text(json.dumps(record, indent=2, sort_keys=True))
+    logger.info("wrote dataset %s (%d episodes) to %s", name, len(episodes), folder)
+    return digest
+
+
+def verify(folder: Path, name: str, pinned: str = "") -> str:
+    """The dataset's digest, after checking it against the one recorded when it was written
+    and against ``pinned`` (if given). Raises DatasetError on a mismatch."""
+    digest = dataset_digest(folder)
+    recorded = read_sidecar(folder).get("digest")
+    if recorded and recorded != digest:
+        raise DatasetError(
+            f"dataset {name!r} changed since it was recorded: its files hash to {digest}, "
+            f"recorded {recorded} ({folder / SIDECAR})",
+            fix=f"record it again (`agentos record --dataset {name}-v1 ...`), or restore "
+            "the original files",
+        )
+    if pinned and pinned != digest:
+        raise DatasetError(
+            f"dataset {name!r} hashes to {digest}, not the pinned replay.digest {pinned}",
+            fix="use the dataset that was pinned, or set replay.digest to the new value "
+            "(or '') after checking the data",
+        )
+    return digest
+
+
+def read_transitions(folder: Path, name: str) -> tuple[Transitions, Any, Any]:
+    """Every step of the dataset as flat arrays, with its (observation, action) spaces.
+
+    Raises DatasetError for an unreadable (e.g. truncated) or empty dataset.
+    """
+    from minari.dataset.minari_dataset import MinariDataset
+
+    fix = f"record it again with `agentos record --dataset {name} ...` (delete {folder} first)"
+    try:
+        dataset = MinariDataset(folder / "data")
+        episodes = [_as_episode(ep) for ep in dataset.iterate_episodes()]
+        obs_space, act_space = dataset.observation_space, dataset.action_space
+    except DatasetError:
+        raise
+    except Exception as e:  # pyarrow/json/minari errors of damaged files
+        raise DatasetError(
+            f"dataset {name!r} at {folder} is unreadable ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else e!r}); it may be truncated or damaged",
+            fix=fix,
+        ) from None
+    steps = sum(len(ep.rewards) for ep in episodes)
+    if steps == 0:
+        raise DatasetError(f"dataset {name!r} at {folder} holds no steps", fix=fix)
+    for i, ep in enumerate(episodes):
+        if len(ep.observations) != len(ep.rewards) + 1 or len(ep.actions) != len(ep.rewards):
+            raise DatasetError(
+                f"dataset {name!r}: episode {i} has {len(ep.observations)} observations, "
+                f"{len(ep.actions)} actions and {len(ep.rewards)} rewards (Minari needs "
+                "T+1, T, T); it is truncated or damaged",
+                fix=fix,
+            )
+    return _flatten(episodes), obs_space, act_space
+
+
+def _as_episode(ep: Any) -> Episode:
+    return Episode(
+        observations=np.asarray(ep.observations),
+        actions=np.asarray(ep.actions),
+        rewards=np.asarray(ep.rewards, dtype=np.float32),
+        terminations=np.asarray(ep.terminations, dtype=bool),
+        truncations=np.asarray(ep.truncations, dtype=bool),
+    )
+
+
+def _flatten(episodes: list[Episode]) -> Transitions:
+    nonempty = [ep for ep in episodes if len(ep.rewards)]
+    return Transitions(
+        observation=np.concatenate([ep.observations[:-1] for ep in nonempty]),
+        action=np.concatenate([ep.actions for ep in nonempty]),
+        reward=np.concatenate([ep.rewards for ep in nonempty]),
+        terminated=np.concatenate([ep.terminations for ep in nonempty]),
+        ended=np.concatenate([_ends(ep) for ep in nonempty]),
+        next_observation=np.concatenate([ep.observations[1:] for ep in nonempty]),
+        episodes=len(episodes),
+        returns=np.array([float(np.sum(ep.rewards)) for ep in episodes], dtype=np.float64),
+    )
+
+
+def _ends(ep: Episode) -> np.ndarray:
+    """Where the episode ended: terminated or truncated, and always at its last step (so an
+    n-step sum never runs into the next episode)."""
+    ended = ep.terminations | ep.truncations
+    ended[-1] = True
+    return ended
