@@ -44,7 +44,7 @@ from agentos.agents.agent57.network import (
     Agent57Network,
     split_unroll,
 )
-from agentos.agents.agent57.rnd import update_observation_stats
+from agentos.agents.agent57.rnd_inputs import update_observation_stats
 from agentos.agents.r2d2 import losses
 from agentos.agents.r2d2.actor import MU, STATE_KEYS
 from agentos.agents.r2d2.adder import (

@@ -35,7 +35,8 @@ import numpy as np
 
 from agentos.agents.agent57.embedding import EmbeddingModel
 from agentos.agents.agent57.mixtures import agent57_gammas, ngu_betas
-from agentos.agents.agent57.rnd import RNDModel, initial_observation_stats
+from agentos.agents.agent57.rnd import RNDModel
+from agentos.agents.agent57.rnd_inputs import initial_observation_stats
 from agentos.agents.r2d2 import losses
 from agentos.agents.r2d2.network import RecurrentQModule, RecurrentQNetwork
 from agentos.agents.r2d2.network import step as q_step
