@@ -40,6 +40,10 @@ class RunResult:
     """Returns of the last evaluation."""
     eval_history: list[dict[str, Any]] = field(default_factory=list)
     checkpoint: Path | None = None
+    videos: list[Path] = field(default_factory=list)
+    """mp4 files of the evaluation episodes (``run(video=True)``)."""
+    trace: Path | None = None
+    """The step trace CSV (``run(trace=...)``)."""
 
     @property
     def eval_mean(self) -> float | None:
@@ -60,6 +64,8 @@ class Agent:
 
         self.spec = spec
         self.overrides = list(overrides or [])
+        self._video_folder: Path | None = None
+        self._trace_path: Path | None = None
         self.graph = load_graph(spec, self.overrides)
 
     @property
@@ -107,7 +113,9 @@ class Agent:
         saved = [str(o) for o in state.get("overrides", [])]
         if not saved or saved == self.overrides[: len(saved)]:
             return self
-        return Agent(self.spec, [*saved, *self.overrides])
+        rebuilt = Agent(self.spec, [*saved, *self.overrides])
+        rebuilt._video_folder, rebuilt._trace_path = self._video_folder, self._trace_path
+        return rebuilt
 
     def env_name(self) -> str:
         """A short label of the environment for run tables."""
@@ -216,12 +224,23 @@ class Agent:
         seed: int = 0,
         checkpoint: str | None = None,
         hooks: Any = None,
+        video: bool = False,
+        trace: str | Path | None = None,
     ) -> RunResult:
-        """Evaluate the greedy policy for ``episodes`` episodes (from a checkpoint if given)."""
+        """Evaluate the greedy policy for ``episodes`` episodes (from a checkpoint if given).
+
+        ``video`` records the evaluation episodes as mp4 files (``<agent>/videos/<run id>/``,
+        also run artifacts); ``trace`` writes one CSV row per evaluation step there.
+        """
         from agentos.components.checks import check_counts
         from agentos.runtime.checkpoint import load_run_checkpoint as load_checkpoint
 
         check_counts(episodes=episodes, seed=seed)
+        if video and self._video_folder is None:
+            return self._filmed().run(
+                episodes, seed=seed, checkpoint=checkpoint, hooks=hooks, trace=trace
+            )
+        self._trace_path = None if trace is None else Path(trace)
         state = None
         source = None
         ckpt = None
@@ -264,11 +283,57 @@ class Agent:
                 loop.counters.evaluations = 0
                 loop.counters.eval_episodes = 0
                 loop.eval_history = []
+            if self._trace_path is not None:
+                from agentos.viz.trace import StepTrace
+
+                loop.trace = StepTrace(self._trace_path)
+            if self._video_folder is not None:
+                from agentos.viz.video import EpisodeFilm
+
+                loop.film = EpisodeFilm(self._video_folder)
             try:
                 loop.evaluate(episodes)
             finally:
                 loop.close()
-            return self._result(tracker, loop)
+                if loop.trace is not None:
+                    tracker.log_file(loop.trace.write(), "traces")
+            result = self._result(tracker, loop)
+            result.trace = self._trace_path
+            if self._video_folder is not None:
+                result.videos = self._keep_videos(tracker)
+            return result
+
+    # --- videos ------------------------------------------------------------------------
+    def _filmed(self) -> Agent:
+        """This agent with an environment that films every finished episode."""
+        import time
+
+        node = self.graph.node("environment")
+        fields = getattr(node.params, "__dataclass_fields__", {})
+        if "render_mode" not in fields:
+            from agentos.errors import AgentOSError
+
+            raise AgentOSError(
+                f"the environment '{node.spec.name}' ({node.cls.__name__}) cannot be filmed: "
+                "only gymnasium environments render frames",
+                where=f"{self.spec.path}: {node.spec.where}",
+                fix="record videos of a gymnasium environment (gym:<id>, a plain "
+                "gymnasium.Env class with render_mode='rgb_array'), or run without --video",
+            )
+        folder = self.agent_dir / "videos" / f"pending-{time.time_ns()}"
+        filmed = Agent(self.spec, [*self.overrides, "environment.render_mode=rgb_array"])
+        filmed._video_folder = folder
+        return filmed
+
+    def _keep_videos(self, tracker: Any) -> list[Path]:
+        """Move the evaluation's videos to ``videos/<run id>/`` and log them as artifacts."""
+        folder = self._video_folder
+        if folder is None or not folder.is_dir():
+            return []
+        final = folder.parent / tracker.run_id[:8]
+        folder.rename(final)
+        tracker.log_file(final, "videos")
+        return sorted(final.glob("*.mp4"))
 
     # --- plumbing ----------------------------------------------------------------------
     def _loop(self, built: Any, seed: int, tracker: Any, hooks: Any, learn: bool) -> Any:

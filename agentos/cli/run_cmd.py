@@ -21,16 +21,28 @@ def run(
         help="RUN_ID, 'latest', or 'best' (the best training evaluation of the latest run); "
         "default: latest if the agent learns, else none.",
     ),
+    video: bool = typer.Option(
+        False, "--video", help="Record the evaluation episodes as mp4 (videos/<run id>/)."
+    ),
+    trace: Path = typer.Option(
+        None, "--trace", help="Write one CSV row per evaluation step (action, reward, extras)."
+    ),
     param: list[str] = ParamOption,
     agent: Path = AgentOption,
 ) -> int:
     """Run the agent for --episodes evaluation episodes and print the returns."""
     from agentos.api import load_agent
-    from agentos.cli.console import console
+    from agentos.cli.console import console, escape
 
-    result = load_agent(agent, param).run(episodes, seed=seed, checkpoint=checkpoint)
+    result = load_agent(agent, param).run(
+        episodes, seed=seed, checkpoint=checkpoint, video=video, trace=trace
+    )
     returns = ", ".join(f"{r:.1f}" for r in result.eval_returns)
     console.print(f"returns: {returns}")
+    if result.videos:
+        console.print(f"videos: {escape(str(result.videos[0].parent))} ({len(result.videos)} mp4)")
+    if result.trace is not None:
+        console.print(f"trace: {escape(str(result.trace))}")
     console.print(
         f"[green]Done[/] run [bold]{result.run_id[:8]}[/]: mean return "
         f"[bold]{result.eval_mean:.2f}[/] over {len(result.eval_returns)} episodes"

@@ -66,10 +66,8 @@ class GymParams:
     """``auto``: Atari games get the R2D2/Agent57 preprocessing, and observations that are not
     a Box (Dict, Tuple, Discrete) become one flat float32 vector; ``none``: as they are."""
     render_mode: str | None = None
-    """gymnasium's render_mode for every copy (``rgb_array`` for videos); None: no rendering."""
-    video_folder: str | None = None
-    """Write every finished episode of every copy there as an mp4 (needs ``render_mode:
-    rgb_array``; ``agentos run --video`` sets both for the evaluation episodes)."""
+    """gymnasium's render_mode for every copy (``agentos run --video`` sets ``rgb_array``
+    for its evaluation copies); None: no rendering."""
     check_env: bool = True
     """Run gymnasium's env checker on a plain gymnasium.Env class when it is loaded."""
     observation_indices: tuple[int, ...] | None = None
@@ -179,6 +177,28 @@ class GymEnvironment(Environment):
             return _select(env.observation_space, params), env.action_space
         finally:
             env.close()
+
+    def render_copies(self, indices: Any) -> list[np.ndarray]:
+        """The current frame of each copy in ``indices`` (``render_mode: rgb_array``)."""
+        if self.params.render_mode != "rgb_array":
+            raise AgentOSError(
+                "the environment renders no frames (render_mode is not rgb_array)",
+                fix="set -p environment.render_mode=rgb_array (agentos run --video does)",
+            )
+        try:
+            if self._sync:
+                frames = [self._vec.envs[int(i)].render() for i in indices]
+            else:
+                frames = self._vec.render_copies(indices)
+        except Exception:  # the environment's own render(): NotImplementedError and the like
+            frames = [None]
+        if any(f is None for f in frames):
+            raise AgentOSError(
+                f"{self.params.gym_id() or type(self).__name__} returned no rgb_array frame "
+                "from render()",
+                fix="film an environment whose render() returns frames in rgb_array mode",
+            )
+        return frames
 
     def wrapper_chain(self) -> list[str]:
         """The wrappers agentos applied to each copy, innermost first (tracked with runs)."""

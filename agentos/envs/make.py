@@ -21,6 +21,7 @@ import difflib
 import importlib
 import inspect
 import logging
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,10 @@ class EnvFactory:
     def base(self, check: bool = False) -> Any:
         """The environment before any agentos preprocessing or spec wrapper."""
         p = self.params
+        if p.render_mode == "rgb_array":
+            # off-screen frames: no display or sound device needed (pygame-based envs)
+            os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+            os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
         if self.class_name is None:
             kwargs = dict(p.kwargs)
             if p.preprocessing == "auto" and is_atari(p.gym_id()):
@@ -154,8 +159,7 @@ class EnvFactory:
             env = cls(**kwargs)
         except Exception as e:  # the user's constructor: any error names the class
             raise AgentOSError(
-                f"{cls.__name__}({_call_args(kwargs)}) failed: "
-                f"{type(e).__name__}: {e}",
+                f"{cls.__name__}({_call_args(kwargs)}) failed: {type(e).__name__}: {e}",
                 fix="check the environment's parameters (agentos show), or its __init__",
             ) from None
         if check and p.check_env:
@@ -186,11 +190,6 @@ class EnvFactory:
         if p.preprocessing == "auto" and needs_flattening(env.observation_space):
             env = flat_observation_wrapper(env)
             applied.append("FlatObservation")
-        if p.video_folder:
-            from agentos.viz.video import RecordEpisodes
-
-            env = RecordEpisodes(env, p.video_folder)
-            applied.append("RecordEpisodes")
         self.applied = applied
         return env
 

@@ -79,6 +79,10 @@ class CopyGroup:
             obs, _ = self._vec.reset(options={"reset_mask": done})
         return np.stack([obs, final], axis=1), reward, terminated, truncated, {}
 
+    def render_group(self) -> list[Any]:
+        """Every copy's current frame."""
+        return [env.render() for env in self._vec.envs]
+
     def close(self) -> None:
         """Close the group's copies."""
         self._vec.close()
@@ -86,6 +90,10 @@ class CopyGroup:
     @property
     def unwrapped(self) -> CopyGroup:
         return self
+
+    def get_wrapper_attr(self, name: str) -> Any:
+        """What AsyncVectorEnv's ``call`` asks a worker's environment for."""
+        return getattr(self, name)
 
 
 class AsyncCopies:
@@ -134,6 +142,12 @@ class AsyncCopies:
             np.asarray(truncated, bool).reshape(n),
             final,
         )
+
+    def render_copies(self, indices: Any) -> list[np.ndarray]:
+        """Frames of the copies in ``indices`` (every group renders; a rare, debugging call)."""
+        groups = self._vec.call("render_group")
+        flat = [frame for group in groups for frame in group]
+        return [flat[int(i)] for i in indices]
 
     def close(self) -> None:
         """End every worker: politely, then by force if one died (Ctrl-C reaches them too)."""

@@ -161,6 +161,8 @@ class Loop:
         self._make_eval_env = make_eval_env
         self.trace: Any = None
         """An ``agentos.viz.trace.StepTrace`` that evaluation steps are written to, or None."""
+        self.film: Any = None
+        """An ``agentos.viz.video.EpisodeFilm`` filming evaluation episodes, or None."""
         self._eval_env: Any | None = None
         self.counters = Counters()
         self.last_eval: float | None = None
@@ -220,13 +222,15 @@ class Loop:
         extras = self.actor.initial_extras(n)
         if self.trace is not None:
             self.trace.start(n)
+        if self.film is not None:
+            self.film.start(env, np.array([q > 0 for q in quota]))
         while any(len(r) < q for r, q in zip(returns, quota, strict=True)):
             action, extras = self.actor.select_action(
                 obs, extras, explore=False, env_steps=self.counters.env_steps
             )
             step = env.step(action)
+            counting = np.array([len(r) < q for r, q in zip(returns, quota, strict=True)])
             if self.trace is not None:
-                counting = np.array([len(r) < q for r, q in zip(returns, quota, strict=True)])
                 info = getattr(self.actor, "step_info", dict)()
                 self.trace.record(counting, action, step, extras, info)
             extras = self.actor.after_step(extras, step)
@@ -236,6 +240,9 @@ class Loop:
                 if len(returns[i]) < quota[i]:
                     returns[i].append(float(ep_ret[i]))
                 ep_ret[i] = 0.0
+            if self.film is not None:
+                still = np.array([len(r) < q for r, q in zip(returns, quota, strict=True)])
+                self.film.record(counting, still, env, step)
             extras = _reset_extras(self.actor, extras, done)
             obs = step.observation
         flat = [r for per_env in returns for r in per_env]

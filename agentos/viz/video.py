@@ -1,83 +1,93 @@
-"""Videos of episodes: a wrapper that keeps each copy's frames and writes an mp4 per episode.
+"""Videos of evaluation episodes: the frames of each counted episode, an mp4 when it ends.
 
 Frames come from the environment's ``render()`` in ``rgb_array`` mode (for Atari, the
 full-colour 210x160 screen, not the agent's 84x84 grayscale view) and are encoded with the
-ffmpeg binary that the ``imageio-ffmpeg`` wheel ships. An episode is written when it ends,
-so episodes cut short (an evaluation that has enough) leave no partial file.
+ffmpeg binary that the ``imageio-ffmpeg`` wheel ships. Only the episodes an evaluation
+counts are written; training episodes never are.
 """
 
 from __future__ import annotations
 
-import itertools
-import os
+import warnings
 from pathlib import Path
 from typing import Any
 
-import gymnasium
 import numpy as np
 
 from agentos.errors import AgentOSError
 
-_COPY_IDS = itertools.count()
 
+class EpisodeFilm:
+    """Frames of the evaluation episodes that count, an mp4 per episode when it ends.
 
-class RecordEpisodes(gymnasium.Wrapper):
-    """Write every finished episode of this copy to ``folder`` as an mp4."""
+    The loop calls ``start`` after the evaluation's reset and ``record`` after every vector
+    step; frames come from ``env.render_copies(indices)``. Episodes that end after the
+    evaluation has its quota (other copies still playing) are not written.
+    """
 
-    def __init__(self, env: Any, folder: str, fps: int = 30, prefix: str = "episode"):
-        super().__init__(env)
-        if getattr(env, "render_mode", None) != "rgb_array":
-            raise AgentOSError(
-                f"{env.unwrapped.__class__.__name__} does not render rgb_array frames "
-                f"(render_mode={getattr(env, 'render_mode', None)!r}), so it cannot be filmed",
-                fix="use an environment that supports render_mode='rgb_array' (for a class of "
-                "your own: accept render_mode in __init__ and return frames from render())",
-            )
+    def __init__(self, folder: Path, fps: int = 30, prefix: str = "episode"):
         self.folder = Path(folder)
         self.fps = int(fps)
         self.prefix = prefix
-        self._copy = f"{os.getpid()}-{next(_COPY_IDS)}"
-        self._frames: list[np.ndarray] = []
-        self._episode = 0
         self.written: list[Path] = []
+        self._frames: list[list[np.ndarray]] = []
 
-    def _frame(self) -> None:
-        frame = self.env.render()
-        if frame is not None:
-            self._frames.append(np.asarray(frame, np.uint8))
+    def start(self, env: Any, counting: np.ndarray) -> None:
+        """The first frame of every counted copy's episode."""
+        self._frames = [[] for _ in range(env.num_envs)]
+        self._grab(env, np.flatnonzero(counting))
 
-    def reset(self, **kwargs: Any):
-        obs, info = self.env.reset(**kwargs)
-        self._frames = []
-        self._frame()
-        return obs, info
+    def _grab(self, env: Any, indices: np.ndarray) -> None:
+        if len(indices):
+            for i, frame in zip(indices, _frames_of(env, indices), strict=True):
+                self._frames[i].append(frame)
 
-    def step(self, action: Any):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        self._frame()
-        if terminated or truncated:
-            self.written.append(self._write())
-        return obs, reward, terminated, truncated, info
+    def record(self, counted: np.ndarray, counting: np.ndarray, env: Any, step: Any) -> None:
+        """After a vector step: write the counted episodes that ended, film the others.
 
-    def _write(self) -> Path:
+        ``counted``: the copies whose episodes counted before this step; ``counting``: those
+        whose episodes count now (a copy that just finished may have begun one that does).
+        """
+        done = step.terminated | step.truncated
+        for i in np.flatnonzero(done & counted):
+            self.written.append(self._write(self._frames[i]))
+        for i in np.flatnonzero(done):
+            self._frames[i] = []
+        self._grab(env, np.flatnonzero(counting))
+
+    def _write(self, frames: list[np.ndarray]) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{self.prefix}-{self._copy}-{self._episode:03d}.mp4"
-        write_mp4(path, self._frames, self.fps)
-        self._episode += 1
-        self._frames = []
+        path = self.folder / f"{self.prefix}-{len(self.written):03d}.mp4"
+        write_mp4(path, frames, self.fps)
         return path
+
+
+def _frames_of(env: Any, indices: np.ndarray) -> list[np.ndarray]:
+    render = getattr(env, "render_copies", None)
+    if render is None:
+        raise AgentOSError(
+            f"the environment {type(env).__name__} cannot render frames, so it cannot be filmed",
+            fix="film a gymnasium environment (gym:<id>, or a gymnasium.Env class whose "
+            "__init__ takes render_mode and whose render() returns rgb_array frames)",
+        )
+    return [np.asarray(f, np.uint8) for f in render(indices)]
 
 
 def write_mp4(path: Path, frames: list[np.ndarray], fps: int) -> None:
     """Encode ``frames`` ([H, W, 3] uint8) as H.264 mp4 (odd sizes padded to even)."""
-    import imageio.v2 as imageio
-
     if not frames:
         return
     height, width = frames[0].shape[:2]
     pad = ((0, height % 2), (0, width % 2), (0, 0))  # H.264 wants even sizes
-    with imageio.get_writer(
-        path, fps=fps, codec="libx264", macro_block_size=1, ffmpeg_log_level="error"
-    ) as writer:
-        for frame in frames:
-            writer.append_data(np.pad(frame, pad, mode="edge") if any(pad[0] + pad[1]) else frame)
+    with warnings.catch_warnings():
+        # imageio starts ffmpeg with fork+exec, which JAX's at-fork hook warns about in vain
+        warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
+        import imageio.v2 as imageio
+
+        with imageio.get_writer(
+            path, fps=fps, codec="libx264", macro_block_size=1, ffmpeg_log_level="error"
+        ) as writer:
+            for frame in frames:
+                if any(pad[0] + pad[1]):
+                    frame = np.pad(frame, pad, mode="edge")
+                writer.append_data(frame)

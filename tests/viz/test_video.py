@@ -1,51 +1,66 @@
-"""Episode videos: an mp4 per finished episode, with the episode's frame count."""
+"""`agentos run --video`: an mp4 per evaluation episode, with the episode's frame count."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import gymnasium as gym
 import imageio.v2 as imageio
 import imageio_ffmpeg
 import numpy as np
-import pytest
+import pandas as pd
 
-from agentos.errors import AgentOSError
-from agentos.viz.video import RecordEpisodes
+from agentos.viz.video import write_mp4
 
 
-def test_each_finished_episode_is_an_mp4_with_its_frames(tmp_path: Path):
-    env = RecordEpisodes(gym.make("CartPole-v1", render_mode="rgb_array"), str(tmp_path))
-    env.reset(seed=0)
-    steps = 0
-    while True:
-        steps += 1
-        _, _, term, trunc, _ = env.step(0)  # always left: a short episode
-        if term or trunc:
-            break
-    env.reset()
-    env.step(0)  # an episode in progress leaves no file
-    env.close()
-    [path] = env.written
-    assert list(tmp_path.glob("*.mp4")) == [path]
-    reader = imageio.get_reader(path)
-    frames = [f for f in reader]
+def _frames(path: Path) -> int:
+    return imageio_ffmpeg.count_frames_and_secs(str(path))[0]
+
+
+def test_each_counted_episode_is_an_mp4_with_its_frames(agent_dir, cli):
+    assert cli("install", "cartpole", "--agent", agent_dir)[0] == 0
+    trace = agent_dir / "trace.csv"
+    code, out, err = cli(
+        "run", "--episodes", "3", "--video", "--trace", trace,
+        "-p", "environment.num_envs=2", "--agent", agent_dir,
+    )  # fmt: skip
+    assert code == 0, err
+    [folder] = [p for p in (agent_dir / "videos").iterdir() if p.is_dir()]
+    videos = sorted(folder.glob("*.mp4"))
+    assert len(videos) == 3  # the 4th episode (copy 1's second, not counted) is not filmed
+    steps = pd.read_csv(trace).groupby("episode").size().tolist()
+    assert sorted(_frames(v) for v in videos) == sorted(steps)  # a frame before every action
+    reader = imageio.get_reader(videos[0])
+    assert reader.get_meta_data()["size"] == (600, 400)  # CartPole's own rendering
     reader.close()
-    assert len(frames) == steps + 1  # the reset frame and one per step
-    assert frames[0].shape[2] == 3 and frames[0].mean() > 0
+    from agentos.tracking.store import get_run, list_runs
+
+    run = list_runs(agent_dir)[0]
+    assert folder.name == run.run_id[:8]
+    artifacts = get_run(agent_dir, run.run_id).artifacts
+    assert sum(a.startswith("videos/") for a in artifacts) == 3
+    assert "traces/trace.csv" in artifacts
 
 
-def test_an_environment_without_rgb_frames_is_a_clear_error(tmp_path: Path):
-    with pytest.raises(AgentOSError, match="does not render rgb_array") as e:
-        RecordEpisodes(gym.make("CartPole-v1"), str(tmp_path))
-    assert "Fix:" in str(e.value)
+def test_async_copies_are_filmed_too(agent_dir, cli):
+    assert cli("install", "cartpole", "--agent", agent_dir)[0] == 0
+    code, out, err = cli(
+        "run", "--episodes", "2", "--video", "-p", "environment.num_envs=2",
+        "-p", "environment.vectorization=async", "--agent", agent_dir,
+    )  # fmt: skip
+    assert code == 0, err
+    assert len(list((agent_dir / "videos").glob("*/*.mp4"))) == 2
+
+
+def test_an_environment_without_frames_is_exit_2(agent_dir, cli):
+    code, out, err = cli("run", "--episodes", "1", "--video", "--agent", agent_dir)
+    # the template's corridor is a plain gymnasium.Env without render(): no frames
+    assert code == 2 and "Traceback" not in err
+    assert "no rgb_array frame" in err and "Fix:" in err
 
 
 def test_odd_frame_sizes_are_written(tmp_path: Path):
-    from agentos.viz.video import write_mp4
-
     write_mp4(tmp_path / "odd.mp4", [np.full((65, 95, 3), 200, np.uint8)] * 3, fps=10)
     reader = imageio.get_reader(tmp_path / "odd.mp4")
     assert reader.get_meta_data()["size"] == (96, 66)  # padded to even sizes
     reader.close()
-    assert imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "odd.mp4"))[0] == 3
+    assert _frames(tmp_path / "odd.mp4") == 3
