@@ -120,7 +120,7 @@ _STATE_KEYS = ("memory", "size", "position", "mean", "count")
 class EpisodicMemory:
     """One NGU episodic memory per environment of a vectorised batch.
 
-    Use per step, after the environments return ``x_t``::
+    Use::
 
         memory.reset(is_first)                 # episodes that start at x_0: empty memory
         memory.add(f(x_0), where=is_first)     # ... that holds f(x_0)
@@ -133,7 +133,11 @@ class EpisodicMemory:
     The state lives on the JAX device; a step is two jitted calls for the whole batch (score,
     then an in-place insert into the donated buffers). The k-NN reads only the first
     ``bucket`` slots, the smallest power of two >= 64 that holds every environment's filled
-    part, so its cost follows the episodes' length, not the capacity (NGU's 30,000).
+    part (up to ``MAX_BUCKET``, then all of it), so while episodes are short its cost follows
+    their length, not the capacity (NGU's 30,000). Measured (2 shared CPU cores, 32
+    environments, D = 32, capacity 30,000; score + insert per vector step): 0.8 ms with 100
+    slots filled, 1.2 ms with 1,000, 2.1 ms with 3,000, 7.7 ms full (reading the whole memory
+    every step cost 7.7 ms whatever the fill).
     ``state_dict`` / ``load_state_dict`` give and take numpy arrays.
     """
 
