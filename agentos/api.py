@@ -137,6 +137,7 @@ class Agent:
         replay_shards: int = 1,
         learner_actor: bool = False,
         learner_gpu: bool = False,
+        video_every: int = 0,
     ) -> RunResult:
         """Train until ``steps`` env steps (in total, when resuming) and evaluate.
 
@@ -144,7 +145,9 @@ class Agent:
         ``replay_shards`` Ray shard processes; the learner stays in this process unless
         ``learner_actor`` (its own Ray process) or ``learner_gpu`` (the same, with a GPU; see
         ``agentos.runtime.layouts``); ``address`` joins an existing Ray cluster instead of
-        starting a local one bound to 127.0.0.1.
+        starting a local one bound to 127.0.0.1. ``video_every > 0`` films the first
+        evaluation episode of the evaluations at least that many env steps apart. A finished
+        run's learning curve is written to ``plots/<run id>.png`` (and its artifacts).
         """
         from agentos.components.checks import check_counts
         from agentos.runtime.checkpoint import load_run_checkpoint as load_checkpoint
@@ -152,6 +155,20 @@ class Agent:
 
         check_counts(steps=steps, seed=seed)
         check_layout(actors, address, replay_shards, learner_actor, learner_gpu)
+        if video_every < 0 or (video_every and actors):
+            from agentos.errors import AgentOSError
+
+            raise AgentOSError(
+                f"--video-every {video_every}: videos are filmed by the single-process "
+                "evaluation" + (", not with --actors" if actors else " every N >= 1 env steps"),
+                where="--video-every",
+                fix="give a positive number of env steps, without --actors",
+            )
+        if video_every and self._video_folder is None:
+            return self._filmed().learn(
+                steps, seed=seed, resume=resume, hooks=hooks, tags=tags,
+                video_every=video_every,
+            )  # fmt: skip
         if learner_gpu:
             from agentos.runtime.layouts.partial_build import jax_on_cpu_only
 
@@ -182,6 +199,14 @@ class Agent:
             if state is not None:
                 loop.load_state_dict(state["loop"])
                 log.info("resumed run %s at %d env steps", resume_id, loop.counters.env_steps)
+            if video_every:
+                from agentos.viz.video import EpisodeFilm
+
+                folder = self._video_folder
+                loop.film_every = video_every
+                loop.make_film = lambda step: EpisodeFilm(
+                    folder, prefix=f"step-{step:09d}", limit=1
+                )
             try:
                 if actors:
                     from agentos.runtime.layouts.ray_layout import RayLayout
@@ -204,7 +229,21 @@ class Agent:
                     loop.learn(steps)
             finally:
                 loop.close()
-            return self._result(tracker, loop)
+                if video_every:
+                    self._keep_videos(tracker)
+            result = self._result(tracker, loop)
+        self._plot_curve(result.run_id)
+        return result
+
+    def _plot_curve(self, run_id: str) -> None:
+        """The finished run's learning curve, as plots/<run id>.png and a run artifact."""
+        from agentos.errors import AgentOSError
+        from agentos.viz.runs import plot_runs
+
+        try:
+            plot_runs(self.agent_dir, [run_id], out=self.agent_dir / "plots" / f"{run_id[:8]}.png")
+        except AgentOSError as e:  # no evaluation to draw: the run itself is fine
+            log.info("no learning curve for run %s: %s", run_id[:8], str(e).splitlines()[0])
 
     def _resume_target(self, resume: bool | str) -> tuple[str, Path]:
         ref = resume if isinstance(resume, str) else "latest"
@@ -331,9 +370,12 @@ class Agent:
         if folder is None or not folder.is_dir():
             return []
         final = folder.parent / tracker.run_id[:8]
-        folder.rename(final)
-        tracker.log_file(final, "videos")
-        return sorted(final.glob("*.mp4"))
+        final.mkdir(parents=True, exist_ok=True)  # a resumed run adds to its folder
+        moved = [f.rename(final / f.name) for f in sorted(folder.glob("*.mp4"))]
+        folder.rmdir()
+        for path in moved:
+            tracker.log_file(path, "videos")
+        return moved
 
     # --- plumbing ----------------------------------------------------------------------
     def _loop(self, built: Any, seed: int, tracker: Any, hooks: Any, learn: bool) -> Any:

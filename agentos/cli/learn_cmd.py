@@ -54,6 +54,13 @@ def learn(
         help="With --actors: run the learner in its own Ray process with one GPU (the cluster "
         "needs a GPU and a CUDA build of JAX there).",
     ),
+    video_every: int = typer.Option(
+        0,
+        "--video-every",
+        min=0,
+        help="Film one evaluation episode at the evaluations N env steps apart "
+        "(videos/<run id>/step-*.mp4); 0: none.",
+    ),
     agent: Path = AgentOption,
 ) -> int:
     """Train the agent for --steps env steps; every run is tracked (see `agentos runs`)."""
@@ -75,6 +82,7 @@ def learn(
                 replay_shards=replay_shards,
                 learner_actor=learner_actor,
                 learner_gpu=learner_gpu,
+                video_every=video_every,
             )
     except KeyboardInterrupt:
         console.print(

@@ -162,7 +162,12 @@ class Loop:
         self.trace: Any = None
         """An ``agentos.viz.trace.StepTrace`` that evaluation steps are written to, or None."""
         self.film: Any = None
-        """An ``agentos.viz.video.EpisodeFilm`` filming evaluation episodes, or None."""
+        """An ``agentos.viz.video.EpisodeFilm`` filming every evaluation, or None."""
+        self.film_every = 0
+        """With ``make_film``: film the evaluations at least this many env steps apart."""
+        self.make_film: Callable[[int], Any] | None = None
+        """Makes the film of one evaluation, given the env step count."""
+        self._filmed_at: int | None = None
         self._eval_env: Any | None = None
         self.counters = Counters()
         self.last_eval: float | None = None
@@ -222,8 +227,9 @@ class Loop:
         extras = self.actor.initial_extras(n)
         if self.trace is not None:
             self.trace.start(n)
-        if self.film is not None:
-            self.film.start(env, np.array([q > 0 for q in quota]))
+        film = self.film or self._film_due()
+        if film is not None:
+            film.start(env, np.array([q > 0 for q in quota]))
         while any(len(r) < q for r, q in zip(returns, quota, strict=True)):
             action, extras = self.actor.select_action(
                 obs, extras, explore=False, env_steps=self.counters.env_steps
@@ -240,14 +246,24 @@ class Loop:
                 if len(returns[i]) < quota[i]:
                     returns[i].append(float(ep_ret[i]))
                 ep_ret[i] = 0.0
-            if self.film is not None:
+            if film is not None:
                 still = np.array([len(r) < q for r, q in zip(returns, quota, strict=True)])
-                self.film.record(counting, still, env, step)
+                film.record(counting, still, env, step)
             extras = _reset_extras(self.actor, extras, done)
             obs = step.observation
         flat = [r for per_env in returns for r in per_env]
         self.record_evaluation(flat, track=track)
         return flat
+
+    def _film_due(self) -> Any:
+        """A film for this evaluation when ``film_every`` env steps passed since the last."""
+        step = self.counters.env_steps
+        if self.make_film is None or self.film_every <= 0:
+            return None
+        if self._filmed_at is not None and step - self._filmed_at < self.film_every:
+            return None
+        self._filmed_at = step
+        return self.make_film(step)
 
     def record_evaluation(self, flat: list[float], *, track: bool = True) -> None:
         """Count an evaluation's returns (wherever they were played) into the counters and

@@ -25,17 +25,28 @@ class EpisodeFilm:
     evaluation has its quota (other copies still playing) are not written.
     """
 
-    def __init__(self, folder: Path, fps: int = 30, prefix: str = "episode"):
+    def __init__(
+        self, folder: Path, fps: int = 30, prefix: str = "episode", limit: int | None = None
+    ):
         self.folder = Path(folder)
         self.fps = int(fps)
         self.prefix = prefix
+        self.limit = limit
+        """Film at most this many episodes (copy 0's first ones); None: every counted one."""
         self.written: list[Path] = []
         self._frames: list[list[np.ndarray]] = []
 
     def start(self, env: Any, counting: np.ndarray) -> None:
         """The first frame of every counted copy's episode."""
         self._frames = [[] for _ in range(env.num_envs)]
-        self._grab(env, np.flatnonzero(counting))
+        self._grab(env, np.flatnonzero(self._mask(counting)))
+
+    def _mask(self, counting: np.ndarray) -> np.ndarray:
+        if self.limit is None:
+            return counting
+        keep = np.zeros_like(counting)
+        keep[0] = counting[0] and len(self.written) < self.limit
+        return keep
 
     def _grab(self, env: Any, indices: np.ndarray) -> None:
         if len(indices):
@@ -49,11 +60,11 @@ class EpisodeFilm:
         whose episodes count now (a copy that just finished may have begun one that does).
         """
         done = step.terminated | step.truncated
-        for i in np.flatnonzero(done & counted):
+        for i in np.flatnonzero(done & self._mask(counted)):
             self.written.append(self._write(self._frames[i]))
         for i in np.flatnonzero(done):
             self._frames[i] = []
-        self._grab(env, np.flatnonzero(counting))
+        self._grab(env, np.flatnonzero(self._mask(counting)))
 
     def _write(self, frames: list[np.ndarray]) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -64,3 +64,22 @@ def test_odd_frame_sizes_are_written(tmp_path: Path):
     assert reader.get_meta_data()["size"] == (96, 66)  # padded to even sizes
     reader.close()
     assert _frames(tmp_path / "odd.mp4") == 3
+
+
+def test_learn_films_one_evaluation_episode_every_n_steps_and_plots_its_curve(agent_dir, cli):
+    assert cli("install", "dqn", "cartpole", "--agent", agent_dir)[0] == 0
+    code, out, err = cli(
+        "learn", "--steps", "600", "--video-every", "400", "-p", "loop.eval_every=200",
+        "-p", "loop.eval_episodes=2", "-p", "loop.min_replay_size=100", "--agent", agent_dir,
+    )  # fmt: skip
+    assert code == 0, err
+    from agentos.tracking.store import get_run, list_runs
+
+    run = list_runs(agent_dir)[0]
+    names = sorted(p.name for p in (agent_dir / "videos" / run.run_id[:8]).glob("*.mp4"))
+    # evaluations at 200, 400, 600: filmed at 200 and 600, one episode each
+    assert names == ["step-000000200-000.mp4", "step-000000600-000.mp4"]
+    artifacts = get_run(agent_dir, run.run_id).artifacts
+    assert "videos/step-000000200-000.mp4" in artifacts
+    assert (agent_dir / "plots" / f"{run.run_id[:8]}.png").exists()
+    assert f"plots/{run.run_id[:8]}.png" in artifacts
