@@ -138,6 +138,15 @@ def load_baseline(agent_dir: Path, suite_name: str) -> dict[str, float] | None:
     return {e["env"]: statistics.fmean(e["returns"].values()) for e in data["entries"]}
 
 
+def load_baseline_runs(agent_dir: Path, suite_name: str) -> dict[str, list[str]] | None:
+    """{env: the baseline's run ids} or None if no baseline was saved."""
+    path = baseline_path(agent_dir, suite_name)
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    return {e["env"]: list(e.get("run_ids", {}).values()) for e in data["entries"]}
+
+
 def judge(results: list[EntryResult], baseline: dict[str, float] | None, tolerance: float):
     """A verdict per environment."""
     verdicts = []

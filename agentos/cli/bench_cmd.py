@@ -56,6 +56,12 @@ def bench(
             f"[{colour}]{v.label}[/]",
         )
     console.print(table)
+    from agentos.bench.runner import load_baseline_runs
+    from agentos.viz.runs import plot_bench
+
+    current = {r.env: list(r.run_ids.values()) for r in results}
+    figure = plot_bench(spec.agent_dir, suite, current, load_baseline_runs(spec.agent_dir, suite))
+    console.print(f"curves (baseline vs now): {figure}")
     if save_baseline:
         path = store(spec.agent_dir, suite, chosen, results)
         console.print(f"baseline saved to {path}")

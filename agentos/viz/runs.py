@@ -80,3 +80,34 @@ def plot_runs(
         for details in runs:
             attach_file(agent_dir, details.summary.run_id, path, "plots")
     return path, curves
+
+
+def plot_bench(
+    agent_dir: Path,
+    suite_name: str,
+    current: dict[str, list[str]],
+    baseline: dict[str, list[str]] | None,
+    metric: str = "eval/return_mean",
+) -> Path:
+    """Baseline vs now per environment ({env: run ids}), as ``bench/<suite>.png``."""
+    from agentos.tracking.store import metric_history
+
+    def group(label: str, ids: list[str]) -> Curve:
+        runs = {}
+        for run_id in ids:
+            try:
+                runs[run_id] = metric_history(agent_dir, run_id, metric)
+            except AgentOSError:  # a baseline run deleted from the store since
+                logger.info("baseline run %s is gone from the store", run_id)
+        return curve(label, runs)
+
+    panels = {}
+    for env, ids in current.items():
+        curves = [group("now", ids)]
+        if baseline and baseline.get(env):
+            curves.insert(0, group("baseline", baseline[env]))
+        panels[env] = curves
+    path = Path(agent_dir) / ".agentos" / "bench" / f"{suite_name}.png"
+    from agentos.viz.plot import save_panels
+
+    return save_panels(panels, path, metric=metric)

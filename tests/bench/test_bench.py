@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import yaml
 
 from agentos.bench.runner import EntryResult, judge
@@ -36,3 +38,9 @@ def test_bench_detects_planted_regression(agent_dir, cli):
     code, out, err = cli("bench", "quick", "-p", "learner.learning_rate=0", "--agent", agent_dir)
     assert code == 1, out + err
     assert "regressed" in out
+    # baseline vs now, per environment, beside the verdict table
+    data = json.loads((agent_dir / ".agentos" / "bench" / "quick.png.json").read_text())
+    [(env, curves)] = data["panels"].items()
+    assert [c["label"] for c in curves] == ["baseline", "now"]
+    assert curves[0]["steps"] == curves[1]["steps"] == [10000]
+    assert curves[1]["mean"][0] < curves[0]["mean"][0]  # the planted regression, drawn
