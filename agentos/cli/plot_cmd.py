@@ -11,7 +11,12 @@ from agentos.cli.common import AgentOption
 
 def plot(
     runs: list[str] = typer.Argument(None, help="Run ids or prefixes (default: every learn run)."),
-    metric: str = typer.Option("eval/return_mean", "--metric", "-m", help="Metric to draw."),
+    metric: list[str] = typer.Option(
+        ["eval/return_mean"],
+        "--metric",
+        "-m",
+        help="Metric to draw; repeat or use a pattern (-m 'train/arm_*') for several.",
+    ),
     by: str = typer.Option(
         "env", "--by", help="Group runs by env, seed, run or tag:NAME; a group is one curve."
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import re
 from pathlib import Path
@@ -31,16 +32,18 @@ def plot_runs(
     agent_dir: Path,
     run_ids: list[str],
     *,
-    metric: str = "eval/return_mean",
+    metric: str | list[str] = "eval/return_mean",
     by: str = "env",
     out: Path | None = None,
     attach: bool = True,
 ) -> tuple[Path, list[Curve]]:
-    """Plot ``metric`` against env steps for ``run_ids`` (default: every learn run).
+    """Plot metrics against env steps for ``run_ids`` (default: every learn run).
 
-    Runs are grouped ``by`` env, seed, run or ``tag:NAME``; a group of several runs is drawn
-    as its mean with a 95% bootstrap band. The PNG (and its data as JSON) goes to ``out``
-    (default ``<agent>/plots/<metric>.png``) and, with ``attach``, into each run's artifacts.
+    ``metric`` is one name or several, each possibly a pattern (``train/arm_*``: Agent57's
+    arm choices over time). Runs are grouped ``by`` env, seed, run or ``tag:NAME``; a group
+    of several runs is drawn as its mean with a 95% bootstrap band; with several metrics, a
+    curve per (metric, group). The PNG (and its data as JSON) goes to ``out`` (default
+    ``<agent>/plots/<metric>.png``) and, with ``attach``, into each run's artifacts.
     """
     from agentos.tracking.store import get_run, list_runs, metric_history
 
@@ -58,28 +61,48 @@ def plot_runs(
         raise AgentOSError(
             "no learn runs to plot", fix="train first (`agentos learn`), or name runs to plot"
         )
-    groups: dict[str, dict[str, list[tuple[int, float]]]] = {}
-    for details in runs:
-        history = metric_history(agent_dir, details.summary.run_id, metric)
-        key = _group_key(by, details.summary, details)
-        groups.setdefault(key, {})[details.summary.run_id] = history
-    if not any(h for group in groups.values() for h in group.values()):
-        known = sorted({k for d in runs for k in d.metrics})
+    patterns = [metric] if isinstance(metric, str) else list(metric)
+    known = sorted({k for d in runs for k in d.metrics})
+    names = [k for k in known if any(fnmatch.fnmatchcase(k, p) for p in patterns)]
+    names.sort(key=_natural)
+    if not names:
         raise AgentOSError(
-            f"no run has the metric '{metric}'",
+            f"no run has the metric {' or '.join(repr(p) for p in patterns)}",
             where="--metric",
             fix=f"metrics these runs have: {', '.join(known) or 'none'}",
         )
-    curves = [curve(label, group) for label, group in sorted(groups.items())]
-    name = re.sub(r"[^\w.\-]+", "_", metric)
-    path = Path(out) if out else Path(agent_dir) / "plots" / f"{name}.png"
-    save_plot(curves, path, metric=metric)
+    curves = []
+    for name in names:
+        groups: dict[str, dict[str, list[tuple[int, float]]]] = {}
+        for details in runs:
+            key = _group_key(by, details.summary, details)
+            if len(names) > 1:
+                key = (
+                    f"{name} {key}"
+                    if len({_group_key(by, d.summary, d) for d in runs}) > 1
+                    else name
+                )
+            history = metric_history(agent_dir, details.summary.run_id, name)
+            groups.setdefault(key, {})[details.summary.run_id] = history
+        curves += [curve(label, group) for label, group in sorted(groups.items())]
+    label = names[0] if len(names) == 1 else ", ".join(patterns)
+    path = Path(out) if out else Path(agent_dir) / "plots" / f"{_file_name(label)}.png"
+    save_plot(curves, path, metric=label)
     if attach:
         from agentos.tracking.attach import attach_file
 
         for details in runs:
             attach_file(agent_dir, details.summary.run_id, path, "plots")
     return path, curves
+
+
+def _natural(name: str) -> list:
+    """Sort key putting arm_2 before arm_10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def _file_name(label: str) -> str:
+    return re.sub(r"[^\w.\-]+", "_", label).strip("_") or "plot"
 
 
 def plot_bench(

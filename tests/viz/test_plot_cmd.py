@@ -42,3 +42,27 @@ def test_plot_errors_are_clear(tmp_path, cli):
     assert code == 2 and "no learn runs to plot" in err and "Fix:" in err
     code, out, err = cli("plot", "--by", "colour", "--agent", agent_dir)
     assert code == 2 and "--by" in err and "tag:NAME" in err
+
+
+def test_agent57_arm_choices_over_time_and_intrinsic_vs_extrinsic(agent_dir, cli):
+    from tests.tiny_agents import TINY_AGENT57
+
+    assert cli("install", "agent57", "permuted_chain", "--agent", agent_dir)[0] == 0
+    overrides = [x for o in TINY_AGENT57 for x in ("-p", o)]
+    code, out, err = cli("learn", "--steps", "400", *overrides, "--agent", agent_dir)
+    assert code == 0, err
+    from agentos.tracking.store import list_runs
+
+    run_id = list_runs(agent_dir)[0].run_id
+    arms = agent_dir / "arms.png"
+    code, out, err = cli("plot", run_id, "-m", "train/arm_*", "-o", arms, "--agent", agent_dir)
+    assert code == 0, err
+    data = json.loads(arms.with_name("arms.png.json").read_text())
+    assert [c["label"] for c in data["curves"]] == ["train/arm_0", "train/arm_1", "train/arm_2"]
+    code, out, err = cli(
+        "plot", run_id, "-m", "train/intrinsic_reward", "-m", "train/episode_return",
+        "-o", agent_dir / "ie.png", "--agent", agent_dir,
+    )  # fmt: skip
+    assert code == 0, err
+    labels = [c["label"] for c in json.loads((agent_dir / "ie.png.json").read_text())["curves"]]
+    assert labels == ["train/episode_return", "train/intrinsic_reward"]
