@@ -45,7 +45,7 @@ def test_plot_errors_are_clear(tmp_path, cli):
 
 
 def test_agent57_arm_choices_over_time_and_intrinsic_vs_extrinsic(agent_dir, cli):
-    from tests.tiny_agents import TINY_AGENT57
+    from tiny_agents import TINY_AGENT57
 
     assert cli("install", "agent57", "permuted_chain", "--agent", agent_dir)[0] == 0
     overrides = [x for o in TINY_AGENT57 for x in ("-p", o)]
