@@ -79,6 +79,10 @@ class Agent57Actor(ApeXEpsilons, Actor):
         episodic_capacity: int = 30_000
         """Embeddings kept per environment's episodic memory, oldest overwritten (NGU:
         30,000). The k-NN is one matrix-vector product over the memory per environment."""
+        episodic_mean_horizon: float | None = 100_000.0
+        """NGU's moving average d_m^2 of k-NN squared distances runs over about this many
+        distances per environment (k per step); None: all-time. The embedding trains, so an
+        all-time mean goes stale."""
         rnd_error_horizon: float | None = 10_000.0
         """The RND error's mean/std are exponentially weighted over about this many errors
         (all environments' together); None: all-time. An all-time mean stays above the errors
@@ -114,10 +118,10 @@ class Agent57Actor(ApeXEpsilons, Actor):
                 raise ParameterError(
                     f"evaluator_epsilon must be in [0, 1], got {self.evaluator_epsilon}"
                 )
-            if self.rnd_error_horizon is not None and not self.rnd_error_horizon >= 1.0:
-                raise ParameterError(
-                    f"rnd_error_horizon must be >= 1 or None, got {self.rnd_error_horizon}"
-                )
+            for name in ("rnd_error_horizon", "episodic_mean_horizon"):
+                value = getattr(self, name)
+                if value is not None and not value >= 1.0:
+                    raise ParameterError(f"{name} must be >= 1 or None, got {value}")
             for name in ("episodic_capacity", "num_neighbours", "bandit_window"):
                 if getattr(self, name) < 1:
                     raise ParameterError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -180,6 +184,7 @@ class Agent57Actor(ApeXEpsilons, Actor):
             cluster_distance=p.cluster_distance,
             pseudo_count=p.pseudo_count,
             max_similarity=p.max_similarity,
+            mean_horizon=p.episodic_mean_horizon,
         )
 
     @classmethod

@@ -84,9 +84,13 @@ def knn_squared_distances(
 
 
 def update_mean(
-    mean: Numeric, count: Numeric, new_sq_dists: Array, mask: Array | None = None
+    mean: Numeric,
+    count: Numeric,
+    new_sq_dists: Array,
+    mask: Array | None = None,
+    max_count: float | None = None,
 ) -> tuple[Array, Array]:
-    """Running mean ``d_m^2`` of all k-NN squared distances seen; returns ``(mean, count)``.
+    """Running mean ``d_m^2`` of the k-NN squared distances seen; returns ``(mean, count)``.
 
     NGU Alg. 1, step 2 (https://arxiv.org/abs/2002.06038): "update the moving average d_m^2
     with the list of k-th neighbour distances". This is the exact mean over every distance
@@ -98,6 +102,10 @@ def update_mean(
     ``count`` is float32 under jit: it stays exact up to 2^24 and then grows coarsely (it stops
     growing near 2^28 with k = 10), when each new distance already has weight below 1e-7, so
     the mean is the same to float32 precision.
+
+    ``max_count`` (None: the all-time mean) caps ``count``: once it is reached each new
+    distance has weight ``1 / max_count`` and the past decays geometrically, a moving average
+    over about the last ``max_count`` distances, which follows the embedding as it trains.
     """
     chex.assert_rank(new_sq_dists, 1)
     chex.assert_type(new_sq_dists, float)
@@ -110,6 +118,8 @@ def update_mean(
     mask = mask.astype(bool)
     num_new = jnp.sum(mask.astype(dtype))
     new_count = count + num_new
+    if max_count is not None:
+        new_count = jnp.minimum(new_count, max_count)
     excess = jnp.sum(jnp.where(mask, new_sq_dists - mean, 0.0))
     new_mean = mean + excess / jnp.maximum(new_count, 1.0)
     return new_mean, new_count

@@ -40,10 +40,11 @@ def _score_one(
     cluster_distance: float,
     pseudo_count: float,
     max_similarity: float,
+    mean_horizon: float | None,
 ) -> tuple[Array, Array, Array]:
     """One environment's Alg. 1: k-NN distances, then the mean update, then the reward."""
     sq_dists, valid = knn_squared_distances(memory, size, embedding, k, sq_norms)
-    mean, count = update_mean(mean, count, sq_dists, valid)
+    mean, count = update_mean(mean, count, sq_dists, valid, max_count=mean_horizon)
     reward = similarity_reward(
         sq_dists,
         valid,
@@ -151,7 +152,13 @@ class EpisodicMemory:
         cluster_distance: float = 0.008,
         pseudo_count: float = 0.001,
         max_similarity: float = 8.0,
+        mean_horizon: float | None = None,
     ):
+        """``mean_horizon``: ``update_mean``'s ``max_count`` (None: all-time ``d_m^2``)."""
+        if mean_horizon is not None and not float(mean_horizon) >= 1.0:
+            raise ParameterError(
+                f"EpisodicMemory: mean_horizon must be >= 1 or None, got {mean_horizon!r}"
+            )
         for name, value in (
             ("num_envs", num_envs),
             ("capacity", capacity),
@@ -191,6 +198,7 @@ class EpisodicMemory:
             cluster_distance=float(cluster_distance),
             pseudo_count=float(pseudo_count),
             max_similarity=float(max_similarity),
+            mean_horizon=None if mean_horizon is None else float(mean_horizon),
         )
         self._score = jax.jit(
             functools.partial(_score_batch, score=score),

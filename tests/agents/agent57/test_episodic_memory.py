@@ -1,13 +1,16 @@
 """The batched episodic memory: f(x_0) stored without a score (NGU's memory holds
-f(x_0 .. x_t)), and the k-NN over the filled prefix giving the same rewards as over the whole
-30,000-slot memory."""
+f(x_0 .. x_t)), the k-NN over the filled prefix giving the same rewards as over the whole
+memory, and NGU's moving (not all-time) average d_m^2."""
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from agentos.agents.agent57 import episodic_memory
+from agentos.agents.agent57.episodic import update_mean
 from agentos.agents.agent57.episodic_memory import EpisodicMemory, _bucket
 
 
@@ -69,3 +72,31 @@ def test_prefix_knn_equals_whole_memory(filled, monkeypatch):
     whole = rewards()
     np.testing.assert_allclose(prefix, whole, rtol=1e-6)
     assert np.all(prefix > 0)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_update_mean_with_max_count_by_hand(jit):
+    fn = jax.jit(update_mean, static_argnames="max_count") if jit else update_mean
+    mean, count = fn(0.0, 0.0, jnp.asarray([2.0, 4.0]), max_count=4.0)
+    assert (float(mean), float(count)) == (3.0, 2.0)
+    mean, count = fn(mean, count, jnp.asarray([9.0]), max_count=4.0)
+    assert (float(mean), float(count)) == (5.0, 3.0)  # below the cap: (2 + 4 + 9) / 3
+    mean, count = fn(mean, count, jnp.asarray([1.0, 1.0, jnp.inf]), jnp.asarray([1, 1, 0]), 4.0)
+    # Capped at 4: 5 + ((1 - 5) + (1 - 5)) / 4 = 3 (the all-time mean would be 17 / 5).
+    assert (float(mean), float(count)) == (3.0, 4.0)
+
+
+def test_memory_mean_horizon_caps_the_count():
+    memory = EpisodicMemory(1, 16, 1, k=2, mean_horizon=3.0)
+    for value in (0.0, 1.0, 3.0):
+        memory.reward_and_add(np.asarray([[value]], np.float32))
+    # Distances: x=1 -> [1]; x=3 -> [4, 9]: count 1 then capped at 3, mean 1 then
+    # 1 + (3 + 8) / 3 = 14/3 (all-time: 14/3 too, count 3 = the cap).
+    np.testing.assert_allclose(memory.mean_sq_dist, [14 / 3], rtol=1e-6)
+    memory.reward_and_add(np.asarray([[10.0]], np.float32))
+    # x=10 -> [49, 81] against 3, 1 (k = 2): 14/3 + (49 - 14/3 + 81 - 14/3) / 3.
+    expected = 14 / 3 + (130 - 28 / 3) / 3
+    np.testing.assert_allclose(memory.mean_sq_dist, [expected], rtol=1e-6)
+    assert int(memory.state_dict()["count"][0]) == 3
+    with pytest.raises(Exception, match="mean_horizon"):
+        EpisodicMemory(1, 16, 1, mean_horizon=0.5)
