@@ -255,6 +255,41 @@ class Agent:
                 fix="start a new run with `agentos learn` (without --resume)",
             ) from None
 
+    # --- offline -----------------------------------------------------------------------
+    def learn_offline(
+        self,
+        updates: int,
+        *,
+        seed: int = 0,
+        resume: bool | str = False,
+        hooks: Any = None,
+        evaluate: bool = True,
+        tags: dict[str, str] | None = None,
+    ) -> RunResult:
+        """Learn from the agent's dataset for ``updates`` learner updates (in total, when
+        resuming), never stepping the environment except to evaluate (see
+        ``agentos.datasets.offline_api.learn_offline``)."""
+        from agentos.datasets.offline_api import learn_offline
+
+        return learn_offline(
+            self, updates, seed=seed, resume=resume, hooks=hooks, evaluate=evaluate, tags=tags
+        )
+
+    def record(
+        self,
+        episodes: int,
+        dataset: str,
+        *,
+        seed: int = 0,
+        checkpoint: str | None = None,
+        explore: bool = False,
+    ) -> Any:
+        """Play ``episodes`` episodes with the actor and write them as Minari dataset
+        ``dataset`` in the agent folder (see ``agentos.datasets.offline_api.record``)."""
+        from agentos.datasets.offline_api import record
+
+        return record(self, episodes, dataset, seed=seed, checkpoint=checkpoint, explore=explore)
+
     # --- run ---------------------------------------------------------------------------
     def run(
         self,

@@ -61,9 +61,42 @@ def learn(
         help="Film one evaluation episode at the evaluations N env steps apart "
         "(videos/<run id>/step-*.mp4); 0: none.",
     ),
+    offline: bool = typer.Option(
+        False,
+        "--offline",
+        help="Learn from the agent's dataset (the replay slot; `agentos install cql`) with no "
+        "environment interaction: --steps counts learner updates.",
+    ),
+    dataset: str = typer.Option(
+        None, "--dataset", help="With --offline: the dataset to learn from (replay.dataset)."
+    ),
+    evaluate: bool = typer.Option(
+        True, "--eval/--no-eval", help="With --offline: play evaluation episodes (default)."
+    ),
     agent: Path = AgentOption,
 ) -> int:
     """Train the agent for --steps env steps; every run is tracked (see `agentos runs`)."""
+    if offline or dataset or not evaluate:
+        from agentos.cli.record_cmd import learn_offline
+
+        if not offline:
+            from agentos.errors import AgentOSError
+
+            raise AgentOSError(
+                "--dataset and --no-eval apply to offline learning only",
+                where="agentos learn",
+                fix="add --offline (learn from a recorded dataset), or drop those options",
+            )
+        return learn_offline(
+            steps,
+            seed=seed,
+            param=param,
+            resume=resume,
+            from_run=from_run,
+            dataset=dataset,
+            evaluate=evaluate,
+            agent=agent,
+        )
     from agentos.api import load_agent
     from agentos.cli.console import console
     from agentos.cli.progress import ProgressHooks

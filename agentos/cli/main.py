@@ -18,6 +18,7 @@ from agentos.cli import (
     install_cmd,
     learn_cmd,
     plot_cmd,
+    record_cmd,
     rerun_cmd,
     run_cmd,
     runs_cmd,
@@ -59,6 +60,7 @@ app.command("uninstall")(install_cmd.uninstall)
 app.command("list")(install_cmd.list_components)
 app.command("show")(show_cmd.show)
 app.command("learn")(learn_cmd.learn)
+app.command("record")(record_cmd.record)
 app.command("run")(run_cmd.run)
 app.add_typer(runs_cmd.app, name="runs")
 app.command("rerun")(rerun_cmd.rerun)

@@ -1,0 +1,123 @@
+"""`agentos record`: play episodes with the agent's actor into a Minari dataset; and the
+offline half of `agentos learn` (`--offline`): learner updates on a dataset, with a progress
+bar counting them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from agentos.cli.common import AgentOption, ParamOption, SeedOption
+from agentos.cli.progress import ProgressHooks
+
+
+def record(
+    episodes: int = typer.Option(
+        ..., "--episodes", "-e", min=1, help="Complete episodes to record (>= 1)."
+    ),
+    dataset: str = typer.Option(
+        ...,
+        "--dataset",
+        "-d",
+        help="Name of the new Minari dataset, e.g. cartpole-expert-v0 (written to "
+        ".agentos/datasets/NAME in the agent folder).",
+    ),
+    checkpoint: str = typer.Option(
+        None,
+        "--checkpoint",
+        "-c",
+        help="RUN_ID, 'latest' or 'best'; default: latest if the agent learns, else none "
+        "(the random actor needs none).",
+    ),
+    explore: bool = typer.Option(
+        False,
+        "--explore",
+        help="Act with the training exploration (e.g. DQN's final epsilon) instead of the "
+        "evaluation policy (greedy, or -p actor.evaluation_epsilon=0.2 for noise).",
+    ),
+    seed: int = SeedOption,
+    param: list[str] = ParamOption,
+    agent: Path = AgentOption,
+) -> int:
+    """Record --episodes episodes of the agent's actor as a Minari dataset (tracked run)."""
+    from agentos.api import load_agent
+    from agentos.cli.console import console, escape
+
+    result = load_agent(agent, param).record(
+        episodes, dataset, seed=seed, checkpoint=checkpoint, explore=explore
+    )
+    console.print(
+        f"[green]Recorded[/] dataset [bold]{escape(result.dataset)}[/]: {result.episodes:,} "
+        f"episodes, {result.steps:,} steps, mean return {result.return_mean:.1f}\n"
+        f"  {escape(str(result.path))}  {result.digest[:19]}...  (run {result.run_id[:8]})\n"
+        f"Learn from it: agentos install cql && agentos learn --offline --dataset "
+        f"{escape(result.dataset)}"
+    )
+    return 0
+
+
+class UpdateProgressHooks(ProgressHooks):
+    """The learn progress bar, counting learner updates."""
+
+    def __init__(self, total: int, description: str = "learn --offline"):
+        super().__init__(total, description)
+        self._bar.columns[3].text_format = "{task.fields[rate]} updates/s"
+
+    def on_progress(self, progress: Any) -> None:
+        """Move the bar to the learner-update count."""
+        fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+        self._bar.update(
+            self._task,
+            completed=min(progress.counters.learner_updates, self.total),
+            rate=f"{progress.steps_per_s:,.0f}",
+            ret="-",
+            ev=fmt(progress.last_eval),
+        )
+
+
+def learn_offline(
+    steps: int,
+    *,
+    seed: int,
+    param: list[str],
+    resume: bool,
+    from_run: str | None,
+    dataset: str | None,
+    evaluate: bool,
+    agent: Path,
+) -> int:
+    """`agentos learn --offline`: ``steps`` learner updates on the agent's dataset."""
+    from agentos.api import load_agent
+    from agentos.cli.console import console
+
+    overrides = list(param or []) + ([f"replay.dataset={dataset}"] if dataset else [])
+    loaded = load_agent(agent, overrides)
+    hooks = UpdateProgressHooks(steps)
+    try:
+        with hooks:
+            result = loaded.learn_offline(
+                steps,
+                seed=seed,
+                resume=(from_run or True) if resume else False,
+                hooks=hooks,
+                evaluate=evaluate,
+            )
+    except KeyboardInterrupt:
+        console.print(
+            "[yellow]Interrupted:[/] checkpoint saved, run marked KILLED. "
+            "Continue with `agentos learn --offline --resume`."
+        )
+        return 130
+    mean = result.eval_mean
+    evaluation = (
+        f"evaluation mean return [bold]{mean:.1f}[/] over {len(result.eval_returns)} episodes"
+        if mean is not None
+        else "no evaluation"
+    )
+    console.print(
+        f"[green]Done[/] run [bold]{result.run_id[:8]}[/] (offline): "
+        f"{result.learner_updates:,} learner updates, 0 env steps; {evaluation}"
+    )
+    return 0
