@@ -208,3 +208,14 @@ def test_recording_over_an_existing_dataset_exit_2(cli, agent_dir):
     _record_random(cli, agent_dir)
     code, out, err = cli("record", "--episodes", 1, "--dataset", "rand-v0", "--agent", agent_dir)
     assert_clean_exit_2(code, out, err, ("already exists",))
+
+
+def test_online_learning_on_a_dataset_and_offline_without_one_exit_2(cli, agent_dir):
+    _record_random(cli, agent_dir)
+    _install_cql(cli, agent_dir)
+    code, out, err = cli(
+        "learn", "--steps", 5, "-p", "replay.dataset=rand-v0", *TINY, "--agent", agent_dir
+    )
+    assert_clean_exit_2(code, out, err, ("cannot store new experience", "--offline"))
+    cli("install", "uniform_replay", "--agent", agent_dir)
+    _bad(cli, agent_dir, "holds no data to learn from offline")
