@@ -52,6 +52,11 @@ def _root(
         # to stderr, configured when it is imported: keep them out of error messages.
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
         logging.getLogger("mlflow").setLevel(logging.WARNING)
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
+    # A tracking server that is down: say so in seconds, not after MLflow's 7 retries with
+    # exponential backoff (4 minutes). The environment can still ask for more.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 
 
 app.command("init")(init_cmd.init)
@@ -124,6 +129,13 @@ def _show_usage_error(e: Exception) -> int:
     return code
 
 
+def _show_error(e: Exception) -> int:
+    from agentos.cli.console import err_console, escape
+
+    err_console.print(f"[bold red]Error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+    return int(getattr(e, "exit_code", 2))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``agentos`` script; returns the exit code."""
     from agentos.errors import AgentOSError
@@ -136,16 +148,20 @@ def main(argv: list[str] | None = None) -> int:
     except AgentOSError as e:
         if _state["debug"] or "--debug" in args:
             raise
-        from agentos.cli.console import err_console, escape
-
-        err_console.print(f"[bold red]Error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        code = e.exit_code
+        code = _show_error(e)
     except aborts:
         code = 130
     except usage_errors as e:
         code = _show_usage_error(e)
     except exits as e:
         code = e.exit_code
+    except Exception as e:
+        from agentos.cli.faults import as_user_error
+
+        fault = as_user_error(e)
+        if fault is None or _state["debug"] or "--debug" in args:
+            raise
+        code = _show_error(fault)
     if argv is None:
         sys.exit(code)
     return code

@@ -58,16 +58,28 @@ def _decode(obj: Any) -> Any:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
-    """Write ``state`` atomically to ``path``."""
+    """Write ``state`` atomically to ``path``; a failed write (a full disk) leaves the previous
+    checkpoint as it was and no temporary file behind."""
     import msgpack
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    data = msgpack.packb(_encode(state), use_bin_type=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(msgpack.packb(_encode(state), use_bin_type=True))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        kept = "the previous checkpoint is kept" if path.exists() else "no checkpoint was kept"
+        raise CheckpointError(
+            f"cannot write the checkpoint ({len(data):,} bytes): {e.strerror or e}; {kept}",
+            where=str(path),
+            fix="free disk space (or make the folder writable), then continue with "
+            "`agentos learn --resume`",
+        ) from e
     return path
 
 

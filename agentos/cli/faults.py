@@ -1,0 +1,55 @@
+"""Faults of the machine rather than the input: an unwritable folder, a full disk, a tracking
+store that cannot be reached. The CLI reports them like input errors (one message naming
+the file or store, a Fix line, exit 2); ``--debug`` shows the traceback instead."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from agentos.errors import AgentOSError
+
+_READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def _from_mlflow(e: BaseException) -> bool:
+    return any(cls.__module__.split(".")[0] == "mlflow" for cls in type(e).__mro__)
+
+
+def as_user_error(e: BaseException) -> AgentOSError | None:
+    """The ``AgentOSError`` to print for ``e``, or None when ``e`` is a bug to show as one."""
+    if isinstance(e, OSError) and e.errno is not None:
+        where = e.filename if e.filename else None
+        what = e.strerror or str(e)
+        if e.errno in _READ_ONLY:
+            return AgentOSError(
+                f"cannot write here: {what}",
+                where=str(where) if where else None,
+                fix="make the agent folder (and MLFLOW_TRACKING_URI's store) writable, or copy "
+                "the agent to a folder you can write and run it there",
+            )
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return AgentOSError(
+                f"the disk is full: {what}",
+                where=str(where) if where else None,
+                fix="free some space; the last complete checkpoint is kept, so continue with "
+                "`agentos learn --resume`",
+            )
+        if e.errno == errno.ENOENT and where is not None:
+            return AgentOSError(
+                f"{what}",
+                where=str(where),
+                fix="check the path (and MLFLOW_TRACKING_URI, if set: unset it to track in "
+                "the agent folder's mlflow.db)",
+            )
+        return None
+    if _from_mlflow(e):
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or "the agent folder's mlflow.db"
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        return AgentOSError(
+            f"the tracking store failed: {first[:400]}",
+            where=f"MLFLOW_TRACKING_URI={uri}",
+            fix="check that the store is reachable and writable (start the MLflow server, or "
+            "unset MLFLOW_TRACKING_URI to track in the agent folder's mlflow.db)",
+        )
+    return None

@@ -1,0 +1,65 @@
+"""Faults of the machine, not the input: a tracking store that cannot be written or reached,
+a full disk while checkpointing, a folder that cannot be written. Each is one message naming
+the file or store, a Fix line, exit 2, and nothing half-written is left behind."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+from bad_input_checks import assert_clean_exit_2
+
+
+def test_tracking_store_in_a_missing_folder(agent_dir: Path, cli, monkeypatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////proc/agentos-nope/mlflow.db")
+    assert_clean_exit_2(
+        *cli("run", "-e", "1", "--agent", agent_dir), ("/proc/agentos-nope", "MLFLOW_TRACKING_URI")
+    )
+
+
+def test_tracking_server_down(agent_dir: Path, cli, monkeypatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    assert_clean_exit_2(
+        *cli("run", "-e", "1", "--agent", agent_dir),
+        ("MLFLOW_TRACKING_URI=http://127.0.0.1:9", "tracking store failed", "start the MLflow"),
+    )
+
+
+def test_disk_full_while_checkpointing(agent_dir: Path, cli, monkeypatch) -> None:
+    import agentos.runtime.checkpoint as checkpoint
+
+    assert cli("install", "dqn", "cartpole", "--agent", agent_dir)[0] == 0
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.os, "fsync", full)
+    assert_clean_exit_2(
+        *cli(
+            "learn",
+            "--steps",
+            "60",
+            "-p",
+            "loop.eval_every=0",
+            "-p",
+            "loop.eval_episodes=1",
+            "--agent",
+            agent_dir,
+        ),
+        (".msgpack", "No space left on device", "--resume"),
+    )
+    assert not list((agent_dir / ".agentos").rglob("*.tmp*")), "a temporary file was left"
+
+
+def test_unwritable_agent_folder(agent_dir: Path, cli, monkeypatch) -> None:
+    import agentos.components.install as install_module
+
+    def denied(path, data):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(install_module, "save_raw", denied)
+    assert_clean_exit_2(
+        *cli("install", "cartpole", "--agent", agent_dir),
+        ("agentos.yaml", "Permission denied", "writable"),
+    )
