@@ -65,6 +65,7 @@ class Agent:
         self.spec = spec
         self.overrides = list(overrides or [])
         self._video_folder: Path | None = None
+        self._overlay = False
         self._trace_path: Path | None = None
         self.graph = load_graph(spec, self.overrides)
 
@@ -115,6 +116,7 @@ class Agent:
             return self
         rebuilt = Agent(self.spec, [*saved, *self.overrides])
         rebuilt._video_folder, rebuilt._trace_path = self._video_folder, self._trace_path
+        rebuilt._overlay = self._overlay
         return rebuilt
 
     def env_name(self) -> str:
@@ -300,20 +302,22 @@ class Agent:
         hooks: Any = None,
         video: bool = False,
         trace: str | Path | None = None,
+        overlay: bool = False,
     ) -> RunResult:
         """Evaluate the greedy policy for ``episodes`` episodes (from a checkpoint if given).
 
         ``video`` records the evaluation episodes as mp4 files (``<agent>/videos/<run id>/``,
-        also run artifacts); ``trace`` writes one CSV row per evaluation step there.
+        also run artifacts), with the actor's per-step values beside the frames if
+        ``overlay``; ``trace`` writes one CSV row per evaluation step there.
         """
         from agentos.components.checks import check_counts
         from agentos.runtime.checkpoint import load_run_checkpoint as load_checkpoint
 
         check_counts(episodes=episodes, seed=seed)
         if video and self._video_folder is None:
-            return self._filmed().run(
-                episodes, seed=seed, checkpoint=checkpoint, hooks=hooks, trace=trace
-            )
+            filmed = self._filmed()
+            filmed._overlay = overlay
+            return filmed.run(episodes, seed=seed, checkpoint=checkpoint, hooks=hooks, trace=trace)
         self._trace_path = None if trace is None else Path(trace)
         state = None
         source = None
@@ -364,7 +368,7 @@ class Agent:
             if self._video_folder is not None:
                 from agentos.viz.video import EpisodeFilm
 
-                loop.film = EpisodeFilm(self._video_folder)
+                loop.film = EpisodeFilm(self._video_folder, overlay=self._overlay)
             try:
                 loop.evaluate(episodes)
             finally:

@@ -24,6 +24,12 @@ def run(
     video: bool = typer.Option(
         False, "--video", help="Record the evaluation episodes as mp4 (videos/<run id>/)."
     ),
+    overlay: bool = typer.Option(
+        False,
+        "--overlay",
+        help="With --video: draw the actor's per-step values beside each frame (Agent57: "
+        "arm, intrinsic reward; DQN: Q-values).",
+    ),
     trace: Path = typer.Option(
         None, "--trace", help="Write one CSV row per evaluation step (action, reward, extras)."
     ),
@@ -35,7 +41,7 @@ def run(
     from agentos.cli.console import console, escape
 
     result = load_agent(agent, param).run(
-        episodes, seed=seed, checkpoint=checkpoint, video=video, trace=trace
+        episodes, seed=seed, checkpoint=checkpoint, video=video, trace=trace, overlay=overlay
     )
     returns = ", ".join(f"{r:.1f}" for r in result.eval_returns)
     console.print(f"returns: {returns}")

@@ -236,10 +236,12 @@ class Loop:
             )
             step = env.step(action)
             counting = np.array([len(r) < q for r, q in zip(returns, quota, strict=True)])
-            if self.trace is not None:
-                info = getattr(self.actor, "step_info", dict)()
-                self.trace.record(counting, action, step, extras, info)
             extras = self.actor.after_step(extras, step)
+            info = None  # after after_step: Agent57's intrinsic reward of this step is known
+            if self.trace is not None or getattr(film, "overlay", False):
+                info = getattr(self.actor, "step_info", dict)()
+            if self.trace is not None:
+                self.trace.record(counting, action, step, extras, info)
             ep_ret += step.reward
             done = step.terminated | step.truncated
             for i in np.flatnonzero(done):
@@ -248,7 +250,7 @@ class Loop:
                 ep_ret[i] = 0.0
             if film is not None:
                 still = np.array([len(r) < q for r, q in zip(returns, quota, strict=True)])
-                film.record(counting, still, env, step)
+                film.record(counting, still, env, step, info)
             extras = _reset_extras(self.actor, extras, done)
             obs = step.observation
         flat = [r for per_env in returns for r in per_env]

@@ -26,13 +26,20 @@ class EpisodeFilm:
     """
 
     def __init__(
-        self, folder: Path, fps: int = 30, prefix: str = "episode", limit: int | None = None
+        self,
+        folder: Path,
+        fps: int = 30,
+        prefix: str = "episode",
+        limit: int | None = None,
+        overlay: bool = False,
     ):
         self.folder = Path(folder)
         self.fps = int(fps)
         self.prefix = prefix
         self.limit = limit
         """Film at most this many episodes (copy 0's first ones); None: every counted one."""
+        self.overlay = overlay
+        """Draw the actor's ``step_info`` (Agent57: arm, intrinsic reward) beside each frame."""
         self.written: list[Path] = []
         self._frames: list[list[np.ndarray]] = []
 
@@ -53,24 +60,66 @@ class EpisodeFilm:
             for i, frame in zip(indices, _frames_of(env, indices), strict=True):
                 self._frames[i].append(frame)
 
-    def record(self, counted: np.ndarray, counting: np.ndarray, env: Any, step: Any) -> None:
+    def record(
+        self,
+        counted: np.ndarray,
+        counting: np.ndarray,
+        env: Any,
+        step: Any,
+        info: dict[str, Any] | None = None,
+    ) -> None:
         """After a vector step: write the counted episodes that ended, film the others.
 
         ``counted``: the copies whose episodes counted before this step; ``counting``: those
         whose episodes count now (a copy that just finished may have begun one that does).
+        ``info``: the actor's ``step_info`` for the step just taken (drawn with ``overlay``).
         """
         done = step.terminated | step.truncated
+        if self.overlay:
+            self._annotate(self._mask(counted), step, info or {})
         for i in np.flatnonzero(done & self._mask(counted)):
             self.written.append(self._write(self._frames[i]))
         for i in np.flatnonzero(done):
             self._frames[i] = []
         self._grab(env, np.flatnonzero(self._mask(counting)))
 
+    def _annotate(self, counted: np.ndarray, step: Any, info: dict[str, Any]) -> None:
+        """Put a panel with this step's values beside the last frame of each counted copy."""
+        n = len(self._frames)
+        for i in np.flatnonzero(counted):
+            if not self._frames[i]:
+                continue
+            lines = [f"t {len(self._frames[i]) - 1}", f"reward {float(step.reward[i]):.3g}"]
+            for key, value in info.items():
+                value = np.asarray(value)
+                if value.ndim and value.shape[0] == n:
+                    item = value[i]
+                    text = (
+                        f"{item.item():.4g}"
+                        if item.size == 1
+                        else " ".join(f"{v:.3g}" for v in item.reshape(-1)[:6])
+                    )
+                    lines.append(f"{key} {text}")
+            self._frames[i][-1] = with_panel(self._frames[i][-1], lines)
+
     def _write(self, frames: list[np.ndarray]) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{self.prefix}-{len(self.written):03d}.mp4"
         write_mp4(path, frames, self.fps)
         return path
+
+
+def with_panel(frame: np.ndarray, lines: list[str], width: int = 200) -> np.ndarray:
+    """``frame`` with a dark panel of text lines on its right (PIL's default font)."""
+    from PIL import Image, ImageDraw
+
+    height = max(frame.shape[0], 14 * len(lines) + 10)
+    canvas = Image.new("RGB", (frame.shape[1] + width, height), (24, 24, 24))
+    canvas.paste(Image.fromarray(frame[..., :3]), (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    for k, line in enumerate(lines):
+        draw.text((frame.shape[1] + 8, 6 + 14 * k), line, fill=(235, 235, 235))
+    return np.asarray(canvas)
 
 
 def _frames_of(env: Any, indices: np.ndarray) -> list[np.ndarray]:

@@ -66,3 +66,18 @@ def test_agent57_arm_choices_over_time_and_intrinsic_vs_extrinsic(agent_dir, cli
     assert code == 0, err
     labels = [c["label"] for c in json.loads((agent_dir / "ie.png.json").read_text())["curves"]]
     assert labels == ["train/episode_return", "train/intrinsic_reward"]
+    # the same run's agent, traced: Agent57's arm and intrinsic reward per evaluation step
+    trace = agent_dir / "trace.csv"
+    code, out, err = cli(
+        "run", "--episodes", "2", "--trace", trace, *overrides, "--agent", agent_dir
+    )  # fmt: skip
+    assert code == 0, err
+    import numpy as np
+    import pandas as pd
+
+    table = pd.read_csv(trace)
+    assert {"arm", "epsilon", "q_0", "rnd_alpha", "intrinsic_reward"} <= set(table.columns)
+    np.testing.assert_allclose(
+        table.intrinsic_reward, table.episodic_reward * table.rnd_alpha, rtol=1e-5
+    )
+    assert (table.rnd_alpha >= 1.0).all() and table.groupby("episode").arm.nunique().max() == 1

@@ -170,6 +170,7 @@ class Agent57Actor(ApeXEpsilons, Actor):
         self.rnd_errors = RunningMeanStd(horizon=params.rnd_error_horizon)
         self._pending: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # actions, mu, arms
         self._last_intrinsic = np.zeros(self.num_envs, np.float32)
+        self._info: dict[str, np.ndarray] = {}
         self._ladders: dict[int, np.ndarray] = {}
         self.stats: dict[str, list[float]] = {}
 
@@ -261,6 +262,7 @@ class Agent57Actor(ApeXEpsilons, Actor):
         q = np.asarray(q)
         epsilons = self.epsilons(q.shape[0], explore)
         actions, mu = epsilon_greedy(q, epsilons, self._rng if explore else self._eval_rng)
+        self._info = {"arm": arms, "epsilon": epsilons, "q": q}
         if explore:
             self._pending = (actions, mu, arms)
         new_extras = {
@@ -294,6 +296,9 @@ class Agent57Actor(ApeXEpsilons, Actor):
         if learn_normaliser:
             self.stats.setdefault("intrinsic_reward", []).append(float(np.mean(episodic * alpha)))
             self.stats.setdefault("rnd_alpha", []).append(float(np.mean(alpha)))
+        self._info.update(
+            episodic_reward=episodic, rnd_alpha=alpha, intrinsic_reward=episodic * alpha
+        )
         return (episodic * alpha).astype(np.float32)
 
     def after_step(self, extras: dict[str, Any], step: EnvStep) -> dict[str, Any]:
@@ -317,6 +322,11 @@ class Agent57Actor(ApeXEpsilons, Actor):
                 self.evaluator.update(arm, float(episode_return[i]), mode)
         prev_reward = np.stack([np.asarray(step.reward, np.float32), intrinsic], axis=-1)
         return {**extras, "prev_reward": prev_reward, "episode_return": episode_return}
+
+    def step_info(self) -> dict[str, np.ndarray]:
+        """The last step's arm, epsilon and combined Q-values, and the intrinsic reward of the
+        transition (episodic part, RND alpha, their product), per environment."""
+        return dict(self._info)
 
     def observe(self, transition: Transition) -> int:
         """Intrinsic rewards of the step, then the step to the sequence adder."""
