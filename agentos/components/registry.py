@@ -369,7 +369,7 @@ def _check_local_repo(url: str) -> None:
     """
     if not url.startswith("file://"):
         return
-    from agentos.components.sources import run_git
+    from agentos.components.safe_git import run_git
 
     folder = Path(unquote(urlsplit(url).path))
     if not folder.is_dir():

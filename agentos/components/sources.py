@@ -28,6 +28,7 @@ import traceback
 import uuid
 from pathlib import Path
 
+from agentos.components.safe_git import git_command, git_env, run_git
 from agentos.components.spec import SPEC_FILENAME, ComponentSpec
 from agentos.errors import IntegrityError, RegistryError, SpecError
 
@@ -76,46 +77,6 @@ def sanitise(url: str) -> str:
 def checkout_dir(agent_dir: Path, url: str, commit: str) -> Path:
     """The folder holding ``url`` checked out at ``commit`` for this agent."""
     return Path(agent_dir) / SOURCES_DIR / f"{sanitise(url)}-{commit[:12]}"
-
-
-SAFE_GIT_CONFIG = (
-    "-c",
-    "core.fsmonitor=false",
-    "-c",
-    "core.hooksPath=/dev/null",
-    "-c",
-    "core.untrackedCache=false",
-    "-c",
-    "protocol.ext.allow=never",
-    "-c",
-    "advice.detachedHead=false",
-)
-"""Options for every git command: a repository's own config can name programs for git to run
-(``core.fsmonitor``, hooks); none of them run for agentos."""
-
-
-def git_command(args: list[str]) -> list[str]:
-    """``git`` with ``SAFE_GIT_CONFIG`` and ``args``."""
-    return ["git", *SAFE_GIT_CONFIG, *args]
-
-
-def git_env() -> dict[str, str]:
-    """The environment for git: no prompts, no askpass program."""
-    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
-
-
-def run_git(
-    args: list[str], cwd: Path | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """``subprocess.run`` of a safe git command (text output captured, never raises on exit)."""
-    return subprocess.run(
-        git_command(args),
-        cwd=cwd,
-        env=git_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def _git(args: list[str], *, cwd: Path | None = None, what: str) -> str:
@@ -258,7 +219,8 @@ def component_files(cspec: ComponentSpec, agent_dir: Path) -> list[Path]:
                 where=where,
                 fix=f"reinstall with `agentos install {cspec.registry_name or cspec.name}`",
             )
-        return [path]
+        # The whole checkout: the module imports its siblings, so an edited helper.py counts.
+        return [path, *(p for p in checkout_files(base) if p != path)]
     path = agent_dir / cspec.module
     if path.suffix != ".py":
         raise SpecError(
@@ -282,6 +244,15 @@ def component_files(cspec: ComponentSpec, agent_dir: Path) -> list[Path]:
             fix="give the path of a .py file relative to the agent folder (e.g. my_actor.py)",
         )
     return [path]
+
+
+def checkout_files(folder: Path) -> list[Path]:
+    """Every file of a git checkout except git's own (``.git``), sorted."""
+    return sorted(
+        p
+        for p in Path(folder).rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(folder).parts[:1]
+    )
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -309,8 +280,20 @@ def _builtin_file(cspec: ComponentSpec, where: str) -> Path:
 
 
 def verify(cspec: ComponentSpec, agent_dir: Path) -> None:
-    """Raise IntegrityError if a builtin/git component's files changed since install."""
-    if cspec.source == "local" or not cspec.hash:
+    """Raise IntegrityError if a builtin/git component's files changed since install, or if
+    an installed one has no recorded hash (deleting the ``hash:`` line is no way around it)."""
+    if cspec.source == "local":
+        return
+    if not cspec.hash:
+        if cspec.registry_name or cspec.source == "git":
+            name = cspec.registry_name or cspec.name
+            raise IntegrityError(
+                f"'{name}' was installed from a registry but has no recorded hash, so its "
+                "files cannot be checked",
+                where=f"{Path(agent_dir) / SPEC_FILENAME}: {cspec.where}.hash",
+                fix=f"reinstall it with `agentos install {name}` (records the hash); "
+                + _LOCAL_HINT,
+            )
         return
     files = component_files(cspec, agent_dir)
     actual = content_hash(files)
@@ -319,7 +302,9 @@ def verify(cspec: ComponentSpec, agent_dir: Path) -> None:
     name = cspec.registry_name or cspec.name
     origin = f"module {cspec.module}" if cspec.source == "builtin" else f"{cspec.url}"
     at = f"@{cspec.commit[:12]}" if cspec.commit else ""
-    changed = ", ".join(str(f) for f in files)
+    changed = str(files[0]) + (
+        f" (or one of the {len(files) - 1} other files of its checkout)" if len(files) > 1 else ""
+    )
     if cspec.source == "git":
         checkout = checkout_dir(agent_dir, cspec.url or "", cspec.commit or "")
         fix = (

@@ -3,7 +3,7 @@ prints no traceback, names the file, key or option, and says how to fix it (a "F
 
 Each case is (id, setup, fragments): ``setup(agent)`` prepares the agent folder (a fresh
 `agentos init` agent) and returns the command line; ``fragments`` must all appear in the
-message. Faulty checkpoints are in test_bad_checkpoints.py (72 cases here, 10 there).
+message. Faulty checkpoints are in test_bad_checkpoints.py (73 cases here, 10 there).
 """
 
 from __future__ import annotations
@@ -194,6 +194,12 @@ CASES = [
         "hash-mismatch",
         edit(lambda d: d["components"]["learner"].update(hash="sha256:" + "0" * 64), "run"),
         ("components.learner", "changed since it was installed", "agentos install"),
+        DQN,
+    ),
+    Case(
+        "hash-deleted",
+        edit(lambda d: d["components"]["learner"].pop("hash"), "run"),
+        ("components.learner.hash", "no recorded hash", "agentos install dqn_learner"),
         DQN,
     ),
     Case(
