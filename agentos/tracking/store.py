@@ -519,18 +519,24 @@ def _datetime(ms: int | None) -> datetime | None:
 
 
 def _summary(run: Run) -> RunSummary:
-    tags, metrics = run.data.tags, run.data.metrics
+    info = run.info
+    return _summary_of(info.run_id, info.status, info.start_time, run.data.tags, run.data.metrics)
+
+
+def _summary_of(
+    run_id: str, status: str, start_ms: int | None, tags: Mapping[str, str], metrics: Mapping
+) -> RunSummary:
     steps = next((metrics[k] for k in STEP_METRICS if k in metrics), None)
     seed = tags.get(TAG_SEED)
     return RunSummary(
-        run_id=run.info.run_id,
+        run_id=run_id,
         kind=tags.get(TAG_KIND, ""),
         agent=tags.get(TAG_AGENT, ""),
         env=tags.get(TAG_ENV, ""),
         steps=None if steps is None else int(steps),
         eval_return=metrics.get(RETURN_METRIC),
-        status=effective_status(run.info.status, tags),
-        start_time=_datetime(run.info.start_time) or datetime.fromtimestamp(0).astimezone(),
+        status=effective_status(status, tags),
+        start_time=_datetime(start_ms) or datetime.fromtimestamp(0).astimezone(),
         seed=int(seed) if seed is not None and seed.lstrip("-").isdigit() else None,
     )
 
@@ -560,10 +566,23 @@ def _iter_runs(
 def list_runs(
     agent_dir: Path, max_results: int = 200, *, agent_name: str | None = None
 ) -> list[RunSummary]:
-    """The agent's runs, newest first (``agent_name`` defaults to the spec's name)."""
+    """The agent's runs, newest first (``agent_name`` defaults to the spec's name).
+
+    A local sqlite store is read directly (``sqlite_reader``: no mlflow import, so
+    ``agentos runs`` answers in well under a second); other stores through MLflow.
+    """
+    from agentos.tracking.sqlite_reader import read_runs, sqlite_path
+
     name = _agent_name(agent_dir, agent_name)
     if not _store_exists(agent_dir):
         return []
+    db = sqlite_path(tracking_uri(agent_dir))
+    rows = None if db is None else read_runs(db, name, max_results)
+    if rows is not None:
+        return [
+            _summary_of(r["run_id"], r["status"], r["start_time"], r["tags"], r["metrics"])
+            for r in rows
+        ]
     client = _client(agent_dir)
     exp_id = _experiment_id(client, agent_dir, name, create=False)
     if exp_id is None:
