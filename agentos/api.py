@@ -493,6 +493,7 @@ class Agent:
         chain = getattr(built.one("environment"), "wrapper_chain", None)
         if chain is not None:
             tags = {**tags, "agentos.env_wrappers": " > ".join(chain()) or "none"}
+        _record_dead_runs(self)
         tracker = RunTracker.start(
             self.agent_dir,
             kind=kind,
@@ -512,6 +513,16 @@ class Agent:
                 yield tracker, built
         finally:
             built.close()
+
+
+def _record_dead_runs(agent: Agent) -> None:
+    """Record KILLED for this agent's runs left RUNNING by a process that is gone."""
+    from agentos.tracking.store import mark_stale_runs
+
+    try:
+        mark_stale_runs(agent.agent_dir, agent_name=agent.spec.name)
+    except Exception:  # never let bookkeeping of old runs stop a new one
+        log.debug("could not mark stale runs", exc_info=True)
 
 
 class _TrackingHooks:

@@ -55,9 +55,11 @@ def runs(
     from rich.text import Text
 
     from agentos.components.spec import load_spec
-    from agentos.tracking.store import list_runs
+    from agentos.tracking.store import list_runs, mark_stale_runs
 
     spec = load_spec(agent)
+    # A run left RUNNING by a process that is gone (kill -9) is recorded KILLED, not only shown.
+    mark_stale_runs(spec.agent_dir, agent_name=spec.name)
     rows = list_runs(spec.agent_dir, max_results=limit, agent_name=spec.name)
     if not rows:
         console.print(NO_RUNS, markup=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
@@ -88,6 +89,20 @@ def stop_process_group(proc: subprocess.Popen, timeout: float = 10.0) -> None:
         pass
 
 
+def _stop_on_signals() -> dict:
+    """Turn SIGTERM and SIGHUP (a plain `kill`, a closed terminal) into KeyboardInterrupt, so
+    the MLflow server's whole process group is stopped instead of left holding the port."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {}
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            previous[sig] = signal.signal(sig, interrupt)
+    return previous
+
+
 def ui(
     agent: Path = AgentOption,
     port: int = typer.Option(
@@ -114,6 +129,7 @@ def ui(
         f"MLflow UI for [bold]{escape(spec.name)}[/] at http://{HOST}:{port}  (Ctrl-C to stop)"
     )
     proc = subprocess.Popen(cmd, env=ui_env(), start_new_session=True)
+    previous = _stop_on_signals()
     try:
         code = proc.wait()
     except KeyboardInterrupt:
@@ -122,5 +138,7 @@ def ui(
         return
     finally:
         stop_process_group(proc)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if code != 0:
         raise typer.Exit(code)
