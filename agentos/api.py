@@ -499,7 +499,7 @@ class Agent:
             kind=kind,
             agent_name=self.spec.name,
             env_name=self.env_name(),
-            params=flatten(self.graph.full_params()),
+            params={**flatten(self.graph.full_params()), "seed": seed},
             seed=seed,
             tags=tags,
             resume_run_id=resume_id,
@@ -516,13 +516,16 @@ class Agent:
 
 
 def _record_dead_runs(agent: Agent) -> None:
-    """Record KILLED for this agent's runs left RUNNING by a process that is gone."""
+    """Record KILLED for this agent's runs left RUNNING by a process that is gone, and warn
+    when the folder was moved (artifacts would go to the old one)."""
+    from agentos.tracking.moved import warn_if_moved
     from agentos.tracking.store import mark_stale_runs
 
     try:
         mark_stale_runs(agent.agent_dir, agent_name=agent.spec.name)
     except Exception:  # never let bookkeeping of old runs stop a new one
         log.debug("could not mark stale runs", exc_info=True)
+    warn_if_moved(agent.agent_dir, agent.spec.name)
 
 
 class _TrackingHooks:
