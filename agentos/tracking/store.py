@@ -254,6 +254,21 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[i : i + size]
 
 
+def _mlflow_source_tags(kind: str) -> dict[str, str]:
+    """The tags the MLflow UI shows as a run's user and source columns."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (containers)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return {
+        "mlflow.user": user,
+        "mlflow.source.type": "LOCAL",
+        "mlflow.source.name": f"agentos {kind}",
+    }
+
+
 def _package_version(name: str) -> str | None:
     from importlib import metadata
 
@@ -317,6 +332,7 @@ class RunTracker:
         }
         if stat is not None:
             own[TAG_PID_START] = stat[1]
+        own.update(_mlflow_source_tags(kind))
         all_tags = {**{k: _tag_value(v) for k, v in (tags or {}).items()}, **own}
         if resume_run_id is None:
             run = client.create_run(
