@@ -21,8 +21,11 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(uri[len(SQLITE_PREFIX) :]) if uri.startswith(SQLITE_PREFIX) else None
 
 
-def read_runs(db: Path, experiment: str, limit: int) -> list[dict[str, Any]] | None:
-    """The experiment's newest runs as ``{run_id, status, start_time, tags, metrics}``.
+def read_runs(
+    db: Path, experiment: str, limit: int, status: str | None = None
+) -> list[dict[str, Any]] | None:
+    """The experiment's newest runs (with ``status`` only, if given) as ``{run_id, status,
+    start_time, tags, metrics}``.
 
     None when the store cannot be read this way; [] when the experiment has no runs.
     """
@@ -41,8 +44,9 @@ def read_runs(db: Path, experiment: str, limit: int) -> list[dict[str, Any]] | N
             return []
         runs = con.execute(
             "SELECT run_uuid, status, start_time FROM runs WHERE experiment_id = ? AND "
-            "lifecycle_stage = 'active' ORDER BY start_time DESC LIMIT ?",
-            (row[0], int(limit)),
+            "lifecycle_stage = 'active' AND (? IS NULL OR status = ?) "
+            "ORDER BY start_time DESC LIMIT ?",
+            (row[0], status, status, int(limit)),
         ).fetchall()
         ids = [r[0] for r in runs]
         marks = ",".join("?" * len(ids))

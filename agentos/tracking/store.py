@@ -201,8 +201,18 @@ def effective_status(status: str, tags: Mapping[str, str]) -> str:
 
 def mark_stale_runs(agent_dir: Path, *, agent_name: str | None = None) -> list[str]:
     """Write KILLED (with an end time) for RUNNING runs whose process is gone; their ids."""
+    from agentos.tracking.sqlite_reader import read_runs, sqlite_path
+
     if not _store_exists(agent_dir):
         return []
+    db = sqlite_path(tracking_uri(agent_dir))
+    running = (
+        None if db is None else read_runs(db, _agent_name(agent_dir, agent_name), 10**6, "RUNNING")
+    )
+    if running is not None and all(
+        effective_status("RUNNING", r["tags"]) == "RUNNING" for r in running
+    ):
+        return []  # nothing to write: no need for MLflow (seconds to import)
     client = _client(agent_dir)
     exp_id = _experiment_id(client, agent_dir, _agent_name(agent_dir, agent_name), create=False)
     if exp_id is None:

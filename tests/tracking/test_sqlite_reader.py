@@ -49,3 +49,16 @@ def test_other_stores_and_unknown_schemas_fall_back(tmp_path):
     assert read_runs(tmp_path / "missing.db", "a", 10) == []
     (tmp_path / "other.db").write_bytes(b"")  # an sqlite file without MLflow's tables
     assert read_runs(tmp_path / "other.db", "a", 10) is None
+
+
+def test_marking_stale_runs_needs_no_mlflow_when_none_is_stale(make_agent_dir):
+    agent = make_agent_dir("alive")
+    _runs(agent, 1)
+    code = (
+        "import sys; from pathlib import Path; "
+        "from agentos.tracking.store import mark_stale_runs, list_runs; "
+        f"a = Path({str(agent)!r}); print(mark_stale_runs(a), len(list_runs(a)), "
+        "'mlflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "1", "False"]
