@@ -78,14 +78,28 @@ def learn(
     """Train the agent for --steps env steps; every run is tracked (see `agentos runs`)."""
     if offline or dataset or not evaluate:
         from agentos.cli.record_cmd import learn_offline
+        from agentos.errors import AgentOSError
 
         if not offline:
-            from agentos.errors import AgentOSError
-
             raise AgentOSError(
                 "--dataset and --no-eval apply to offline learning only",
                 where="agentos learn",
                 fix="add --offline (learn from a recorded dataset), or drop those options",
+            )
+        online_only = {
+            "--actors": actors,
+            "--address": address,
+            "--replay-shards": replay_shards != 1,
+            "--learner-actor": learner_actor,
+            "--learner-gpu": learner_gpu,
+            "--video-every": video_every,
+        }
+        if given := [name for name, value in online_only.items() if value]:
+            raise AgentOSError(
+                f"{', '.join(given)} apply to online learning only: --offline acts in no "
+                "environment workers and keeps its dataset in this process",
+                where="agentos learn --offline",
+                fix=f"drop {', '.join(given)}, or drop --offline",
             )
         return learn_offline(
             steps,

@@ -23,10 +23,10 @@ def rerun(
     report = rerun_run(agent.resolve(), run_id, force=force)
     console.print(
         f"rerun {report.new_run_id[:8]} of {report.original_run_id[:8]}: "
-        f"evaluation returns {report.new_returns}"
+        f"{report.compared} {report.new_returns}"
     )
     if report.identical:
-        console.print("[green]Reproduced exactly[/]: evaluation returns are identical.")
+        console.print(f"[green]Reproduced exactly[/]: {report.compared} is identical.")
         return 0
     console.print(f"[red]Differs[/] from the original {report.original_returns}")
     return 1

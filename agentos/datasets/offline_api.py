@@ -16,6 +16,7 @@ import numpy as np
 
 from agentos.datasets.storage import DatasetError, Episode, agent_storage, check_name
 from agentos.errors import CheckpointError, GraphError
+from agentos.tracking.rerun import TAG_OFFLINE, TAG_OFFLINE_EVALUATION
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +212,8 @@ def learn_offline(
         check = agent._fits(state, ckpt, resume=True)
     run_tags = {
         "agentos.steps": str(updates),
-        "agentos.offline": "true",
-        "agentos.offline_evaluation": str(evaluate).lower(),
+        TAG_OFFLINE: "true",
+        TAG_OFFLINE_EVALUATION: str(evaluate).lower(),
         "agentos.overrides": json.dumps(agent.overrides),
         **(tags or {}),
     }

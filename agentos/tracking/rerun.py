@@ -1,7 +1,11 @@
 """Reproduce a tracked run: the stored spec, overrides, seed and budget, run again.
 
 Component files are checked against the hashes in the run's lock first, so a rerun that
-cannot be faithful says so instead of quietly running different code.
+cannot be faithful says so instead of quietly running different code. An offline learn run
+(tag ``agentos.offline``) is rerun offline: the same learner updates on the same dataset (its
+``replay.dataset`` override, whose digest the lock pins), with or without evaluation as the
+original (tag ``agentos.offline_evaluation``). Without evaluation there are no returns to
+compare, so the learner's logged ``train/loss`` history is compared instead.
 """
 
 from __future__ import annotations
@@ -14,6 +18,13 @@ import yaml
 
 from agentos.errors import AgentOSError, IntegrityError
 
+TAG_OFFLINE = "agentos.offline"
+"""Set to ``true`` on learn runs that learned from a dataset (``learn --offline``)."""
+TAG_OFFLINE_EVALUATION = "agentos.offline_evaluation"
+"""``true``/``false``: whether the offline run played evaluation episodes."""
+OFFLINE_METRIC = "train/loss"
+"""What an offline rerun without evaluation compares."""
+
 
 @dataclass(frozen=True)
 class RerunReport:
@@ -25,6 +36,9 @@ class RerunReport:
     """Evaluation mean returns of the original, in order."""
     new_returns: list[float]
     """Evaluation mean returns of the rerun, in order."""
+    compared: str = "eval/return_mean"
+    """The metric whose history is compared (``train/loss`` for offline runs without
+    evaluation)."""
 
     @property
     def identical(self) -> bool:
@@ -63,7 +77,16 @@ def rerun_run(agent_dir: Path, run_id: str, *, force: bool = False) -> RerunRepo
             fix="restore those files (e.g. git checkout), or pass --force to rerun anyway",
         )
     tags = {"agentos.rerun_of": run.run_id}
-    if kind == "learn":
+    if kind == "learn" and run.tags.get(TAG_OFFLINE) == "true":
+        evaluate = run.tags.get(TAG_OFFLINE_EVALUATION, "true") == "true"
+        result = agent.learn_offline(
+            int(run.tags["agentos.steps"]), seed=seed, evaluate=evaluate, tags=tags
+        )
+        if not evaluate:
+            original = [v for _, v in metric_history(agent_dir, run.run_id, OFFLINE_METRIC)]
+            new = [v for _, v in metric_history(agent_dir, result.run_id, OFFLINE_METRIC)]
+            return RerunReport(run.run_id, result.run_id, original, new, OFFLINE_METRIC)
+    elif kind == "learn":
         result = agent.learn(int(run.tags["agentos.steps"]), seed=seed, tags=tags)
     else:
         result = agent.run(

@@ -552,7 +552,10 @@ def _summary(run: Run) -> RunSummary:
 def _summary_of(
     run_id: str, status: str, start_ms: int | None, tags: Mapping[str, str], metrics: Mapping
 ) -> RunSummary:
-    steps = next((metrics[k] for k in STEP_METRICS if k in metrics), None)
+    # An offline learn run never steps the environment: its counter is learner updates.
+    offline = tags.get("agentos.offline") == "true"
+    keys = ("train/learner_updates",) if offline else STEP_METRICS
+    steps = next((metrics[k] for k in keys if k in metrics), None)
     seed = tags.get(TAG_SEED)
     return RunSummary(
         run_id=run_id,
