@@ -23,6 +23,7 @@ from agentos.tracking.checkpoints import (
     checkpoint_path,
     find_checkpoint,
 )
+from agentos.tracking.lost import TAG_CONTINUES
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +194,9 @@ class Agent:
             seed = int(state.get("seed", seed))
             check = self._fits(state, ckpt, resume=True)
         run_tags = {"agentos.steps": str(steps), "agentos.overrides": json.dumps(self.overrides)}
+        if resume_id is not None and not _still_tracked(self, resume_id):
+            run_tags[TAG_CONTINUES] = resume_id  # its store was lost: a new run continues it
+            resume_id = None
         if actors:
             run_tags.update({"agentos.layout": "ray", "agentos.actors": str(actors)})
         run_tags.update(tags or {})
@@ -515,6 +519,19 @@ class Agent:
             built.close()
 
 
+def _still_tracked(agent: Agent, run_id: str) -> bool:
+    from agentos.tracking.lost import run_is_tracked
+
+    if run_is_tracked(agent.agent_dir, run_id, agent.spec.name):
+        return True
+    log.warning(
+        "run %s is no longer in the tracking store (deleted?): its checkpoint continues in a "
+        "new run",
+        run_id[:8],
+    )
+    return False
+
+
 def _record_dead_runs(agent: Agent) -> None:
     """Record KILLED for this agent's runs left RUNNING by a process that is gone, and warn
     when the folder was moved (artifacts would go to the old one)."""
@@ -546,12 +563,18 @@ class _TrackingHooks:
 
     def on_checkpoint(self, state: dict[str, Any], final: bool) -> None:
         from agentos.runtime.checkpoint import save_checkpoint
+        from agentos.tracking.lost import check_store_kept, store_missing
 
         path = checkpoint_path(self.agent.agent_dir, self.tracker.run_id)
         # Metrics first: once a checkpoint exists, everything logged before it is stored too,
         # even if the process is killed right after (kill -9 between the two lost them).
-        self.tracker.flush()
+        try:
+            self.tracker.flush()
+        except Exception:
+            if not store_missing(self.agent.agent_dir):
+                raise
         save_checkpoint(path, self.agent.checkpoint_record(self.seed, state))
+        check_store_kept(self.agent.agent_dir, self.tracker.run_id, path)
         if final:
             self.tracker.log_file(path, "checkpoints")
         if self.user is not None and hasattr(self.user, "on_checkpoint"):
