@@ -38,6 +38,8 @@ def ui_command(agent_dir: Path, port: int = 5000) -> list[str]:
         str(port),
         "--workers",
         "1",
+        "--uvicorn-opts",
+        "--log-level warning",  # no access log of every request in the user's terminal
     ]
 
 
@@ -47,6 +49,9 @@ def ui_env(base: dict[str, str] | None = None) -> dict[str, str]:
 
     env = dict(os.environ if base is None else base)
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    # Quiet terminal: MLflow's INFO lines and library deprecation warnings are not the user's.
+    env.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    env.setdefault("PYTHONWARNINGS", "ignore")
     return env
 
 

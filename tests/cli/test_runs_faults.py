@@ -85,3 +85,12 @@ def test_ui_stopped_by_sigterm_leaves_no_orphans(agent: Path, tmp_path: Path) ->
     while time.monotonic() < deadline and any(_alive(p) for p in pids):
         time.sleep(0.1)
     assert not any(_alive(p) for p in pids), "agentos ui left its server running"
+
+
+def test_ui_server_is_quiet(agent: Path) -> None:  # noqa: F811
+    from agentos.cli import ui_cmd
+
+    cmd = ui_cmd.ui_command(agent, 5123)
+    assert cmd[cmd.index("--uvicorn-opts") + 1] == "--log-level warning"
+    env = ui_cmd.ui_env({})
+    assert env["MLFLOW_LOGGING_LEVEL"] == "WARNING" and env["PYTHONWARNINGS"] == "ignore"
