@@ -1,16 +1,19 @@
-"""Exploration proof: Agent57 against the same agent without intrinsic reward (beta = 0) on the
-sparse-reward permuted chain.
+"""Exploration: Agent57 against R2D2 on sparse-reward tasks, as JSON lines.
 
-For each (variant, seed): a fresh agent folder (``agentos init`` + ``install agent57
-permuted_chain``), ``agentos.load_agent(folder, overrides).learn(steps, seed=seed)`` and one JSON
-line ``{variant, seed, steps, best_success, final_success, first_success_step, wall_s, evals}``.
-The evaluation return of the chain is 1 for reaching its end and 0 otherwise, so the mean
-evaluation return is the success rate. The ``r2d2`` variant is Agent57 with
-``network.beta_max=0``: the same networks, replay, learner and budget, but the behaviour
-ignores the intrinsic values, i.e. R2D2 with undirected (epsilon-greedy) exploration.
+For each (variant, seed): a fresh agent folder (``agentos init`` + ``install BUNDLE ENV``),
+``agentos.load_agent(folder, overrides).learn(steps, seed=seed)`` and one JSON line
+``{variant, env, seed, steps, best_success, final_success, first_success_step, wall_s,
+evals}``. The success of an evaluation is the share of its episodes with a positive return:
+the permuted chain pays 1 at its end and 0 otherwise; MiniGrid pays 1 - 0.9 * steps / max
+steps on reaching the goal and 0 otherwise. Variants: ``agent57`` (the bundle's defaults),
+``r2d2`` (Agent57 with ``network.beta_max=0``: the same networks, replay, learner and budget,
+but a behaviour that ignores the intrinsic values) and ``r2d2_bundle`` (the ``r2d2`` bundle).
+With ``--out FILE`` every evaluation is appended to FILE as it happens, so a run that is
+stopped keeps what it measured.
 
     python benchmarks/agent57_exploration.py --seeds 0 1 2 --steps 100000
-    python benchmarks/agent57_exploration.py --variants agent57 --seeds 0 -p environment.length=15
+    python benchmarks/agent57_exploration.py --env gym:MiniGrid-DoorKey-5x5-v0 \
+        --variants agent57 r2d2_bundle --steps 500000 --eval-every 25000 --out doorkey.jsonl
 """
 
 from __future__ import annotations
@@ -24,14 +27,16 @@ import tempfile
 import time
 from pathlib import Path
 
-VARIANTS = {"agent57": [], "r2d2": ["network.beta_max=0.0"]}
-DEFAULTS = [
-    "environment.num_envs=16",
-    "environment.length=40",
-    "loop.eval_episodes=16",
-    "loop.checkpoint_every=0",
-]
-"""The benchmark's environment and loop settings (overridable with -p)."""
+VARIANTS = {
+    "agent57": ("agent57", []),
+    "r2d2": ("agent57", ["network.beta_max=0.0"]),
+    "r2d2_bundle": ("r2d2", []),
+}
+"""{variant: (bundle, overrides)}."""
+DEFAULTS = ["environment.num_envs=16", "loop.eval_episodes=16", "loop.checkpoint_every=0"]
+"""The benchmark's loop settings (overridable with -p)."""
+CHAIN = ["environment.length=40"]
+"""The permuted chain's length in the README's proof."""
 
 
 def train(
@@ -42,6 +47,8 @@ def train(
     extra: list[str],
     root: Path,
     stop_at: float | None = None,
+    env: str = "permuted_chain",
+    out: Path | None = None,
 ):
     """One learning run (ended early once an evaluation reaches ``stop_at``, if given);
     returns its JSON record."""
@@ -52,6 +59,10 @@ def train(
         reached = False
 
         def on_metrics(self, metrics: dict, step: int) -> None:
+            if "eval/return_mean" in metrics and out is not None:
+                line = {"variant": variant, "env": env, "seed": seed, "step": step, **metrics}
+                with out.open("a") as f:
+                    f.write(json.dumps(line) + "\n")
             if stop_at is not None and metrics.get("eval/return_mean", -1.0) >= stop_at:
                 StopAt.reached = True
 
@@ -61,19 +72,25 @@ def train(
     from agentos.cli.init_cmd import init
     from agentos.components.install import install
 
-    folder = root / f"{variant}_seed{seed}"
+    folder = root / f"{variant}_{env.replace(':', '_').replace('/', '_')}_seed{seed}"
     with contextlib.redirect_stdout(sys.stderr):
         init(folder, None, False)
-    install(folder, ["agent57", "permuted_chain"], [])
-    overrides = [*DEFAULTS, f"loop.eval_every={eval_every}", *VARIANTS[variant], *extra]
+    bundle, variant_overrides = VARIANTS[variant]
+    install(folder, [bundle, env], [])
+    chain = CHAIN if env == "permuted_chain" else []
+    overrides = [*DEFAULTS, *chain, f"loop.eval_every={eval_every}", *variant_overrides, *extra]
     agent = agentos.load_agent(folder, overrides)
     start = time.perf_counter()
     result = agent.learn(steps, seed=seed, hooks=StopAt())
     wall = time.perf_counter() - start
-    evals = [(int(e["env_steps"]), float(e["return_mean"])) for e in result.eval_history]
+    evals = [
+        (int(e["env_steps"]), float(sum(r > 0 for r in e["returns"]) / len(e["returns"])))
+        for e in result.eval_history
+    ]
     first = next((s for s, v in evals if v >= 0.9), None)
     return {
         "variant": variant,
+        "env": env,
         "seed": seed,
         "steps": result.env_steps,
         "best_success": max(v for _, v in evals),
@@ -100,6 +117,8 @@ def main() -> None:
         "--stop-at", type=float, default=None, help="end a run once an evaluation reaches this"
     )
     parser.add_argument("-p", "--param", action="append", default=[], help="COMPONENT.KEY=VALUE")
+    parser.add_argument("--env", default="permuted_chain", help="registry name or gym:<id>")
+    parser.add_argument("--out", type=Path, default=None, help="append every evaluation here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="agent57_explore_") as tmp:
         root = Path(tmp)
@@ -107,9 +126,13 @@ def main() -> None:
         for variant in args.variants:
             for seed in args.seeds:
                 record = train(
-                    variant, seed, args.steps, args.eval_every, args.param, root, args.stop_at
-                )
+                    variant, seed, args.steps, args.eval_every, args.param, root,
+                    args.stop_at, args.env, args.out,
+                )  # fmt: skip
                 print(json.dumps(record), flush=True)
+                if args.out is not None:
+                    with args.out.open("a") as f:
+                        f.write(json.dumps(record) + "\n")
 
 
 if __name__ == "__main__":
