@@ -15,7 +15,7 @@ from agentos.cli.progress import ProgressHooks
 
 def record(
     episodes: int = typer.Option(
-        ..., "--episodes", "-e", min=1, help="Complete episodes to record (>= 1)."
+        None, "--episodes", "-e", min=1, help="Complete episodes to record (>= 1)."
     ),
     dataset: str = typer.Option(
         ...,
@@ -37,17 +37,42 @@ def record(
         help="Act with the training exploration (e.g. DQN's final epsilon) instead of the "
         "evaluation policy (greedy, or -p actor.evaluation_epsilon=0.2 for noise).",
     ),
+    from_run: str = typer.Option(
+        None,
+        "--from-run",
+        help="Instead of playing episodes: export what this online run's replay holds at its "
+        "latest checkpoint (RUN_ID or prefix, 'latest' or 'best').",
+    ),
     seed: int = SeedOption,
     param: list[str] = ParamOption,
     agent: Path = AgentOption,
 ) -> int:
-    """Record --episodes episodes of the agent's actor as a Minari dataset (tracked run)."""
+    """Record --episodes episodes of the agent's actor as a Minari dataset (tracked run), or
+    export an online run's replay with --from-run."""
     from agentos.api import load_agent
     from agentos.cli.console import console, escape
+    from agentos.errors import AgentOSError
 
-    result = load_agent(agent, param).record(
-        episodes, dataset, seed=seed, checkpoint=checkpoint, explore=explore
-    )
+    if (episodes is None) == (from_run is None):
+        raise AgentOSError(
+            "give either --episodes N (play episodes) or --from-run RUN (export a run's replay)",
+            where="agentos record",
+            fix="e.g. `agentos record --episodes 100 --dataset NAME` or "
+            "`agentos record --from-run RUN --dataset NAME`",
+        )
+    if from_run is not None and (checkpoint is not None or explore):
+        raise AgentOSError(
+            "--checkpoint and --explore apply to playing episodes, not to --from-run",
+            where="agentos record",
+            fix="drop them (--from-run reads the run's latest checkpoint)",
+        )
+    loaded = load_agent(agent, param)
+    if from_run is not None:
+        from agentos.datasets.export import record_from_run
+
+        result = record_from_run(loaded, from_run, dataset, seed=seed)
+    else:
+        result = loaded.record(episodes, dataset, seed=seed, checkpoint=checkpoint, explore=explore)
     console.print(
         f"[green]Recorded[/] dataset [bold]{escape(result.dataset)}[/]: {result.episodes:,} "
         f"episodes, {result.steps:,} steps, mean return {result.return_mean:.1f}\n"
