@@ -31,7 +31,10 @@ class ProgressHooks:
         self._bar.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is not None and not self._bar.tasks[0].completed:
+            # Refused before the first step: erase the empty bar, the error stands alone.
+            self._bar.live.transient = True
         self._bar.stop()
 
     def on_metrics(self, metrics: dict[str, float], step: int) -> None:
