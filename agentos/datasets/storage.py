@@ -238,6 +238,15 @@ def read_transitions(folder: Path, name: str) -> tuple[Transitions, Any, Any]:
 
     Raises DatasetError for an unreadable (e.g. truncated) or empty dataset.
     """
+    episodes, obs_space, act_space = read_episodes(folder, name)
+    return _flatten(episodes), obs_space, act_space
+
+
+def read_episodes(folder: Path, name: str) -> tuple[list[Episode], Any, Any]:
+    """The dataset's episodes in order, with its (observation, action) spaces.
+
+    Raises DatasetError for an unreadable (e.g. truncated) or empty dataset.
+    """
     from minari.dataset.minari_dataset import MinariDataset
 
     fix = f"record it again with `agentos record --dataset {name} ...` (delete {folder} first)"
@@ -264,7 +273,7 @@ def read_transitions(folder: Path, name: str) -> tuple[Transitions, Any, Any]:
                 "T+1, T, T); it is truncated or damaged",
                 fix=fix,
             )
-    return _flatten(episodes), obs_space, act_space
+    return episodes, obs_space, act_space
 
 
 def _as_episode(ep: Any) -> Episode:

@@ -94,3 +94,20 @@ def batched_cql_loss(
     )
     conservative = jnp.mean(jax.vmap(cql_regulariser)(q_tm1, a_tm1))
     return td_loss + alpha * conservative, CQLLossInfo(td_loss, conservative, td_errors)
+
+
+def sequence_cql_regulariser(q_t: Array, a_t: Array, mask_t: Array) -> Array:
+    """The conservative term of CQL(H) over one sequence's trace, averaged on its valid steps.
+
+    ``sum_t mask_t [logsumexp_a Q(x_t, a) - Q(x_t, a_t)] / max(sum_t mask_t, 1)``: eq. (4) of
+    Kumar et al. (2020), https://arxiv.org/abs/2006.04779 (``cql_regulariser`` at each step),
+    over the steps of a recurrent learner's trace that hold a data action (``mask_t`` 1; the
+    final observation and the padding have 0), normalised like R2D2's masked TD loss
+    (``agentos.agents.r2d2.losses.td_error_loss``) so the two add up per sequence. ``q_t`` is
+    [T, A] (the network's outputs: with value rescaling, in the rescaled space), ``a_t`` [T].
+    """
+    chex.assert_rank([q_t, a_t, mask_t], [2, 1, 1])
+    chex.assert_equal_shape_prefix([q_t, a_t, mask_t], 1)
+    mask = mask_t.astype(q_t.dtype)
+    per_step = jax.vmap(cql_regulariser)(q_t, a_t)
+    return jnp.sum(mask * per_step) / jnp.maximum(jnp.sum(mask), 1.0)
