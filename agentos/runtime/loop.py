@@ -20,15 +20,32 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from agentos.runtime.roles import Transition
+from agentos.runtime.reporting import Hooks, LearnTally, Progress
+from agentos.runtime.stepping import crossed, eval_seed, reset_extras, train_seed, training_step
+
+__all__ = [
+    "Counters",
+    "EpisodesInProgress",
+    "Hooks",
+    "LearnTally",
+    "Loop",
+    "LoopParams",
+    "Progress",
+    "crossed",
+    "train_seed",
+    "training_step",
+]
+
+# the names these helpers had here before they moved to ``stepping`` (still imported so)
+_reset_extras = reset_extras
+_eval_seed = eval_seed
 
 log = logging.getLogger(__name__)
 
@@ -98,42 +115,6 @@ class EpisodesInProgress:
             returns=np.asarray(state["returns"], np.float64).copy(),
             lengths=np.asarray(state["lengths"], np.int64).copy(),
         )
-
-
-@dataclass
-class Progress:
-    """What observers are told as a run goes."""
-
-    counters: Counters
-    total_steps: int
-    recent_return: float | None
-    steps_per_s: float
-    last_eval: float | None
-    metrics: dict[str, float] = field(default_factory=dict)
-
-
-class Hooks:
-    """Callbacks of the loop; the CLI draws a progress bar, tracking logs metrics."""
-
-    def on_metrics(self, metrics: dict[str, float], step: int) -> None:
-        """Scalar metrics at env step ``step`` (``train/...``, ``eval/...``)."""
-
-    def on_progress(self, progress: Progress) -> None:
-        """Called every few hundred steps."""
-
-    def on_checkpoint(self, state: dict[str, Any], final: bool) -> None:
-        """A checkpoint is ready to be stored."""
-
-    def on_best(self, state: dict[str, Any]) -> None:
-        """A training evaluation beat every earlier one: the state behind it."""
-
-    def should_stop(self) -> bool:
-        """Return True to stop learning early (the run ends normally, evaluated)."""
-        return False
-
-    def interrupted(self) -> bool:
-        """Return True to interrupt: checkpoint, then KeyboardInterrupt (run KILLED)."""
-        return False
 
 
 class Loop:
@@ -223,7 +204,7 @@ class Loop:
         quota = [episodes // n + (1 if i < episodes % n else 0) for i in range(n)]
         returns: list[list[float]] = [[] for _ in range(n)]
         ep_ret = np.zeros(n, np.float64)
-        obs = env.reset(seed=_eval_seed(self.seed, self.counters.evaluations))
+        obs = env.reset(seed=eval_seed(self.seed, self.counters.evaluations))
         extras = self.actor.initial_extras(n)
         if self.trace is not None:
             self.trace.start(n)
@@ -237,7 +218,7 @@ class Loop:
             step = env.step(action)
             counting = np.array([len(r) < q for r, q in zip(returns, quota, strict=True)])
             extras = self.actor.after_step(extras, step)
-            info = None  # after after_step: Agent57's intrinsic reward of this step is known
+            info: Any = None  # after after_step: Agent57's intrinsic reward of this step is known
             if self.trace is not None or getattr(film, "overlay", False):
                 info = getattr(self.actor, "step_info", dict)()
             if self.trace is not None:
@@ -251,7 +232,7 @@ class Loop:
             if film is not None:
                 still = np.array([len(r) < q for r, q in zip(returns, quota, strict=True)])
                 film.record(counting, still, env, step, info)
-            extras = _reset_extras(self.actor, extras, done)
+            extras = reset_extras(self.actor, extras, done)
             obs = step.observation
         flat = [r for per_env in returns for r in per_env]
         self.record_evaluation(flat, track=track)
@@ -317,9 +298,7 @@ class Loop:
         episodes = self._episodes
         obs, extras = episodes.observation, episodes.extras
         ep_ret, ep_len = episodes.returns, episodes.lengths
-        t0, steps0, updates0 = time.perf_counter(), c.env_steps, c.learner_updates
-        last_progress = 0.0
-        pending: dict[str, list[float]] = {}
+        tally = self.tally(total_steps)
         try:
             while c.env_steps < total_steps and not self.hooks.should_stop():
                 if self.hooks.interrupted():
@@ -331,47 +310,24 @@ class Loop:
                 ep_len += 1
                 done = step.terminated | step.truncated
                 for i in np.flatnonzero(done):
-                    c.episodes += 1
-                    self.recent_returns.append(float(ep_ret[i]))
-                    pending.setdefault("train/episode_return", []).append(float(ep_ret[i]))
-                    pending.setdefault("train/episode_length", []).append(float(ep_len[i]))
+                    tally.episode(float(ep_ret[i]), float(ep_len[i]))
                     ep_ret[i] = 0.0
                     ep_len[i] = 0
                 obs = step.observation
                 episodes.observation, episodes.extras = obs, extras
 
                 if self.learner is not None and p.samples_per_insert > 0:
-                    metrics = self.learn_due(prev)
-                    for k, v in metrics.items():
-                        pending.setdefault(f"train/{k}", []).append(v)
+                    tally.add(self.learn_due(prev))
 
-                if crossed(prev, c.env_steps, p.log_every):
-                    elapsed = max(time.perf_counter() - t0, 1e-9)
-                    record = {k: float(np.mean(v)) for k, v in pending.items()}
+                record = tally.metrics_due(prev)
+                if record is not None:
                     pop_stats = getattr(self.actor, "pop_stats", None)
                     if pop_stats is not None:  # actor-side metrics (e.g. Agent57's novelty)
                         record.update({f"train/{k}": v for k, v in pop_stats().items()})
-                    record.update(self.rate_metrics(steps0, updates0, elapsed))
-                    pending = {}
+                    record.update(tally.rates())
                     self.hooks.on_metrics(record, c.env_steps)
-                now = time.perf_counter()
-                if now - last_progress > 0.2 or c.env_steps >= total_steps:
-                    last_progress = now
-                    self.hooks.on_progress(
-                        Progress(
-                            counters=c,
-                            total_steps=total_steps,
-                            recent_return=float(np.mean(self.recent_returns))
-                            if self.recent_returns
-                            else None,
-                            steps_per_s=(c.env_steps - steps0) / max(now - t0, 1e-9),
-                            last_eval=self.last_eval,
-                        )
-                    )
-                if p.eval_every and crossed(prev, c.env_steps, p.eval_every):
-                    self.evaluate(p.eval_episodes)
-                if p.checkpoint_every and crossed(prev, c.env_steps, p.checkpoint_every):
-                    self.hooks.on_checkpoint(self.state_dict(), final=False)
+                tally.progress()
+                tally.scheduled(prev, self.evaluate)
         except KeyboardInterrupt:
             log.warning("interrupted at %d env steps: writing a checkpoint", c.env_steps)
             self.hooks.on_checkpoint(self.state_dict(), final=True)
@@ -388,6 +344,17 @@ class Loop:
             self.evaluate(p.eval_episodes)
         self.hooks.on_checkpoint(self.state_dict(), final=True)
         return c
+
+    # --- the interface other layouts drive ---------------------------------------------
+    def tally(self, total_steps: int) -> LearnTally:
+        """The bookkeeping of one learn call until ``total_steps`` (see ``LearnTally``)."""
+        return LearnTally(self, total_steps)
+
+    def forget_episodes(self) -> None:
+        """Drop the training episodes in progress and what the actor kept of them (open
+        sequences): for a layout whose workers start new episodes of their own."""
+        self.actor.end_episodes()
+        self._episodes = None
 
     def rate_metrics(self, steps0: int, updates0: int, elapsed: float) -> dict[str, float]:
         """The counters and the env-step and update rates since ``steps0``/``updates0``,
@@ -425,53 +392,3 @@ class Loop:
         if self._eval_env is not None:
             self._eval_env.close()
             self._eval_env = None
-
-
-def training_step(
-    env: Any, actor: Any, observation: np.ndarray, extras: dict[str, Any], env_steps: int
-) -> tuple[Any, dict[str, Any]]:
-    """One exploring step of all N environments: act, step, feed the transition to the actor.
-
-    Returns the environment's step and the extras to act with next (reset where an episode
-    ended). Shared by the loop, the Ray workers and the throughput benchmarks.
-    """
-    action, new_extras = actor.select_action(observation, extras, explore=True, env_steps=env_steps)
-    step = env.step(action)
-    actor.observe(
-        Transition(
-            observation=observation,
-            action=action,
-            reward=step.reward,
-            terminated=step.terminated,
-            truncated=step.truncated,
-            next_observation=step.final_observation,
-            extras=extras,
-        )
-    )
-    done = step.terminated | step.truncated
-    return step, _reset_extras(actor, actor.after_step(new_extras, step), done)
-
-
-def crossed(prev: int, now: int, every: int) -> bool:
-    """Whether a multiple of ``every`` lies in (prev, now]."""
-    return every > 0 and now // every > prev // every
-
-
-def train_seed(seed: int, episodes: int) -> int:
-    """The seed of the training environments' first reset."""
-    return seed * 7919 + episodes * 31 + 1
-
-
-def _eval_seed(seed: int, evaluation: int) -> int:
-    return 1_000_000 + seed * 7919 + evaluation * 1009
-
-
-def _reset_extras(actor: Any, extras: dict[str, Any], done: np.ndarray) -> dict[str, Any]:
-    """Extras of finished episodes back to their initial values (recurrent state etc.)."""
-    if not extras or not done.any():
-        return extras
-    fresh = actor.initial_extras(len(done))
-    return {
-        k: np.where(done.reshape((-1,) + (1,) * (np.ndim(v) - 1)), fresh[k], v)
-        for k, v in extras.items()
-    }
