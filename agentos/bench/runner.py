@@ -86,7 +86,7 @@ def run_suite(
         for seed in suite.seeds:
             tags = {"agentos.bench": suite_name, "agentos.bench_env": env}
             result = agent.learn(suite.steps, seed=seed, tags=tags)
-            returns[seed] = float(result.eval_mean)
+            returns[seed] = float(result.eval_mean)  # type: ignore[arg-type]
             run_ids[seed] = result.run_id
             if on_entry:
                 on_entry(env, seed, returns[seed])
@@ -110,14 +110,14 @@ def _with_environment(spec: Any, env_name: str) -> Any:
         )
     raw = read_raw(spec.path)
     env_slot = next(c.name for c in spec.components.values() if _is_env(c, spec))
-    raw["components"][env_slot] = spec_entry(entry, env_slot, spec.agent_dir)
+    raw["components"][env_slot] = spec_entry(entry, env_slot, spec.agent_dir)  # type: ignore[arg-type]
     return parse_spec(raw, spec.path)
 
 
 def _is_env(cspec: Any, spec: Any) -> bool:
     from agentos.components.sources import load_component_class
 
-    return load_component_class(cspec, spec.agent_dir).role == "environment"
+    return load_component_class(cspec, spec.agent_dir).role == "environment"  # type: ignore[attr-defined]
 
 
 def save_baseline(agent_dir: Path, suite_name: str, suite: Suite, results: list[EntryResult]):

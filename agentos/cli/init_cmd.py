@@ -58,7 +58,7 @@ def init(
         if module.endswith(".py"):
             origin = Path(__file__).resolve().parents[2] / module
         else:
-            origin = Path(importlib.util.find_spec(module).origin)
+            origin = Path(importlib.util.find_spec(module).origin)  # type: ignore[arg-type]
         target.write_text(origin.read_text())
     save_raw(spec_file, template_spec(name or directory.name))
     ignore = directory / ".gitignore"

@@ -149,11 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         if _state["debug"] or "--debug" in args:
             raise
         code = _show_error(e)
-    except aborts:
+    except aborts:  # type: ignore[misc]
         code = 130
-    except usage_errors as e:
+    except usage_errors as e:  # type: ignore[misc]
         code = _show_usage_error(e)
-    except exits as e:
+    except exits as e:  # type: ignore[misc]
         code = e.exit_code
     except Exception as e:
         from agentos.cli.faults import as_user_error

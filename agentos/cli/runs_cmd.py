@@ -103,7 +103,7 @@ def runs(
     ):
         table.add_column(
             name,
-            justify=justify,
+            justify=justify,  # type: ignore[arg-type]
             no_wrap=i in keep,
             overflow="ellipsis",
             min_width=keep.get(i),

@@ -29,7 +29,7 @@ class Node:
     """A component ready to be built: its class, typed params and resolved dependencies."""
 
     spec: ComponentSpec
-    cls: type
+    cls: Any  # a component class: declares role, Params and (optionally) spaces/check_spaces
     params: Any
     dependencies: Mapping[str, str]
     """{constructor argument: component name}."""
@@ -113,7 +113,7 @@ class AgentGraph:
 
 
 def _as_dict(params: Any) -> dict[str, Any]:
-    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else {}
+    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else {}  # type: ignore[arg-type]
 
 
 def _construct(node: Node, context: BuildContext, deps: dict[str, Any], spec: AgentSpec) -> Any:
@@ -173,7 +173,7 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
     nodes = []
     for name in order:
         cls = classes[name]
-        params = build_params(cls.Params, tree[name], f"{where_file}: components.{name}.params")
+        params = build_params(cls.Params, tree[name], f"{where_file}: components.{name}.params")  # type: ignore[attr-defined]
         nodes.append(Node(spec.components[name], cls, params, dependencies[name]))
     loop = build_params(LoopParams, tree[LOOP_KEY], f"{where_file}: loop")
     check_loop_params(loop, f"{where_file}: loop")
@@ -255,7 +255,7 @@ def _dependencies(spec: AgentSpec, name: str, classes: dict[str, type]) -> dict[
                 fix=f"install a {requires[arg]} (e.g. `agentos install ...`) or name one of: "
                 f"{', '.join(spec.components)}",
             )
-        role = classes[target].role
+        role = classes[target].role  # type: ignore[attr-defined]
         if role != requires[arg]:
             raise GraphError(
                 f"'{arg}' must be a {requires[arg]}, but '{target}' is a {role}",
@@ -267,7 +267,7 @@ def _dependencies(spec: AgentSpec, name: str, classes: dict[str, type]) -> dict[
         if arg in given:
             out[arg] = given[arg]
             continue
-        candidates = [n for n, c in classes.items() if c.role == role and n != name]
+        candidates = [n for n, c in classes.items() if c.role == role and n != name]  # type: ignore[attr-defined]
         if len(candidates) != 1:
             found = "none" if not candidates else ", ".join(candidates)
             raise GraphError(

@@ -403,7 +403,7 @@ def import_file(path: Path, source: str):
     if folder not in sys.path:
         sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules[name] = module
     try:
         # compile from the source every time (no stale .pyc): local files are edited freely

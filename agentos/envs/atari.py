@@ -48,7 +48,7 @@ def preprocess(env: Any) -> Any:
     from gymnasium.wrappers import AtariPreprocessing
 
     frame_skip = PREPROCESSING["frame_skip"] if env.unwrapped._frameskip == 1 else 1
-    return AtariPreprocessing(env, **{**PREPROCESSING, "frame_skip": frame_skip})
+    return AtariPreprocessing(env, **{**PREPROCESSING, "frame_skip": frame_skip})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

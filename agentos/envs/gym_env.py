@@ -238,7 +238,7 @@ class GymEnvironment(Environment):
             self._actions[i].append(action[i])
         if done.any():
             final = obs.copy()
-            for i in np.flatnonzero(done):
+            for i in np.flatnonzero(done):  # type: ignore[assignment]
                 self._starts[i] = {"rng": _rng_state(self._vec.envs[i])}
                 self._actions[i] = []
             obs, _ = self._vec.reset(options={"reset_mask": done})
@@ -255,7 +255,7 @@ class GymEnvironment(Environment):
             actions = self._actions[i]
             copies.append(
                 {
-                    "start": dict(self._starts[i]),
+                    "start": dict(self._starts[i]),  # type: ignore[arg-type]
                     "actions": np.asarray(actions) if actions else np.zeros((0,), np.int64),
                     "observation": np.asarray(self._obs[i]),
                     "rng": _rng_state(env),
@@ -344,16 +344,16 @@ def _constructor_params(env_class: type) -> type:
 
     own = {f.name for f in dataclasses.fields(ClassEnvParams)}
     try:
-        hints = typing.get_type_hints(env_class.__init__)
+        hints = typing.get_type_hints(env_class.__init__)  # type: ignore[misc]
     except Exception:  # unresolvable annotations: leave the values untyped
         hints = {}
     fields = []
-    for name, arg in list(inspect.signature(env_class.__init__).parameters.items())[1:]:
+    for name, arg in list(inspect.signature(env_class.__init__).parameters.items())[1:]:  # type: ignore[misc]
         if arg.kind not in (arg.POSITIONAL_OR_KEYWORD, arg.KEYWORD_ONLY) or name in own:
             continue  # *args/**kwargs, and names of ours: reachable through ``kwargs``
         default = dataclasses.MISSING if arg.default is arg.empty else arg.default
         if isinstance(default, (list, dict, set)):
-            spec = dataclasses.field(default_factory=lambda d=default: type(d)(d))
+            spec = dataclasses.field(default_factory=lambda d=default: type(d)(d))  # type: ignore[misc]
         else:
             spec = dataclasses.field(default=default)
         fields.append((name, hints.get(name, Any), spec))

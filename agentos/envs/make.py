@@ -153,7 +153,7 @@ class EnvFactory:
             return make_gym(p.gym_id(), p.max_episode_steps, kwargs)
         cls = self._class()
         kwargs = p.constructor_kwargs()
-        if p.render_mode and "render_mode" in inspect.signature(cls.__init__).parameters:
+        if p.render_mode and "render_mode" in inspect.signature(cls.__init__).parameters:  # type: ignore[misc]
             kwargs.setdefault("render_mode", p.render_mode)
         try:
             env = cls(**kwargs)

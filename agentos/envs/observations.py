@@ -73,7 +73,7 @@ def _encoder(space: Any, path: str, dropped: list[str]) -> tuple[int, Encoder]:
             for name, sub in zip(names, subspaces, strict=True)
         ]
         size = sum(p[0] for p in parts)
-        index = keys or list(range(len(subspaces)))
+        index = keys or list(range(len(subspaces)))  # type: ignore[arg-type]
 
         def concat(x: Any) -> list[np.ndarray]:
             out: list[np.ndarray] = []

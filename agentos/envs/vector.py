@@ -115,7 +115,7 @@ class AsyncCopies:
             pass
         make_group = functools.partial(CopyGroup, factory, self.per_group)
         self._vec = AsyncVectorEnv(
-            [make_group] * self.groups,
+            [make_group] * self.groups,  # type: ignore[list-item]
             autoreset_mode=AutoresetMode.DISABLED,
             context="forkserver",
         )

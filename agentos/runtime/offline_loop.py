@@ -46,7 +46,7 @@ class OfflineLoop(Loop):
 
     def __init__(self, *, evaluate: bool = True, **kwargs: Any):
         super().__init__(**kwargs)
-        self.hooks = _UpdatesAsSteps(self.hooks, self)
+        self.hooks = _UpdatesAsSteps(self.hooks, self)  # type: ignore[assignment]
         self.evaluate_during = evaluate
         """Whether to play evaluation episodes (periodically and at the end)."""
 

@@ -117,7 +117,7 @@ class Component:
     def describe(self) -> dict[str, Any]:
         """Parameters as a plain dict (for tracking)."""
         if dataclasses.is_dataclass(self.params):
-            return dataclasses.asdict(self.params)
+            return dataclasses.asdict(self.params)  # type: ignore[arg-type]
         return {}
 
 

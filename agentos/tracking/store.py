@@ -346,7 +346,9 @@ class RunTracker:
         all_tags = {**{k: _tag_value(v) for k, v in (tags or {}).items()}, **own}
         if resume_run_id is None:
             run = client.create_run(
-                exp_id, tags=all_tags, run_name=f"{kind}-{env_name}-seed{seed}".replace("/", "_")
+                exp_id,  # type: ignore[arg-type]
+                tags=all_tags,
+                run_name=f"{kind}-{env_name}-seed{seed}".replace("/", "_"),
             )
             existing: Mapping[str, str] = {}
         else:
@@ -463,7 +465,7 @@ class RunTracker:
     def __enter__(self) -> RunTracker:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> bool:  # type: ignore[exit-return]
         if exc_type is None:
             status = "FINISHED"
         elif issubclass(exc_type, SystemExit) and exc.code in (0, None):

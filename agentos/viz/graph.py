@@ -89,7 +89,7 @@ def draw_graph(graph: Any, path: Path, title: str = "") -> Path:
                  "linestyle": "--" if dashed else "-", "color": "#666" if dashed else "#222",
                  "connectionstyle": f"arc3,rad={rad}"}  # fmt: skip
         ax.annotate("", xy=end, xytext=start, arrowprops=style)
-        ax.text(*text_at, label, ha="center", fontsize=8, color="#666" if dashed else "#222",
+        ax.text(*text_at, label, ha="center", fontsize=8, color="#666" if dashed else "#222",  # type: ignore[call-arg]
                 style="italic" if dashed else "normal")  # fmt: skip
 
     flows = set()

@@ -66,8 +66,8 @@ class StepTrace:
                 "terminated": bool(step.terminated[i]),
                 "truncated": bool(step.truncated[i]),
             }
-            row.update(_columns(extras, i, n))
-            row.update(_columns(info or {}, i, n))
+            row.update(_columns(extras, i, n))  # type: ignore[arg-type]
+            row.update(_columns(info or {}, i, n))  # type: ignore[arg-type]
             self.rows.append(row)
         self._t += 1
         for i in np.flatnonzero(step.terminated | step.truncated):

@@ -150,4 +150,4 @@ def write_mp4(path: Path, frames: list[np.ndarray], fps: int) -> None:
             for frame in frames:
                 if any(pad[0] + pad[1]):
                     frame = np.pad(frame, pad, mode="edge")
-                writer.append_data(frame)
+                writer.append_data(frame)  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ dict ``{"embedding": ..., "idm": ...}``, ready for ``jax.jit`` and ``jax.grad``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import chex
 import flax.linen as nn
@@ -30,7 +31,7 @@ import optax
 from agentos.agents.torso import flat_float
 from agentos.errors import ParameterError
 
-Array = chex.Array
+Array: TypeAlias = chex.Array
 
 
 class EmbeddingNet(nn.Module):

@@ -27,13 +27,14 @@ batch and updates all of them with jitted calls.
 from __future__ import annotations
 
 import logging
+from typing import TypeAlias
 
 import chex
 import jax
 import jax.numpy as jnp
 
-Array = chex.Array
-Numeric = chex.Numeric
+Array: TypeAlias = chex.Array
+Numeric: TypeAlias = chex.Numeric
 
 logger = logging.getLogger(__name__)
 

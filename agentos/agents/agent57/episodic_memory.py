@@ -170,7 +170,7 @@ class EpisodicMemory:
                     f"EpisodicMemory: {name} must be a positive int, got {value!r}",
                     fix=f"pass an int >= 1 for {name}",
                 )
-        for name, value in (
+        for name, value in (  # type: ignore[assignment]
             ("kernel_epsilon", kernel_epsilon),
             ("pseudo_count", pseudo_count),
             ("max_similarity", max_similarity),

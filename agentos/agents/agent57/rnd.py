@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import chex
 import flax.linen as nn
@@ -52,8 +52,8 @@ from agentos.agents.agent57.rnd_inputs import (  # the input statistics, re-expo
 from agentos.agents.torso import flat_float
 from agentos.errors import ParameterError
 
-Array = chex.Array
-Numeric = chex.Numeric
+Array: TypeAlias = chex.Array
+Numeric: TypeAlias = chex.Numeric
 Params = Any
 
 DEFAULT_MAX_MODULATION = 5.0
@@ -371,7 +371,7 @@ class RNDModel:
             observation = normalise_observation(scaled_float(observation), stats["mean"], std)
         predicted = self.net.apply(params["predictor"], observation)
         target = self.net.apply(params["target"], observation)
-        return predicted, target
+        return predicted, target  # type: ignore[return-value]
 
     def errors(
         self,

@@ -11,12 +11,13 @@ them (``rnd.normalise_observation``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import chex
 import jax
 import jax.numpy as jnp
 
-Array = chex.Array
+Array: TypeAlias = chex.Array
 
 
 def scaled_float(observation: Array) -> Array:

@@ -20,7 +20,7 @@ from agentos.runtime.roles import Actor, BuildContext, Transition
 @functools.partial(jax.jit, static_argnames="module")
 def greedy_actions(module: nn.Module, params: Any, observation: jax.Array) -> jax.Array:
     """argmax_a Q(x, a) for a [N, ...] batch of observations (one jitted call)."""
-    return jnp.argmax(module.apply(params, observation), axis=-1)
+    return jnp.argmax(module.apply(params, observation), axis=-1)  # type: ignore[arg-type]
 
 
 def linear_epsilon(

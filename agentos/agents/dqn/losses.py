@@ -8,12 +8,14 @@ action values at time t. ``jax.vmap`` them for batches, as ``batched_double_q_lo
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import chex
 import jax
 import jax.numpy as jnp
 
-Array = chex.Array
-Numeric = chex.Numeric
+Array: TypeAlias = chex.Array
+Numeric: TypeAlias = chex.Numeric
 
 
 def huber_loss(x: Array, delta: float = 1.0) -> Array:

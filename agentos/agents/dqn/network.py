@@ -140,4 +140,4 @@ class QNetwork(Network):
 
     def apply(self, params: Any, observation: np.ndarray | jax.Array) -> jax.Array:
         """[B, ...] observations -> [B, num_actions] Q-values."""
-        return self.module.apply(params, observation)
+        return self.module.apply(params, observation)  # type: ignore[return-value]

@@ -291,10 +291,10 @@ class SequenceLearner(TargetNetworkLearner):
             raise ValueError(f"num_updates must be >= 1, got {num_updates}")
         totals: dict[str, float] = {}
         for _ in range(num_updates):
-            sampled = self.replay.sample(self.batch_size)
+            sampled = self.replay.sample(self.batch_size)  # type: ignore[attr-defined]
             weights = np.asarray(sampled.weights, dtype=np.float32)
             self.state, metrics, priorities = self._update(self._batch(sampled.items), weights)
-            self.replay.update_priorities(sampled.keys, np.asarray(priorities, np.float64))
+            self.replay.update_priorities(sampled.keys, np.asarray(priorities, np.float64))  # type: ignore[attr-defined]
             for key, value in metrics.items():
                 totals[key] = totals.get(key, 0.0) + float(value)
         return {key: value / num_updates for key, value in totals.items()}

@@ -21,14 +21,14 @@ gradients.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import chex
 import jax
 import jax.numpy as jnp
 
-Array = chex.Array
-Numeric = chex.Numeric
+Array: TypeAlias = chex.Array
+Numeric: TypeAlias = chex.Numeric
 
 
 # --------------------------------------------------------------------------- value rescaling

@@ -135,7 +135,7 @@ def step(
     extra: jax.Array | None = None,
 ) -> tuple[jax.Array, LSTMState]:
     """One step of the network for a batch of B: -> (Q [B, A], (h', c'))."""
-    return module.apply(params, observation, prev_action, prev_reward, state, extra)
+    return module.apply(params, observation, prev_action, prev_reward, state, extra)  # type: ignore[return-value]
 
 
 def unroll(
@@ -163,16 +163,16 @@ def unroll(
         flat_extra,
         method=RecurrentQModule.embed,
     )
-    embedding = jnp.reshape(embedding, (num_steps, batch, -1))
+    embedding = jnp.reshape(embedding, (num_steps, batch, -1))  # type: ignore[arg-type]
 
     def body(carry: LSTMState, x: jax.Array) -> tuple[LSTMState, jax.Array]:
-        return module.apply(params, carry, x, method=RecurrentQModule.core)
+        return module.apply(params, carry, x, method=RecurrentQModule.core)  # type: ignore[return-value]
 
     final_state, outputs = jax.lax.scan(body, state, embedding)
     q = module.apply(
         params, jnp.reshape(outputs, (num_steps * batch, -1)), method=RecurrentQModule.head
     )
-    return jnp.reshape(q, (num_steps, batch, -1)), final_state
+    return jnp.reshape(q, (num_steps, batch, -1)), final_state  # type: ignore[arg-type]
 
 
 step_jit = jax.jit(step, static_argnums=0)

@@ -31,7 +31,7 @@ def sample_actions(space: Any, rng: np.random.Generator, num: int) -> np.ndarray
         return rng.integers(start, start + int(space.n), size=num).astype(space.dtype)
     if isinstance(space, gymnasium.spaces.MultiDiscrete):
         nvec = np.asarray(space.nvec)
-        start = np.asarray(space.start)
+        start = np.asarray(space.start)  # type: ignore[assignment]
         draws = rng.integers(0, nvec, size=(num,) + nvec.shape)
         return (draws + start).astype(space.dtype)
     if isinstance(space, gymnasium.spaces.MultiBinary):
