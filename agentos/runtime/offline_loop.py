@@ -28,6 +28,11 @@ MAX_CHUNK = 100
 """The most learner updates run in one call (one jitted scan)."""
 
 
+def _unit(replay: object) -> str:
+    """What the replay's length counts: sequences for recurrent learners, else steps."""
+    return "sequences" if hasattr(replay, "update_priorities") else "steps"
+
+
 class _UpdatesAsSteps:
     """Hooks whose metrics are stepped by learner updates (evaluation metrics included)."""
 
@@ -74,8 +79,8 @@ class OfflineLoop(Loop):
         held = len(getattr(self.learner, "replay", None) or ())
         if not self.learner.ready() and held:
             raise AgentOSError(
-                f"the dataset holds {held} steps, fewer than one batch of "
-                f"learner.batch_size={self.learner.batch_size}",
+                f"the dataset holds {held} {_unit(self.learner.replay)}, fewer than one batch "
+                f"of learner.batch_size={self.learner.batch_size}",
                 fix="record more episodes into a new dataset, or lower -p learner.batch_size",
             )
         if not self.learner.ready():

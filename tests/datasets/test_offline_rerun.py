@@ -74,3 +74,14 @@ def test_runs_table_counts_learner_updates_of_offline_runs(cli, agent_dir):
 def test_online_only_options_with_offline_exit_2(cli, agent_dir, option):
     code, out, err = cli("learn", "--offline", "--steps", 10, *option, "--agent", agent_dir)
     assert_clean_exit_2(code, out, err, (f"{option[0]} apply to online learning only",))
+
+
+@pytest.mark.parametrize("bundle, unit", [("cql", "steps"), ("r2d2_cql", "sequences")])
+def test_a_dataset_smaller_than_one_batch_exit_2(cli, agent_dir, bundle, unit):
+    _record_random(cli, agent_dir, episodes=2)
+    _install_cql(cli, agent_dir, bundle)
+    code, out, err = cli(
+        "learn", "--offline", "--dataset", "rand-v0", "--steps", 10, "-p",
+        "learner.batch_size=5000", "--agent", agent_dir,
+    )  # fmt: skip
+    assert_clean_exit_2(code, out, err, (f"{unit}, fewer than one batch", "learner.batch_size"))
