@@ -17,10 +17,14 @@ def rerun(
     agent: Path = AgentOption,
 ) -> int:
     """Re-execute a run with the same spec, overrides, seed and steps; compare the returns."""
+    from agentos.api import Agent, spec_from_text
     from agentos.cli.console import console
     from agentos.tracking.rerun import rerun_run
 
-    report = rerun_run(agent.resolve(), run_id, force=force)
+    def load_agent(spec_text: str, folder: Path, overrides: list[str]) -> Agent:
+        return Agent(spec_from_text(spec_text, folder), overrides)
+
+    report = rerun_run(agent.resolve(), run_id, force=force, load_agent=load_agent)
     console.print(
         f"rerun {report.new_run_id[:8]} of {report.original_run_id[:8]}: "
         f"{report.compared} {report.new_returns}"

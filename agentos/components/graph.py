@@ -17,9 +17,10 @@ from agentos.components.params import (
     build_params,
     resolve_references,
 )
+from agentos.components.roles import ROLES, BuildContext
+from agentos.components.sections import loop_params_class
 from agentos.components.spec import AgentSpec, ComponentSpec
 from agentos.errors import AgentOSError, GraphError, IncompatibleSpaceError
-from agentos.runtime.roles import ROLES, BuildContext
 
 LOOP_KEY = "loop"
 
@@ -140,7 +141,6 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
     """Load classes, resolve parameters and validate the graph; builds nothing."""
     from agentos.components.checks import check_loop_params
     from agentos.components.sources import load_component_class
-    from agentos.runtime.loop import LoopParams
 
     where_file = str(spec.path)
     if not spec.components:
@@ -163,7 +163,8 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
     tree[LOOP_KEY] = dict(spec.loop)
     tree = apply_overrides(tree, overrides)
     params_classes = {name: getattr(cls, "Params", None) for name, cls in classes.items()}
-    params_classes[LOOP_KEY] = LoopParams
+    loop_params = loop_params_class()  # registered by the runtime (components.sections)
+    params_classes[LOOP_KEY] = loop_params
     tree = apply_defaults(tree, spec.defaults, params_classes)
     tree = resolve_references(tree, where_file)
 
@@ -175,7 +176,7 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
         cls = classes[name]
         params = build_params(cls.Params, tree[name], f"{where_file}: components.{name}.params")  # type: ignore[attr-defined]
         nodes.append(Node(spec.components[name], cls, params, dependencies[name]))
-    loop = build_params(LoopParams, tree[LOOP_KEY], f"{where_file}: loop")
+    loop = build_params(loop_params, tree[LOOP_KEY], f"{where_file}: loop")
     check_loop_params(loop, f"{where_file}: loop")
 
     for role in ("environment", "actor"):

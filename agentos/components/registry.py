@@ -450,7 +450,7 @@ def _check_keys(raw: Mapping, known: tuple[str, ...], at: str, where: str) -> No
 def _parse_entry(
     name: str, raw: Any, source: RegistrySource, where: str, key: str | None = None
 ) -> RegistryEntry:
-    from agentos.runtime.roles import ROLES
+    from agentos.components.roles import ROLES
 
     at = key or f"components.{name}"
     loc = f"{where}: {at}"

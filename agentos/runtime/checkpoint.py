@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from agentos.components.compat import shape_differences as shape_differences
 from agentos.errors import CheckpointError
 
 _INT64 = (-(2**63), 2**63 - 1)
@@ -142,39 +143,6 @@ def _shape_problem(state: Any) -> str | None:
         if not isinstance(loop.get(key), dict):
             return f"its loop state has no '{key}'"
     return None
-
-
-def shape_differences(saved: Any, fresh: Any, path: str = "") -> list[str]:
-    """Where two state trees differ in structure: keys, array shapes or dtypes (not values).
-
-    Used before loading a checkpoint into freshly built components, so that a changed
-    network (``hidden_sizes``) or environment is reported instead of failing inside flax.
-    """
-    if isinstance(saved, dict) and isinstance(fresh, dict):
-        only_saved = sorted(set(saved) - set(fresh), key=str)
-        only_fresh = sorted(set(fresh) - set(saved), key=str)
-        out = []
-        if only_saved:
-            out.append(f"{path or '/'}: only in the checkpoint: {', '.join(map(str, only_saved))}")
-        if only_fresh:
-            out.append(f"{path or '/'}: only in the spec: {', '.join(map(str, only_fresh))}")
-        for key in saved:
-            if key in fresh:
-                out += shape_differences(saved[key], fresh[key], f"{path}/{key}")
-        return out
-    if isinstance(saved, (list, tuple)) and isinstance(fresh, (list, tuple)):
-        if len(saved) != len(fresh):
-            return [f"{path}: {len(saved)} entries in the checkpoint, {len(fresh)} in the spec"]
-        return [
-            d
-            for i, (a, b) in enumerate(zip(saved, fresh, strict=True))
-            for d in shape_differences(a, b, f"{path}[{i}]")
-        ]
-    if hasattr(saved, "shape") and hasattr(fresh, "shape"):
-        a, b = np.asarray(saved), np.asarray(fresh)
-        if a.shape != b.shape or a.dtype != b.dtype:
-            return [f"{path}: shape {a.shape} {a.dtype} in the checkpoint, {b.shape} {b.dtype} now"]
-    return []
 
 
 def tree_differences(a: Any, b: Any, path: str = "") -> list[str]:

@@ -18,40 +18,14 @@ This module imports no JAX and no gymnasium so that spec validation stays light.
 from __future__ import annotations
 
 import dataclasses
-import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-ROLES = ("environment", "network", "replay", "actor", "learner")
-
-
-@dataclass(frozen=True)
-class BuildContext:
-    """What the graph hands each component at construction, besides params and dependencies."""
-
-    name: str
-    """The component's name in the spec (e.g. ``learner``)."""
-    seed: int
-    """The run's seed; each component derives its own streams from it and its name."""
-    agent_dir: Path
-    """The agent folder (where agentos.yaml lives)."""
-    observation_space: Any = None
-    """The environment's single (unbatched) observation space; None for the environment."""
-    action_space: Any = None
-    """The environment's single (unbatched) action space; None for the environment."""
-    num_envs: int = 1
-    """How many environments the actor steps at once."""
-
-    def component_seed(self, salt: str = "") -> int:
-        """A 31-bit seed that depends on the run seed, the component name and ``salt``."""
-        return (self.seed * 1_000_003 + zlib.crc32(f"{self.name}/{salt}".encode())) % (2**31 - 1)
-
-    def numpy_rng(self, salt: str = "") -> np.random.Generator:
-        """A numpy Generator private to this component."""
-        return np.random.default_rng(self.component_seed(salt))
+# the component system's role names and build context, re-exported here
+from agentos.components.roles import ROLES as ROLES
+from agentos.components.roles import BuildContext as BuildContext
 
 
 @dataclass

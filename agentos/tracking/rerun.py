@@ -11,8 +11,10 @@ compare, so the learner's logged ``train/loss`` history is compared instead.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -46,9 +48,17 @@ class RerunReport:
         return self.original_returns == self.new_returns
 
 
-def rerun_run(agent_dir: Path, run_id: str, *, force: bool = False) -> RerunReport:
-    """Run ``run_id`` again from what was tracked and compare evaluation returns."""
-    from agentos.api import Agent, spec_from_text
+def rerun_run(
+    agent_dir: Path,
+    run_id: str,
+    *,
+    load_agent: Callable[[str, Path, list[str]], Any],
+    force: bool = False,
+) -> RerunReport:
+    """Run ``run_id`` again from what was tracked and compare evaluation returns.
+
+    ``load_agent(spec_text, agent_dir, overrides)`` makes the agent to run (an
+    ``agentos.api.Agent``; tracking knows nothing of the API layer above it)."""
     from agentos.tracking.store import download_artifacts, get_run, metric_history
 
     run = get_run(agent_dir, run_id)
@@ -62,7 +72,7 @@ def rerun_run(agent_dir: Path, run_id: str, *, force: bool = False) -> RerunRepo
     lock = yaml.safe_load(Path(download_artifacts(agent_dir, run.run_id, "lock.yaml")).read_text())
     overrides = json.loads(run.tags.get("agentos.overrides", "[]"))
     seed = int(run.tags["agentos.seed"])
-    agent = Agent(spec_from_text(spec_text, agent_dir), overrides)
+    agent = load_agent(spec_text, agent_dir, overrides)
 
     changed = [
         f"components.{name}: {entry['hash']} -> {now['hash']}"
