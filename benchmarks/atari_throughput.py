@@ -29,17 +29,12 @@ from pathlib import Path
 import numpy as np
 
 
-def _agentos_rate(copies: int, mode: str, steps: int) -> float:
-    from agentos.envs.atari import AtariEnvironment, AtariParams
-    from agentos.runtime.roles import BuildContext
-
-    ctx = BuildContext(name="environment", seed=0, agent_dir=Path("."))
-    env = AtariEnvironment(AtariParams(game="Pong", num_envs=copies, vectorization=mode), ctx)
+def _rate(env, num_actions: int, copies: int, steps: int) -> float:
+    """Env steps/s of random actions on a vector env (already reset), which is then closed."""
     rng = np.random.default_rng(0)
-    n = env.action_space.n
+    n = num_actions
     try:
-        env.reset(seed=0)
-        for _ in range(20):
+        for _ in range(20):  # warm up
             env.step(rng.integers(n, size=copies))
         vector_steps = max(steps // copies, 20)
         start = time.perf_counter()
@@ -48,6 +43,16 @@ def _agentos_rate(copies: int, mode: str, steps: int) -> float:
         return vector_steps * copies / (time.perf_counter() - start)
     finally:
         env.close()
+
+
+def _agentos_rate(copies: int, mode: str, steps: int) -> float:
+    from agentos.envs.atari import AtariEnvironment, AtariParams
+    from agentos.runtime.roles import BuildContext
+
+    ctx = BuildContext(name="environment", seed=0, agent_dir=Path("."))
+    env = AtariEnvironment(AtariParams(game="Pong", num_envs=copies, vectorization=mode), ctx)
+    env.reset(seed=0)
+    return _rate(env, env.action_space.n, copies, steps)
 
 
 def _sb3_rate(copies: int, mode: str, steps: int) -> float | None:
@@ -65,19 +70,8 @@ def _sb3_rate(copies: int, mode: str, steps: int) -> float | None:
     env = make_atari_env(
         "PongNoFrameskip-v4", n_envs=copies, seed=0, vec_env_cls=cls, vec_env_kwargs=kwargs
     )
-    rng = np.random.default_rng(0)
-    n = env.action_space.n
-    try:
-        env.reset()
-        for _ in range(20):
-            env.step(rng.integers(n, size=copies))
-        vector_steps = max(steps // copies, 20)
-        start = time.perf_counter()
-        for _ in range(vector_steps):
-            env.step(rng.integers(n, size=copies))
-        return vector_steps * copies / (time.perf_counter() - start)
-    finally:
-        env.close()
+    env.reset()
+    return _rate(env, env.action_space.n, copies, steps)
 
 
 def main() -> None:
