@@ -20,6 +20,7 @@ behaviour's return on medium data; CQL above BC on mixed data).
 
     python benchmarks/offline_cartpole.py --dqn-steps 30000 --episodes 30 --updates 5000 \
         --seeds 0 1 2
+    python benchmarks/offline_cartpole.py --learners r2d2_cql --datasets medium mixed  # recurrent
 
 d3rlpy rows (DiscreteCQL on the same Minari files) are skipped: d3rlpy 2.8.1, the current
 release, requires gymnasium==1.0.0 while agentos pins gymnasium 1.4.0, so it is not installed
@@ -127,6 +128,11 @@ def main() -> None:
         "--datasets", nargs="+", default=["expert", "medium", "mixed"],
         choices=["expert", "medium", "mixed"],
     )  # fmt: skip
+    parser.add_argument(
+        "--learners", nargs="+", default=["bc", "cql"], choices=["bc", "cql", "r2d2_cql"],
+        help="bundles to learn offline (r2d2_cql: recurrent CQL on sequences with burn-in)",
+    )  # fmt: skip
+    parser.add_argument("--recurrent-updates", type=int, default=1_000, help="updates of r2d2_cql")
     args = parser.parse_args()
 
     import agentos
@@ -154,7 +160,8 @@ def main() -> None:
         for row in datasets:
             emit(row)
         scores: dict[tuple[str, str], list[float]] = {}
-        for bundle in ("bc", "cql"):
+        for bundle in args.learners:
+            updates = args.recurrent_updates if bundle == "r2d2_cql" else args.updates
             with contextlib.redirect_stdout(io.StringIO()):
                 install(folder, [bundle], [])
             for data in (d for d in datasets if "skipped" not in d):
@@ -168,7 +175,7 @@ def main() -> None:
                         ],
                     )
                     t0 = time.perf_counter()
-                    result = agent.learn_offline(args.updates, seed=seed)
+                    result = agent.learn_offline(updates, seed=seed)
                     wall = time.perf_counter() - t0
                     scores.setdefault((data["kind"], bundle), []).append(result.eval_mean)
                     emit(

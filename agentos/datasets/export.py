@@ -223,7 +223,8 @@ def record_from_run(agent: Any, run: str, dataset: str, *, seed: int = 0) -> Any
                 "env": agent.env_name(),
                 "seed": seed,
                 "return_mean": float(np.mean(returns)),
-                "description": f"the replay of run {source} ({steps} steps of "
+                # no run id here: the same steps give the same files, hence the same digest
+                "description": f"the replay of an online run ({steps} steps of "
                 f"{agent.env_name()}), exported by agentos record --from-run",
             },
         )
