@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# the tracking plumbing (agentos.api_tracking); these names stay importable from here
+from agentos.api_tracking import _InterruptFlag as _InterruptFlag
+from agentos.api_tracking import _interrupts_at_safe_points as _interrupts_at_safe_points
+from agentos.api_tracking import _record_dead_runs as _record_dead_runs
+from agentos.api_tracking import _still_tracked as _still_tracked
+from agentos.api_tracking import _TrackingHooks as _TrackingHooks
+from agentos.api_tracking import checkpoint_fits, component_lock, tracked_loop, tracked_run
 from agentos.components.spec import AgentSpec, load_spec, parse_spec
 from agentos.errors import CheckpointError
 from agentos.tracking.checkpoints import (
-    BEST_FILE,
     checkpoint_path,
     find_checkpoint,
 )
@@ -92,21 +95,7 @@ class Agent:
     def _fits(self, state: dict[str, Any], path: Path, resume: bool) -> Any:
         """A check for ``_tracked``: refuse ``state`` when its arrays do not fit the agent
         built now (before any run is started or reopened)."""
-        from agentos.components.compat import check_checkpoint_fits
-        from agentos.components.params import flatten
-
-        def check(built: Any) -> None:
-            check_checkpoint_fits(
-                state,
-                path,
-                built.components,
-                {n.spec.name: n.role for n in self.graph.nodes},
-                flatten(self.graph.full_params()),
-                self.env_name(),
-                resume,
-            )
-
-        return check
+        return checkpoint_fits(self, state, path, resume)
 
     def _with_checkpoint_overrides(self, state: dict[str, Any]) -> Agent:
         """This agent rebuilt with the overrides of the run that wrote ``state`` first and
@@ -385,55 +374,22 @@ class Agent:
                 result.videos = self._keep_videos(tracker)
             return result
 
-    # --- videos ------------------------------------------------------------------------
+    # --- videos (agentos.api_videos) ---------------------------------------------------
     def _filmed(self) -> Agent:
         """This agent with an environment that films every finished episode."""
-        import time
+        from agentos.api_videos import filmed
 
-        node = self.graph.node("environment")
-        fields = getattr(node.params, "__dataclass_fields__", {})
-        if "render_mode" not in fields:
-            from agentos.errors import AgentOSError
-
-            raise AgentOSError(
-                f"the environment '{node.spec.name}' ({node.cls.__name__}) cannot be filmed: "
-                "only gymnasium environments render frames",
-                where=f"{self.spec.path}: {node.spec.where}",
-                fix="record videos of a gymnasium environment (gym:<id>, a plain "
-                "gymnasium.Env class with render_mode='rgb_array'), or run without --video",
-            )
-        folder = self.agent_dir / "videos" / f"pending-{time.time_ns()}"
-        filmed = Agent(self.spec, [*self.overrides, "environment.render_mode=rgb_array"])
-        filmed._video_folder = folder
-        return filmed
+        return filmed(self)
 
     def _keep_videos(self, tracker: Any) -> list[Path]:
         """Move the evaluation's videos to ``videos/<run id>/`` and log them as artifacts."""
-        folder = self._video_folder
-        if folder is None or not folder.is_dir():
-            return []
-        final = folder.parent / tracker.run_id[:8]
-        final.mkdir(parents=True, exist_ok=True)  # a resumed run adds to its folder
-        moved = [f.rename(final / f.name) for f in sorted(folder.glob("*.mp4"))]
-        folder.rmdir()
-        for path in moved:
-            tracker.log_file(path, "videos")
-        return moved
+        from agentos.api_videos import keep_videos
+
+        return keep_videos(self, tracker)
 
     # --- plumbing ----------------------------------------------------------------------
     def _loop(self, built: Any, seed: int, tracker: Any, hooks: Any, learn: bool) -> Any:
-        from agentos.runtime.loop import Loop
-
-        return Loop(
-            environment=built.one("environment"),
-            actor=built.one("actor"),
-            learner=built.one("learner"),
-            params=self.graph.loop,
-            make_eval_env=lambda: self.graph.build_one("environment", seed, "/eval"),
-            seed=seed,
-            hooks=_TrackingHooks(self, tracker, seed, hooks, keep_best=learn),
-            components=built.components,
-        )
+        return tracked_loop(self, built, seed, tracker, hooks, learn)
 
     def _result(self, tracker: Any, loop: Any) -> RunResult:
         c = loop.counters
@@ -452,26 +408,8 @@ class Agent:
 
     def lock(self) -> dict[str, dict[str, Any]]:
         """Sources, versions and current content hashes of every component."""
-        from agentos.components.sources import component_files, content_hash
+        return component_lock(self)
 
-        out = {}
-        for name, c in self.spec.components.items():
-            files = component_files(c, self.agent_dir)
-            out[name] = {
-                "source": c.source,
-                "registry_name": c.registry_name,
-                "module": c.module,
-                "class": c.class_name,
-                "version": c.version,
-                "url": c.url,
-                "commit": c.commit,
-                "requirements": list(c.requirements),
-                "recorded_hash": c.hash,
-                "hash": content_hash(files),
-            }
-        return out
-
-    @contextmanager
     def _tracked(
         self,
         kind: str,
@@ -479,151 +417,10 @@ class Agent:
         tags: dict[str, str],
         resume_id: str | None,
         check: Any = None,
-    ) -> Iterator[tuple[Any, Any]]:
+    ) -> AbstractContextManager[tuple[Any, Any]]:
         """Build the agent, run ``check(built)`` (nothing is tracked if it fails), then start
-        (or reopen) the tracked run."""
-        import yaml
-
-        from agentos.components.params import flatten
-        from agentos.tracking.store import RunTracker, environment_info
-
-        built = self.graph.build(seed)
-        if check is not None:
-            try:
-                check(built)
-            except BaseException:
-                built.close()
-                raise
-        chain = getattr(built.one("environment"), "wrapper_chain", None)
-        if chain is not None:
-            tags = {**tags, "agentos.env_wrappers": " > ".join(chain()) or "none"}
-        _record_dead_runs(self)
-        tracker = RunTracker.start(
-            self.agent_dir,
-            kind=kind,
-            agent_name=self.spec.name,
-            env_name=self.env_name(),
-            params={**flatten(self.graph.full_params()), "seed": seed},
-            seed=seed,
-            tags=tags,
-            resume_run_id=resume_id,
-        )
-        try:
-            with tracker, _interrupts_at_safe_points():
-                if resume_id is None:
-                    tracker.log_text(self.spec.path.read_text(), "agentos.yaml")
-                    tracker.log_text(yaml.safe_dump(self.lock(), sort_keys=False), "lock.yaml")
-                    tracker.log_dict(environment_info(), "environment.json")
-                yield tracker, built
-        finally:
-            built.close()
-
-
-def _still_tracked(agent: Agent, run_id: str) -> bool:
-    from agentos.tracking.lost import run_is_tracked
-
-    if run_is_tracked(agent.agent_dir, run_id, agent.spec.name):
-        return True
-    log.warning(
-        "run %s is no longer in the tracking store (deleted?): its checkpoint continues in a "
-        "new run",
-        run_id[:8],
-    )
-    return False
-
-
-def _record_dead_runs(agent: Agent) -> None:
-    """Record KILLED for this agent's runs left RUNNING by a process that is gone, and warn
-    when the folder was moved (artifacts would go to the old one)."""
-    from agentos.tracking.moved import warn_if_moved
-    from agentos.tracking.store import mark_stale_runs
-
-    try:
-        mark_stale_runs(agent.agent_dir, agent_name=agent.spec.name)
-    except Exception:  # never let bookkeeping of old runs stop a new one
-        log.debug("could not mark stale runs", exc_info=True)
-    warn_if_moved(agent.agent_dir, agent.spec.name)
-
-
-class _TrackingHooks:
-    """Sends loop metrics to the tracker, stores checkpoints, forwards to user hooks."""
-
-    def __init__(self, agent: Agent, tracker: Any, seed: int, user: Any, keep_best: bool):
-        self.agent, self.tracker, self.seed, self.user = agent, tracker, seed, user
-        self.keep_best = keep_best
-
-    def on_metrics(self, metrics: dict[str, float], step: int) -> None:
-        self.tracker.log_metrics(metrics, step)
-        if self.user is not None:
-            self.user.on_metrics(metrics, step)
-
-    def on_progress(self, progress: Any) -> None:
-        if self.user is not None:
-            self.user.on_progress(progress)
-
-    def on_checkpoint(self, state: dict[str, Any], final: bool) -> None:
-        from agentos.runtime.checkpoint import save_checkpoint
-        from agentos.tracking.lost import check_store_kept, store_missing
-
-        path = checkpoint_path(self.agent.agent_dir, self.tracker.run_id)
-        # Metrics first: once a checkpoint exists, everything logged before it is stored too,
-        # even if the process is killed right after (kill -9 between the two lost them).
-        try:
-            self.tracker.flush()
-        except Exception:
-            if not store_missing(self.agent.agent_dir):
-                raise
-        save_checkpoint(path, self.agent.checkpoint_record(self.seed, state))
-        check_store_kept(self.agent.agent_dir, self.tracker.run_id, path)
-        if final:
-            self.tracker.log_file(path, "checkpoints")
-        if self.user is not None and hasattr(self.user, "on_checkpoint"):
-            self.user.on_checkpoint(state, final)
-
-    def on_best(self, state: dict[str, Any]) -> None:
-        from agentos.runtime.checkpoint import save_checkpoint
-
-        if not self.keep_best:
-            return
-        path = checkpoint_path(self.agent.agent_dir, self.tracker.run_id).with_name(BEST_FILE)
-        save_checkpoint(path, self.agent.checkpoint_record(self.seed, state))
-
-    def should_stop(self) -> bool:
-        return bool(self.user is not None and self.user.should_stop())
-
-    def interrupted(self) -> bool:
-        return _InterruptFlag.requested
-
-
-class _InterruptFlag:
-    """Set by SIGINT/SIGTERM; the loop turns it into KeyboardInterrupt at a safe point
-    (between steps), so a checkpoint or a tracking write is never cut in half."""
-
-    requested = False
-
-
-@contextmanager
-def _interrupts_at_safe_points() -> Iterator[None]:
-    """Ctrl-C and `kill` stop learn between two steps; a second signal stops at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if _InterruptFlag.requested:
-            raise KeyboardInterrupt(f"signal {signum}")
-        _InterruptFlag.requested = True
-
-    _InterruptFlag.requested = False
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-        if _InterruptFlag.requested:
-            raise KeyboardInterrupt("signal received")
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-        _InterruptFlag.requested = False
+        (or reopen) the tracked run (``agentos.api_tracking.tracked_run``)."""
+        return tracked_run(self, kind, seed, tags, resume_id, check)
 
 
 def spec_from_text(text: str, agent_dir: Path) -> AgentSpec:

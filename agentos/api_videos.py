@@ -1,0 +1,50 @@
+"""Videos of evaluation episodes for ``agentos.api.Agent`` (``learn``/``run`` with
+``video_every``/``--video``): an agent whose environment renders frames, and moving the films
+to ``videos/<run id>/`` as run artifacts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentos.api import Agent
+
+
+def filmed(agent: Agent) -> Agent:
+    """This agent with an environment that films every finished episode."""
+    import time
+
+    node = agent.graph.node("environment")
+    fields = getattr(node.params, "__dataclass_fields__", {})
+    if "render_mode" not in fields:
+        from agentos.errors import AgentOSError
+
+        raise AgentOSError(
+            f"the environment '{node.spec.name}' ({node.cls.__name__}) cannot be filmed: "
+            "only gymnasium environments render frames",
+            where=f"{agent.spec.path}: {node.spec.where}",
+            fix="record videos of a gymnasium environment (gym:<id>, a plain "
+            "gymnasium.Env class with render_mode='rgb_array'), or run without --video",
+        )
+    from agentos.api import Agent
+
+    folder = agent.agent_dir / "videos" / f"pending-{time.time_ns()}"
+    copy = Agent(agent.spec, [*agent.overrides, "environment.render_mode=rgb_array"])
+    copy._video_folder = folder
+    return copy
+
+
+def keep_videos(agent: Agent, tracker: Any) -> list[Path]:
+    """Move the evaluation's videos to ``videos/<run id>/`` and log them as artifacts."""
+    folder = agent._video_folder
+    if folder is None or not folder.is_dir():
+        return []
+    final = folder.parent / tracker.run_id[:8]
+    final.mkdir(parents=True, exist_ok=True)  # a resumed run adds to its folder
+    moved = [f.rename(final / f.name) for f in sorted(folder.glob("*.mp4"))]
+    folder.rmdir()
+    for path in moved:
+        tracker.log_file(path, "videos")
+    return moved
