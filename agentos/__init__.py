@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+DISTRIBUTION = "agentos-rl"
+"""The name pip knows this package by (``pip install agentos-rl``); the import name and the
+CLI are ``agentos``. The PyPI name ``agentos`` belongs to an older, unrelated project."""
 
 if TYPE_CHECKING:
     from agentos.api import Agent, load_agent

@@ -141,8 +141,17 @@ def _mlflow_source_tags(kind: str) -> dict[str, str]:
 
 
 def _package_version(name: str) -> str | None:
+    """The installed version of package ``name``; for ``agentos``, of this package's
+    distribution (``agentos.DISTRIBUTION``), falling back to ``agentos.__version__``."""
     from importlib import metadata
 
+    import agentos
+
+    if name == "agentos":
+        try:
+            return metadata.version(agentos.DISTRIBUTION)
+        except metadata.PackageNotFoundError:
+            return agentos.__version__
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
