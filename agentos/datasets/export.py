@@ -18,10 +18,18 @@ Two pieces are not whole episodes, and are kept as what they are:
   truncated at its last step, so a learner bootstraps from its ``next_observation`` as it would
   for a time limit.
 
-Termination is ``discount == 0``; truncation is ``ended`` without termination. The sequence
-replay of R2D2 and Agent57 (``PrioritizedSequenceReplay``) is refused: its sequences overlap
-and are padded, so its steps are not one trajectory each; record episodes with the recurrent
-actor instead (``agentos record --episodes N --checkpoint RUN``).
+Termination is ``discount == 0``; truncation is ``ended`` without termination.
+
+R2D2's sequence replay (``PrioritizedSequenceReplay``, filled by
+``agentos.agents.r2d2.adder.SequenceAdder``) is exported as the steps of its sequences, each
+step once (``sequence_fragments``). Sequences of one episode start every ``period`` steps and
+overlap, and the stored ones do not say which environment copy they came from, so each sequence
+gives one fragment: its first ``period`` real steps, or all of them for the last sequence of an
+episode (the one after which fewer than ``burn_in + 1`` real steps remained, where the adder
+stops). A fragment ends truncated where it was cut (a learner bootstraps there) and terminated
+where its episode terminated; Minari stores each fragment as an episode. Steps in sequences the
+adder had not emitted yet, or that FIFO eviction dropped, are missing. Agent57's sequences (two
+rewards per step) are refused.
 """
 
 from __future__ import annotations
@@ -121,14 +129,6 @@ def replay_contents(state: dict[str, Any], run_id: str) -> dict[str, np.ndarray]
         raise DatasetError(
             "the run has no replay in its checkpoint", where=where, fix="pick a learn run"
         )
-    if "keys" in replay and "priorities" in replay:
-        raise DatasetError(
-            "the run's replay is a sequence replay (R2D2/Agent57): its sequences overlap and "
-            "are padded, so they are not one trajectory each and are not exported",
-            where=where,
-            fix="record episodes with its actor instead: `agentos record --episodes N "
-            f"--checkpoint {run_id[:8]} --dataset NAME`",
-        )
     if "digest" in replay and "contents" not in replay:
         raise DatasetError(
             "the run learned offline from a dataset, so its replay holds no new experience",
@@ -143,6 +143,8 @@ def replay_contents(state: dict[str, Any], run_id: str) -> dict[str, np.ndarray]
             where=where,
             fix="train with replay.checkpoint=all (the default) to export its replay",
         )
+    if "keys" in replay and "priorities" in replay:
+        return sequence_contents(contents, replay["keys"], where)
     missing = [k for k in REPLAY_FIELDS if k not in contents]
     if missing:
         raise DatasetError(
@@ -151,6 +153,70 @@ def replay_contents(state: dict[str, Any], run_id: str) -> dict[str, np.ndarray]
             fix="export a run of uniform_replay (e.g. the dqn bundle)",
         )
     return {key: np.asarray(contents[key]) for key in REPLAY_FIELDS}
+
+
+SEQUENCE_FIELDS = ("observation", "action", "reward", "discount", "mask")
+"""The arrays of R2D2's stored sequences that the export reads."""
+
+
+def sequence_contents(contents: dict[str, Any], keys: Any, where: str) -> dict[str, np.ndarray]:
+    """R2D2's checkpointed sequences in the order they were inserted (by key)."""
+    missing = [k for k in SEQUENCE_FIELDS if k not in contents]
+    if missing:
+        raise DatasetError(
+            f"the run's sequence replay has no {', '.join(missing)}",
+            where=where,
+            fix="export a run of the r2d2 bundle",
+        )
+    if np.asarray(contents["reward"]).ndim != 2:
+        raise DatasetError(
+            "the run's sequences hold several rewards per step (Agent57's extrinsic and "
+            "intrinsic), which a Minari dataset does not",
+            where=where,
+            fix="record episodes with its actor instead: `agentos record --episodes N "
+            "--checkpoint RUN --dataset NAME`",
+        )
+    order = np.argsort(np.asarray(keys), kind="stable")
+    return {key: np.asarray(contents[key])[order] for key in SEQUENCE_FIELDS}
+
+
+def sequence_fragments(contents: dict[str, np.ndarray], burn_in: int, period: int) -> list[Episode]:
+    """Each stored sequence's own steps as one fragment (see the module docstring).
+
+    Sequence alignment is the adder's: step ``t`` holds ``x_t``, ``a_t``, the reward and
+    discount of arriving at ``x_t``, mask 1 where an action was taken; the first mask-0 step
+    holds the episode's final observation. So the transition ``(x_t, a_t) -> x_{t+1}`` has
+    reward ``reward[t + 1]`` and terminates if ``discount[t + 1] == 0`` at the final
+    observation.
+    """
+    fragments = []
+    for obs, action, reward, discount, mask in zip(
+        *(contents[k] for k in SEQUENCE_FIELDS), strict=True
+    ):
+        length = len(mask)
+        real = int(np.argmin(mask > 0)) if np.any(mask <= 0) else length
+        ends = real < length  # the episode's final observation is at index ``real``
+        last = ends and real - period <= burn_in  # the adder emits no sequence after it
+        take = real if last else min(period, real)
+        take = min(take, length - 1)  # x_{take} must be in the sequence
+        if take < 1:
+            continue
+        terminated = np.zeros(take, bool)
+        truncated = np.zeros(take, bool)
+        if ends and take == real and discount[real] == 0.0:
+            terminated[-1] = True
+        else:
+            truncated[-1] = True  # cut here (or by a time limit): bootstrap from x_{take}
+        fragments.append(
+            Episode(
+                observations=obs[: take + 1],
+                actions=np.asarray(action[:take], dtype=np.int64),
+                rewards=np.asarray(reward[1 : take + 1], dtype=np.float32),
+                terminations=terminated,
+                truncations=truncated,
+            )
+        )
+    return fragments
 
 
 def record_from_run(agent: Any, run: str, dataset: str, *, seed: int = 0) -> Any:
@@ -183,9 +249,27 @@ def record_from_run(agent: Any, run: str, dataset: str, *, seed: int = 0) -> Any
             fix=f"install {state['env']} (`agentos install ...`), or pick a run of this "
             "environment",
         )
-    num_envs = int(state.get("params", {}).get("environment.num_envs", 1))
-    env_steps = state["loop"].get("counters", {}).get("env_steps")
-    episodes = replay_episodes(contents, num_envs, env_steps)
+    params = state.get("params", {})
+    if "mask" in contents:  # R2D2's sequences
+        burn_in, period = params.get("actor.burn_in"), params.get("actor.period")
+        if burn_in is None or period is None:
+            raise DatasetError(
+                "the run's checkpoint records no actor.burn_in/actor.period, which cutting its "
+                "sequences back into steps needs",
+                where=f"run {source[:8]}'s checkpoint",
+                fix="export a run of the r2d2 bundle",
+            )
+        episodes = sequence_fragments(contents, int(burn_in), int(period))
+    else:
+        num_envs = int(params.get("environment.num_envs", 1))
+        env_steps = state["loop"].get("counters", {}).get("env_steps")
+        episodes = replay_episodes(contents, num_envs, env_steps)
+    if not episodes:
+        raise DatasetError(
+            f"run {source[:8]}'s replay holds no complete step to export",
+            where="--from-run",
+            fix="export a run that has acted longer",
+        )
     env = agent.graph.build_one("environment", seed, "/export")
     try:
         obs_space, act_space = env.observation_space, env.action_space

@@ -99,10 +99,93 @@ def test_a_replay_that_is_not_continuous_is_refused():
         replay_episodes(contents, num_envs=2)
 
 
+def _fed_sequence_replay(burn_in: int, trace: int, period: int):
+    """R2D2's adder and sequence replay fed two copies' episodes, every one ended; returns the
+    replay's checkpointed contents and keys, and every transition fed (as tuples)."""
+    from agentos.agents.r2d2.adder import SequenceAdder
+    from agentos.replay.prioritized import PrioritizedSequenceReplay
+
+    # copy 0: 13 steps terminated, 2 (not more than burn_in: never stored), 9 truncated;
+    # copy 1: 7 terminated, 17 truncated. 24 steps each.
+    plays = [[(13, "term"), (2, "term"), (9, "trunc")], [(7, "term"), (17, "trunc")]]
+    context = BuildContext(
+        name="replay", seed=0, agent_dir=".", observation_space=None, action_space=None, num_envs=2
+    )
+    replay = PrioritizedSequenceReplay(PrioritizedSequenceReplay.Params(capacity=100), context)
+    adder = SequenceAdder(replay, 2, burn_in, trace, period)
+    streams, fed = [], []
+    for copy, episodes in enumerate(plays):
+        steps, t = [], 0
+        for length, end in episodes:
+            for k in range(length):
+                last = k == length - 1
+                step = (
+                    float(copy * 1000 + t), (t * 7 + copy) % 3, float(t % 5),
+                    float(copy * 1000 + t + (500.5 if last else 1)), last and end == "term",
+                    last and end == "trunc",
+                )  # fmt: skip
+                steps.append(step)
+                if length > burn_in:
+                    fed.append(step[:5])
+                t += 1
+        streams.append(steps)
+    zeros = {"lstm_h": np.zeros((2, 3), np.float32), "lstm_c": np.zeros((2, 3), np.float32)}
+    for t in range(24):
+        rows = [stream[t] for stream in streams]
+        adder.add(
+            np.array([[r[0], 0.0] for r in rows], np.float32),
+            np.array([r[1] for r in rows]),
+            np.array([r[2] for r in rows], np.float32),
+            np.array([r[4] for r in rows]),
+            np.array([r[5] for r in rows]),
+            np.array([[r[3], 0.0] for r in rows], np.float32),
+            start_state=zeros,
+        )
+    state = replay.state_dict()
+    return state, fed
+
+
+@pytest.mark.parametrize("burn_in, trace, period", [(2, 6, 4), (1, 4, 5), (0, 3, 2)])
+def test_sequence_replay_exports_each_stored_step_once(burn_in, trace, period):
+    from agentos.datasets.export import sequence_fragments
+
+    state, fed = _fed_sequence_replay(burn_in, trace, period)
+    contents = replay_contents({"loop": {"components": {"replay": state}}}, "0123456789")
+    fragments = sequence_fragments(contents, burn_in, period)
+    exported = [
+        (
+            float(ep.observations[k, 0]),
+            int(ep.actions[k]),
+            float(ep.rewards[k]),
+            float(ep.observations[k + 1, 0]),
+            bool(ep.terminations[k]),
+        )  # fmt: skip
+        for ep in fragments
+        for k in range(len(ep.rewards))
+    ]
+    if period < burn_in + trace:
+        assert sorted(exported) == sorted(fed)
+    else:  # no overlap: each sequence's last step has no next observation in it
+        assert set(exported) < set(fed) and len(exported) == len(set(exported))
+    for ep in fragments:
+        assert ep.terminations[-1] != ep.truncations[-1]
+        assert not (ep.terminations[:-1].any() or ep.truncations[:-1].any())
+
+
 @pytest.mark.parametrize(
     "replay, fragment",
     [
-        ({"contents": {"x": 1}, "keys": [0], "priorities": [1.0]}, "sequence replay"),
+        (
+            {
+                "contents": {
+                    "reward": np.zeros((1, 4, 2)),
+                    **{k: np.zeros((1, 4)) for k in ("observation", "action", "discount", "mask")},
+                },
+                "keys": [0],
+                "priorities": [1.0],
+            },
+            "several rewards per step",
+        ),  # fmt: skip
         ({}, "holds no replay contents"),
         ({"contents": {"observation": np.zeros(2)}}, "not a uniform replay"),
     ],
@@ -158,3 +241,23 @@ def test_record_usage_mistakes_exit_2(cli, agent_dir, argv, fragment):
     cli("install", "random", "cartpole", "--agent", agent_dir)
     code, out, err = cli("record", *argv, "--agent", agent_dir)
     assert_clean_exit_2(code, out, err, (fragment,))
+
+
+def test_record_from_an_r2d2_run(cli, agent_dir):
+    from agentos.datasets.storage import agent_storage, read_sidecar
+
+    assert cli("install", "r2d2", "cartpole", "--agent", agent_dir)[0] == 0
+    code, out, err = cli(
+        "learn", "--steps", 400, "-p", "loop.min_replay_size=100000", "-p", "loop.eval_every=0",
+        "-p", "loop.eval_episodes=1", "-p", "environment.num_envs=2", "-p", "actor.burn_in=2",
+        "-p", "actor.trace_length=6", "-p", "actor.period=4", "-p", "network.lstm_size=8",
+        "--agent", agent_dir,
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = cli(
+        "record", "--from-run", "latest", "--dataset", "r2d2-v0", "--agent", agent_dir
+    )
+    assert code == 0, err
+    sidecar = read_sidecar(agent_storage(agent_dir) / "r2d2-v0")
+    # at most the 400 steps acted; those of sequences still open at the end are missing
+    assert 300 < sidecar["steps"] <= 400
