@@ -200,7 +200,9 @@ class Agent:
                 folder = self._video_folder
                 loop.film_every = video_every
                 loop.make_film = lambda step: EpisodeFilm(
-                    folder, prefix=f"step-{step:09d}", limit=1
+                    folder,  # type: ignore[arg-type]  # set by _filmed above
+                    prefix=f"step-{step:09d}",
+                    limit=1,
                 )
             try:
                 if actors:

@@ -28,10 +28,10 @@ def log_dataset_input(tracker: Any, lineage: dict[str, Any]) -> None:
     """Log ``lineage`` (``OfflineDataset.lineage()``) as the run's MLflow dataset input, tag
     the run with it, and link the run that recorded the data back to this one."""
     from mlflow.data.meta_dataset import MetaDataset
-    from mlflow.data.sources import LocalArtifactDatasetSource
+    from mlflow.data.sources import LocalArtifactDatasetSource  # type: ignore[attr-defined]
     from mlflow.entities import DatasetInput, InputTag
 
-    dataset = MetaDataset(
+    dataset = MetaDataset(  # type: ignore[abstract]
         LocalArtifactDatasetSource(lineage["path"]),
         name=lineage["name"],
         digest=mlflow_digest(lineage["digest"]),

@@ -8,7 +8,7 @@ learner's own ``batched_double_q_loss``, so CQL with ``alpha = 0`` is exactly Do
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import chex
 import jax
@@ -16,8 +16,8 @@ import jax.numpy as jnp
 
 from agentos.agents.dqn.losses import batched_double_q_loss
 
-Array = chex.Array
-Numeric = chex.Numeric
+Array: TypeAlias = chex.Array
+Numeric: TypeAlias = chex.Numeric
 
 
 def behaviour_cloning(logits_tm1: Array, a_tm1: Numeric) -> Array:
