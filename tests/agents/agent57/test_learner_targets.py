@@ -143,14 +143,14 @@ def test_rescaled_lambda_traces_termination(jit):
 
 
 @pytest.mark.parametrize("jit", [False, True])
-def test_priorities_weigh_absolute_head_errors_by_beta(jit):
+def test_priorities_follow_the_combined_error_of_the_arm(jit):
     fn = jax.jit(split_abs_td) if jit else split_abs_td
     td_e = jnp.asarray([[1.0, -2.0], [1.0, -2.0]])
     td_i = jnp.asarray([[-2.0, 1.0], [-2.0, 1.0]])
     abs_td = fn(td_e, td_i, jnp.asarray([0.5, 0.0]))
-    # beta 0.5: [1 + 1, 2 + 0.5] (the signed sum would give [0, 1.5]: errors cancel);
-    # beta 0 (the exploitative arm): the extrinsic errors only.
-    np.testing.assert_allclose(abs_td, [[2.0, 2.5], [1.0, 2.0]])
+    # beta 0.5: [|1 - 1|, |-2 + 0.5|] = [0, 1.5]; beta 0 (the exploitative arm): the
+    # extrinsic errors only.
+    np.testing.assert_allclose(abs_td, [[0.0, 1.5], [1.0, 2.0]])
     priorities = jax.vmap(losses.sequence_priority)(abs_td, jnp.ones((2, 2)))
-    # eta 0.9: 0.9 max + 0.1 mean -> 0.9 * 2.5 + 0.1 * 2.25, 0.9 * 2 + 0.1 * 1.5.
-    np.testing.assert_allclose(priorities, [2.475, 1.95], rtol=1e-6)
+    # eta 0.9: 0.9 max + 0.1 mean -> 0.9 * 1.5 + 0.1 * 0.75, 0.9 * 2 + 0.1 * 1.5.
+    np.testing.assert_allclose(priorities, [1.425, 1.95], rtol=1e-6)
