@@ -66,6 +66,9 @@ class LoopParams:
     """Episodes per evaluation."""
     checkpoint_every: int = 10_000
     """Env steps between checkpoints during learn (0: only at the end)."""
+    checkpoint_seconds: float = 600.0
+    """Also checkpoint when this many seconds passed since the last checkpoint, so a slow
+    run killed early keeps its work (0: by env steps only)."""
     log_every: int = 1_000
     """Env steps between training metric records."""
     sync_every: int = 1

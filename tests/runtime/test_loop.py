@@ -128,3 +128,21 @@ def test_state_round_trip_continues_counters():
     assert again.counters == loop.counters
     again.learn(80)
     assert again.counters.env_steps == 80 and again.counters.learner_updates == 20
+
+
+def test_time_based_checkpoints(monkeypatch):
+    import agentos.runtime.reporting as reporting
+
+    clock = iter(range(0, 100_000, 7))  # 7 "seconds" pass at every reading of the clock
+    monkeypatch.setattr(reporting.time, "perf_counter", lambda: float(next(clock)))
+    hooks = Recorder()
+    params = LoopParams(eval_every=0, checkpoint_every=0, checkpoint_seconds=20, log_every=10)
+    loop, _, _ = _loop(params, hooks)
+    loop.learn(40)
+    periodic = [s for s, final in hooks.checkpoints if not final]
+    assert periodic and hooks.checkpoints[-1] == (40, True)
+    hooks = Recorder()
+    params = LoopParams(eval_every=0, checkpoint_every=0, checkpoint_seconds=0, log_every=10)
+    loop, _, _ = _loop(params, hooks)
+    loop.learn(40)
+    assert [final for _, final in hooks.checkpoints] == [True]  # by steps only: just the end
