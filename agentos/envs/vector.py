@@ -51,41 +51,50 @@ class CopyGroup:
     spec = None
 
     def __init__(self, factory: Any, copies: int):
-        from gymnasium.vector import AutoresetMode, SyncVectorEnv
         from gymnasium.vector.utils import batch_space
 
         if multiprocessing.parent_process() is not None:
             # A worker: Ctrl-C reaches the whole process group, and the main process answers
             # it (checkpoint, then closing the workers), so workers leave SIGINT to it.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-        self._vec = SyncVectorEnv([factory] * copies, autoreset_mode=AutoresetMode.DISABLED)
-        pair = batch_space(self._vec.single_observation_space, 2)
-        self.observation_space = batch_space(pair, copies)
-        self.action_space = self._vec.action_space
+        self.envs = [factory() for _ in range(copies)]
+        single = self.envs[0].observation_space
+        self.observation_space = batch_space(batch_space(single, 2), copies)
+        self.action_space = batch_space(self.envs[0].action_space, copies)
         self.np_random = None
+        # One buffer written in place each step (AsyncVectorEnv copies it to shared memory).
+        self._out = np.zeros(self.observation_space.shape, self.observation_space.dtype)
+        self._reward = np.zeros(copies, np.float64)
+        self._terminated = np.zeros(copies, bool)
+        self._truncated = np.zeros(copies, bool)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Reset every copy of the group (copy i seeded ``seed + i``)."""
-        obs, _ = self._vec.reset(seed=seed)
-        return np.stack([obs, obs], axis=1), {}
+        for i, env in enumerate(self.envs):
+            obs, _ = env.reset(seed=None if seed is None else seed + i)
+            self._out[i, 0] = obs
+            self._out[i, 1] = obs
+        return self._out, {}
 
     def step(self, actions: Any):
-        """Step the copies; finished ones are reset here."""
-        obs, reward, terminated, truncated, _ = self._vec.step(actions)
-        done = np.logical_or(terminated, truncated)
-        final = obs
-        if done.any():
-            final = obs.copy()
-            obs, _ = self._vec.reset(options={"reset_mask": done})
-        return np.stack([obs, final], axis=1), reward, terminated, truncated, {}
+        """Step the copies; finished ones are reset here (the true last observation kept)."""
+        for i, (env, action) in enumerate(zip(self.envs, actions, strict=True)):
+            obs, reward, terminated, truncated, _ = env.step(action)
+            self._out[i, 1] = obs
+            self._reward[i], self._terminated[i], self._truncated[i] = reward, terminated, truncated
+            if terminated or truncated:
+                obs, _ = env.reset()
+            self._out[i, 0] = obs
+        return self._out, self._reward, self._terminated, self._truncated, {}
 
     def render_group(self) -> list[Any]:
         """Every copy's current frame."""
-        return [env.render() for env in self._vec.envs]
+        return [env.render() for env in self.envs]
 
     def close(self) -> None:
         """Close the group's copies."""
-        self._vec.close()
+        for env in self.envs:
+            env.close()
 
     @property
     def unwrapped(self) -> CopyGroup:
@@ -118,30 +127,30 @@ class AsyncCopies:
             [make_group] * self.groups,  # type: ignore[list-item]
             autoreset_mode=AutoresetMode.DISABLED,
             context="forkserver",
+            copy=False,  # the shared buffer is read once per step, by _split
         )
 
-    def _split(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _split(self, obs: np.ndarray, ended: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(observations, final observations) copied out of the shared buffer; one array
+        serves both when no episode ``ended``."""
         flat = obs.reshape((self.num_envs, 2) + obs.shape[3:])
-        return flat[:, 0], flat[:, 1]
+        current = flat[:, 0].copy()
+        return current, (flat[:, 1].copy() if ended else current)
 
     def reset(self, seeds: list[int]) -> np.ndarray:
         """Reset every copy; copy i gets ``seeds[i]`` (consecutive within a group)."""
         obs, _ = self._vec.reset(seed=[seeds[g * self.per_group] for g in range(self.groups)])
-        return self._split(obs)[0]
+        return self._split(obs, False)[0]
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, ...]:
         """(observation, reward, terminated, truncated, final observation), each [N, ...]."""
         grouped = np.asarray(action).reshape((self.groups, self.per_group) + action.shape[1:])
         obs, reward, terminated, truncated, _ = self._vec.step(grouped)
-        current, final = self._split(obs)
         n = self.num_envs
-        return (
-            current,
-            np.asarray(reward, np.float32).reshape(n),
-            np.asarray(terminated, bool).reshape(n),
-            np.asarray(truncated, bool).reshape(n),
-            final,
-        )
+        terminated = np.asarray(terminated, bool).reshape(n)
+        truncated = np.asarray(truncated, bool).reshape(n)
+        current, final = self._split(obs, bool((terminated | truncated).any()))
+        return current, np.asarray(reward, np.float32).reshape(n), terminated, truncated, final
 
     def render_copies(self, indices: Any) -> list[np.ndarray]:
         """Frames of the copies in ``indices`` (every group renders; a rare, debugging call)."""
