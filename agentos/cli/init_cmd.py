@@ -64,8 +64,8 @@ def init(
     ignore = directory / ".gitignore"
     if not ignore.exists():
         ignore.write_text(
-            "# agentos: run store, checkpoints, git component checkouts\n"
-            "mlflow.db\nmlartifacts/\n.agentos/\n"
+            "# agentos: run store, checkpoints, datasets, git checkouts, videos, plots\n"
+            "mlflow.db\nmlartifacts/\n.agentos/\nvideos/\nplots/\n"
         )
     console.print(f"[green]Created[/] agent in {directory}")
     console.print("  agentos.yaml       the spec: components, parameters, loop")
