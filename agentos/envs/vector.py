@@ -63,7 +63,8 @@ class CopyGroup:
         self.action_space = batch_space(self.envs[0].action_space, copies)
         self.np_random = None
         # One buffer written in place each step (AsyncVectorEnv copies it to shared memory).
-        self._out = np.zeros(self.observation_space.shape, self.observation_space.dtype)
+        space = self.observation_space
+        self._out = np.zeros(tuple(space.shape or ()), np.dtype(space.dtype))
         self._reward = np.zeros(copies, np.float64)
         self._terminated = np.zeros(copies, bool)
         self._truncated = np.zeros(copies, bool)
