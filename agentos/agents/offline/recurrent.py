@@ -31,23 +31,20 @@ import optax
 
 from agentos.agents.offline.losses import sequence_cql_regulariser
 from agentos.agents.r2d2 import losses as r2d2_losses
-from agentos.agents.r2d2.actor import STATE_KEYS
 from agentos.agents.r2d2.adder import (
     ACTION,
     DISCOUNT,
     MASK,
-    OBSERVATION,
-    PREV_ACTION,
-    PREV_REWARD,
     REWARD,
 )
 from agentos.agents.r2d2.learner import (
     R2D2Learner,
     UpdateConfig,
+    burned_in_q_values,
     make_optimizer,
     n_step_sequence_targets,
 )
-from agentos.agents.r2d2.network import RecurrentQModule, unroll
+from agentos.agents.r2d2.network import RecurrentQModule
 from agentos.agents.target_learner import LearnerState
 from agentos.errors import ParameterError
 from agentos.runtime.roles import BuildContext
@@ -70,30 +67,10 @@ def recurrent_cql_loss_fn(
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """The importance-weighted R2D2 + alpha * conservative loss of a batch of sequences;
     aux: priorities [B], mean Q taken, TD loss and conservative term (batch means)."""
-
-    def time_major(x: jax.Array) -> jax.Array:
-        return jnp.swapaxes(x, 0, 1)
-
-    obs = time_major(batch[OBSERVATION])
-    prev_action = time_major(batch[PREV_ACTION])
-    prev_reward = time_major(batch[PREV_REWARD])
-    start = (batch[STATE_KEYS[0]], batch[STATE_KEYS[1]])
     b = config.burn_in
-    online_state, target_state = start, start
-    if b > 0:
-        _, online_state = unroll(module, params, obs[:b], prev_action[:b], prev_reward[:b], start)
-        _, target_state = unroll(
-            module, target_params, obs[:b], prev_action[:b], prev_reward[:b], start
-        )
-        online_state = jax.lax.stop_gradient(online_state)
-        target_state = jax.lax.stop_gradient(target_state)
-    q_online, _ = unroll(module, params, obs[b:], prev_action[b:], prev_reward[b:], online_state)
-    q_target, _ = unroll(
-        module, target_params, obs[b:], prev_action[b:], prev_reward[b:], target_state
+    q_online, q_target, q_select = burned_in_q_values(
+        params, target_params, batch, module, burn_in=b
     )
-    q_online = time_major(q_online)  # [B, L, A]
-    q_target = jax.lax.stop_gradient(time_major(q_target))
-    q_select = jax.lax.stop_gradient(q_online)
 
     action = batch[ACTION][:, b:]
     mask = batch[MASK][:, b:]

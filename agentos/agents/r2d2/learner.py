@@ -148,15 +148,19 @@ def retrace_sequence_targets(
     )
 
 
-def _loss_fn(
+def burned_in_q_values(
     params: Any,
     target_params: Any,
     batch: dict[str, jax.Array],
-    weights: jax.Array,
     module: RecurrentQModule,
-    config: UpdateConfig,
-) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-    """Importance-weighted masked TD loss of a batch; aux: (priorities [B], mean Q taken)."""
+    *,
+    burn_in: int,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(online Q, target Q, online Q without gradient), each ``[B, L - burn_in, A]``.
+
+    R2D2's burn-in (Kapturowski et al. 2019, section 3): both networks unroll the first
+    ``burn_in`` steps from the stored state without gradient, then the rest of the sequence.
+    """
 
     def time_major(x: jax.Array) -> jax.Array:
         return jnp.swapaxes(x, 0, 1)
@@ -165,7 +169,7 @@ def _loss_fn(
     prev_action = time_major(batch[PREV_ACTION])
     prev_reward = time_major(batch[PREV_REWARD])
     start = (batch[STATE_KEYS[0]], batch[STATE_KEYS[1]])
-    b = config.burn_in
+    b = burn_in
     online_state, target_state = start, start
     if b > 0:
         _, online_state = unroll(module, params, obs[:b], prev_action[:b], prev_reward[:b], start)
@@ -180,8 +184,22 @@ def _loss_fn(
     )
     q_online = time_major(q_online)  # back to [B, L, A]
     q_target = jax.lax.stop_gradient(time_major(q_target))
-    q_select = jax.lax.stop_gradient(q_online)
+    return q_online, q_target, jax.lax.stop_gradient(q_online)
 
+
+def _loss_fn(
+    params: Any,
+    target_params: Any,
+    batch: dict[str, jax.Array],
+    weights: jax.Array,
+    module: RecurrentQModule,
+    config: UpdateConfig,
+) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    """Importance-weighted masked TD loss of a batch; aux: (priorities [B], mean Q taken)."""
+    b = config.burn_in
+    q_online, q_target, q_select = burned_in_q_values(
+        params, target_params, batch, module, burn_in=b
+    )
     action = batch[ACTION][:, b:]
     reward = batch[REWARD][:, b:]
     discount = batch[DISCOUNT][:, b:]
