@@ -32,7 +32,41 @@ from agentos.runtime.roles import BuildContext, Replay, Transition
 logger = logging.getLogger(__name__)
 
 
-class OfflineDataset(UniformReplay):
+class DatasetSource:
+    """What both dataset components share: the digest check on resume and the lineage record.
+
+    Subclasses set ``params.dataset``, ``folder``, ``digest``, ``data_summary`` and
+    ``_checkpoint_digest`` (the digest a restored checkpoint learned from, or None).
+    """
+
+    params: Any
+    folder: Any
+    digest: str
+    data_summary: dict[str, Any]
+    _checkpoint_digest: str | None = None
+
+    def check_digest(self) -> None:
+        """Refuse to go on learning from a dataset other than the checkpoint's."""
+        if self._checkpoint_digest is not None and self._checkpoint_digest != self.digest:
+            raise DatasetError(
+                f"the checkpoint was learning from dataset {self.params.dataset!r} with digest "
+                f"{self._checkpoint_digest}; the dataset of that name now hashes to "
+                f"{self.digest}",
+                fix="resume with the original dataset, or start a new run (without --resume)",
+            )
+
+    def lineage(self) -> dict[str, Any]:
+        """What the run logs about its data: name, digest, path, size, provenance."""
+        return {
+            "name": self.params.dataset,
+            "digest": self.digest,
+            "path": str(self.folder),
+            **self.data_summary,
+            "recorded": read_sidecar(self.folder),
+        }
+
+
+class OfflineDataset(DatasetSource, UniformReplay):
     """A recorded dataset sampled uniformly with replacement, as ``uniform_replay`` is."""
 
     @dataclass(frozen=True)
@@ -110,24 +144,8 @@ class OfflineDataset(UniformReplay):
         )
 
     def _sample(self, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-        if self._checkpoint_digest is not None and self._checkpoint_digest != self.digest:
-            raise DatasetError(
-                f"the checkpoint was learning from dataset {self.params.dataset!r} with digest "
-                f"{self._checkpoint_digest}; the dataset of that name now hashes to "
-                f"{self.digest}",
-                fix="resume with the original dataset, or start a new run (without --resume)",
-            )
+        self.check_digest()
         return super()._sample(shape)
-
-    def lineage(self) -> dict[str, Any]:
-        """What the run logs about its data: name, digest, path, size, provenance."""
-        return {
-            "name": self.params.dataset,
-            "digest": self.digest,
-            "path": str(self.folder),
-            **self.data_summary,
-            "recorded": read_sidecar(self.folder),
-        }
 
     def state_dict(self) -> dict[str, Any]:
         """The sampler's state and the dataset's digest (the data stays on disk)."""

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from agentos.datasets.component import check_spaces_match
+from agentos.datasets.component import DatasetSource, check_spaces_match
 from agentos.datasets.storage import DatasetError, Episode, find_dataset, read_episodes
 from agentos.datasets.storage import verify as verify_dataset
 from agentos.errors import ParameterError
@@ -88,7 +88,7 @@ def dataset_sequences(
     }
 
 
-class OfflineSequenceDataset(PrioritizedSequenceReplay):
+class OfflineSequenceDataset(DatasetSource, PrioritizedSequenceReplay):
     """A recorded dataset as prioritized sequences with burn-in (read-only)."""
 
     @dataclass(frozen=True)
@@ -193,26 +193,8 @@ class OfflineSequenceDataset(PrioritizedSequenceReplay):
     def sample(self, batch_size: int | None = None) -> Any:
         """``PrioritizedSequenceReplay.sample``, refused on a dataset other than the
         checkpoint's."""
-        if self._checkpoint_digest is not None and self._checkpoint_digest != self.digest:
-            raise DatasetError(
-                f"the checkpoint was learning from dataset {self.params.dataset!r} with digest "
-                f"{self._checkpoint_digest}; the dataset of that name now hashes to "
-                f"{self.digest}",
-                fix="resume with the original dataset, or start a new run (without --resume)",
-            )
+        self.check_digest()
         return super().sample(batch_size)
-
-    def lineage(self) -> dict[str, Any]:
-        """What the run logs about its data: name, digest, path, size, provenance."""
-        from agentos.datasets.storage import read_sidecar
-
-        return {
-            "name": self.params.dataset,
-            "digest": self.digest,
-            "path": str(self.folder),
-            **self.data_summary,
-            "recorded": read_sidecar(self.folder),
-        }
 
     def state_dict(self) -> dict[str, Any]:
         """The sampler's state (priorities, sum tree, rng) and the digest; the sequences are
