@@ -135,7 +135,12 @@ class EnvFactory:
             return self.class_name
         return self.params.gym_id()
 
-    def base(self, check: bool = False) -> Any:
+    def _atari(self) -> bool:
+        """Whether the papers' Atari preprocessing applies (an ALE id, ``preprocessing: auto``)."""
+        p = self.params
+        return p.preprocessing == "auto" and self.class_name is None and is_atari(p.gym_id())
+
+    def base(self, check: bool = False, atari: bool | None = None) -> Any:
         """The environment before any agentos preprocessing or spec wrapper."""
         p = self.params
         if p.render_mode == "rgb_array":
@@ -144,7 +149,7 @@ class EnvFactory:
             os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
         if self.class_name is None:
             kwargs = dict(p.kwargs)
-            if p.preprocessing == "auto" and is_atari(p.gym_id()):
+            if self._atari() if atari is None else atari:
                 from agentos.envs.atari import base_kwargs
 
                 kwargs = base_kwargs(kwargs)
@@ -176,9 +181,10 @@ class EnvFactory:
         from agentos.envs.wrappers import apply_wrappers, parse_wrappers
 
         p = self.params
-        env = self.base(check=check)
+        atari = self._atari()
+        env = self.base(check=check, atari=atari)
         applied = []
-        if p.preprocessing == "auto" and self.class_name is None and is_atari(p.gym_id()):
+        if atari:
             from agentos.envs.atari import PREPROCESSING, preprocess
 
             env = preprocess(env)
