@@ -35,7 +35,7 @@ class RecordingReplay:
         return len(self.sequences)
 
 
-def build(num_envs=2, seed=0, replay=None, **actor_params):
+def build(num_envs=2, seed=0, replay=None, network_params=None, **actor_params):
     env_params = PermutedChainParams(length=LENGTH, max_steps=8, num_envs=num_envs)
     obs_space, act_space = PermutedChain.spaces(env_params)
 
@@ -60,6 +60,7 @@ def build(num_envs=2, seed=0, replay=None, **actor_params):
             embedding_dim=4,
             rnd_hidden=(8,),
             rnd_output=4,
+            **(network_params or {}),
         ),
         ctx("network"),
     )
@@ -118,11 +119,21 @@ def test_sequences_hold_extrinsic_and_intrinsic_rewards_aligned_with_r2d2():
 
 
 def test_intrinsic_reward_is_episodic_times_alpha_by_hand(monkeypatch):
-    # f(x) and err(x) are scripted, one entry per call of the novelty networks: x_0 when the
-    # episode starts (stored in the memory, NGU: it holds f(x_0 .. x_t)), then x_1, x_2, x_3.
-    env, _, actor, _, _ = build(num_envs=1, rnd_error_horizon=None)
+    # r_i = r_episodic * min(max(alpha, 1), L), with L = 1.5 here (NGU: 5) so that both clips
+    # show within one short episode. f(x) and err(x) are scripted, one entry per call of the
+    # novelty networks: x_0 when the episode starts (stored in the memory, NGU: it holds
+    # f(x_0 .. x_t)), then x_1 .. x_4.
+    env, _, actor, _, _ = build(
+        num_envs=1, rnd_error_horizon=None, network_params={"max_modulation": 1.5}
+    )
     script = iter(
-        [([0, 0, 0, 0], 9.0), ([1, 0, 0, 0], 1.0), ([0, 0, 0, 0], 3.0), ([0, 2, 0, 0], 2.0)]
+        [
+            ([0, 0, 0, 0], 9.0),
+            ([1, 0, 0, 0], 1.0),
+            ([0, 0, 0, 0], 3.0),
+            ([0, 2, 0, 0], 2.0),
+            ([0, 0, 0, 0], 2.4),
+        ]
     )
 
     def novelty_inputs(variables, observation):
@@ -130,18 +141,29 @@ def test_intrinsic_reward_is_episodic_times_alpha_by_hand(monkeypatch):
         return np.asarray([embedding], np.float32), np.asarray([error], np.float32)
 
     monkeypatch.setattr(actor.network, "novelty_inputs", novelty_inputs)
-    log = run_steps(env, actor, 3)
+    log = run_steps(env, actor, 4)
     intrinsic = [float(ri[0]) for _, _, ri in log]
-    assert actor.memory.sizes.tolist() == [4]  # f(x_0) .. f(x_3), one episode
-    # NGU Alg. 1, k = 10, eps 1e-4, xi 0.008, c 0.001; alpha = clip(1 + (err - mu) / sigma).
+    assert actor.memory.sizes.tolist() == [5]  # f(x_0) .. f(x_4), one episode
+    # NGU Alg. 1, k = 10, eps 1e-4, xi 0.008, c 0.001; alpha = 1 + (err - mu) / sigma over the
+    # errors so far (this step's included), then clipped to [1, L = 1.5].
     # x_1: d^2 = [1] to f(x_0); d_m^2 = 1; K = 1e-4 / (0.992 + 1e-4);
     #   r = 1 / (sqrt(K) + 0.001) = 90.58188; errors [1]: sigma 0 -> alpha 1.
     #   Without f(x_0) in the memory this would be 0 (the bug of issue 11).
     # x_2 = x_0: d^2 = [0, 1]; d_m^2 = 2/3; K = [1, 1e-4 / (1.492 + 1e-4)];
-    #   r = 1 / (sqrt(1.000067) + 0.001) = 0.998968; errors [1, 3]: alpha = 1 + 1/1 = 2.
+    #   r = 1 / (sqrt(1.000067) + 0.001) = 0.998968; errors [1, 3]: mu 2, sigma 1,
+    #   alpha = 1 + 1/1 = 2 -> min(2, L) = 1.5: r_i = 1.498451.
     # x_3: d^2 = [4, 4, 5]; d_m^2 = 15/6 = 2.5; K = 1e-4 / ([1.592, 1.592, 1.992] + 1e-4);
     #   r = 70.12791; errors [1, 3, 2]: alpha = 1 + 0 = 1.
-    np.testing.assert_allclose(intrinsic, [90.58188, 2 * 0.9989676, 70.12791], rtol=2e-5)
+    # x_4 = x_0: d^2 = [0, 0, 1, 4]; d_m^2 = (15 + 5) / 10 = 2; K = [1, 1, 1e-4 / (0.492 +
+    #   1e-4), 1e-4 / (1.992 + 1e-4)] = [1, 1, 2.032107e-4, 5.019828e-5]; r = 1 / (sqrt(
+    #   2.000253) + 0.001) = 0.7065624; errors [1, 3, 2, 2.4]: mu 2.1, sigma 0.7280110,
+    #   alpha = 1 + 0.3 / 0.7280110 = 1.4120817 (inside [1, L]): r_i = 0.9977238.
+    np.testing.assert_allclose(
+        intrinsic, [90.58188, 1.5 * 0.9989676, 70.12791, 0.7065624 * 1.4120817], rtol=2e-5
+    )
+    info = actor.step_info()
+    np.testing.assert_allclose(info["episodic_reward"], [0.7065624], rtol=2e-5)
+    np.testing.assert_allclose(info["rnd_alpha"], [1.4120817], rtol=2e-5)
 
 
 def test_arms_come_from_each_environments_bandit_and_change_between_episodes():
@@ -220,5 +242,9 @@ def test_learner_updates_both_networks_from_actor_sequences():
 
 @pytest.mark.parametrize("beta_max", [0.0, 0.3])
 def test_betas_and_gammas_of_the_network(beta_max):
-    _, net, _, _, _ = build()
-    assert net.betas[0] == 0.0 and net.gammas[0] == net.gammas.max()
+    # 3 arms (NGU App. A): beta = [0, beta_max * sigmoid(10 (2 - 1) / 1), beta_max], the
+    # exploitative arm 0 with the largest discount.
+    _, net, _, _, _ = build(network_params={"beta_max": beta_max})
+    sigmoid_10 = 1.0 / (1.0 + np.exp(-10.0))
+    np.testing.assert_allclose(net.betas, [0.0, beta_max * sigmoid_10, beta_max], rtol=1e-6)
+    assert net.gammas[0] == net.gammas.max() > net.gammas[-1]
