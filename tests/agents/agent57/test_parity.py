@@ -200,6 +200,7 @@ def reference_config(graph, **changes) -> ref.Config:
     assert unset == {"num_envs", "idm_hidden", "memory_holds_x0", "planted_arm0_gamma"}, unset
     net, actor = p["network"], p["actor"]
     assert actor["epsilon"] is None and net["value_rescaling"] and net["torso"] in ("auto", "mlp")
+    assert p["learner"].get("exploit_every", 0) == 0  # each sequence trains its own arm only
     cfg = ref.Config(**same, num_envs=p["environment"]["num_envs"])
     return dataclasses.replace(cfg, **changes)
 
