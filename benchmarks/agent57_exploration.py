@@ -59,7 +59,7 @@ def train(
         reached = False
 
         def on_metrics(self, metrics: dict, step: int) -> None:
-            if "eval/return_mean" in metrics and out is not None:
+            if out is not None:  # training metrics too: they show why a run fails
                 line = {"variant": variant, "env": env, "seed": seed, "step": step, **metrics}
                 with out.open("a") as f:
                     f.write(json.dumps(line) + "\n")

@@ -83,6 +83,8 @@ class UpdateConfig:
     adam_eps: float
     max_grad_norm: float
     novelty_learning_rate: float
+    exploit_every: int = 0
+    non_episodic_intrinsic: bool = False
 
 
 def _time_major(x: jax.Array) -> jax.Array:
@@ -102,9 +104,16 @@ def split_retrace_targets(
     *,
     lambda_: float,
     tx_pair: losses.TxPair,
+    non_episodic_intrinsic: bool = False,
 ) -> jax.Array:
     """Transformed Retrace targets ``[2, L - 1]`` of the extrinsic and intrinsic heads of one
     trace, both with the greedy policy on the combined online values (Agent57 App. B).
+
+    ``non_episodic_intrinsic``: the intrinsic head bootstraps through terminations as through
+    time limits (RND's non-episodic intrinsic return, Burda et al. 2018, section 2.3,
+    https://arxiv.org/abs/1810.12894 ). Novelty is positive at every step, so an intrinsic
+    value that ends at termination makes reaching a terminal goal a loss, and the
+    exploratory arms learn to avoid the rewards they find.
 
     ``q_online_t``/``q_target_t`` are ``[2, L, A]`` (head 0 extrinsic, 1 intrinsic), ``r_t``
     ``[L, 2]`` the matching rewards, ``discount_t`` ``[L]`` the stored 0/1 discounts, which are
@@ -113,11 +122,12 @@ def split_retrace_targets(
     """
     h, h_inv = tx_pair
     q_policy = h(h_inv(q_online_t[0]) + beta * h_inv(q_online_t[1]))
+    discounts = (discount_t, jnp.ones_like(discount_t) if non_episodic_intrinsic else discount_t)
     targets = [
         retrace_sequence_targets(
             a_t,
             r_t[:, head],
-            gamma * discount_t,
+            gamma * discounts[head],
             mask_t,
             mu_t,
             q_target_t[head],
@@ -129,6 +139,23 @@ def split_retrace_targets(
         for head in range(NUM_HEADS)
     ]
     return jnp.stack(targets)
+
+
+def exploit_arms(arm: jax.Array, every: int) -> jax.Array:
+    """The arms each sequence of a batch is trained for: every ``every``-th one (0: none) as
+    the exploitative arm 0, the others as the arm that collected them; ``[B] -> [B]``.
+
+    Agent57 trains a sequence only for its own arm j, so arm 0's values learn from the rare
+    episodes that arm 0 itself plays, and from the exploratory arms' successes only through
+    shared weights. Retrace is correct for any behaviour policy (Munos et al. 2016): the
+    trace of a relabelled sequence is cut wherever its actions leave arm 0's greedy policy,
+    so training it as arm 0 is sound off-policy learning of the exploitative policy. The
+    batch is strided rather than cut in two because prioritized sampling orders it by
+    replay position.
+    """
+    if every <= 0:
+        return arm
+    return jnp.where(jnp.arange(arm.shape[0]) % every == 0, 0, arm)
 
 
 def split_abs_td(td_e: jax.Array, td_i: jax.Array, beta: jax.Array) -> jax.Array:
@@ -162,7 +189,7 @@ def q_loss(
     obs = _time_major(batch[OBSERVATION])
     prev_action = _time_major(batch[PREV_ACTION])
     prev_reward = _time_major(batch[PREV_REWARD])
-    arm = batch[ARM][:, 0].astype(jnp.int32)  # [B]
+    arm = exploit_arms(batch[ARM][:, 0].astype(jnp.int32), config.exploit_every)  # [B]
     arm_t = jnp.broadcast_to(arm, prev_action.shape)  # [T, B]
     start = (jnp.swapaxes(batch[STATE_KEYS[0]], 0, 1), jnp.swapaxes(batch[STATE_KEYS[1]], 0, 1))
     module, num_arms, b = network.module, config.num_arms, config.burn_in
@@ -194,7 +221,12 @@ def q_loss(
     action = batch[ACTION][:, b:]
     mask = batch[MASK][:, b:]
     targets = jax.vmap(
-        functools.partial(split_retrace_targets, lambda_=config.retrace_lambda, tx_pair=tx_pair),
+        functools.partial(
+            split_retrace_targets,
+            lambda_=config.retrace_lambda,
+            tx_pair=tx_pair,
+            non_episodic_intrinsic=config.non_episodic_intrinsic,
+        ),
         in_axes=(1, 1, 0, 0, 0, 0, 0, 0, 0),
     )(
         jax.lax.stop_gradient(q_online),
@@ -356,6 +388,13 @@ class Agent57Learner(SequenceLearner):
         """Priority = eta max|delta| + (1 - eta) mean|delta| (Agent57: 0.9)."""
         batch_size: int = 64
         """Sequences per update (Agent57: 64)."""
+        exploit_every: int = 0
+        """Train every k-th sequence of a batch as the exploitative arm 0 (off-policy, through
+        Retrace's cut traces) instead of its own arm; 0: each sequence only for its own arm
+        (the paper). Lets arm 0 learn from rewards the exploratory arms find."""
+        non_episodic_intrinsic: bool = False
+        """The intrinsic head bootstraps through terminations (RND's non-episodic intrinsic
+        return); False: both heads end at termination (the paper)."""
 
         def __post_init__(self) -> None:
             check_sequence_params(self.burn_in, self.trace_length, 1)
@@ -371,6 +410,10 @@ class Agent57Learner(SequenceLearner):
                 )
             if self.batch_size < 1:
                 raise ParameterError(f"batch_size must be >= 1, got {self.batch_size}")
+            if self.exploit_every < 0:
+                raise ParameterError(
+                    f"exploit_every must be >= 0 (0: off), got {self.exploit_every}"
+                )
 
     def __init__(
         self, params: Params, context: BuildContext, *, network: Any, replay: Any, **dependencies
@@ -395,6 +438,8 @@ class Agent57Learner(SequenceLearner):
             adam_eps=float(params.adam_eps),
             max_grad_norm=float(params.max_grad_norm),
             novelty_learning_rate=float(params.novelty_learning_rate),
+            exploit_every=int(params.exploit_every),
+            non_episodic_intrinsic=bool(params.non_episodic_intrinsic),
         )
         self.betas = jnp.asarray(network.betas)
         self.gammas = jnp.asarray(network.gammas)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agentos.agents.agent57.learner import split_abs_td, split_retrace_targets
+from agentos.agents.agent57.learner import exploit_arms, split_abs_td, split_retrace_targets
 from agentos.agents.r2d2 import losses
 
 # Extrinsic values prefer action 0, intrinsic ones action 1.
@@ -154,3 +154,13 @@ def test_priorities_follow_the_combined_error_of_the_arm(jit):
     priorities = jax.vmap(losses.sequence_priority)(abs_td, jnp.ones((2, 2)))
     # eta 0.9: 0.9 max + 0.1 mean -> 0.9 * 1.5 + 0.1 * 0.75, 0.9 * 2 + 0.1 * 1.5.
     np.testing.assert_allclose(priorities, [1.425, 1.95], rtol=1e-6)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_exploit_arms_relabels_every_kth_sequence_as_arm_0(jit):
+    fn = jax.jit(exploit_arms, static_argnums=1) if jit else exploit_arms
+    arms = jnp.asarray([3, 5, 7, 2, 6, 1, 4], jnp.int32)
+    # every 3rd from index 0: positions 0, 3, 6 become arm 0, the others keep theirs.
+    np.testing.assert_array_equal(fn(arms, 3), [0, 5, 7, 0, 6, 1, 0])
+    np.testing.assert_array_equal(fn(arms, 1), np.zeros(7))
+    np.testing.assert_array_equal(fn(arms, 0), arms)  # off: the paper's own-arm training
