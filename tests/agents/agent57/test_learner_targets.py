@@ -97,7 +97,7 @@ def test_arm_discount_multiplies_stored_discount():
     np.testing.assert_allclose(np.asarray(out)[0], [2.0, 3.0])
 
 
-def _rescaled_split(discounts, jit):
+def _rescaled_split(discounts, jit, non_episodic_intrinsic=False):
     # Value rescaling, lambda 0.95, gamma_j 0.5, beta_j 0.5; A = 2, L = 3, x_2 is the final
     # observation (mask 0). Linear-space online values: extrinsic [3, 0], intrinsic [0, 7]:
     # mixed in value space (App. B) a0 = 3, a1 = 0 + 0.5 * 7 = 3.5 -> greedy 1 for both
@@ -106,7 +106,10 @@ def _rescaled_split(discounts, jit):
     q_online = h(jnp.asarray([[[3.0, 0.0]] * 3, [[0.0, 7.0]] * 3]))
     q_target = h(jnp.asarray([[[3.0, 8.0]] * 3, [[0.0, 24.0]] * 3]))
     fn = functools.partial(
-        split_retrace_targets, lambda_=0.95, tx_pair=losses.SIGNED_HYPERBOLIC_PAIR
+        split_retrace_targets,
+        lambda_=0.95,
+        tx_pair=losses.SIGNED_HYPERBOLIC_PAIR,
+        non_episodic_intrinsic=non_episodic_intrinsic,
     )
     if jit:
         fn = jax.jit(fn)
@@ -140,6 +143,15 @@ def test_rescaled_lambda_traces_termination(jit):
     # int 2 + 0.5 (24 + 0.95 (4 - 24)) = 4.5.
     out = _rescaled_split([100.0, 1.0, 0.0], jit)
     np.testing.assert_allclose(out, [[0.4844397, 0.0], [1.3497079, 1.2400680]], rtol=1e-5)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_non_episodic_intrinsic_head_bootstraps_through_termination(jit):
+    # x_2 terminal, but only for the extrinsic head: its targets are the termination case's
+    # (G_1 = 0, G_0 = 1.2), the intrinsic ones the time-limit case's (G_1 = 4 + 0.5 * 24 =
+    # 16, G_0 = 10.2): the end of an episode costs no future novelty.
+    out = _rescaled_split([100.0, 1.0, 0.0], jit, non_episodic_intrinsic=True)
+    np.testing.assert_allclose(out, [[0.4844397, 0.0], [2.3568401, 3.1391056]], rtol=1e-5)
 
 
 @pytest.mark.parametrize("jit", [False, True])
