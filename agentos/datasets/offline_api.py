@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from agentos.datasets.storage import DatasetError, Episode, agent_storage, check_name
+from agentos.datasets.storage import (
+    CHOICE_EXTRAS,
+    STATE_EXTRAS,
+    DatasetError,
+    Episode,
+    agent_storage,
+    check_name,
+)
 from agentos.errors import CheckpointError, GraphError
 from agentos.tracking.rerun import TAG_OFFLINE, TAG_OFFLINE_EVALUATION
 
@@ -129,18 +136,18 @@ def record(
 def play_episodes(
     env: Any, actor: Any, episodes: int, seed: int, explore: bool, env_steps: int
 ) -> list[Episode]:
-    """The first ``episodes`` complete episodes the actor plays in the N environment copies."""
+    """The first ``episodes`` complete episodes the actor plays in the N environment copies,
+    with the actor's per-step extras where it has them (``storage.STEP_EXTRAS``)."""
     from agentos.runtime.loop import _reset_extras
 
     n = env.num_envs
     obs = env.reset(seed=2_000_000 + seed * 7919)
     extras = actor.initial_extras(n)
-    open_eps: list[dict[str, list]] = [_new_buffer(obs[i]) for i in range(n)]
+    open_eps: list[dict[str, Any]] = [_new_buffer(obs[i]) for i in range(n)]
     finished: list[Episode] = []
     while len(finished) < episodes:
-        action, extras = actor.select_action(obs, extras, explore=explore, env_steps=env_steps)
+        action, chosen = actor.select_action(obs, extras, explore=explore, env_steps=env_steps)
         step = env.step(action)
-        extras = actor.after_step(extras, step)
         done = step.terminated | step.truncated
         for i in range(n):
             buf = open_eps[i]
@@ -148,34 +155,47 @@ def play_episodes(
             buf["rewards"].append(step.reward[i])
             buf["terminations"].append(bool(step.terminated[i]))
             buf["truncations"].append(bool(step.truncated[i]))
+            _add_extras(buf, extras, chosen, i)
             # The episode's last observation is the one it ended in, not the next reset's.
             last = step.final_observation if done[i] else step.observation
             buf["observations"].append(last[i])
             if done[i]:
+                _add_extras(buf, chosen, chosen, i)  # what it would act from in x_T
                 finished.append(_episode(buf))
                 open_eps[i] = _new_buffer(step.observation[i])
-        extras = _reset_extras(actor, extras, done)
+        extras = _reset_extras(actor, actor.after_step(chosen, step), done)
         obs = step.observation
     return finished[:episodes]
 
 
-def _new_buffer(first_observation: np.ndarray) -> dict[str, list]:
+def _add_extras(buf: dict[str, Any], before: dict, after: dict, i: int) -> None:
+    """Append environment ``i``'s row of the recorded extras: the recurrent state the action
+    was chosen with (``before`` the choice) and what was chosen with it (``after``: the arm)."""
+    for keys, source in ((STATE_EXTRAS, before), (CHOICE_EXTRAS, after)):
+        for key in keys:
+            if key in source:
+                buf["extras"].setdefault(key, []).append(np.array(source[key][i]))
+
+
+def _new_buffer(first_observation: np.ndarray) -> dict[str, Any]:
     return {
         "observations": [np.asarray(first_observation)],
         "actions": [],
         "rewards": [],
         "terminations": [],
         "truncations": [],
+        "extras": {},
     }
 
 
-def _episode(buf: dict[str, list]) -> Episode:
+def _episode(buf: dict[str, Any]) -> Episode:
     return Episode(
         observations=np.stack(buf["observations"]),
         actions=np.asarray(buf["actions"], dtype=np.int64),
         rewards=np.asarray(buf["rewards"], dtype=np.float32),
         terminations=np.asarray(buf["terminations"], dtype=bool),
         truncations=np.asarray(buf["truncations"], dtype=bool),
+        extras={key: np.stack(rows) for key, rows in buf["extras"].items()},
     )
 
 

@@ -12,10 +12,16 @@ episode's final observation appended (discount 0 if it terminated, 1 if truncate
 with mask 0. An episode whose last step is neither terminated nor truncated is treated as
 truncated there (bootstrapped), as ``uniform_replay``'s n-step sums treat it.
 
-Start state. A dataset keeps no LSTM state, so every sequence starts from the zero state
-(``lstm_h = lstm_c = 0``, ``state_size`` wide): R2D2's "zero start state" strategy
-(Kapturowski et al. 2019, section 3, https://openreview.net/forum?id=r1lyTjAqYX), whose
-mismatch the burn-in steps reduce; the learner burns in from it as from a stored state.
+Start state. A dataset recorded by a recurrent actor (``agentos record`` with R2D2's) keeps the
+LSTM state the actor acted from at each step (``lstm_h``, ``lstm_c`` in the episode's
+``infos``: ``agentos.datasets.storage.STATE_EXTRAS``); each sequence then starts from the state
+stored at its first step, as online R2D2's "stored state" strategy does (Kapturowski et al.
+2019, section 3, https://openreview.net/forum?id=r1lyTjAqYX), the state of the recording
+network, as stale as replay's. A dataset without them (any other actor, Minari datasets from
+elsewhere) starts every sequence from the zero state (``lstm_h = lstm_c = 0``, ``state_size``
+wide): R2D2's "zero start state" strategy, whose mismatch the burn-in steps reduce.
+``start_state = zero`` forces that for every dataset. A stored state of another width than
+``state_size`` (a network of another size) is refused.
 
 Like the transition dataset (``agentos.datasets.component``) it is read-only, checks the
 dataset's digest, spaces and contents, and keeps only the sampler's state (priorities, sum tree,
@@ -31,7 +37,13 @@ from typing import Any
 import numpy as np
 
 from agentos.datasets.component import DatasetSource, check_spaces_match
-from agentos.datasets.storage import DatasetError, Episode, find_dataset, read_episodes
+from agentos.datasets.storage import (
+    STATE_EXTRAS,
+    DatasetError,
+    Episode,
+    find_dataset,
+    read_episodes,
+)
 from agentos.datasets.storage import verify as verify_dataset
 from agentos.errors import ParameterError
 from agentos.replay.prioritized import PrioritizedSequenceReplay
@@ -39,7 +51,7 @@ from agentos.runtime.roles import BuildContext
 
 logger = logging.getLogger(__name__)
 
-STATE_KEYS = ("lstm_h", "lstm_c")
+STATE_KEYS = STATE_EXTRAS
 """The start-state arrays of each sequence (``agentos.agents.r2d2.actor.STATE_KEYS``)."""
 
 
@@ -54,23 +66,48 @@ class _Collector:
 
 
 def dataset_sequences(
-    episodes: list[Episode], burn_in: int, trace_length: int, period: int, state_size: int
+    episodes: list[Episode],
+    burn_in: int,
+    trace_length: int,
+    period: int,
+    state_size: int,
+    stored_state: bool = True,
 ) -> dict[str, np.ndarray]:
     """Every sequence the R2D2 ``SequenceAdder`` cuts from ``episodes`` (played one after
-    another in one environment), with zero start states: ``{name: [S, ...]}``."""
+    another in one environment): ``{name: [S, ...]}``. Each starts from the LSTM state stored
+    at its first step where the episode has one (and ``stored_state``), else from zeros."""
     from agentos.agents.r2d2.adder import SequenceAdder
 
     collector = _Collector()
     adder = SequenceAdder(collector, 1, burn_in, trace_length, period)
     zeros = np.zeros((1, state_size), np.float32)
-    state = {key: zeros for key in STATE_KEYS}
     for ep in episodes:
+        stored = stored_state and all(key in ep.extras for key in STATE_KEYS)
+        if stored:
+            states = {key: np.asarray(ep.extras[key], np.float32) for key in STATE_KEYS}
+            for key, value in states.items():
+                if value.shape[1:] != (state_size,):
+                    resize = (
+                        f"learn with the network size it was recorded with (-p "
+                        f"network.lstm_size={value.shape[-1]}), or "
+                        if value.ndim == 2
+                        else ""  # e.g. Agent57's two-network state
+                    )
+                    raise DatasetError(
+                        f"the dataset's stored {key} is {value.shape[1:]} per step, the "
+                        f"learner's state is ({state_size},) (state_size)",
+                        fix=f"{resize}start from zero states: -p replay.start_state=zero",
+                    )
+        else:
+            state = {key: zeros for key in STATE_KEYS}
         length = len(ep.rewards)
         truncations = np.asarray(ep.truncations, bool).copy()
         terminations = np.asarray(ep.terminations, bool)
         if length and not (terminations[-1] or truncations[-1]):
             truncations[-1] = True  # the data stop here: bootstrap, as for a time limit
         for t in range(length):
+            if stored:
+                state = {key: value[t : t + 1] for key, value in states.items()}
             adder.add(
                 ep.observations[t : t + 1],
                 ep.actions[t : t + 1],
@@ -109,7 +146,10 @@ class OfflineSequenceDataset(DatasetSource, PrioritizedSequenceReplay):
         period: int = 20
         """Steps between the starts of consecutive sequences of an episode."""
         state_size: int = 128
-        """Width of the zero LSTM start state (``${network.lstm_size}``)."""
+        """Width of the LSTM start state (``${network.lstm_size}``)."""
+        start_state: str = "stored"
+        """Where sequences start from: ``stored``, the LSTM state recorded with the dataset
+        where it has one (else zeros); ``zero``, always zeros."""
         priority_exponent: float = 0.9
         """alpha: sequences are drawn in proportion to ``priority ** alpha`` (0: uniform)."""
         importance_sampling_exponent: float = 0.6
@@ -129,6 +169,10 @@ class OfflineSequenceDataset(DatasetSource, PrioritizedSequenceReplay):
             check_sequence_params(self.burn_in, self.trace_length, self.period)
             if self.state_size < 1:
                 raise ParameterError(f"state_size must be >= 1, got {self.state_size}")
+            if self.start_state not in ("stored", "zero"):
+                raise ParameterError(
+                    f"start_state must be 'stored' or 'zero', got {self.start_state!r}"
+                )
 
     def __init__(self, params: Params, context: BuildContext, **dependencies: Any):
         if not params.dataset:
@@ -141,8 +185,14 @@ class OfflineSequenceDataset(DatasetSource, PrioritizedSequenceReplay):
         digest = verify_dataset(folder, params.dataset, params.digest)
         episodes, obs_space, act_space = read_episodes(folder, params.dataset)
         check_spaces_match(params.dataset, obs_space, act_space, context)
+        stored_state = params.start_state == "stored"
         sequences = dataset_sequences(
-            episodes, params.burn_in, params.trace_length, params.period, params.state_size
+            episodes,
+            params.burn_in,
+            params.trace_length,
+            params.period,
+            params.state_size,
+            stored_state,
         )
         if not sequences:
             raise DatasetError(
@@ -151,6 +201,7 @@ class OfflineSequenceDataset(DatasetSource, PrioritizedSequenceReplay):
                 fix="lower -p replay.burn_in (and learner.burn_in), or record longer episodes",
             )
         count = len(sequences["action"])
+        has_state = any(all(key in ep.extras for key in STATE_KEYS) for ep in episodes)
         replay_params = PrioritizedSequenceReplay.Params(
             capacity=count,
             priority_exponent=params.priority_exponent,
@@ -169,14 +220,16 @@ class OfflineSequenceDataset(DatasetSource, PrioritizedSequenceReplay):
             "steps": steps,
             "sequences": count,
             "return_mean": float(np.mean([np.sum(ep.rewards) for ep in episodes])),
+            "start_state": "stored" if stored_state and has_state else "zero",
         }
         logger.info(
-            "dataset %s: %d steps, %d episodes -> %d sequences of %d steps",
+            "dataset %s: %d steps, %d episodes -> %d sequences of %d steps from %s states",
             params.dataset,
             steps,
             len(episodes),
             count,
             params.burn_in + params.trace_length,
+            self.data_summary["start_state"],
         )
 
     def add_items(self, items: dict[str, np.ndarray], priorities: Any = None) -> np.ndarray:

@@ -9,9 +9,12 @@ components) and where the data came from (run, checkpoint, actor). Reading a dat
 no longer match that digest is refused.
 
 Episodes are Minari's: ``observations`` [T+1, ...] (the last one is the observation the episode
-ended in), ``actions``, ``rewards``, ``terminations``, ``truncations`` [T]. Datasets already in
-the user's Minari storage (``MINARI_DATASETS_PATH``, else ``~/.minari/datasets``) are found by
-name too; nothing is ever downloaded.
+ended in), ``actions``, ``rewards``, ``terminations``, ``truncations`` [T]. The actor's per-step
+extras, where it has them, go in the episode's ``infos`` (Minari's per-step extra data, one row
+per observation, [T+1, ...]; see ``STEP_EXTRAS``): row ``t`` is what the actor had when it acted
+in ``observations[t]`` and the last row what it would act from in the final observation.
+Datasets already in the user's Minari storage (``MINARI_DATASETS_PATH``, else
+``~/.minari/datasets``) are found by name too; nothing is ever downloaded.
 
 minari is imported inside functions only.
 """
@@ -21,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,16 @@ SIDECAR = "agentos-dataset.json"
 """agentos's record of a dataset (digest, provenance), beside Minari's ``data/`` folder."""
 DATA_FORMAT = "arrow"
 """Minari storage format written (pyarrow ships with agentos's dependencies; h5py does not)."""
+STATE_EXTRAS = ("lstm_h", "lstm_c")
+"""Recurrent actors' state (R2D2 [H], Agent57 [2, H] per step): the state the action at
+``observations[t]`` was chosen with, i.e. before that observation was seen (zero at t = 0); the
+last row is the state after the last step. ``agentos.agents.r2d2.actor.STATE_KEYS``."""
+CHOICE_EXTRAS = ("arm",)
+"""What the actor chose along with the action at ``observations[t]`` (Agent57's mixture arm,
+an int); the last row repeats the episode's last choice."""
+STEP_EXTRAS = STATE_EXTRAS + CHOICE_EXTRAS
+"""The actor extras recorded per step in a dataset's ``infos`` (where the actor has them);
+other ``infos`` of datasets written elsewhere are left unread."""
 
 
 class DatasetError(AgentOSError):
@@ -57,6 +70,9 @@ class Episode:
     """[T] bool: the step reached a terminal state."""
     truncations: np.ndarray
     """[T] bool: the step was cut by a time limit."""
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+    """{name: [T+1, ...]} the actor's per-step extras (``STEP_EXTRAS``), stored as ``infos``;
+    empty for actors without them."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +185,7 @@ def write_dataset(
         )
     if not episodes:
         raise DatasetError("no complete episode to write", fix="record more --episodes")
+    infos = [_infos(ep) for ep in episodes]  # checked before anything is written
     (folder / "data").mkdir(parents=True)
     storage = MinariStorage.new(
         folder / "data",
@@ -195,7 +212,7 @@ def write_dataset(
             rewards=[float(r) for r in ep.rewards],
             terminations=[bool(t) for t in ep.terminations],
             truncations=[bool(t) for t in ep.truncations],
-            infos={},
+            infos=infos[i],
         )
         for i, ep in enumerate(episodes)
     )
@@ -205,11 +222,27 @@ def write_dataset(
         "digest": digest,
         "episodes": len(episodes),
         "steps": int(sum(len(ep.rewards) for ep in episodes)),
+        "extras": sorted({key for ep in episodes for key in ep.extras}),
         **provenance,
     }
     (folder / SIDECAR).write_text(json.dumps(record, indent=2, sort_keys=True))
     logger.info("wrote dataset %s (%d episodes) to %s", name, len(episodes), folder)
     return digest
+
+
+def _infos(ep: Episode) -> dict[str, Any]:
+    """The episode's extras as Minari ``infos``: arrays with a shape per step as arrays, 1-D
+    ones as lists (minari 0.5's arrow storage cannot read back a 1-D array it wrote)."""
+    infos: dict[str, Any] = {}
+    for key, value in ep.extras.items():
+        value = np.asarray(value)
+        if len(value) != len(ep.rewards) + 1:
+            raise ValueError(
+                f"extra {key!r} has {len(value)} rows; an episode of {len(ep.rewards)} steps "
+                f"needs {len(ep.rewards) + 1} (one per observation)"
+            )
+        infos[key] = value if value.ndim > 1 else value.tolist()
+    return infos
 
 
 def verify(folder: Path, name: str, pinned: str = "") -> str:
@@ -273,16 +306,25 @@ def read_episodes(folder: Path, name: str) -> tuple[list[Episode], Any, Any]:
                 "T+1, T, T); it is truncated or damaged",
                 fix=fix,
             )
+        for key, value in ep.extras.items():
+            if len(value) != len(ep.observations):
+                raise DatasetError(
+                    f"dataset {name!r}: episode {i} has {len(value)} rows of {key!r} for "
+                    f"{len(ep.observations)} observations; it is damaged",
+                    fix=fix,
+                )
     return episodes, obs_space, act_space
 
 
 def _as_episode(ep: Any) -> Episode:
+    infos = ep.infos if isinstance(ep.infos, dict) else {}
     return Episode(
         observations=np.asarray(ep.observations),
         actions=np.asarray(ep.actions),
         rewards=np.asarray(ep.rewards, dtype=np.float32),
         terminations=np.asarray(ep.terminations, dtype=bool),
         truncations=np.asarray(ep.truncations, dtype=bool),
+        extras={key: np.asarray(infos[key]) for key in STEP_EXTRAS if key in infos},
     )
 
 

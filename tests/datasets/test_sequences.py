@@ -9,6 +9,7 @@ import pytest
 from agentos.agents.r2d2.adder import SequenceAdder
 from agentos.datasets.sequences import OfflineSequenceDataset, dataset_sequences
 from agentos.datasets.storage import DatasetError, Episode
+from agentos.errors import ParameterError
 from agentos.replay.prioritized import PrioritizedSequenceReplay
 from tests.datasets.helpers import write
 from tests.datasets.test_component import _context
@@ -47,6 +48,55 @@ def test_an_episode_cut_into_sequences_by_hand():
     assert dataset_sequences([open_ep], BURN_IN, TRACE, PERIOD, STATE)["discount"][-1, -1] == 1.0
 
 
+def test_sequences_start_from_the_stored_state_of_their_first_step():
+    # The same 5-step episode, now with the recorded state: row t is what the actor acted
+    # from in x_t. Sequences start at t = 0 and t = 2, so they carry rows 0 and 2.
+    steps = np.arange(6, dtype=np.float32)[:, None].repeat(STATE, axis=1)
+    extras = {"lstm_h": steps + 0.5, "lstm_c": -steps, "arm": np.zeros(6, np.int32)}
+    ep = Episode(
+        observations=steps[:, :4],
+        actions=np.array([1, 0, 1, 1, 0]),
+        rewards=np.ones(5, np.float32),
+        terminations=np.array([0, 0, 0, 0, 1], bool),
+        truncations=np.zeros(5, bool),
+        extras=extras,
+    )
+    seq = dataset_sequences([ep], BURN_IN, TRACE, PERIOD, STATE)
+    np.testing.assert_array_equal(seq["lstm_h"], [[0.5] * STATE, [2.5] * STATE])
+    np.testing.assert_array_equal(seq["lstm_c"], [[0.0] * STATE, [-2.0] * STATE])
+    zero = dataset_sequences([ep], BURN_IN, TRACE, PERIOD, STATE, stored_state=False)
+    assert not zero["lstm_h"].any() and not zero["lstm_c"].any()
+    for key in ("observation", "action", "reward", "discount", "mask"):
+        np.testing.assert_array_equal(seq[key], zero[key], err_msg=key)
+
+
+def test_a_dataset_with_stored_states_yields_them_and_zero_forces_zeros(tmp_path):
+    _, episodes = write(tmp_path, lengths=(7, 4, 9), state_size=STATE)
+    dataset = OfflineSequenceDataset(_params(), _context(tmp_path))
+    assert dataset.lineage()["start_state"] == "stored"
+    starts = {
+        tuple(ep.extras["lstm_h"][t]): ep.extras["lstm_c"][t]
+        for ep in episodes
+        for t in range(0, len(ep.rewards) - BURN_IN, PERIOD)
+    }
+    batch = dataset.sample(8)
+    for h, c in zip(batch.items["lstm_h"], batch.items["lstm_c"], strict=True):
+        np.testing.assert_array_equal(c, starts[tuple(h)])
+    assert len(starts) == len(dataset)
+    zero = OfflineSequenceDataset(_params(start_state="zero"), _context(tmp_path))
+    assert zero.lineage()["start_state"] == "zero" and not zero.sample(8).items["lstm_h"].any()
+
+
+def test_a_stored_state_of_another_width_is_refused(tmp_path):
+    write(tmp_path, lengths=(7, 4), state_size=STATE + 1)
+    with pytest.raises(DatasetError, match=r"stored lstm_h is \(6,\) per step") as caught:
+        OfflineSequenceDataset(_params(), _context(tmp_path))
+    assert "replay.start_state=zero" in caught.value.fix
+    assert len(OfflineSequenceDataset(_params(start_state="zero"), _context(tmp_path))) > 0
+    with pytest.raises(ParameterError, match="start_state"):
+        _params(start_state="random")
+
+
 def test_batches_equal_sequence_replay_fed_by_the_r2d2_adder(tmp_path):
     _, episodes = write(tmp_path, lengths=(7, 4, 9))
     context = _context(tmp_path)
@@ -75,6 +125,7 @@ def test_batches_equal_sequence_replay_fed_by_the_r2d2_adder(tmp_path):
         dataset.update_priorities(ours.keys, priorities)
         replay.update_priorities(theirs.keys, priorities)
     assert dataset.lineage()["sequences"] == len(dataset)
+    assert dataset.lineage()["start_state"] == "zero"  # no stored state in this dataset
 
 
 def test_resume_restores_the_sampler_and_the_dataset_is_read_only(tmp_path):

@@ -29,10 +29,39 @@ def test_round_trip_read_back_by_minari_itself(tmp_path, monkeypatch):
         np.testing.assert_array_equal(theirs.rewards, ours.rewards)
         np.testing.assert_array_equal(theirs.terminations, ours.terminations)
         np.testing.assert_array_equal(theirs.truncations, ours.truncations)
+        assert theirs.infos == {} and ours.extras == {}
     assert storage.list_datasets(tmp_path) == ["toy-v0"]
     record = json.loads((folder / storage.SIDECAR).read_text())
     assert record["digest"] == storage.dataset_digest(folder)
-    assert record["steps"] == 10 and record["actor"] == "test"
+    assert record["steps"] == 10 and record["actor"] == "test" and record["extras"] == []
+
+
+def test_round_trip_of_the_actor_extras_as_minari_infos(tmp_path, monkeypatch):
+    import minari
+
+    folder, episodes = write(tmp_path, name="rec-v0", state_size=3)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(storage.agent_storage(tmp_path)))
+    dataset = minari.load_dataset("rec-v0")
+    back, _, _ = storage.read_episodes(folder, "rec-v0")
+    for ours, theirs, read in zip(episodes, dataset.iterate_episodes(), back, strict=True):
+        assert set(theirs.infos) == set(read.extras) == {"lstm_h", "lstm_c", "arm"}
+        for key in ("lstm_h", "lstm_c"):
+            assert theirs.infos[key].shape == (len(ours.rewards) + 1, 3)
+            np.testing.assert_array_equal(theirs.infos[key], ours.extras[key])
+            np.testing.assert_array_equal(read.extras[key], ours.extras[key])
+        np.testing.assert_array_equal(theirs.infos["arm"], ours.extras["arm"])
+        np.testing.assert_array_equal(read.extras["arm"], ours.extras["arm"])
+    assert storage.read_sidecar(folder)["extras"] == ["arm", "lstm_c", "lstm_h"]
+
+
+def test_extras_need_one_row_per_observation(tmp_path):
+    import dataclasses
+
+    (episode,) = make_episodes(lengths=(3,), state_size=2)
+    short = dataclasses.replace(episode, extras={"arm": np.zeros(3, np.int32)})
+    with pytest.raises(ValueError, match="needs 4"):
+        storage.write_dataset(tmp_path / "x-v0", "x-v0", [short], OBS_SPACE, ACT_SPACE)
+    assert not (tmp_path / "x-v0").exists()
 
 
 def test_transitions_pair_each_step_with_its_next_observation(tmp_path):
