@@ -22,9 +22,27 @@ behaviour's return on medium data; CQL above BC on mixed data).
         --seeds 0 1 2
     python benchmarks/offline_cartpole.py --learners r2d2_cql --datasets medium mixed  # recurrent
 
-d3rlpy rows (DiscreteCQL on the same Minari files) are skipped: d3rlpy 2.8.1, the current
-release, requires gymnasium==1.0.0 while agentos pins gymnasium 1.4.0, so it is not installed
-beside agentos; a row says so.
+Anchor: d3rlpy's DiscreteCQL on the same datasets, beside each agentos CQL row
+(``--d3rlpy-python PATH``). d3rlpy 2.8.1 requires gymnasium==1.0.0 while agentos pins
+gymnasium 1.4.0, so it runs in a venv of its own, made once outside the repository:
+
+    python -m venv /work/venvs/d3rlpy
+    /work/venvs/d3rlpy/bin/pip install torch --index-url https://download.pytorch.org/whl/cpu
+    /work/venvs/d3rlpy/bin/pip install d3rlpy
+
+This script reads each dataset with agentos, writes d3rlpy's MDPDataset arrays to an .npz
+(``mdp_arrays``) and agentos's CQL hyperparameters to a JSON file in its temporary folder, and
+runs ``benchmarks/d3rlpy_cql_worker.py`` with that python: the same number of updates
+(``--updates``), evaluation episodes (``--eval-episodes``) and seed. Rows: ``library: d3rlpy``
+(return, normalised scores, wall time of dataset + training + evaluation, and of the whole
+process with its imports) and ``d3rlpy_vs_agentos`` (agentos / d3rlpy ratios of return and
+wall time), then the issue's goals (agentos's CQL matches or beats d3rlpy's return, and is
+faster). torch gets ``--d3rlpy-threads`` threads (1 by default: on 2 busy cores torch's own
+default of one thread per core ran 100x slower per update). Without ``--d3rlpy-python`` a row
+says the d3rlpy rows were skipped.
+
+    python benchmarks/offline_cartpole.py --learners cql --datasets medium --seeds 0 \
+        --d3rlpy-python /work/venvs/d3rlpy/bin/python
 """
 
 from __future__ import annotations
@@ -34,9 +52,12 @@ import contextlib
 import io
 import json
 import os
+import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+WORKER = Path(__file__).with_name("d3rlpy_cql_worker.py")
 
 
 def normalised(value: float, random: float, behaviour: float) -> float:
@@ -114,6 +135,126 @@ def record(args: argparse.Namespace, folder: Path, kind: str, **how: str) -> dic
     }
 
 
+def mdp_arrays(folder: Path, name: str) -> dict:
+    """The dataset as d3rlpy's flat MDPDataset arrays. An episode that terminated gives its T
+    steps, terminal at the last; any other (truncated, or cut where the data stop) gives its
+    T + 1 observations with a dummy last action and reward and a timeout there, so d3rlpy's
+    transitions are the dataset's, bootstrapping from the final observation as agentos does."""
+    import numpy as np
+
+    from agentos.datasets.storage import find_dataset, read_episodes
+
+    episodes, _, _ = read_episodes(find_dataset(folder, name), name)
+    parts: dict[str, list] = {k: [] for k in ("observations", "actions", "rewards")}
+    parts.update(terminals=[], timeouts=[])
+    for ep in episodes:
+        steps = len(ep.rewards)
+        end = np.zeros(steps, np.float32)
+        if ep.terminations[-1]:
+            parts["observations"].append(ep.observations[:-1])
+            parts["actions"].append(ep.actions)
+            parts["rewards"].append(ep.rewards)
+            parts["terminals"].append(np.concatenate([end[:-1], [1.0]]))
+            parts["timeouts"].append(end)
+        else:
+            parts["observations"].append(ep.observations)
+            parts["actions"].append(np.concatenate([ep.actions, [0]]))
+            parts["rewards"].append(np.concatenate([ep.rewards, [0.0]]))
+            parts["terminals"].append(np.zeros(steps + 1, np.float32))
+            parts["timeouts"].append(np.concatenate([end, [1.0]]))
+    return {key: np.concatenate(values) for key, values in parts.items()}
+
+
+def cql_config(agent) -> dict:
+    """The hyperparameters of the agent's CQL learner and Q-network, as the worker reads them."""
+    learner = agent.graph.node("learner").params
+    network = agent.graph.node("network").params
+    if learner.learning_rate_decay_updates or learner.target_update_tau != 1.0:
+        raise SystemExit("the d3rlpy rows need a constant learning rate and hard target copies")
+    return {
+        "learning_rate": learner.learning_rate,
+        "batch_size": learner.batch_size,
+        "gamma": learner.gamma,
+        "target_update_interval": learner.target_update_period,
+        "alpha": learner.alpha,
+        "adam_eps": learner.adam_eps,
+        "clip_grad_norm": learner.max_grad_norm,
+        "hidden_units": list(network.hidden_sizes),
+        "layer_norm": network.layer_norm,
+    }
+
+
+def run_d3rlpy(args: argparse.Namespace, folder: Path, data: dict, config: dict, seed: int) -> dict:
+    """d3rlpy's DiscreteCQL on the dataset ``data`` of agent ``folder``, in
+    ``--d3rlpy-python``; the worker's row. Its files go beside the agent folder."""
+    import numpy as np
+
+    tmp = folder.parent
+    arrays = tmp / f"{data['name']}.npz"
+    if not arrays.exists():
+        np.savez(arrays, **mdp_arrays(folder, data["name"]))
+    run = {
+        **config,
+        "updates": args.updates,
+        "eval_episodes": args.eval_episodes,
+        "env": "CartPole-v1",
+        "seed": seed,
+        "torch_threads": args.d3rlpy_threads,
+    }
+    config_file = tmp / f"d3rlpy-{data['name']}-{seed}.json"
+    config_file.write_text(json.dumps(run))
+    command = [args.d3rlpy_python, str(WORKER), "--data", str(arrays), "--config", str(config_file)]
+    t0 = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    process = time.perf_counter() - t0
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return {"error": f"exit {done.returncode}: {done.stderr.strip()[-800:]}"}
+    return {**json.loads(lines[-1]), "process_wall_s": round(process, 1), "config": run}
+
+
+def d3rlpy_rows(args, folder, data, config, seed, ours, random, best) -> dict | None:
+    """Run and emit the d3rlpy row beside agentos's CQL row ``ours``, and their ratios;
+    returns the d3rlpy row (None on failure)."""
+    theirs = run_d3rlpy(args, folder, data, config, seed)
+    row = {"row": "offline", "library": "d3rlpy", "learner": "DiscreteCQL"}
+    row.update(dataset=data["kind"], seed=seed)
+    if "error" in theirs:
+        emit({**row, "error": theirs["error"]})
+        return None
+    value = theirs["return_mean"]
+    row.update(
+        updates=theirs["updates"],
+        return_mean=value,
+        normalised_expert=normalised(value, random, best),
+        normalised_behaviour=normalised(value, random, data["behaviour_return"]),
+        wall_s=theirs["wall_s"],
+        fit_s=theirs["fit_s"],
+        updates_per_s=round(theirs["updates"] / max(theirs["fit_s"], 1e-9), 1),
+        process_wall_s=theirs["process_wall_s"],
+        torch_threads=theirs["torch_threads"],
+        versions=theirs["versions"],
+        config=theirs["config"],
+    )
+    emit(row)
+    emit(
+        {
+            "row": "d3rlpy_vs_agentos",
+            "dataset": data["kind"],
+            "seed": seed,
+            "return_agentos": ours["return_mean"],
+            "return_d3rlpy": value,
+            "return_ratio_agentos_over_d3rlpy": round(ours["return_mean"] / max(value, 1e-9), 3),
+            "wall_s_agentos": ours["wall_s"],
+            "wall_s_d3rlpy": row["wall_s"],
+            "wall_ratio_agentos_over_d3rlpy": round(ours["wall_s"] / max(row["wall_s"], 1e-9), 3),
+            "updates_per_s_agentos": ours["updates_per_s"],
+            "updates_per_s_d3rlpy": row["updates_per_s"],
+        }
+    )
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dqn-steps", type=int, default=30_000)
@@ -133,7 +274,16 @@ def main() -> None:
         help="bundles to learn offline (r2d2_cql: recurrent CQL on sequences with burn-in)",
     )  # fmt: skip
     parser.add_argument("--recurrent-updates", type=int, default=1_000, help="updates of r2d2_cql")
+    parser.add_argument(
+        "--d3rlpy-python", default="",
+        help="python of a separate venv with d3rlpy: adds d3rlpy's DiscreteCQL beside CQL",
+    )  # fmt: skip
+    parser.add_argument(
+        "--d3rlpy-threads", type=int, default=1, help="torch threads in d3rlpy (0: its default)"
+    )
     args = parser.parse_args()
+    if args.d3rlpy_python and not Path(args.d3rlpy_python).is_file():
+        parser.error(f"--d3rlpy-python {args.d3rlpy_python}: no such file")
 
     import agentos
     from agentos.components.install import install
@@ -160,6 +310,7 @@ def main() -> None:
         for row in datasets:
             emit(row)
         scores: dict[tuple[str, str], list[float]] = {}
+        walls: dict[tuple[str, str], list[float]] = {}
         for bundle in args.learners:
             updates = args.recurrent_updates if bundle == "r2d2_cql" else args.updates
             with contextlib.redirect_stdout(io.StringIO()):
@@ -178,24 +329,32 @@ def main() -> None:
                     result = agent.learn_offline(updates, seed=seed)
                     wall = time.perf_counter() - t0
                     scores.setdefault((data["kind"], bundle), []).append(result.eval_mean)
-                    emit(
-                        {
-                            "row": "offline",
-                            "library": "agentos",
-                            "learner": bundle,
-                            "dataset": data["kind"],
-                            "seed": seed,
-                            "updates": result.learner_updates,
-                            "return_mean": result.eval_mean,
-                            "normalised_expert": normalised(result.eval_mean, random, best),
-                            "normalised_behaviour": normalised(
-                                result.eval_mean, random, data["behaviour_return"]
-                            ),
-                            "wall_s": round(wall, 1),
-                            "updates_per_s": round(result.learner_updates / wall, 1),
-                            "run_id": result.run_id,
-                        }
-                    )
+                    walls.setdefault((data["kind"], bundle), []).append(wall)
+                    ours = {
+                        "row": "offline",
+                        "library": "agentos",
+                        "learner": bundle,
+                        "dataset": data["kind"],
+                        "seed": seed,
+                        "updates": result.learner_updates,
+                        "return_mean": result.eval_mean,
+                        "normalised_expert": normalised(result.eval_mean, random, best),
+                        "normalised_behaviour": normalised(
+                            result.eval_mean, random, data["behaviour_return"]
+                        ),
+                        "wall_s": round(wall, 1),
+                        "updates_per_s": round(result.learner_updates / wall, 1),
+                        "run_id": result.run_id,
+                    }
+                    emit(ours)
+                    if bundle == "cql" and args.d3rlpy_python:
+                        theirs = d3rlpy_rows(
+                            args, folder, data, cql_config(agent), seed, ours, random, best
+                        )
+                        if theirs is not None:
+                            key = (data["kind"], "d3rlpy_cql")
+                            scores.setdefault(key, []).append(theirs["return_mean"])
+                            walls.setdefault(key, []).append(theirs["wall_s"])
         behaviour = {d["kind"]: d.get("behaviour_return") for d in datasets}
         for (kind, bundle), values in scores.items():
             mean = sum(values) / len(values)
@@ -208,6 +367,7 @@ def main() -> None:
                     "return_mean": round(mean, 1),
                     "normalised_expert": normalised(mean, random, best),
                     "normalised_behaviour": normalised(mean, random, behaviour[kind]),
+                    "wall_s_mean": round(sum(walls[kind, bundle]) / len(values), 1),
                 }
             )
         mean = {k: sum(v) / len(v) for k, v in scores.items()}
@@ -218,14 +378,20 @@ def main() -> None:
             )
         if ("mixed", "cql") in mean and ("mixed", "bc") in mean:
             goals["cql_beats_bc_on_mixed"] = mean[("mixed", "cql")] > mean[("mixed", "bc")]
+        for kind in sorted({k for k, learner in mean if learner == "d3rlpy_cql"}):
+            if (kind, "cql") in mean:
+                ours, theirs = (kind, "cql"), (kind, "d3rlpy_cql")
+                goals[f"cql_{kind}_return_ge_d3rlpy"] = mean[ours] >= mean[theirs]
+                goals[f"cql_{kind}_faster_than_d3rlpy"] = sum(walls[ours]) < sum(walls[theirs])
         emit({"row": "goals", **goals})
-        try:
-            import d3rlpy  # noqa: F401
-        except ImportError:
-            reason = "d3rlpy not installed (2.8.1 requires gymnasium==1.0.0; agentos pins 1.4.0)"
-        else:
-            reason = "d3rlpy rows not implemented yet"
-        emit({"row": "offline", "library": "d3rlpy", "skipped": reason})
+        if not args.d3rlpy_python:
+            reason = (
+                "no --d3rlpy-python (d3rlpy 2.8.1 requires gymnasium==1.0.0, agentos pins "
+                "1.4.0: give the python of a separate venv with d3rlpy)"
+            )
+            emit({"row": "offline", "library": "d3rlpy", "skipped": reason})
+        elif "cql" not in args.learners:
+            emit({"row": "offline", "library": "d3rlpy", "skipped": "needs --learners cql"})
 
 
 if __name__ == "__main__":
