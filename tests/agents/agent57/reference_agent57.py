@@ -105,6 +105,7 @@ class Config:
     bandit_epsilon: float = 0.5
     bandit_beta: float = 1.0
     retrace_lambda: float = 0.95
+    non_episodic_intrinsic: bool = False  # RND's non-episodic intrinsic return (bundle: on)
     learning_rate: float = 1e-4
     adam_eps: float = 1e-3
     max_grad_norm: float = 40.0

@@ -97,11 +97,13 @@ def q_loss(q_params, target_q, batch, weights, betas, gammas, cfg: Config, nets:
     greedy = jnp.argmax(jax.lax.stop_gradient(combined), axis=-1)
     a, m = batch["action"][:, b:], batch["mask"][:, b:]
     g = gamma * batch["discount"][:, b:]
+    # Non-episodic intrinsic return: the intrinsic head treats a termination as a time limit.
+    g_i = gamma * jnp.ones_like(g) if cfg.non_episodic_intrinsic else g
     valid = m[:, :-1]
     count = jnp.maximum(valid.sum(axis=1), 1.0)
     aux, tds, total = {}, [], 0.0
     for i, name in enumerate(("extrinsic", "intrinsic")):
-        y = retrace_targets(target[i], greedy, a, batch["reward"][:, b:, i], g,
+        y = retrace_targets(target[i], greedy, a, batch["reward"][:, b:, i], (g, g_i)[i],
                             batch["mu"][:, b:], m, cfg.retrace_lambda)  # fmt: skip
         q_taken = jnp.take_along_axis(online[i][:, :-1], a[:, :-1, None], axis=-1)[..., 0]
         td = valid * (jax.lax.stop_gradient(y) - q_taken)

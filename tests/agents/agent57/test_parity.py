@@ -21,7 +21,9 @@ and, for each update, the same sampled replay keys. Compared:
 
 Planted errors in the reference must break parity (``test_planted_error_breaks_parity``):
 f(x_0) left out of the episodic memory changes the intrinsic reward of each episode's first
-step; a wrong discount for arm 0 keeps (a) and (b) up to the first update and changes its loss.
+step; a wrong discount for arm 0 keeps (a) and (b) up to the first update and changes its loss;
+an intrinsic head that ends at terminations (the bundle's bootstraps through them) changes the
+loss of the first update that samples a terminated episode.
 """
 
 from __future__ import annotations
@@ -340,7 +342,7 @@ def test_same_losses_priorities_and_variables_after_each_update(component, refer
     )
 
 
-@pytest.mark.parametrize("planted", ["x0_not_in_memory", "wrong_arm0_gamma"])
+@pytest.mark.parametrize("planted", ["x0_not_in_memory", "wrong_arm0_gamma", "episodic_intrinsic"])
 def test_planted_error_breaks_parity(component, planted):
     if planted == "x0_not_in_memory":
         # x_1 of every episode is scored against an empty memory (NGU's formula: sum K = 0,
@@ -353,6 +355,16 @@ def test_planted_error_breaks_parity(component, planted):
             check_acting(component, planted_run, steps=1)
         with pytest.raises(AssertionError):
             check_sequences(component.contents, planted_run, count=len(planted_run.sequences))
+    elif planted == "episodic_intrinsic":
+        # The bundle's intrinsic head bootstraps through terminations (non-episodic); a
+        # reference whose intrinsic values end there acts and stores the same until the first
+        # update that samples a terminated episode, whose intrinsic loss differs.
+        assert component.graph.full_params()["learner"]["non_episodic_intrinsic"]
+        planted_run = run_reference(component, non_episodic_intrinsic=False)
+        check_acting(component, planted_run, steps=component.samples[0]["acted"])
+        with pytest.raises(AssertionError, match="loss"):
+            for i in range(len(component.updates)):
+                check_update(i, component, planted_run)
     else:
         # DRLearner's ladder: the exploitative arm 0 discounts with the smallest gamma. Acting
         # and sequences do not see gamma; the first update's loss does.
