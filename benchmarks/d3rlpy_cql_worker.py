@@ -22,8 +22,14 @@ row, so d3rlpy bootstraps from it as agentos does). ``CONFIG.json`` holds the hy
 of agentos's CQL learner and Q-network (``learning_rate``, ``batch_size``, ``gamma``,
 ``target_update_interval``, ``alpha``, ``adam_eps``, ``clip_grad_norm``, ``hidden_units``,
 ``layer_norm``) and the run (``updates``, ``eval_episodes``, ``env``, ``seed``,
-``torch_threads``: torch's intra-op threads, 0 for torch's default). d3rlpy's encoder puts
-LayerNorm after the activation, agentos's before it.
+``torch_threads``: torch's intra-op threads, 0 for torch's default). Where the two still
+differ (d3rlpy offers no option for these): d3rlpy's TD loss is always Huber with delta 1,
+agentos's CQL default the squared error of CQL's eq. (4) (``huber_delta`` 0, recorded in the
+config, not used here); d3rlpy's encoder puts LayerNorm after the activation, agentos's
+before it; d3rlpy's layers start from PyTorch's default initialisation (weights and biases
+uniform in +-1/sqrt(fan_in)), agentos's from Flax's (LeCun normal weights, zero biases); and
+d3rlpy copies the target network after the first update and then every interval, agentos
+after every interval.
 
 It trains ``DiscreteCQL`` for ``updates`` gradient steps (``fit(n_steps=...)``, no logging to
 disk), plays ``eval_episodes`` greedy episodes (``predict``) in ``env``, reset with seeds

@@ -177,6 +177,7 @@ def cql_config(agent) -> dict:
         "gamma": learner.gamma,
         "target_update_interval": learner.target_update_period,
         "alpha": learner.alpha,
+        "huber_delta": learner.huber_delta,  # recorded only: d3rlpy's TD loss is Huber(1)
         "adam_eps": learner.adam_eps,
         "clip_grad_norm": learner.max_grad_norm,
         "hidden_units": list(network.hidden_sizes),

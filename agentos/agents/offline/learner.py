@@ -7,7 +7,8 @@ DQN's optimiser (Adam after global-norm clipping) and run many updates as one ji
 ``jax.lax.scan`` over a ``LearnerState`` carry, as ``agentos.agents.dqn.learner`` does.
 
 * ``CQLLearner``: the Double DQN learner with the conservative term of CQL(H) (Kumar et al.
-  2020, eq. 4, https://arxiv.org/abs/2006.04779), weight ``alpha``; ``alpha = 0`` is DQN.
+  2020, eq. 4, https://arxiv.org/abs/2006.04779), weight ``alpha``, and eq. (4)'s squared TD
+  loss by default (``huber_delta = 0``); ``alpha = 0`` with ``huber_delta = 1`` is DQN.
 * ``BCLearner``: cross-entropy of the dataset's actions under softmax(network outputs).
 """
 
@@ -120,6 +121,12 @@ class CQLLearner(DQNLearner):
 
         alpha: float = 1.0
         """Weight of the conservative term ``logsumexp_a Q(s,a) - Q(s,a_data)`` (0: DQN)."""
+        huber_delta: float = 0.0
+        """TD loss: 0 is eq. (4)'s squared error ``0.5 * td**2``; > 0 a Huber loss (DQN's default,
+        1). ``alpha`` is weighed against this term: the conservative gradient of a transition is
+        at most 1 (``softmax(Q) - onehot(a_data)``), and so is a Huber (delta 1) TD gradient,
+        whereas the squared loss pulls by the whole TD error, so on returns far above 1
+        (CartPole's reach 100) Huber acts as a much larger ``alpha``."""
 
         def __post_init__(self) -> None:
             super().__post_init__()

@@ -81,12 +81,12 @@ def batched_cql_loss(
 ) -> tuple[Array, CQLLossInfo]:
     """Discrete CQL(H): the Double DQN loss plus ``alpha`` times the conservative term.
 
-    ``L(theta) = mean_i huber(Y_i - Q(s_i, a_i)) + alpha * mean_i [logsumexp_a Q(s_i, a)
+    ``L(theta) = mean_i l(Y_i - Q(s_i, a_i)) + alpha * mean_i [logsumexp_a Q(s_i, a)
     - Q(s_i, a_i)]``, eq. (4) of Kumar et al. (2020), https://arxiv.org/abs/2006.04779 , with
-    the TD part of ``agentos.agents.dqn.losses.batched_double_q_loss`` (DQN's Huber loss on
-    the Double DQN target, van Hasselt et al. 2016, https://arxiv.org/abs/1509.06461), as in
-    the paper's discrete (Atari) experiments built on QR-DQN/DQN. ``discount_t`` is
-    ``gamma * (1 - terminated)``.
+    the TD part of ``agentos.agents.dqn.losses.batched_double_q_loss`` on the Double DQN
+    target (van Hasselt et al. 2016, https://arxiv.org/abs/1509.06461): ``l`` is eq. (4)'s
+    ``0.5 * td**2`` for ``huber_delta <= 0`` (``CQLLearner``'s default), else DQN's Huber
+    loss (d3rlpy's DiscreteCQL). ``discount_t`` is ``gamma * (1 - terminated)``.
     """
     chex.assert_rank([q_tm1, a_tm1], [2, 1])
     td_loss, td_errors = batched_double_q_loss(

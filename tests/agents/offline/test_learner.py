@@ -46,7 +46,8 @@ def make(cls, seed: int = 0, **params):
 
 
 def test_cql_with_alpha_zero_updates_exactly_like_dqn():
-    cql, dqn = make(CQLLearner, alpha=0.0), make(DQNLearner)
+    # DQN's Huber loss (CQL's default TD loss is eq. (4)'s squared error).
+    cql, dqn = make(CQLLearner, alpha=0.0, huber_delta=1.0), make(DQNLearner)
     cql_metrics, dqn_metrics = cql.step(20), dqn.step(20)
     np.testing.assert_allclose(cql_metrics["loss"], dqn_metrics["loss"], rtol=1e-5)
     np.testing.assert_allclose(cql_metrics["td_loss"], cql_metrics["loss"], rtol=1e-6)
@@ -89,6 +90,11 @@ def test_state_dict_round_trip_continues_exactly(cls):
     other.load_state_dict(state)
     jax.tree_util.tree_map(np.testing.assert_array_equal, other.state.params, learner.state.params)
     assert other.num_updates == 5
+
+
+def test_cql_defaults_to_the_squared_td_loss_of_eq_4():
+    assert CQLLearner.Params().huber_delta == 0.0
+    assert DQNLearner.Params().huber_delta == 1.0  # DQN keeps its Huber loss
 
 
 def test_bad_params_name_the_field():

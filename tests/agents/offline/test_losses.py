@@ -99,3 +99,37 @@ def test_cql_with_alpha_zero_is_double_dqn():
     loss, _ = losses.batched_cql_loss(**_batch(), alpha=0.0)
     dqn_loss, _ = batched_double_q_loss(*_batch().values())
     np.testing.assert_allclose(loss, dqn_loss, rtol=1e-7)
+
+
+@WITH_AND_WITHOUT_JIT
+def test_batched_cql_loss_squared_td_is_eq_4(jit):
+    fn = maybe_jit(losses.batched_cql_loss, jit, alpha=None, huber_delta=None)
+    # Same transitions as above, TD loss 0.5 * td^2 (huber_delta 0, CQLLearner's default):
+    #   0.5 * 2^2 = 2, 0.5 * 0.5^2 = 0.125; mean (2 + 0.125) / 2 = 1.0625.
+    # Loss 1.0625 + 0.5 * 1.7531091266 = 1.9390545633.
+    loss, info = fn(**_batch(), alpha=0.5, huber_delta=0.0)
+    np.testing.assert_allclose(info.td_loss, 1.0625, rtol=1e-6)
+    np.testing.assert_allclose(info.conservative, 1.7531091266, rtol=1e-6)
+    np.testing.assert_allclose(loss, 1.9390545633, rtol=1e-6)
+
+
+def test_squared_td_outweighs_the_conservative_pull_where_huber_does_not():
+    # One transition, Q(s, .) = [0, 0], data action 0, terminal with reward 10: target 10,
+    # td = 10. With alpha 1 the gradient w.r.t. Q(s, .) is
+    #   squared:   -td = -10 on action 0, plus softmax - onehot = [0.5 - 1, 0.5]
+    #              -> [-10.5, 0.5]: the TD error dominates;
+    #   Huber (1): -clip(td, -1, 1) = -1 on action 0, plus [-0.5, 0.5] -> [-1.5, 0.5]:
+    #              the conservative term is a third of the pull on Q(s, a_data).
+    def loss(q_tm1, huber_delta):
+        batch = dict(
+            a_tm1=jnp.array([0], dtype=jnp.int32),
+            r_t=jnp.array([10.0]),
+            discount_t=jnp.array([0.0]),
+            q_t_value=jnp.zeros((1, 2)),
+            q_t_selector=jnp.zeros((1, 2)),
+        )
+        return losses.batched_cql_loss(q_tm1, **batch, alpha=1.0, huber_delta=huber_delta)[0]
+
+    q = jnp.zeros((1, 2))
+    np.testing.assert_allclose(jax.grad(loss)(q, 0.0), [[-10.5, 0.5]], rtol=1e-6)
+    np.testing.assert_allclose(jax.grad(loss)(q, 1.0), [[-1.5, 0.5]], rtol=1e-6)
