@@ -40,6 +40,7 @@ TINY_AGENT57 = [
     "environment.num_envs=2",
     "environment.length=6",
     "loop.min_replay_size=100",
+    "loop.samples_per_insert=4.0",  # pinned: tests count the updates it implies
     "loop.eval_every=0",
     "loop.eval_episodes=2",
     "loop.log_every=100",
