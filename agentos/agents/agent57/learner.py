@@ -10,11 +10,12 @@ One update, top to bottom (``update_step``, one jitted pure function with an exp
 3. the target policy is greedy on the combined online values
    ``h(h^{-1}(Q_e) + beta_j h^{-1}(Q_i))`` and shared by both heads (App. B);
 4. transformed Retrace targets (lambda = 0.95) per head with the head's reward and the arm's
-   discount gamma_j (``agentos.agents.r2d2.learner.retrace_sequence_targets``);
+   discount gamma_j (``targets.split_retrace_targets``); with ``non_episodic_intrinsic`` the
+   intrinsic head bootstraps through terminations;
 5. loss = importance-weighted masked squared TD errors of both heads; each network has its
    own Adam state and its own global-norm clipping at 40 (the optimizer is ``vmap``-ed over
    the stacked parameters);
-6. priorities ``eta max|delta| + (1 - eta) mean|delta|`` of ``|delta_e| + beta_j |delta_i|``
+6. priorities ``eta max|delta| + (1 - eta) mean|delta|`` of ``|delta_e + beta_j delta_i|``
    (``split_abs_td``: the heads' h-space TD errors combined as the arm's policy combines
    the heads);
 7. the embedding is trained by its inverse-dynamics loss on the sequences' transitions and the
@@ -45,6 +46,7 @@ from agentos.agents.agent57.network import (
     split_unroll,
 )
 from agentos.agents.agent57.rnd_inputs import update_observation_stats
+from agentos.agents.agent57.targets import exploit_arms, split_abs_td, split_retrace_targets
 from agentos.agents.r2d2 import losses
 from agentos.agents.r2d2.actor import MU, STATE_KEYS
 from agentos.agents.r2d2.adder import (
@@ -60,7 +62,6 @@ from agentos.agents.r2d2.adder import (
 from agentos.agents.r2d2.learner import (
     SequenceLearner,
     make_optimizer,
-    retrace_sequence_targets,
 )
 from agentos.agents.target_learner import LearnerState
 from agentos.errors import AgentOSError, ParameterError
@@ -89,90 +90,6 @@ class UpdateConfig:
 
 def _time_major(x: jax.Array) -> jax.Array:
     return jnp.swapaxes(x, 0, 1)
-
-
-def split_retrace_targets(
-    q_online_t: jax.Array,
-    q_target_t: jax.Array,
-    a_t: jax.Array,
-    r_t: jax.Array,
-    discount_t: jax.Array,
-    mask_t: jax.Array,
-    mu_t: jax.Array,
-    beta: jax.Array,
-    gamma: jax.Array,
-    *,
-    lambda_: float,
-    tx_pair: losses.TxPair,
-    non_episodic_intrinsic: bool = False,
-) -> jax.Array:
-    """Transformed Retrace targets ``[2, L - 1]`` of the extrinsic and intrinsic heads of one
-    trace, both with the greedy policy on the combined online values (Agent57 App. B).
-
-    ``non_episodic_intrinsic``: the intrinsic head bootstraps through terminations as through
-    time limits (RND's non-episodic intrinsic return, Burda et al. 2018, section 2.3,
-    https://arxiv.org/abs/1810.12894 ). Novelty is positive at every step, so an intrinsic
-    value that ends at termination makes reaching a terminal goal a loss, and the
-    exploratory arms learn to avoid the rewards they find.
-
-    ``q_online_t``/``q_target_t`` are ``[2, L, A]`` (head 0 extrinsic, 1 intrinsic), ``r_t``
-    ``[L, 2]`` the matching rewards, ``discount_t`` ``[L]`` the stored 0/1 discounts, which are
-    multiplied by the arm's ``gamma``; ``beta`` weighs the intrinsic values in the policy.
-    Alignment: the target of ``Q(x_t, a_t)`` uses ``r_t[t + 1]`` (see ``retrace_sequence_targets``).
-    """
-    h, h_inv = tx_pair
-    q_policy = h(h_inv(q_online_t[0]) + beta * h_inv(q_online_t[1]))
-    discounts = (discount_t, jnp.ones_like(discount_t) if non_episodic_intrinsic else discount_t)
-    targets = [
-        retrace_sequence_targets(
-            a_t,
-            r_t[:, head],
-            gamma * discounts[head],
-            mask_t,
-            mu_t,
-            q_target_t[head],
-            q_policy,
-            gamma=1.0,
-            lambda_=lambda_,
-            tx_pair=tx_pair,
-        )
-        for head in range(NUM_HEADS)
-    ]
-    return jnp.stack(targets)
-
-
-def exploit_arms(arm: jax.Array, every: int) -> jax.Array:
-    """The arms each sequence of a batch is trained for: every ``every``-th one (0: none) as
-    the exploitative arm 0, the others as the arm that collected them; ``[B] -> [B]``.
-
-    Agent57 trains a sequence only for its own arm j, so arm 0's values learn from the rare
-    episodes that arm 0 itself plays, and from the exploratory arms' successes only through
-    shared weights. Retrace is correct for any behaviour policy (Munos et al. 2016): the
-    trace of a relabelled sequence is cut wherever its actions leave arm 0's greedy policy,
-    so training it as arm 0 is sound off-policy learning of the exploitative policy. The
-    batch is strided rather than cut in two because prioritized sampling orders it by
-    replay position.
-    """
-    if every <= 0:
-        return arm
-    return jnp.where(jnp.arange(arm.shape[0]) % every == 0, 0, arm)
-
-
-def split_abs_td(td_e: jax.Array, td_i: jax.Array, beta: jax.Array) -> jax.Array:
-    """Per-step ``|delta_e + beta_j delta_i|`` ``[B, L']`` from which priorities are made.
-
-    Agent57 (App. B) learns the two heads separately but acts on
-    ``h(h^{-1}(Q_e) + beta_j h^{-1}(Q_i))``, NGU's single value; the priority follows the
-    error of that combined value, the heads' h-space TD errors mixed with the arm's
-    ``beta_j``. For the exploitative arm (beta 0) only the extrinsic error counts.
-
-    Measured against the alternative ``|delta_e| + beta_j |delta_i|`` (no cancellation of
-    opposite errors): on the permuted-chain exploration proof (40 cells, seed 2, the bundle's
-    defaults) the combined form reaches evaluation success 1.0 at 25k env steps, the
-    split form found the end once (0.5 at 20k) and then never again up to 100k, because the
-    large intrinsic errors of the exploratory arms outrank the rare extrinsic ones.
-    """
-    return jnp.abs(td_e + beta[:, None] * td_i)
 
 
 def q_loss(

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agentos.agents.agent57.learner import exploit_arms, split_abs_td, split_retrace_targets
+from agentos.agents.agent57.targets import exploit_arms, split_abs_td, split_retrace_targets
 from agentos.agents.r2d2 import losses
 
 # Extrinsic values prefer action 0, intrinsic ones action 1.
