@@ -238,7 +238,10 @@ class Loop:
             extras = reset_extras(self.actor, extras, done)
             obs = step.observation
         flat = [r for per_env in returns for r in per_env]
-        self.record_evaluation(flat, track=track)
+        pop_eval_stats = getattr(self.actor, "pop_eval_stats", None)  # e.g. Agent57's modes
+        self.record_evaluation(
+            flat, track=track, extra=pop_eval_stats() if pop_eval_stats else None
+        )
         return flat
 
     def _film_due(self) -> Any:
@@ -251,9 +254,12 @@ class Loop:
         self._filmed_at = step
         return self.make_film(step)
 
-    def record_evaluation(self, flat: list[float], *, track: bool = True) -> None:
+    def record_evaluation(
+        self, flat: list[float], *, track: bool = True, extra: dict[str, float] | None = None
+    ) -> None:
         """Count an evaluation's returns (wherever they were played) into the counters and
-        history; with ``track``, send its metrics and a best checkpoint to the hooks."""
+        history; with ``track``, send its metrics (and the actor's ``extra`` ones, as
+        ``eval/<name>``) and a best checkpoint to the hooks."""
         self.counters.evaluations += 1
         self.counters.eval_episodes += len(flat)
         mean = float(np.mean(flat))
@@ -275,6 +281,7 @@ class Loop:
                     "eval/return_min": float(np.min(flat)),
                     "eval/return_max": float(np.max(flat)),
                     "eval/episodes": float(self.counters.eval_episodes),
+                    **{f"eval/{k}": v for k, v in (extra or {}).items()},
                 },
                 self.counters.env_steps,
             )

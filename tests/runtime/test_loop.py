@@ -109,6 +109,18 @@ def test_evaluation_counted_apart_from_training():
     assert actor.observed == 100  # evaluation never feeds replay
 
 
+def test_actor_evaluation_stats_reach_the_metrics():
+    hooks = Recorder()
+    params = LoopParams(eval_every=50, eval_episodes=3, log_every=10)
+    loop, actor, _ = _loop(params, hooks)
+    calls = []
+    actor.pop_eval_stats = lambda: calls.append(1) or {"greedy_return_mean": -2.0}
+    loop.learn(50)
+    evals = [m for _, m in hooks.metrics if "eval/return_mean" in m]
+    assert len(evals) == len(calls) == 1  # popped once per evaluation
+    assert evals[0]["eval/greedy_return_mean"] == -2.0 and evals[0]["eval/return_mean"] == -2.0
+
+
 def test_checkpoints_periodic_and_final_and_early_stop():
     hooks = Recorder(stop_at=60)
     params = LoopParams(eval_every=0, checkpoint_every=40, log_every=10)

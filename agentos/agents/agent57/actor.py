@@ -167,6 +167,7 @@ class Agent57Actor(ApeXEpsilons, Actor):
         self.memory = self._new_memory(self.num_envs)
         self._eval_memory: EpisodicMemory | None = None
         self._eval_modes: dict[int, str] = {}  # evaluation env -> mode its episode started in
+        self._eval_stats: dict[str, list[tuple[int, float]]] = {}  # mode -> (arm, return)
         self.rnd_errors = RunningMeanStd(horizon=params.rnd_error_horizon)
         self._pending: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # actions, mu, arms
         self._last_intrinsic = np.zeros(self.num_envs, np.float32)
@@ -320,6 +321,7 @@ class Agent57Actor(ApeXEpsilons, Actor):
             elif int(i) in self._eval_modes:
                 mode = self._eval_modes.pop(int(i))
                 self.evaluator.update(arm, float(episode_return[i]), mode)
+                self._eval_stats.setdefault(mode, []).append((arm, float(episode_return[i])))
         prev_reward = np.stack([np.asarray(step.reward, np.float32), intrinsic], axis=-1)
         return {**extras, "prev_reward": prev_reward, "episode_return": episode_return}
 
@@ -373,6 +375,20 @@ class Agent57Actor(ApeXEpsilons, Actor):
             counts = np.bincount(np.asarray(arms, dtype=np.int64), minlength=self.num_arms)
             stats.update({f"arm_{j}": float(n) / len(arms) for j, n in enumerate(counts)})
         self.stats = {}
+        return stats
+
+    def pop_eval_stats(self) -> dict[str, float]:
+        """The evaluation episodes finished since the last call, by the evaluator's mode:
+        ``greedy_return_mean`` / ``bandit_return_mean`` and their counts, and the arm the
+        greedy mode played last. Evaluations mix both modes (``EvaluatorMetaController``), so
+        these tell the best arm's policy apart from the bandit still trying others."""
+        stats: dict[str, float] = {}
+        for mode, played in sorted(self._eval_stats.items()):
+            stats[f"{mode}_return_mean"] = float(np.mean([ret for _, ret in played]))
+            stats[f"{mode}_episodes"] = float(len(played))
+            if mode == "greedy":
+                stats["greedy_arm"] = float(played[-1][0])
+        self._eval_stats = {}
         return stats
 
     # --- state ------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from agentos.agents.r2d2.adder import MASK, PREV_REWARD, REWARD
 from agentos.envs.permuted_chain import PermutedChain, PermutedChainParams
 from agentos.replay.prioritized import PrioritizedSequenceReplay
 from agentos.runtime.loop import Loop, LoopParams, _reset_extras
-from agentos.runtime.roles import BuildContext, Transition
+from agentos.runtime.roles import BuildContext, EnvStep, Transition
 
 LENGTH = 5
 
@@ -205,6 +205,26 @@ def test_evaluation_alternates_bandit_and_greedy_arm_modes():
     assert actor.evaluator.last_greedy_return is not None
     assert modes[:4] == ["bandit", "greedy", "bandit", "greedy"]
     assert actor.evaluator.greedy_episodes >= 2
+
+
+def test_evaluation_metrics_split_the_returns_by_mode():
+    env, _, actor, _, _ = build(num_envs=2)
+    obs = env.reset(seed=0)
+    _, extras = actor.select_action(obs, actor.initial_extras(2), explore=False, env_steps=0)
+    arms = np.asarray(extras[ARM])
+    # Two episodes start together: env 0 in bandit mode, env 1 in greedy mode (select
+    # alternates from "bandit"); both end at once with returns 1 and 0.
+    done = np.array([True, True])
+    step = EnvStep(obs, np.array([1.0, 0.0], np.float32), done, ~done, obs)
+    actor.after_step(extras, step)
+    assert actor.pop_eval_stats() == {
+        "bandit_return_mean": 1.0,
+        "bandit_episodes": 1.0,
+        "greedy_return_mean": 0.0,
+        "greedy_episodes": 1.0,
+        "greedy_arm": float(arms[1]),
+    }
+    assert actor.pop_eval_stats() == {}  # popped: the next evaluation starts afresh
 
 
 def test_learner_updates_both_networks_from_actor_sequences():
