@@ -378,7 +378,8 @@ class Agent57Actor(ApeXEpsilons, Actor):
         return stats
 
     def pop_eval_stats(self) -> dict[str, float]:
-        """The evaluation episodes finished since the last call, by the evaluator's mode:
+        """The evaluation episodes finished since the last call (copies past their quota
+        included: they too were chosen by the evaluator), by the evaluator's mode:
         ``greedy_return_mean`` / ``bandit_return_mean`` and their counts, and the arm the
         greedy mode played last. Evaluations mix both modes (``EvaluatorMetaController``), so
         these tell the best arm's policy apart from the bandit still trying others."""
