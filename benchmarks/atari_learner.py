@@ -1,14 +1,15 @@
-"""R2D2 on Atari: learner updates/s with the paper's network, replay bytes, checkpoint size.
+"""R2D2 / Agent57 on Atari: learner updates/s at the papers' sizes, replay and checkpoint bytes.
 
 The r2d2 bundle on ``ALE/Pong-v5`` (84x84x1 uint8 frames) with R2D2's network and batch
 (Kapturowski et al. 2019, Table 2): Nature conv torso, LSTM 512, dueling head 512, batch 32
 sequences of 80 steps (burn-in 40 + trace 40). The replay is filled by the R2D2 actor on 8
 copies, then ``learner.step`` is timed after compilation. Also measured: the bytes one
 stored sequence takes (so the replay per 100,000 sequences) and the bytes a checkpoint of
-the replay takes per sequence. Runs on whatever JAX finds (CPU here; a CUDA JAX uses the
+the replay takes per sequence. ``--agent agent57``: the agent57 bundle at NGU's sizes (batch 64
+of burn-in 40 + trace 80, LSTM 512; both Q-networks, embedding/IDM and RND). Runs on whatever JAX finds (CPU here; a CUDA JAX uses the
 GPU). Prints JSON lines.
 
-    python benchmarks/atari_learner.py [--updates 10] [--sequences 64]
+    python benchmarks/atari_learner.py [--updates 10] [--sequences 64] [--agent agent57]
 """
 
 from __future__ import annotations
@@ -33,11 +34,24 @@ PAPER = [
     "environment.num_envs=8",
 ]
 
+AGENT57_PAPER = [
+    # NGU/Agent57 (Badia et al. 2020, Table 4 / Appendix F): batch 64, trace 80, burn-in 40.
+    "network.lstm_size=512",
+    "network.head_hidden=512",
+    "actor.burn_in=40",
+    "actor.trace_length=80",
+    "actor.period=40",
+    "learner.batch_size=64",
+    "replay.capacity=2000",
+    "environment.num_envs=8",
+]
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=10)
     parser.add_argument("--sequences", type=int, default=64, help="replay fill before timing")
+    parser.add_argument("--agent", choices=["r2d2", "agent57"], default="r2d2")
     args = parser.parse_args()
     import jax
 
@@ -53,8 +67,9 @@ def main() -> None:
         folder = Path(tmp) / "agent"
         with contextlib.redirect_stdout(sys.stderr):
             init(folder, None, False)
-        install(folder, ["r2d2", "gym:ALE/Pong-v5"], [])
-        built = agentos.load_agent(folder, PAPER).graph.build(seed=0)
+        install(folder, [args.agent, "gym:ALE/Pong-v5"], [])
+        sizes = PAPER if args.agent == "r2d2" else AGENT57_PAPER
+        built = agentos.load_agent(folder, sizes).graph.build(seed=0)
         env, actor = built.one("environment"), built.one("actor")
         learner, replay = built.one("learner"), built.one("replay")
         obs, extras = env.reset(seed=0), actor.initial_extras(env.num_envs)
@@ -74,14 +89,16 @@ def main() -> None:
         per_sequence_ckpt = ckpt.stat().st_size / len(replay)
         built.close()
     print(json.dumps({
-        "benchmark": "r2d2_atari_learner", "device": jax.devices()[0].platform,
-        "batch": 32, "sequence_length": 80, "lstm_size": 512, "torso": "nature_conv",
+        "benchmark": f"{args.agent}_atari_learner", "device": jax.devices()[0].platform,
+        "batch": learner.batch_size, "sequence_length": 80 if args.agent == "r2d2" else 120,
+        "lstm_size": 512, "torso": "nature_conv",
         "updates": args.updates, "wall_s": round(wall, 2),
         "updates_per_s": round(args.updates / wall, 3),
-        "acting_with_r2d2_actor_env_steps_per_s": round(acting, 1),
+        "acting_env_steps_per_s": round(acting, 1),
     }))  # fmt: skip
     print(json.dumps({
-        "benchmark": "atari_replay_bytes", "sequence_length": 80,
+        "benchmark": f"{args.agent}_atari_replay_bytes",
+        "sequence_length": 80 if args.agent == "r2d2" else 120,
         "bytes_per_sequence": per_sequence,
         "replay_per_100k_sequences": human(per_sequence * 100_000),
         "checkpoint_bytes_per_sequence": round(per_sequence_ckpt),

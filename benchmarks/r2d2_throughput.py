@@ -46,6 +46,12 @@ def _agent(folder: Path, num_envs: int, agent: str):
     return agentos.load_agent(folder, [*SIZES, f"environment.num_envs={num_envs}"])
 
 
+def _platform() -> str:
+    import jax
+
+    return jax.devices()[0].platform
+
+
 def _act(built, steps: int, state: dict) -> int:
     """Run the actor pipeline (act, step, add sequences to replay) for ``steps`` env steps."""
     from agentos.runtime.loop import training_step
@@ -78,6 +84,7 @@ def actor_throughput(folder: Path, num_envs: int, steps: int, agent: str) -> dic
     built.close()
     return {
         "benchmark": f"{agent}_actor",
+        "device": _platform(),
         "env": "LunarLander-v3",
         "num_envs": num_envs,
         "env_steps": done,
@@ -102,6 +109,7 @@ def learner_throughput(folder: Path, updates: int, agent: str) -> dict:
     built.close()
     return {
         "benchmark": f"{agent}_learner",
+        "device": _platform(),
         "batch": learner.batch_size,
         "sequence_length": 60,
         "lstm_size": 128,
