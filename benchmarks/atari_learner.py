@@ -2,12 +2,12 @@
 
 The r2d2 bundle on ``ALE/Pong-v5`` (84x84x1 uint8 frames) with R2D2's network and batch
 (Kapturowski et al. 2019, Table 2): Nature conv torso, LSTM 512, dueling head 512, batch 32
-sequences of 80 steps (burn-in 40 + trace 40). The replay is filled by the R2D2 actor on 8
-copies, then ``learner.step`` is timed after compilation. Also measured: the bytes one
-stored sequence takes (so the replay per 100,000 sequences) and the bytes a checkpoint of
-the replay takes per sequence. ``--agent agent57``: the agent57 bundle at NGU's sizes (batch 64
-of burn-in 40 + trace 80, LSTM 512; both Q-networks, embedding/IDM and RND). Runs on whatever JAX finds (CPU here; a CUDA JAX uses the
-GPU). Prints JSON lines.
+sequences of 80 steps (burn-in 40 + trace 40). ``--agent agent57``: the agent57 bundle at
+NGU's sizes (batch 64 of burn-in 40 + trace 80, LSTM 512; both Q-networks, embedding/IDM
+and RND). The replay is filled by the bundle's actor on 8 copies, then ``learner.step`` is
+timed after compilation. Also measured: the bytes one stored sequence takes (so the replay
+per 100,000 sequences) and the bytes a checkpoint of the replay takes per sequence. Runs on
+whatever JAX finds (CPU here; a CUDA JAX uses the GPU). Prints JSON lines.
 
     python benchmarks/atari_learner.py [--updates 10] [--sequences 64] [--agent agent57]
 """

@@ -103,6 +103,10 @@ class Agent57Actor(ApeXEpsilons, Actor):
         """Random-arm probability of each training bandit (Agent57: 0.5)."""
         bandit_beta: float = 1.0
         """UCB bonus weight (Agent57: 1)."""
+        bandit_shared: bool = False
+        """One training bandit fed by every copy's episodes instead of one per copy (the
+        paper's actors each run their own). A per-copy bandit learns from 1/num_envs of the
+        episodes, too few to leave its epsilon-random start in a short run."""
         evaluator_window: int = 3600
         """Sliding window of the evaluator's bandit (Agent57: 3600)."""
         evaluator_epsilon: float = 0.01
@@ -156,6 +160,7 @@ class Agent57Actor(ApeXEpsilons, Actor):
             params.bandit_epsilon,
             params.bandit_beta,
             rng=context.numpy_rng("meta"),
+            shared=params.bandit_shared,
         )
         self.evaluator = EvaluatorMetaController(
             self.num_arms,

@@ -235,10 +235,12 @@ class SlidingWindowUCB:
 
 
 class MetaController:
-    """One ``SlidingWindowUCB`` per environment of a vectorised batch (one per actor in Agent57).
+    """The training bandits of a vectorised batch: one ``SlidingWindowUCB`` per environment
+    (one per actor in Agent57), or with ``shared`` one fed by every environment's episodes.
 
     Each bandit gets its own random stream, spawned from ``rng``, so that environments do not
-    share exploration draws and the batch is reproducible from one seed.
+    share exploration draws and the batch is reproducible from one seed. A shared bandit sees
+    ``num_envs`` times the episodes, so its window spans that many times less of the run.
     """
 
     def __init__(
@@ -250,11 +252,13 @@ class MetaController:
         beta: float = 1.0,
         *,
         rng: np.random.Generator | int | None = None,
+        shared: bool = False,
     ):
         self.num_envs = _check_int(
             "num_envs", num_envs, 1, fix="use the number of environments in the batch"
         )
-        streams = _as_generator(rng).spawn(self.num_envs)
+        self.shared = bool(shared)
+        streams = _as_generator(rng).spawn(1 if self.shared else self.num_envs)
         self.bandits = [
             SlidingWindowUCB(num_arms, window, epsilon, beta, rng=stream) for stream in streams
         ]
@@ -273,7 +277,7 @@ class MetaController:
                 f"env_index must be < num_envs = {self.num_envs}, got {env_index}",
                 fix=f"pass an index in [0, {self.num_envs})",
             )
-        return self.bandits[env_index]
+        return self.bandits[0 if self.shared else env_index]
 
     def select(self, env_index: int) -> int:
         """The arm for the next episode of environment ``env_index``."""
@@ -285,15 +289,27 @@ class MetaController:
 
     def state_dict(self) -> dict[str, Any]:
         """The state of every bandit, in environment order."""
-        return {"num_envs": self.num_envs, "bandits": [b.state_dict() for b in self.bandits]}
+        return {
+            "num_envs": self.num_envs,
+            "shared": self.shared,
+            "bandits": [b.state_dict() for b in self.bandits],
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores a ``state_dict`` saved from a controller with the same ``num_envs``."""
-        if int(state["num_envs"]) != self.num_envs or len(state["bandits"]) != self.num_envs:
+        if int(state["num_envs"]) != self.num_envs:
             raise CheckpointError(
                 f"the saved meta-controller has {int(state['num_envs'])} environments, this one "
                 f"{self.num_envs}",
                 fix="resume with the number of environments used when the checkpoint was saved",
+            )
+        saved_shared = bool(state.get("shared", False))
+        if saved_shared != self.shared or len(state["bandits"]) != len(self.bandits):
+            kinds = {True: "one shared bandit", False: "a bandit per environment"}
+            raise CheckpointError(
+                f"the saved meta-controller has {kinds[saved_shared]}, this one "
+                f"{kinds[self.shared]}",
+                fix=f"resume with actor.bandit_shared={str(saved_shared).lower()}, as saved",
             )
         for bandit, bandit_state in zip(self.bandits, state["bandits"], strict=True):
             bandit.load_state_dict(bandit_state)

@@ -247,6 +247,33 @@ def test_meta_controller_state_round_trip():
         MetaController(num_envs=3, num_arms=3, window=8, epsilon=0.5, rng=0).load_state_dict(state)
 
 
+def test_shared_meta_controller_learns_from_every_envs_episodes():
+    mc = MetaController(num_envs=3, num_arms=4, window=160, epsilon=0.0, rng=0, shared=True)
+    # One round robin across the environments, then one set of statistics for all of them.
+    assert [mc.select(e) for e in (0, 1, 2, 0)] == [0, 1, 2, 3]
+    for env, arm, episode_return in [(0, 0, 0.0), (1, 1, 0.0), (2, 2, 5.0), (0, 3, 0.0)]:
+        mc.update(env, arm, episode_return)
+    # UCB by hand: every arm once, so each bonus is 1; arm 2's mean 5 wins for every env.
+    assert [mc.select(e) for e in range(3)] == [2, 2, 2]
+    assert len(mc.bandits) == 1
+    np.testing.assert_array_equal(mc.bandits[0].counts(), [1, 1, 1, 1])
+
+
+def test_shared_meta_controller_state_must_match_on_load():
+    shared = MetaController(num_envs=2, num_arms=3, window=8, epsilon=0.5, rng=5, shared=True)
+    for env in (0, 1, 0):
+        shared.update(env, shared.select(env), 1.0)
+    state = pickle.loads(pickle.dumps(shared.state_dict()))
+    restored = MetaController(num_envs=2, num_arms=3, window=8, epsilon=0.5, rng=6, shared=True)
+    restored.load_state_dict(state)
+    assert [restored.select(e) for e in (0, 1) * 10] == [shared.select(e) for e in (0, 1) * 10]
+    per_env = MetaController(num_envs=2, num_arms=3, window=8, epsilon=0.5, rng=0)
+    with pytest.raises(CheckpointError, match="bandit_shared=true"):
+        per_env.load_state_dict(state)
+    with pytest.raises(CheckpointError, match="bandit_shared=false"):
+        restored.load_state_dict(per_env.state_dict())
+
+
 def test_meta_controller_bad_env_index():
     mc = MetaController(num_envs=2, num_arms=3, rng=0)
     with pytest.raises(ParameterError):
