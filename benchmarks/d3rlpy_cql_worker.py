@@ -7,7 +7,7 @@ agentos) and runs in a venv of its own, made once outside the repository:
 
     python -m venv /work/venvs/d3rlpy
     /work/venvs/d3rlpy/bin/pip install torch --index-url https://download.pytorch.org/whl/cpu
-    /work/venvs/d3rlpy/bin/pip install d3rlpy      # d3rlpy 2.8.1, gymnasium 1.0.0
+    /work/venvs/d3rlpy/bin/pip install d3rlpy box2d==2.3.10 pygame  # d3rlpy 2.8.1, gymnasium 1.0.0
 
 (plain ``pip install torch`` also works where that index is unreachable: CUDA wheels, larger).
 Then ``python benchmarks/offline_cartpole.py ... --d3rlpy-python /work/venvs/d3rlpy/bin/python``

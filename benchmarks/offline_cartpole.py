@@ -28,7 +28,7 @@ gymnasium 1.4.0, so it runs in a venv of its own, made once outside the reposito
 
     python -m venv /work/venvs/d3rlpy
     /work/venvs/d3rlpy/bin/pip install torch --index-url https://download.pytorch.org/whl/cpu
-    /work/venvs/d3rlpy/bin/pip install d3rlpy
+    /work/venvs/d3rlpy/bin/pip install d3rlpy box2d==2.3.10 pygame  # the last two: LunarLander
 
 This script reads each dataset with agentos, writes d3rlpy's MDPDataset arrays to an .npz
 (``mdp_arrays``) and agentos's CQL hyperparameters to a JSON file in its temporary folder, and
@@ -208,6 +208,7 @@ def cql_config(agent) -> dict:
         "clip_grad_norm": learner.max_grad_norm,
         "hidden_units": list(network.hidden_sizes),
         "layer_norm": network.layer_norm,
+        "init": network.init,  # recorded only: d3rlpy's layers keep PyTorch's default
     }
 
 
@@ -309,6 +310,10 @@ def main() -> None:
     parser.add_argument(
         "--d3rlpy-threads", type=int, default=1, help="torch threads in d3rlpy (0: its default)"
     )
+    parser.add_argument(
+        "-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+        help="override for every offline learner's spec (e.g. network.init=lecun_normal)",
+    )  # fmt: skip
     args = parser.parse_args()
     for key in ("dqn_steps", "chunk", "expert_return", "episodes"):
         if getattr(args, key) is None:
@@ -356,6 +361,7 @@ def main() -> None:
                             f"replay.dataset={data['name']}",
                             "loop.eval_every=0",
                             f"loop.eval_episodes={args.eval_episodes}",
+                            *args.param,
                         ],
                     )
                     t0 = time.perf_counter()

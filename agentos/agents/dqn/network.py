@@ -24,6 +24,21 @@ from agentos.runtime.roles import BuildContext, Network
 ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh, "elu": nn.elu, "gelu": nn.gelu}
 """Activation functions selectable by name in ``QNetwork.Params.activation``."""
 
+INITS = ("lecun_normal", "fan_in_uniform")
+"""Initialisations of the dense layers selectable by name in ``QNetwork.Params.init``."""
+
+
+def dense(size: int, fan_in: int, init: str) -> nn.Dense:
+    """A dense layer initialised the ``init`` way (see ``QNetwork.Params.init``)."""
+    if init == "lecun_normal":
+        return nn.Dense(size)  # flax's default: LeCun normal kernel, zero bias
+    bound = 1.0 / np.sqrt(fan_in)
+
+    def uniform(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return nn.Dense(size, kernel_init=uniform, bias_init=uniform)
+
 
 def tree_to_numpy(params: Any) -> Any:
     """A pytree (flax variables, optax state) as nested plain dicts of numpy arrays."""
@@ -44,6 +59,7 @@ class MLPQFunction(nn.Module):
     activation: str = "relu"
     layer_norm: bool = True
     conv_torso: bool = False
+    dense_init: str = "lecun_normal"
 
     @nn.compact
     def __call__(self, observation: jax.Array) -> jax.Array:
@@ -53,11 +69,11 @@ class MLPQFunction(nn.Module):
         else:
             x = jnp.reshape(observation, (observation.shape[0], -1)).astype(jnp.float32)
         for size in self.hidden_sizes:
-            x = nn.Dense(size)(x)
+            x = dense(size, x.shape[-1], self.dense_init)(x)
             if self.layer_norm:
                 x = nn.LayerNorm()(x)
             x = ACTIVATIONS[self.activation](x)
-        return nn.Dense(self.num_actions)(x)
+        return dense(self.num_actions, x.shape[-1], self.dense_init)(x)
 
 
 class QNetwork(Network):
@@ -77,8 +93,16 @@ class QNetwork(Network):
         layer_norm: bool = True
         """Normalise each hidden layer's pre-activations (LayerNorm); keeps TD learning stable
         (Gallici et al. 2024, https://arxiv.org/abs/2407.04811)."""
+        init: str = "lecun_normal"
+        """Dense layers' initial weights: ``lecun_normal`` (flax's default, zero biases) or
+        ``fan_in_uniform`` (kernel and bias uniform in +-1/sqrt(fan_in), PyTorch's ``nn.Linear``
+        default, so d3rlpy's and SB3's). The conv torso keeps flax's default either way."""
 
         def __post_init__(self) -> None:
+            if self.init not in INITS:
+                raise ParameterError(
+                    f"unknown init {self.init!r}; choose one of {', '.join(INITS)}"
+                )
             if self.activation not in ACTIVATIONS:
                 raise ParameterError(
                     f"unknown activation {self.activation!r}; choose one of "
@@ -104,6 +128,7 @@ class QNetwork(Network):
             activation=params.activation,
             layer_norm=params.layer_norm,
             conv_torso=conv,
+            dense_init=params.init,
         )
 
     @classmethod
