@@ -28,8 +28,10 @@ gives one fragment: its first ``period`` real steps, or all of them for the last
 episode (the one after which fewer than ``burn_in + 1`` real steps remained, where the adder
 stops). A fragment ends truncated where it was cut (a learner bootstraps there) and terminated
 where its episode terminated; Minari stores each fragment as an episode. Steps in sequences the
-adder had not emitted yet, or that FIFO eviction dropped, are missing. Agent57's sequences (two
-rewards per step) are refused.
+adder had not emitted yet, or that FIFO eviction dropped, are missing. Agent57's sequences hold
+two rewards per step, ``[r_e, r_i]``: the dataset keeps the extrinsic one (the intrinsic reward
+depends on the episodic memory and RND of that moment, which an offline learner cannot redo),
+and the mixture arm each step was played with goes to the step extras (``arm``).
 """
 
 from __future__ import annotations
@@ -157,6 +159,10 @@ def replay_contents(state: dict[str, Any], run_id: str) -> dict[str, np.ndarray]
 
 SEQUENCE_FIELDS = ("observation", "action", "reward", "discount", "mask")
 """The arrays of R2D2's stored sequences that the export reads."""
+SEQUENCE_EXTRAS = ("arm",)
+"""Per-step extras of stored sequences that the export keeps where present (Agent57's arm)."""
+AGENT57_HEADS = 2
+"""Agent57 stores ``[r_e, r_i]`` per step (``agentos.agents.agent57.actor``)."""
 
 
 def sequence_contents(contents: dict[str, Any], keys: Any, where: str) -> dict[str, np.ndarray]:
@@ -168,16 +174,24 @@ def sequence_contents(contents: dict[str, Any], keys: Any, where: str) -> dict[s
             where=where,
             fix="export a run of the r2d2 bundle",
         )
-    if np.asarray(contents["reward"]).ndim != 2:
+    reward = np.asarray(contents["reward"])
+    if reward.ndim == 3 and reward.shape[-1] == AGENT57_HEADS:
+        reward = reward[..., 0]  # Agent57's extrinsic reward (see the module docstring)
+    if reward.ndim != 2:
         raise DatasetError(
-            "the run's sequences hold several rewards per step (Agent57's extrinsic and "
-            "intrinsic), which a Minari dataset does not",
+            f"the run's sequences hold rewards of shape {reward.shape[1:]} per step, which "
+            "neither R2D2 ([T]) nor Agent57 ([T, 2]) stores",
             where=where,
             fix="record episodes with its actor instead: `agentos record --episodes N "
             "--checkpoint RUN --dataset NAME`",
         )
     order = np.argsort(np.asarray(keys), kind="stable")
-    return {key: np.asarray(contents[key])[order] for key in SEQUENCE_FIELDS}
+    fields = {key: np.asarray(contents[key])[order] for key in SEQUENCE_FIELDS}
+    fields["reward"] = reward[order]
+    for key in SEQUENCE_EXTRAS:
+        if key in contents:
+            fields[key] = np.asarray(contents[key])[order]
+    return fields
 
 
 def sequence_fragments(contents: dict[str, np.ndarray], burn_in: int, period: int) -> list[Episode]:
@@ -190,8 +204,9 @@ def sequence_fragments(contents: dict[str, np.ndarray], burn_in: int, period: in
     observation.
     """
     fragments = []
-    for obs, action, reward, discount, mask in zip(
-        *(contents[k] for k in SEQUENCE_FIELDS), strict=True
+    extra_keys = [key for key in SEQUENCE_EXTRAS if key in contents]
+    for index, (obs, action, reward, discount, mask) in enumerate(
+        zip(*(contents[k] for k in SEQUENCE_FIELDS), strict=True)
     ):
         length = len(mask)
         real = int(np.argmin(mask > 0)) if np.any(mask <= 0) else length
@@ -214,9 +229,18 @@ def sequence_fragments(contents: dict[str, np.ndarray], burn_in: int, period: in
                 rewards=np.asarray(reward[1 : take + 1], dtype=np.float32),
                 terminations=terminated,
                 truncations=truncated,
+                extras={key: _choice_rows(contents[key][index], take) for key in extra_keys},
             )
         )
     return fragments
+
+
+def _choice_rows(values: np.ndarray, take: int) -> np.ndarray:
+    """[take + 1] ints: the choice made at each of the fragment's steps, the last row repeating
+    the last choice (``storage.CHOICE_EXTRAS``; the adder pads the final observation with 0)."""
+    rows = np.asarray(values[: take + 1]).astype(np.int64)
+    rows[take] = rows[take - 1]
+    return rows
 
 
 def record_from_run(agent: Any, run: str, dataset: str, *, seed: int = 0) -> Any:

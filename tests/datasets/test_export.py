@@ -11,6 +11,7 @@ from agentos.replay.uniform import UniformReplay
 from agentos.runtime.roles import BuildContext, Transition
 from tests.cli.bad_input_checks import assert_clean_exit_2
 from tests.datasets.test_offline_cli import TINY, _install_cql
+from tests.tiny_agents import TINY_AGENT57
 
 # Two environment copies, 9 steps each: copy 0 plays A (3 steps, terminated), B (4,
 # truncated), C (2, still running); copy 1 plays D (5, terminated), E (4, still running).
@@ -172,19 +173,43 @@ def test_sequence_replay_exports_each_stored_step_once(burn_in, trace, period):
         assert not (ep.terminations[:-1].any() or ep.truncations[:-1].any())
 
 
+def test_agent57_sequences_export_the_extrinsic_reward_and_the_arm():
+    from agentos.datasets.export import sequence_fragments
+
+    # One sequence (burn-in 1, period 2) of an episode that terminates at x_3: steps x_0..x_2
+    # acted with arm 2, reward [r_e, r_i] of arriving at x_t, the final observation padded.
+    replay = {
+        "contents": {
+            "observation": np.arange(5, dtype=np.float32)[None, :, None],
+            "action": np.array([[1, 0, 1, 0, 0]]),
+            "reward": np.array([[[0, 0], [1, 10], [2, 20], [3, 30], [0, 0]]], np.float32),
+            "discount": np.array([[1, 1, 1, 0, 0]], np.float32),
+            "mask": np.array([[1, 1, 1, 0, 0]], np.float32),
+            "arm": np.array([[2, 2, 2, 0, 0]], np.float32),
+        },
+        "keys": [0],
+        "priorities": [1.0],
+    }
+    contents = replay_contents({"loop": {"components": {"replay": replay}}}, "0123456789")
+    (episode,) = sequence_fragments(contents, burn_in=1, period=2)
+    np.testing.assert_array_equal(episode.rewards, [1, 2, 3])  # extrinsic only
+    np.testing.assert_array_equal(episode.terminations, [False, False, True])
+    np.testing.assert_array_equal(episode.extras["arm"], [2, 2, 2, 2])  # last row repeats
+
+
 @pytest.mark.parametrize(
     "replay, fragment",
     [
         (
             {
                 "contents": {
-                    "reward": np.zeros((1, 4, 2)),
+                    "reward": np.zeros((1, 4, 3)),
                     **{k: np.zeros((1, 4)) for k in ("observation", "action", "discount", "mask")},
                 },
                 "keys": [0],
                 "priorities": [1.0],
             },
-            "several rewards per step",
+            "neither R2D2",
         ),  # fmt: skip
         ({}, "holds no replay contents"),
         ({"contents": {"observation": np.zeros(2)}}, "not a uniform replay"),
@@ -261,3 +286,27 @@ def test_record_from_an_r2d2_run(cli, agent_dir):
     sidecar = read_sidecar(agent_storage(agent_dir) / "r2d2-v0")
     # at most the 400 steps acted; those of sequences still open at the end are missing
     assert 300 < sidecar["steps"] <= 400
+
+
+def test_record_from_an_agent57_run_keeps_extrinsic_rewards_and_arms(cli, agent_dir, monkeypatch):
+    import minari
+
+    from agentos.datasets.storage import agent_storage, read_sidecar
+
+    assert cli("install", "agent57", "cartpole", "--agent", agent_dir)[0] == 0
+    tiny = [p for p in TINY_AGENT57 if not p.startswith(("environment.length", "loop."))]
+    code, _, err = cli(
+        "learn", "--steps", 300, "-p", "loop.min_replay_size=100000", "-p", "loop.eval_every=0",
+        *(arg for p in tiny for arg in ("-p", p)), "--agent", agent_dir,
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = cli(
+        "record", "--from-run", "latest", "--dataset", "a57-v0", "--agent", agent_dir
+    )
+    assert code == 0, err
+    assert 200 < read_sidecar(agent_storage(agent_dir) / "a57-v0")["steps"] <= 300
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(agent_storage(agent_dir)))
+    for ep in minari.load_dataset("a57-v0").iterate_episodes():
+        assert set(np.unique(ep.rewards)) <= {1.0}  # CartPole's extrinsic reward, no novelty
+        assert set(ep.infos) == {"arm"} and len(ep.infos["arm"]) == len(ep.rewards) + 1
+        assert 0 <= ep.infos["arm"].min() and ep.infos["arm"].max() < 3  # network.num_arms=3
