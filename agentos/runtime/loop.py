@@ -49,6 +49,9 @@ _eval_seed = eval_seed
 
 log = logging.getLogger(__name__)
 
+LONG_EVAL_EPISODE = 100_000
+"""Steps after which an evaluation episode that has not ended is warned about (once)."""
+
 
 @dataclass(frozen=True)
 class LoopParams:
@@ -207,6 +210,8 @@ class Loop:
         quota = [episodes // n + (1 if i < episodes % n else 0) for i in range(n)]
         returns: list[list[float]] = [[] for _ in range(n)]
         ep_ret = np.zeros(n, np.float64)
+        ep_len = np.zeros(n, np.int64)
+        warned = False
         obs = env.reset(seed=eval_seed(self.seed, self.counters.evaluations))
         extras = self.actor.initial_extras(n)
         if self.trace is not None:
@@ -215,6 +220,8 @@ class Loop:
         if film is not None:
             film.start(env, np.array([q > 0 for q in quota]))
         while any(len(r) < q for r, q in zip(returns, quota, strict=True)):
+            if self.hooks.interrupted():  # Ctrl-C or kill: an episode may never end
+                raise KeyboardInterrupt("interrupted during an evaluation")
             action, extras = self.actor.select_action(
                 obs, extras, explore=False, env_steps=self.counters.env_steps
             )
@@ -227,11 +234,21 @@ class Loop:
             if self.trace is not None:
                 self.trace.record(counting, action, step, extras, info)
             ep_ret += step.reward
+            ep_len += 1
             done = step.terminated | step.truncated
             for i in np.flatnonzero(done):
                 if len(returns[i]) < quota[i]:
                     returns[i].append(float(ep_ret[i]))
                 ep_ret[i] = 0.0
+                ep_len[i] = 0
+            if not warned and ep_len.max() >= LONG_EVAL_EPISODE:
+                warned = True
+                log.warning(
+                    "an evaluation episode has run %d steps without ending: the environment "
+                    "may have no time limit, and the greedy policy may never end it. Stop "
+                    "with Ctrl-C and set one: -p environment.max_episode_steps=N",
+                    int(ep_len.max()),
+                )
             if film is not None:
                 still = np.array([len(r) < q for r, q in zip(returns, quota, strict=True)])
                 film.record(counting, still, env, step, info)
@@ -351,7 +368,12 @@ class Loop:
             c.env_steps,
         )
         if not self.eval_history or self.eval_history[-1]["env_steps"] != c.env_steps:
-            self.evaluate(p.eval_episodes)
+            try:
+                self.evaluate(p.eval_episodes)
+            except KeyboardInterrupt:  # the steps are done: keep them
+                log.warning("interrupted in the final evaluation: writing a checkpoint")
+                self.hooks.on_checkpoint(self.state_dict(), final=True)
+                raise
         self.hooks.on_checkpoint(self.state_dict(), final=True)
         return c
 

@@ -158,3 +158,68 @@ def test_time_based_checkpoints(monkeypatch):
     loop, _, _ = _loop(params, hooks)
     loop.learn(40)
     assert [final for _, final in hooks.checkpoints] == [True]  # by steps only: just the end
+
+
+class StuckActor(RightActor):
+    """Walks left forever: with a corridor that never cuts episodes, none ends."""
+
+    def select_action(self, observation, extras, *, explore, env_steps):
+        return np.zeros(len(observation), np.int64), extras
+
+
+class InterruptAfter(Recorder):
+    """A Ctrl-C (or kill) arriving after ``calls`` checks of the interrupt flag."""
+
+    def __init__(self, calls):
+        super().__init__()
+        self.calls = calls
+
+    def interrupted(self):
+        self.calls -= 1
+        return self.calls < 0
+
+
+def _stuck_loop(hooks):
+    never = CorridorParams(length=3, max_steps=10**9)
+    loop = Loop(
+        environment=Corridor(never, _ctx("environment")),
+        actor=StuckActor(),
+        learner=None,
+        params=LoopParams(eval_every=0, eval_episodes=1, log_every=10),
+        make_eval_env=lambda: Corridor(never, _ctx("eval")),
+        seed=0,
+        hooks=hooks,
+    )
+    return loop
+
+
+def test_an_interrupt_stops_an_evaluation_episode_that_never_ends():
+    import pytest
+
+    loop = _stuck_loop(InterruptAfter(50))
+    with pytest.raises(KeyboardInterrupt):
+        loop.evaluate(1)
+
+
+def test_an_interrupt_in_the_final_evaluation_keeps_the_steps():
+    import pytest
+
+    hooks = InterruptAfter(30)  # 20 checks in the learn steps, then 10 in the evaluation
+    loop = _stuck_loop(hooks)
+    with pytest.raises(KeyboardInterrupt):
+        loop.learn(20)
+    assert hooks.checkpoints == [(20, True)]
+
+
+def test_a_long_evaluation_episode_is_warned_about(monkeypatch, caplog):
+    import agentos.runtime.loop as loop_module
+
+    monkeypatch.setattr(loop_module, "LONG_EVAL_EPISODE", 20)
+    loop = _stuck_loop(InterruptAfter(60))
+    with caplog.at_level("WARNING", logger="agentos.runtime.loop"):
+        try:
+            loop.evaluate(1)
+        except KeyboardInterrupt:
+            pass
+    warnings = [r.getMessage() for r in caplog.records if "without ending" in r.getMessage()]
+    assert len(warnings) == 1 and "environment.max_episode_steps" in warnings[0]
