@@ -9,7 +9,9 @@ The pipeline for every copy, in this order:
    ``agentos.envs.atari``);
 3. the spec's ``wrappers:``, in order (``agentos.envs.wrappers``);
 4. ``preprocessing: auto`` and observations that are not a Box: one flat float32 vector
-   (``agentos.envs.observations``).
+   (``agentos.envs.observations``);
+5. a ``Discrete(n, start=s)`` action space with ``s != 0``: actions numbered from 0, as every
+   agent numbers them (``zero_based_actions``).
 
 ``EnvFactory`` is picklable, so ``vectorization: async`` subprocesses make their own copies
 (a class from a file of the agent folder is imported again there, by path).
@@ -196,8 +198,41 @@ class EnvFactory:
         if p.preprocessing == "auto" and needs_flattening(env.observation_space):
             env = flat_observation_wrapper(env)
             applied.append("FlatObservation")
+        start = _discrete_start(env.action_space)
+        if start:
+            env = zero_based_actions(env)
+            applied.append(f"ZeroBasedActions(start={start})")
         self.applied = applied
         return env
+
+
+def _discrete_start(space: Any) -> int:
+    """The first action of a ``Discrete`` space (0 for every other space)."""
+    from gymnasium import spaces
+
+    return int(space.start) if isinstance(space, spaces.Discrete) else 0
+
+
+def zero_based_actions(env: Any) -> Any:
+    """``env`` with its ``Discrete(n, start=s)`` actions numbered ``0..n-1``: agents index
+    actions from 0 (one Q-value per action), so action ``a`` steps ``env`` with ``a + s``."""
+    import gymnasium
+    from gymnasium import spaces
+
+    inner_space = env.action_space
+    start = int(inner_space.start)
+
+    class ZeroBasedActions(gymnasium.ActionWrapper):
+        """Discrete actions from 0, whatever the environment's first action is."""
+
+        def __init__(self, inner: Any):
+            super().__init__(inner)
+            self.action_space = spaces.Discrete(int(inner_space.n))
+
+        def action(self, action: Any) -> Any:
+            return inner_space.dtype.type(int(action) + start)
+
+    return ZeroBasedActions(env)
 
 
 def _call_args(kwargs: dict[str, Any]) -> str:
