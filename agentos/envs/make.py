@@ -240,20 +240,66 @@ def _call_args(kwargs: dict[str, Any]) -> str:
 
 
 def check_environment(env: Any, name: str) -> None:
-    """gymnasium's env checker on a user's environment; a failed check is an AgentOSError."""
+    """gymnasium's env checker on a user's environment; a failed check is an AgentOSError,
+    and so is a reward that is not a number (None, a string) or is NaN: nothing could learn
+    from it. The checker's other warnings are logged once each."""
     from gymnasium.utils.env_checker import check_env
 
+    fix = (
+        "make reset/step follow the gymnasium.Env API (see gymnasium.utils.env_checker."
+        "check_env), or set environment.params.check_env: false to skip the check"
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             check_env(env, skip_render_check=True)
+            failure = None
         except Exception as e:  # the checker asserts; any failure names the check
-            message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise AgentOSError(
-                f"environment {name} fails gymnasium's env checker: {message}",
-                fix="make reset/step follow the gymnasium.Env API (see "
-                "gymnasium.utils.env_checker.check_env), or set environment.params."
-                "check_env: false to skip the check",
-            ) from None
-    for w in caught[:5]:
-        logger.warning("env checker (%s): %s", name, str(w.message).strip())
+            failure = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    notes = list(dict.fromkeys(_plain(str(w.message)) for w in caught))
+    # a NaN reward also fails the determinism check (NaN != NaN): name the cause
+    failure = next((n for n in notes if n.startswith(_BAD_REWARDS)), failure)
+    if failure is not None:
+        detail = "; ".join(n for n in notes if n != failure and "expecting" in n)[:400]
+        if "not within the observation space" in failure and not detail:
+            detail = _observation_mismatch(env)
+        raise AgentOSError(
+            f"environment {name} fails gymnasium's env checker: {failure}"
+            + (f" ({detail})" if detail else ""),
+            fix=fix,
+        )
+    for note in notes[:5]:
+        logger.warning("env checker (%s): %s", name, note)
+
+
+_BAD_REWARDS = ("The reward returned by `step()` must be", "The reward is a NaN value")
+"""Checker warnings about rewards no agent can learn from: refused, not just logged."""
+
+
+def _plain(message: str) -> str:
+    """A checker warning without its terminal colours and ``WARN:`` prefix."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", message).strip()
+    return text.removeprefix("WARN:").strip()
+
+
+def _observation_mismatch(env: Any) -> str:
+    """What differs between ``reset()``'s observation and a Box observation space."""
+    import numpy as np
+    from gymnasium import spaces
+
+    space = env.observation_space
+    try:
+        observation = np.asarray(env.reset(seed=0)[0])
+    except Exception:  # a reset that fails says so itself, elsewhere
+        return ""
+    if not isinstance(space, spaces.Box):
+        return ""
+    if observation.shape != space.shape:
+        return f"reset() returned shape {observation.shape}, the space has {space.shape}"
+    if observation.dtype != space.dtype:
+        return f"reset() returned dtype {observation.dtype}, the space has {space.dtype}"
+    if observation.dtype.kind == "f" and np.isnan(observation).any():
+        return "reset() returned NaN values"
+    return f"reset() returned values outside the space's bounds, {space}"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import pytest
 
 from agentos.envs.gym_env import environment_for_class
+from agentos.envs.make import check_environment
+from agentos.errors import AgentOSError
 
 
 class FromOne(gym.Env):
@@ -34,3 +37,76 @@ def test_discrete_actions_from_one_are_numbered_from_zero():
     for action, stepped in ((0, 1), (2, 3)):
         observation, *_ = env.step(np.int64(action))
         assert observation[0] == stepped
+
+
+class Plain(gym.Env):
+    """Three float32 values in [-1, 1]; subclasses get one thing wrong."""
+
+    def __init__(self):
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+
+    def observation(self):
+        return np.zeros(3, np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return self.observation(), {}
+
+    def step(self, action):
+        return self.observation(), self.reward(), False, False, {}
+
+    def reward(self):
+        return 0.0
+
+
+class Float64(Plain):
+    def observation(self):
+        return np.zeros(3, np.float64)
+
+
+class WrongShape(Plain):
+    def observation(self):
+        return np.zeros(4, np.float32)
+
+
+class NoReward(Plain):
+    def reward(self):
+        return None
+
+
+class NanReward(Plain):
+    def reward(self):
+        return float("nan")
+
+
+class ListObservation(Plain):
+    def observation(self):
+        return [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    "env, fragments",
+    [
+        (Float64, ["not within the observation space", "dtype float64, the space has float32"]),
+        (WrongShape, ["not within the observation space", "shape (4,)", "the space has (3,)"]),
+        (NoReward, ["reward returned by `step()` must be", "NoneType"]),
+        (NanReward, ["The reward is a NaN value"]),
+    ],
+)
+def test_a_failed_check_says_what_differs(env, fragments):
+    with pytest.raises(AgentOSError) as e:
+        check_environment(env(), env.__name__)
+    message = str(e.value)
+    assert f"environment {env.__name__} fails gymnasium's env checker" in message
+    assert "\x1b[" not in message and "check_env: false" in message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_checker_warnings_are_logged_once_without_colours(caplog):
+    with caplog.at_level("WARNING", logger="agentos.envs.make"):
+        check_environment(ListObservation(), "ListObservation")
+    notes = [r.getMessage() for r in caplog.records]
+    assert notes and len(notes) == len(set(notes))
+    assert all("\x1b[" not in n and "WARN:" not in n for n in notes), notes
