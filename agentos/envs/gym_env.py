@@ -79,6 +79,17 @@ class GymParams:
             raise AgentOSError(
                 f"num_envs must be >= 1, got {self.num_envs}", fix="set num_envs to 1 or more"
             )
+        if self.max_episode_steps is not None and self.max_episode_steps < 1:
+            raise AgentOSError(
+                f"max_episode_steps must be >= 1, got {self.max_episode_steps}",
+                fix="set max_episode_steps to 1 or more, or remove it to keep the "
+                "environment's own time limit",
+            )
+        if self.async_workers < 0:
+            raise AgentOSError(
+                f"async_workers must be >= 0, got {self.async_workers}",
+                fix="set async_workers to 0 (one per CPU core) or more",
+            )
         parse_wrappers(self.wrappers)
 
     def gym_id(self) -> str:

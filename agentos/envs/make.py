@@ -157,6 +157,7 @@ class EnvFactory:
                 kwargs = base_kwargs(kwargs)
             if p.render_mode:
                 kwargs.setdefault("render_mode", p.render_mode)
+                _check_render_mode(p.render_mode, p.gym_id())
             return make_gym(p.gym_id(), p.max_episode_steps, kwargs)
         cls = self._class()
         kwargs = p.constructor_kwargs()
@@ -233,6 +234,33 @@ def zero_based_actions(env: Any) -> Any:
             return inner_space.dtype.type(int(action) + start)
 
     return ZeroBasedActions(env)
+
+
+def _check_render_mode(mode: str, env_id: str) -> None:
+    """Refuse a render_mode the registered environment does not list (gymnasium only warns,
+    then renders nothing or fails at the first frame)."""
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    try:
+        spec = gym.spec(register_plugins(env_id))
+        creator = (
+            load_env_creator(spec.entry_point)
+            if isinstance(spec.entry_point, str)
+            else spec.entry_point
+        )
+        metadata = getattr(creator, "metadata", None)
+        modes = list(metadata.get("render_modes") or []) if isinstance(metadata, dict) else []
+    except Exception:  # an unknown id or entry point is reported by make_gym
+        return
+    # gymnasium also takes "human" for an rgb_array env and "MODE_list" for MODE
+    allowed = {*modes, *(f"{m}_list" for m in modes), *(["human"] if "rgb_array" in modes else [])}
+    if modes and mode not in allowed:
+        raise AgentOSError(
+            f"render_mode '{mode}' is not one of {env_id}'s render modes: {', '.join(modes)}",
+            fix="set environment.render_mode to one of them (rgb_array films episodes), or "
+            "remove it",
+        )
 
 
 def _call_args(kwargs: dict[str, Any]) -> str:

@@ -110,3 +110,13 @@ def test_checker_warnings_are_logged_once_without_colours(caplog):
     notes = [r.getMessage() for r in caplog.records]
     assert notes and len(notes) == len(set(notes))
     assert all("\x1b[" not in n and "WARN:" not in n for n in notes), notes
+
+
+def test_a_render_mode_the_environment_lacks_is_refused():
+    from agentos.envs.gym_env import GymEnvironment, GymParams
+
+    with pytest.raises(AgentOSError, match="render_mode 'nope' is not one of CartPole-v1's") as e:
+        GymEnvironment.spaces(GymParams(render_mode="nope"))
+    assert "human, rgb_array" in str(e.value)
+    for mode in ("rgb_array", "rgb_array_list", "human"):  # what gymnasium.make accepts
+        GymEnvironment.spaces(GymParams(render_mode=mode))
