@@ -41,7 +41,11 @@ def get_suite(name: str, spec_suites: Mapping[str, Any], where: str) -> Suite:
     if name in spec_suites:
         raw = spec_suites[name]
         if not isinstance(raw, Mapping):
-            raise AgentOSError("a suite must be a mapping", where=f"{where}: bench.{name}")
+            raise AgentOSError(
+                f"a suite must be a mapping, got {type(raw).__name__}",
+                where=f"{where}: bench.{name}",
+                fix=f"e.g. bench: {{{name}: {{envs: [agent], seeds: [0, 1], steps: 20000}}}}",
+            )
         return build_params(Suite, dict(raw), f"{where}: bench.{name}")
     if name in BUILTIN_SUITES:
         return build_params(Suite, BUILTIN_SUITES[name], f"builtin suite {name}")

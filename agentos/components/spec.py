@@ -112,6 +112,11 @@ def find_spec_file(path: str | Path = ".") -> Path:
     """The agentos.yaml for ``path`` (a folder or the file itself)."""
     p = Path(path).expanduser().resolve()
     candidate = p if p.suffix in (".yaml", ".yml") else p / SPEC_FILENAME
+    if candidate.is_dir():
+        raise SpecError(
+            f"{candidate} is a folder, not an agent spec file",
+            fix="remove or rename that folder, then run `agentos init` in the agent folder",
+        )
     if not candidate.is_file():
         raise SpecError(
             f"no agent spec found at {candidate}",
@@ -197,13 +202,32 @@ def parse_spec(data: Mapping[str, Any], path: Path) -> AgentSpec:
         components[str(name)] = _parse_component(str(name), entry, path)
     loop = data.get("loop") or {}
     if not isinstance(loop, Mapping):
-        raise SpecError("'loop' must be a mapping of parameters", where=f"{path}: loop")
+        raise SpecError(
+            "'loop' must be a mapping of parameters",
+            where=f"{path}: loop",
+            fix="e.g. loop: {eval_episodes: 10, min_replay_size: 1000}",
+        )
     registries = data.get("registries") or []
     if not isinstance(registries, list) or not all(isinstance(r, str) for r in registries):
-        raise SpecError("'registries' must be a list of paths or URLs", where=f"{path}: registries")
+        raise SpecError(
+            "'registries' must be a list of paths or URLs",
+            where=f"{path}: registries",
+            fix="e.g. registries: [../my-registry.yaml, git+file:///path/repo], or []",
+        )
     bench = data.get("bench") or {}
     if not isinstance(bench, Mapping):
-        raise SpecError("'bench' must be a mapping of suite name -> suite", where=f"{path}: bench")
+        raise SpecError(
+            "'bench' must be a mapping of suite name -> suite",
+            where=f"{path}: bench",
+            fix="e.g. bench: {quick: {envs: [agent], seeds: [0, 1], steps: 20000}}",
+        )
+    name = data.get("name")
+    if name is not None and not isinstance(name, (str, int, float)):
+        raise SpecError(
+            f"'name' must be a text, got {type(name).__name__}",
+            where=f"{path}: name",
+            fix="e.g. name: my_agent (or remove it to use the folder's name)",
+        )
     defaults = parse_defaults(data.get("defaults"), SpecError, str(path))
     return AgentSpec(
         path=path,
@@ -258,8 +282,11 @@ def _parse_component(name: str, entry: Any, path: Path) -> ComponentSpec:
     where = f"components.{name}"
     if not isinstance(entry, Mapping):
         raise SpecError(
-            f"component '{name}' must be a mapping (source, module, class, params, depends)",
+            f"component '{name}' must be a mapping (source, module, class, params, depends), "
+            f"got {type(entry).__name__}",
             where=f"{path}: {where}",
+            fix=f"install it with `agentos install NAME`, or write `{name}: {{source: local, "
+            "module: file.py, class: Class}`",
         )
     for key in entry:
         if key not in COMPONENT_KEYS:
@@ -281,7 +308,11 @@ def _parse_component(name: str, entry: Any, path: Path) -> ComponentSpec:
             )
     params = entry.get("params") or {}
     if not isinstance(params, Mapping):
-        raise SpecError("'params' must be a mapping", where=f"{path}: {where}.params")
+        raise SpecError(
+            f"'params' must be a mapping of parameter -> value, got {type(params).__name__}",
+            where=f"{path}: {where}.params",
+            fix="e.g. params: {learning_rate: 0.001} (see `agentos show` for the parameters)",
+        )
     depends = entry.get("depends") or {}
     if isinstance(depends, list):
         depends = {str(d): str(d) for d in depends}

@@ -44,3 +44,14 @@ def test_bench_detects_planted_regression(agent_dir, cli):
     assert [c["label"] for c in curves] == ["baseline", "now"]
     assert curves[0]["steps"] == curves[1]["steps"] == [10000]
     assert curves[1]["mean"][0] < curves[0]["mean"][0]  # the planted regression, drawn
+
+
+def test_a_suite_that_is_not_a_mapping_names_a_fix():
+    import pytest
+
+    from agentos.bench.suites import get_suite
+    from agentos.errors import AgentOSError
+
+    with pytest.raises(AgentOSError, match="a suite must be a mapping, got list") as e:
+        get_suite("quick", {"quick": [1]}, "agentos.yaml")
+    assert e.value.where == "agentos.yaml: bench.quick" and "steps: 20000" in (e.value.fix or "")

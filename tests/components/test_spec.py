@@ -69,3 +69,31 @@ def test_invalid_defaults_name_the_key(tmp_path, defaults, message, key):
 def test_misspelt_defaults_key_suggests(tmp_path):
     with pytest.raises(SpecError, match="did you mean 'defaults'"):
         parse_spec({"components": {}, "default": {}}, tmp_path / "agentos.yaml")
+
+
+C = {"module": "m.py", "class": "C"}
+
+
+@pytest.mark.parametrize(
+    "data, where",
+    [
+        ({"components": {"actor": "dqn_actor"}}, "components.actor"),
+        ({"components": {"actor": {**C, "params": [1, 2]}}}, "components.actor.params"),
+        ({"components": {}, "loop": 5}, "loop"),
+        ({"components": {}, "registries": "foo"}, "registries"),
+        ({"components": {}, "registries": [123]}, "registries"),
+        ({"components": {}, "bench": [1]}, "bench"),
+        ({"components": {}, "name": [1]}, "name"),
+    ],
+)
+def test_wrong_shapes_name_the_key_and_a_fix(tmp_path, data, where):
+    with pytest.raises(SpecError) as e:
+        parse_spec(data, tmp_path / "agentos.yaml")
+    assert e.value.where == f"{tmp_path / 'agentos.yaml'}: {where}"
+    assert e.value.fix, str(e.value)
+
+
+def test_a_folder_named_agentos_yaml_is_not_a_missing_spec(tmp_path):
+    (tmp_path / "agentos.yaml").mkdir()
+    with pytest.raises(SpecError, match="is a folder, not an agent spec file"):
+        load_spec(tmp_path)
