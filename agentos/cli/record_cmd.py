@@ -116,9 +116,20 @@ def learn_offline(
     """`agentos learn --offline`: ``steps`` learner updates on the agent's dataset."""
     from agentos.api import load_agent
     from agentos.cli.console import console
+    from agentos.errors import AgentOSError, ParameterError
 
     overrides = list(param or []) + ([f"replay.dataset={dataset}"] if dataset else [])
-    loaded = load_agent(agent, overrides)
+    try:
+        loaded = load_agent(agent, overrides)
+    except ParameterError as e:
+        if not dataset or not str(e.where or "").endswith("components.replay.params.dataset"):
+            raise
+        raise AgentOSError(
+            f"the agent's replay cannot read the dataset '{dataset}': it is filled only by acting",
+            where="agentos learn --offline --dataset",
+            fix="install an offline learner, whose replay reads datasets: `agentos install "
+            "cql` (or bc, r2d2_cql), then run this command again",
+        ) from None
     hooks = UpdateProgressHooks(steps)
     try:
         with hooks:
