@@ -88,3 +88,21 @@ def check_counts(
         require_at_least(
             "seed", seed, 0, where="seed", fix="use a seed of 0 or more (gymnasium needs it)"
         )
+
+
+def check_batch_fits(batch_size: int, replay: Any, *, needed: int | None = None) -> None:
+    """Refuse a learner whose first update needs more items than its replay can ever hold
+    (``needed``, default ``batch_size``): it would act for the whole run and never learn.
+    Only replays with a ``capacity`` parameter are checked (a dataset's size is checked
+    where it is read)."""
+    capacity = getattr(getattr(replay, "params", None), "capacity", None)
+    need = int(batch_size if needed is None else needed)
+    if isinstance(capacity, int) and not isinstance(capacity, bool) and need > capacity:
+        why = f"learner.batch_size={batch_size}" + (
+            f" (and min_replay_sequences: {need} items)" if need != batch_size else ""
+        )
+        raise ParameterError(
+            f"{why} is more than replay.capacity={capacity} can hold: the learner would never "
+            "take an update",
+            fix=f"raise -p replay.capacity to {need} or more, or lower -p learner.batch_size",
+        )

@@ -359,6 +359,14 @@ class Loop:
             log.warning("interrupted at %d env steps: writing a checkpoint", c.env_steps)
             self.hooks.on_checkpoint(self.state_dict(), final=True)
             raise
+        if self.learner is not None and p.samples_per_insert > 0 and c.learner_updates == 0:
+            log.warning(
+                "the learner took no update in %d env steps: it starts after "
+                "loop.min_replay_size=%d env steps, once the replay holds a batch. Learn for "
+                "more --steps, or lower -p loop.min_replay_size",
+                c.env_steps,
+                p.min_replay_size,
+            )
         self.hooks.on_metrics(
             {
                 "train/env_steps": float(c.env_steps),

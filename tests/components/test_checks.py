@@ -49,3 +49,15 @@ def test_defaults_and_zero_meaning_only_at_the_end_pass() -> None:
 def test_parameter_fix_names_the_override() -> None:
     fix = parameter_fix("capacity must be >= 1, got 0", "a.yaml: components.replay.params")
     assert "-p replay.capacity=VALUE" in fix and "components.replay.params.capacity" in fix
+
+
+def test_batch_fits_the_replay_capacity_parameter() -> None:
+    from types import SimpleNamespace
+
+    from agentos.components.checks import check_batch_fits
+
+    replay = SimpleNamespace(params=SimpleNamespace(capacity=10))
+    check_batch_fits(10, replay)
+    with pytest.raises(ParameterError, match="batch_size=11 is more than replay.capacity=10"):
+        check_batch_fits(11, replay)
+    check_batch_fits(11, SimpleNamespace(capacity=5, params=None))  # a dataset: checked elsewhere

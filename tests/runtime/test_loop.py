@@ -223,3 +223,17 @@ def test_a_long_evaluation_episode_is_warned_about(monkeypatch, caplog):
             pass
     warnings = [r.getMessage() for r in caplog.records if "without ending" in r.getMessage()]
     assert len(warnings) == 1 and "environment.max_episode_steps" in warnings[0]
+
+
+def test_a_learn_without_any_update_is_warned_about(caplog):
+    params = LoopParams(samples_per_insert=1.0, min_replay_size=1000, eval_every=0, log_every=10)
+    loop, _, learner = _loop(params)
+    with caplog.at_level("WARNING", logger="agentos.runtime.loop"):
+        loop.learn(40)
+    assert learner.updates == 0
+    assert any("loop.min_replay_size=1000" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    loop, _, _ = _loop(LoopParams(samples_per_insert=1.0, min_replay_size=0, eval_every=0))
+    with caplog.at_level("WARNING", logger="agentos.runtime.loop"):
+        loop.learn(40)
+    assert not any("no update" in r.getMessage() for r in caplog.records)

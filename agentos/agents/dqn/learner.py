@@ -18,6 +18,7 @@ import optax
 
 from agentos.agents.dqn.losses import batched_double_q_loss
 from agentos.agents.target_learner import LearnerState, TargetNetworkLearner
+from agentos.components.checks import check_batch_fits
 from agentos.errors import ParameterError
 from agentos.runtime.roles import BuildContext
 
@@ -142,6 +143,7 @@ class DQNLearner(TargetNetworkLearner):
         self.network = network
         self.replay = replay
         self.batch_size = int(params.batch_size)
+        check_batch_fits(self.batch_size, replay)
         replay_params = getattr(replay, "params", None)
         replay_gamma = getattr(replay_params, "gamma", params.gamma)
         if getattr(replay_params, "n_step", 1) > 1 and replay_gamma != params.gamma:

@@ -58,6 +58,7 @@ from agentos.agents.r2d2.adder import (
 )
 from agentos.agents.r2d2.network import RecurrentQModule, unroll
 from agentos.agents.target_learner import LearnerState, TargetNetworkLearner
+from agentos.components.checks import check_batch_fits
 from agentos.errors import AgentOSError, ParameterError
 from agentos.runtime.roles import BuildContext
 
@@ -385,6 +386,9 @@ class R2D2Learner(SequenceLearner):
         self.network = network
         self.replay = replay
         self.batch_size = int(params.batch_size)
+        check_batch_fits(
+            self.batch_size, replay, needed=max(self.batch_size, params.min_replay_sequences)
+        )
         self.extra_fields = (MU,) if params.loss == "retrace" else ()
         self.config = UpdateConfig(
             burn_in=int(params.burn_in),

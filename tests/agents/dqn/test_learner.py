@@ -147,3 +147,13 @@ def test_bad_params_are_rejected():
         DQNLearner.Params(gamma=1.5)
     with pytest.raises(ParameterError, match="target_update_period"):
         DQNLearner.Params(target_update_period=0)
+
+
+def test_a_batch_larger_than_the_replay_is_refused():
+    # replay.capacity=10 with batch_size=64 learned for the whole run with 0 updates
+    with pytest.raises(ParameterError, match=r"batch_size=64 is more than replay.capacity=10"):
+        network = QNetwork(QNetwork.Params(hidden_sizes=(4,)), context("network"))
+        replay = UniformReplay(UniformReplay.Params(capacity=10), context("replay"))
+        DQNLearner(
+            DQNLearner.Params(batch_size=64), context("learner"), network=network, replay=replay
+        )

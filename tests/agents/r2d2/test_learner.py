@@ -242,3 +242,14 @@ def test_invalid_parameters_are_errors():
         R2D2Learner.Params(trace_length=4, n_step=4)
     with pytest.raises(ParameterError, match="discount"):
         R2D2Learner.Params(discount=1.5)
+
+
+def test_a_batch_larger_than_the_replay_is_refused():
+    import pytest
+
+    from agentos.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"batch_size=64 is more than replay.capacity=32"):
+        make(batch_size=64)
+    with pytest.raises(ParameterError, match=r"min_replay_sequences: 40 items"):
+        make(min_replay_sequences=40)
