@@ -154,9 +154,11 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
         role = getattr(cls, "role", None)
         if role not in ROLES:
             raise GraphError(
-                f"class {cls.__name__} has role {role!r}, not one of {', '.join(ROLES)}",
+                f"class {cls.__name__} is not an agentos component"
+                + (f" (its role {role!r} is not one of {', '.join(ROLES)})" if role else ""),
                 where=f"{where_file}: components.{name}.class",
-                fix="subclass one of agentos.runtime.roles (Environment, Actor, Learner, ...)",
+                fix="subclass one of agentos.runtime.roles (Environment, Actor, Learner, ...), "
+                "or gymnasium.Env for an environment",
             )
 
     tree = {name: dict(c.params) for name, c in spec.components.items()}

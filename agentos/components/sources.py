@@ -342,6 +342,13 @@ def load_component_class(cspec: ComponentSpec, agent_dir: Path) -> type:
         module = import_file(path, cspec.source)
         origin = str(path)
     cls = getattr(module, cspec.class_name, None)
+    if cls is not None and not isinstance(cls, type):
+        raise SpecError(
+            f"'{cspec.class_name}' in {origin} is a {type(cls).__name__}, not a class",
+            where=f"{agent_dir / SPEC_FILENAME}: {cspec.where}.class",
+            fix="name a class: a subclass of one of agentos.runtime.roles (Environment, Actor, "
+            "Learner, ...) or, for the environment, of gymnasium.Env",
+        )
     if not isinstance(cls, type):
         defined = sorted(
             k

@@ -134,3 +134,11 @@ def test_spec_defaults_rank_between_params_and_dataclass_defaults(tmp_path, capl
     assert graph.full_params()["environment"]["num_envs"] == 2 and graph.num_envs == 2
     built = graph.build(seed=0)
     assert built.components["environment"].num_envs == 2
+
+
+def test_a_plain_class_is_not_a_component(tmp_path):
+    (tmp_path / "plain.py").write_text("class Plain:\n    pass\n")
+    spec = _spec(tmp_path, {"extra": {"module": "plain.py", "class": "Plain"}})
+    with pytest.raises(GraphError, match="class Plain is not an agentos component") as e:
+        load_graph(spec)
+    assert "role None" not in str(e.value) and "gymnasium.Env" in str(e.value)

@@ -149,3 +149,11 @@ def test_debug_logging_shows_the_real_exception(
     caplog.set_level(logging.DEBUG, logger="agentos.components.sources")
     with pytest.raises(ValueError, match="boom"):
         load_component_class(cspec(), tmp_path)
+
+
+def test_a_function_named_as_the_class_is_not_reported_missing(tmp_path: Path) -> None:
+    # was "class 'Comp' not found ... classes defined there: none"
+    (tmp_path / "comp.py").write_text("def Comp():\n    pass\n")
+    with pytest.raises(SpecError, match="'Comp' in .*comp.py is a function, not a class") as e:
+        load_component_class(cspec(), tmp_path)
+    assert "components.actor.class" in str(e.value) and "gymnasium.Env" in str(e.value)
