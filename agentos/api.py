@@ -194,6 +194,14 @@ class Agent:
             if state is not None:
                 loop.load_state_dict(state["loop"])
                 log.info("resumed run %s at %d env steps", resume_id, loop.counters.env_steps)
+                if loop.counters.env_steps >= steps:
+                    log.warning(
+                        "run %s is already at %d env steps, so --steps %d leaves nothing to "
+                        "learn: --steps is the total to reach, give more to continue",
+                        str(resume_id)[:8],
+                        loop.counters.env_steps,
+                        steps,
+                    )
             if video_every:
                 from agentos.viz.video import EpisodeFilm
 

@@ -326,6 +326,7 @@ class Loop:
         obs, extras = episodes.observation, episodes.extras
         ep_ret, ep_len = episodes.returns, episodes.lengths
         tally = self.tally(total_steps)
+        start = c.env_steps
         try:
             while c.env_steps < total_steps and not self.hooks.should_stop():
                 if self.hooks.interrupted():
@@ -359,7 +360,8 @@ class Loop:
             log.warning("interrupted at %d env steps: writing a checkpoint", c.env_steps)
             self.hooks.on_checkpoint(self.state_dict(), final=True)
             raise
-        if self.learner is not None and p.samples_per_insert > 0 and c.learner_updates == 0:
+        learns = self.learner is not None and p.samples_per_insert > 0
+        if learns and c.env_steps > start and not c.learner_updates:
             log.warning(
                 "the learner took no update in %d env steps: it starts after "
                 "loop.min_replay_size=%d env steps, once the replay holds a batch. Learn for "
