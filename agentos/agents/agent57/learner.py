@@ -64,6 +64,7 @@ from agentos.agents.r2d2.learner import (
     make_optimizer,
 )
 from agentos.agents.target_learner import LearnerState
+from agentos.components.checks import check_batch_fits
 from agentos.errors import AgentOSError, ParameterError
 from agentos.runtime.roles import BuildContext
 
@@ -344,6 +345,7 @@ class Agent57Learner(SequenceLearner):
         self.network = network
         self.replay = replay
         self.batch_size = int(params.batch_size)
+        check_batch_fits(self.batch_size, replay)
         self.config = UpdateConfig(
             burn_in=int(params.burn_in),
             num_arms=int(network.num_arms),

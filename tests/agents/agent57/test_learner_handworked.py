@@ -248,3 +248,14 @@ def test_importance_weights_with_the_bundle_exponents():
         expected = by_hand[batch.keys] / by_hand[batch.keys].max()
         np.testing.assert_allclose(batch.weights, expected, rtol=1e-6)
     assert seen == {0, 1, 2}
+
+
+def test_a_batch_larger_than_the_replay_is_refused():
+    from agentos.errors import ParameterError
+
+    replay = PrioritizedSequenceReplay(
+        PrioritizedSequenceReplay.Params(capacity=8), BuildContext("replay", 0, Path("."))
+    )
+    params = Agent57Learner.Params(burn_in=2, trace_length=3, batch_size=16)
+    with pytest.raises(ParameterError, match=r"batch_size=16 is more than replay.capacity=8"):
+        Agent57Learner(params, context("learner"), network=network(), replay=replay)
