@@ -44,7 +44,7 @@ def init(
     from agentos.errors import SpecError
 
     directory = directory.expanduser().resolve()
-    directory.mkdir(parents=True, exist_ok=True)
+    _make_folder(directory)
     spec_file = directory / SPEC_FILENAME
     if spec_file.exists() and not force:
         raise SpecError(
@@ -73,3 +73,29 @@ def init(
     console.print("  random_policy.py   a random actor (edit freely)")
     console.print("Next: `agentos run`, then `agentos install dqn cartpole && agentos learn`.")
     return 0
+
+
+def _make_folder(directory: Path) -> None:
+    """Create the agent folder, or say it cannot be created (not a tracking-store Fix)."""
+    import errno
+
+    from agentos.errors import AgentOSError
+
+    if directory.is_dir():
+        return
+    if directory.exists():
+        raise AgentOSError(
+            "is a file, not a folder",
+            where=str(directory),
+            fix="give a new or existing folder for the agent",
+        )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise  # the disk-full message says what to do
+        raise AgentOSError(
+            f"cannot create the agent folder: {e.strerror or e}",
+            where=str(directory),
+            fix="choose a folder you can write, e.g. one under your home folder",
+        ) from None
