@@ -64,6 +64,12 @@ def apply_overrides(
                 fix=f"components: {', '.join(out)}",
             )
         comp, name = parts
+        if not raw.strip():
+            raise ParameterError(
+                f"override '{item}' has an empty value",
+                where="-p/--param",
+                fix=f"write -p {key.strip()}=value (null for no value, '' for an empty string)",
+            )
         if comp not in out:
             close = difflib.get_close_matches(comp, list(out), n=1)
             raise ParameterError(

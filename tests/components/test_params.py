@@ -56,6 +56,13 @@ def test_override_of_unknown_component_suggests():
         apply_overrides({"learner": {}}, ["learner.lr"])
 
 
+def test_override_with_an_empty_value_says_so():
+    with pytest.raises(ParameterError, match="empty value") as e:
+        apply_overrides({"learner": {}}, ["learner.lr= "])
+    assert "-p learner.lr=value" in str(e.value)
+    assert apply_overrides({"learner": {}}, ["learner.lr=''"]) == {"learner": {"lr": ""}}
+
+
 def test_build_params_coerces_and_checks():
     p = build_params(P, {"lr": 1, "steps": 5e4, "hidden": [32, 32], "limit": None}, "w")
     assert p == P(lr=1.0, steps=50000, hidden=(32, 32), limit=None)
