@@ -38,6 +38,12 @@ def find_checkpoint(agent_dir: Path, ref: str) -> tuple[str, Path]:
                 fix="train first with `agentos learn`",
             )
         return files[-1].parent.name, files[-1]
+    if looks_like_path(ref):
+        raise CheckpointError(
+            f"'{ref}' is a file path: a checkpoint is chosen by run ID (or a unique prefix), "
+            "`latest` or `best`",
+            fix=_path_fix(agent_dir, ref),
+        )
     matches = [f for f in files if f.parent.name.startswith(ref)]
     if len(matches) == 1:
         return matches[0].parent.name, matches[0]
@@ -52,3 +58,24 @@ def find_checkpoint(agent_dir: Path, ref: str) -> tuple[str, Path]:
             fix="pick a learn run from `agentos runs`, or use --checkpoint latest",
         ) from None
     return run.run_id, Path(local)
+
+
+def looks_like_path(ref: str) -> bool:
+    """Whether a run reference was given as a file path (a run ID never has / or a suffix)."""
+    return any(c in ref for c in "/\\") or ref.lower().endswith((".msgpack", ".ckpt"))
+
+
+def _path_fix(agent_dir: Path, ref: str) -> str:
+    """Name the run that wrote ``ref`` when it is one of this agent's checkpoint files."""
+    path = Path(ref).expanduser()
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    root = (agent_dir / CHECKPOINT_DIR).resolve()
+    try:
+        parts = path.resolve().relative_to(root).parts
+    except (ValueError, OSError):
+        parts = ()
+    if len(parts) < 2:
+        return "give the ID of the run that wrote it (`agentos runs` lists them), or latest/best"
+    run_id = parts[0]
+    return f"that file is run {run_id[:8]}'s checkpoint: give {run_id[:8]} instead of its path"

@@ -27,6 +27,7 @@ from agentos.tracking.backend import (
     _store_exists,
     tracking_uri,
 )
+from agentos.tracking.checkpoints import looks_like_path
 from agentos.tracking.liveness import effective_status
 
 if TYPE_CHECKING:
@@ -198,6 +199,8 @@ def _resolve_run(client: MlflowClient, exp_id: str | None, run_id: str, agent: s
 
 
 def _lookup(agent_dir: Path, run_id: str, agent_name: str | None) -> tuple[MlflowClient, Run]:
+    if looks_like_path(run_id):
+        raise _not_found(f"'{run_id}' is a file path: a run is given by its ID (or a prefix)")
     name = _agent_name(agent_dir, agent_name)
     if not _store_exists(agent_dir):
         raise _not_found(f"agent '{name}' has no runs yet, so no run '{run_id}'")

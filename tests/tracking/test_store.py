@@ -308,6 +308,8 @@ def test_no_store_means_no_runs_and_no_db_created(make_agent_dir, monkeypatch):
     assert mark_stale_runs(agent) == []
     with pytest.raises(RunNotFoundError, match="no runs"):
         get_run(agent, "abcdef12")
+    with pytest.raises(RunNotFoundError, match="'/p/x.msgpack' is a file path"):
+        get_run(agent, "/p/x.msgpack")
     assert not (agent / "mlflow.db").exists()
 
 
