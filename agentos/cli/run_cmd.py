@@ -40,9 +40,14 @@ def run(
     from agentos.api import load_agent
     from agentos.cli.console import console, escape
 
-    result = load_agent(agent, param).run(
-        episodes, seed=seed, checkpoint=checkpoint, video=video, trace=trace, overlay=overlay
-    )
+    loaded = load_agent(agent, param)
+    try:
+        result = loaded.run(
+            episodes, seed=seed, checkpoint=checkpoint, video=video, trace=trace, overlay=overlay
+        )
+    except KeyboardInterrupt:
+        console.print("[yellow]Interrupted:[/] evaluation stopped, run marked KILLED.")
+        return 130
     returns = ", ".join(f"{r:.1f}" for r in result.eval_returns)
     console.print(f"returns: {returns}")
     if result.videos:
