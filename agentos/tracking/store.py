@@ -248,18 +248,23 @@ class RunTracker:
     def _log_params(self, params: Mapping[str, Any], existing: Mapping[str, str]) -> None:
         from mlflow.entities import Param
 
-        new, changed = [], []
+        new, changed, moves = [], [], []
         for key, value in params.items():
             text = _param_value(value)
             if key not in existing:
                 new.append(Param(str(key), text))
             elif existing[key] != text:
                 changed.append(str(key))
+                moves.append(f"{key} {existing[key]} -> {text}")
         if changed:
+            # The resumed run is built from the parameters given now; only MLflow's record
+            # of the run's params cannot change.
             logger.warning(
-                "run %s: params changed since it started, kept the first values: %s",
-                self.run_id,
-                ", ".join(changed),
+                "run %s continues with changed params: %s (the run's recorded params keep "
+                "the first values; the changed keys are in its tag "
+                "agentos.resume_changed_params)",
+                self.run_id[:8],
+                "; ".join(moves),
             )
             self.set_tags({"agentos.resume_changed_params": ", ".join(changed)})
         for chunk in _chunks(new, _MAX_PARAMS_PER_BATCH):

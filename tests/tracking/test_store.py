@@ -181,7 +181,7 @@ def test_context_manager_status_on_error(agent_dir, exc, status):
     assert d.metrics["train/loss"] == 1.0  # flushed before ending
 
 
-def test_resume_reopens_same_run_and_keeps_metrics(agent_dir):
+def test_resume_reopens_same_run_and_keeps_metrics(agent_dir, caplog):
     t = start(agent_dir)
     for step in range(3):
         t.log_metrics({"train/env_steps": step * 10}, step=step)
@@ -197,6 +197,10 @@ def test_resume_reopens_same_run_and_keeps_metrics(agent_dir):
     assert d.params["learner.learning_rate"] == "0.0003"  # first value kept
     assert d.params["new.key"] == "1"
     assert d.tags["agentos.resume_changed_params"] == "learner.learning_rate"
+    # the resumed run uses the new value: the warning says so, and which value was recorded
+    warning = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert "continues with changed params: learner.learning_rate 0.0003 -> 0.001" in warning
+    assert "recorded params keep the first values" in warning
     t2.log_metrics({"train/env_steps": 30}, step=3)
     t2.end()
     history = metric_history(agent_dir, t.run_id, "train/env_steps")
