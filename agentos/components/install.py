@@ -28,6 +28,7 @@ from agentos.components.install_checks import (
 from agentos.components.registry import GYM_PREFIX, RegistryEntry, load_registries, normalise
 from agentos.components.sources import component_files, content_hash
 from agentos.components.spec import (
+    AgentSpec,
     ComponentSpec,
     find_spec_file,
     parse_spec,
@@ -119,6 +120,7 @@ def install(
     spec = parse_spec(raw, spec_file)
     save_raw(spec_file, raw)
     _warn_missing_dependencies(spec.components, list(plan))
+    _warn_incompatible_spaces(spec)
     return list(plan)
 
 
@@ -181,6 +183,35 @@ def _warn_missing_dependencies(components: Mapping[str, ComponentSpec], slots: l
                     target,
                     arg,
                 )
+
+
+def _warn_incompatible_spaces(spec: AgentSpec) -> None:
+    """Warn when the environment's spaces do not fit a component (e.g. DQN on continuous
+    actions), with the components' own ``check_spaces`` as run and learn apply them.
+
+    Only when that is cheap and safe: every component is agentos's own (no user code runs at
+    install) and a gymnasium id is not a plugin package's. The agent may be half-installed
+    (the environment first, the agent after), so anything else wrong is left to run/learn.
+    """
+    from agentos.components.graph import load_graph
+    from agentos.errors import IncompatibleSpaceError
+
+    components = spec.components.values()
+    if not components or any(c.source != "builtin" for c in components):
+        return
+    if any(":" in str(c.params.get("env_id", "")) for c in components):
+        return
+    try:
+        load_graph(spec)
+    except IncompatibleSpaceError as e:
+        message = str(e).split("\nFix:")[0]
+        logger.warning(
+            "this agent cannot run or learn yet: %s. Fix: %s, or install components that fit",
+            message,
+            e.fix or "install an environment and components that fit each other",
+        )
+    except Exception as e:  # a check that warns must never fail an install
+        logger.debug("space check skipped: %s", e)
 
 
 def unsatisfied(requirements: list[str]) -> list[str]:

@@ -174,6 +174,21 @@ def test_builtin_dqn_bundle_and_environment(agent: Path) -> None:
     )
 
 
+def test_spaces_that_do_not_fit_warn_at_install(agent: Path, caplog) -> None:
+    # the environment alone (the local actor's code is not run at install): no check
+    install(agent, ["gym:Pendulum-v1"], [])
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    # then the agent: installed, with a warning naming the mismatch and the fix
+    install(agent, ["dqn"], [])
+    assert load_spec(agent).components["network"].registry_name == "dqn_network"
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "cannot run or learn yet" in warning and "components.network" in warning
+    assert "Pendulum-v1" in warning and "Fix: use a discrete-action environment" in warning
+    caplog.clear()
+    install(agent, ["cartpole"], [])  # fits: nothing to say
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
 def test_gym_id_installs_a_gym_environment(agent: Path) -> None:
     assert install(agent, ["gym:Acrobot-v1"], []) == ["environment"]
     env = load_spec(agent).components["environment"]
