@@ -11,7 +11,8 @@ classes, one config. It imports nothing from agentos except the value-rescaling 
 
 What the papers fix and the reference derives on its own:
 
-* per actor (one per environment copy) a sliding-window UCB bandit over the N arms
+* per actor (one per environment copy; one for all copies with ``bandit_shared``) a
+  sliding-window UCB bandit over the N arms
   (beta_j, gamma_j) picks the arm of each episode (Agent57 section 4, App. E: the first N
   episodes play arm 0 .. N-1, then with probability eps a uniform arm, else
   argmax mu(a) + beta sqrt(1 / N(a)) over the last tau episodes, arms absent from the window
@@ -104,6 +105,7 @@ class Config:
     bandit_window: int = 160
     bandit_epsilon: float = 0.5
     bandit_beta: float = 1.0
+    bandit_shared: bool = False  # one bandit fed by every copy's episodes (bundle: on)
     retrace_lambda: float = 0.95
     non_episodic_intrinsic: bool = False  # RND's non-episodic intrinsic return (bundle: on)
     learning_rate: float = 1e-4

@@ -250,7 +250,8 @@ def run(
     target_q, opt_states, acting = variables["q"], init_opt(variables), variables
     out = ReferenceRun(initial_variables=to_numpy(variables))
     rng = np.random.default_rng(explore_seed)
-    bandits = [Bandit(cfg, r) for r in np.random.default_rng(meta_seed).spawn(N)]
+    shared = cfg.bandit_shared
+    bandits = [Bandit(cfg, r) for r in np.random.default_rng(meta_seed).spawn(1 if shared else N)]
     memories = [Memory(cfg) for _ in range(N)]
     error_stats = ErrorStats(cfg.rnd_error_horizon)
     eps = apex_epsilons(cfg)
@@ -271,7 +272,7 @@ def run(
         if len(starting):
             f0, _ = novelty(acting, obs)
             for i in starting:
-                arms[i] = bandits[i].select()
+                arms[i] = bandits[0 if shared else i].select()
                 memories[i].reset()
                 if cfg.memory_holds_x0:
                     memories[i].add(np.asarray(f0[i]))
@@ -309,7 +310,7 @@ def run(
                                              int(actions[i]), 0.0, 0.0, 0.0,
                                              (Z[i], Z[i])))  # fmt: skip
                 new += sequences_completed(cfg, episodes[i], ended=True)
-                bandits[i].update(int(arms[i]), float(returns[i]))
+                bandits[0 if shared else i].update(int(arms[i]), float(returns[i]))
                 episodes[i], returns[i], arms[i] = [], 0.0, -1
                 new_obs[i], _ = env.reset()
                 h_new[i], c_new[i] = 0.0, 0.0
