@@ -209,6 +209,7 @@ def cql_config(agent) -> dict:
         "hidden_units": list(network.hidden_sizes),
         "layer_norm": network.layer_norm,
         "init": network.init,  # recorded only: d3rlpy's layers keep PyTorch's default
+        "layer_norm_position": network.layer_norm_position,  # recorded only: d3rlpy's is after
     }
 
 

@@ -24,6 +24,8 @@ from agentos.runtime.roles import BuildContext, Network
 ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh, "elu": nn.elu, "gelu": nn.gelu}
 """Activation functions selectable by name in ``QNetwork.Params.activation``."""
 
+NORM_POSITIONS = ("before_activation", "after_activation")
+"""Places of the LayerNorm selectable by name in ``QNetwork.Params.layer_norm_position``."""
 INITS = ("lecun_normal", "fan_in_uniform")
 """Initialisations of the dense layers selectable by name in ``QNetwork.Params.init``."""
 
@@ -60,6 +62,7 @@ class MLPQFunction(nn.Module):
     layer_norm: bool = True
     conv_torso: bool = False
     dense_init: str = "lecun_normal"
+    norm_after_activation: bool = False
 
     @nn.compact
     def __call__(self, observation: jax.Array) -> jax.Array:
@@ -70,9 +73,11 @@ class MLPQFunction(nn.Module):
             x = jnp.reshape(observation, (observation.shape[0], -1)).astype(jnp.float32)
         for size in self.hidden_sizes:
             x = dense(size, x.shape[-1], self.dense_init)(x)
-            if self.layer_norm:
+            if self.layer_norm and not self.norm_after_activation:
                 x = nn.LayerNorm()(x)
             x = ACTIVATIONS[self.activation](x)
+            if self.layer_norm and self.norm_after_activation:
+                x = nn.LayerNorm()(x)
         return dense(self.num_actions, x.shape[-1], self.dense_init)(x)
 
 
@@ -93,12 +98,20 @@ class QNetwork(Network):
         layer_norm: bool = True
         """Normalise each hidden layer's pre-activations (LayerNorm); keeps TD learning stable
         (Gallici et al. 2024, https://arxiv.org/abs/2407.04811)."""
+        layer_norm_position: str = "before_activation"
+        """Where the LayerNorm sits: ``before_activation`` (Dense, LayerNorm, activation) or
+        ``after_activation`` (Dense, activation, LayerNorm: d3rlpy's ``VectorEncoder``)."""
         init: str = "lecun_normal"
         """Dense layers' initial weights: ``lecun_normal`` (flax's default, zero biases) or
         ``fan_in_uniform`` (kernel and bias uniform in +-1/sqrt(fan_in), PyTorch's ``nn.Linear``
         default, so d3rlpy's and SB3's). The conv torso keeps flax's default either way."""
 
         def __post_init__(self) -> None:
+            if self.layer_norm_position not in NORM_POSITIONS:
+                raise ParameterError(
+                    f"unknown layer_norm_position {self.layer_norm_position!r}; choose one of "
+                    f"{', '.join(NORM_POSITIONS)}"
+                )
             if self.init not in INITS:
                 raise ParameterError(
                     f"unknown init {self.init!r}; choose one of {', '.join(INITS)}"
@@ -129,6 +142,7 @@ class QNetwork(Network):
             layer_norm=params.layer_norm,
             conv_torso=conv,
             dense_init=params.init,
+            norm_after_activation=params.layer_norm_position == "after_activation",
         )
 
     @classmethod

@@ -46,3 +46,34 @@ def test_lecun_normal_keeps_flax_default_zero_biases():
 def test_unknown_init_is_a_parameter_error():
     with pytest.raises(ParameterError, match="fan_in_uniform"):
         QNetwork.Params(init="xavier")
+
+
+@pytest.mark.parametrize("position", ["before_activation", "after_activation"])
+def test_layer_norm_position_by_hand(position):
+    context = BuildContext(
+        name="network", seed=0, agent_dir=Path("."), observation_space=OBS, action_space=ACTIONS
+    )
+    params = QNetwork.Params(hidden_sizes=(5,), layer_norm_position=position)
+    network = QNetwork(params, context)
+    variables = network.init(jax.random.PRNGKey(1))
+    p = jax.tree_util.tree_map(np.asarray, variables["params"])
+    x = np.array([[0.3, -1.2, 0.7, 2.0]], np.float32)
+
+    def layer_norm(h):  # flax's LayerNorm: epsilon 1e-6, then scale and bias
+        mean, var = h.mean(-1, keepdims=True), h.var(-1, keepdims=True)
+        return (h - mean) / np.sqrt(var + 1e-6) * p["LayerNorm_0"]["scale"] + p["LayerNorm_0"][
+            "bias"
+        ]
+
+    h = x @ p["Dense_0"]["kernel"] + p["Dense_0"]["bias"]
+    if position == "before_activation":
+        h = np.maximum(layer_norm(h), 0.0)
+    else:
+        h = layer_norm(np.maximum(h, 0.0))
+    q = h @ p["Dense_1"]["kernel"] + p["Dense_1"]["bias"]
+    np.testing.assert_allclose(np.asarray(network.apply(variables, x)), q, rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_layer_norm_position_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="after_activation"):
+        QNetwork.Params(layer_norm_position="middle")
