@@ -67,12 +67,18 @@ def record(
             fix="drop them (--from-run reads the run's latest checkpoint)",
         )
     loaded = load_agent(agent, param)
-    if from_run is not None:
-        from agentos.datasets.export import record_from_run
+    try:
+        if from_run is not None:
+            from agentos.datasets.export import record_from_run
 
-        result = record_from_run(loaded, from_run, dataset, seed=seed)
-    else:
-        result = loaded.record(episodes, dataset, seed=seed, checkpoint=checkpoint, explore=explore)
+            result = record_from_run(loaded, from_run, dataset, seed=seed)
+        else:
+            result = loaded.record(
+                episodes, dataset, seed=seed, checkpoint=checkpoint, explore=explore
+            )
+    except KeyboardInterrupt:
+        console.print("[yellow]Interrupted:[/] recording stopped, no dataset was written.")
+        return 130
     console.print(
         f"[green]Recorded[/] dataset [bold]{escape(result.dataset)}[/]: {result.episodes:,} "
         f"episodes, {result.steps:,} steps, mean return {result.return_mean:.1f}\n"

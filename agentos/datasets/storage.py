@@ -172,10 +172,11 @@ def write_dataset(
     provenance: dict[str, Any] | None = None,
 ) -> str:
     """Write ``episodes`` as Minari dataset ``name`` into ``folder`` (``<root>/<name>``) and
-    the sidecar with its digest; returns the digest. Refuses to overwrite a dataset."""
-    import minari
-    from minari.data_collector.episode_buffer import EpisodeBuffer
-    from minari.dataset.minari_storage import MinariStorage
+    the sidecar with its digest; returns the digest. Refuses to overwrite a dataset.
+
+    The files are written into a hidden sibling folder that becomes ``folder`` only once
+    complete, so an interrupted or failed write leaves no half dataset behind."""
+    import shutil
 
     check_name(name)
     if (folder / "data").exists():
@@ -186,6 +187,40 @@ def write_dataset(
     if not episodes:
         raise DatasetError("no complete episode to write", fix="record more --episodes")
     infos = [_infos(ep) for ep in episodes]  # checked before anything is written
+    if folder.is_file() or (folder.exists() and any(folder.iterdir())):
+        raise DatasetError(
+            f"{folder} exists and holds no dataset",
+            fix="choose another --dataset name, or delete that folder",
+        )
+    partial = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)  # left by an earlier interrupted write
+    try:
+        digest = _write_files(partial, name, episodes, infos, observation_space, action_space,
+                              provenance)  # fmt: skip
+        if folder.exists():
+            folder.rmdir()  # an empty folder (a dataset with data/ was refused above)
+        partial.rename(folder)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    logger.info("wrote dataset %s (%d episodes) to %s", name, len(episodes), folder)
+    return digest
+
+
+def _write_files(
+    folder: Path,
+    name: str,
+    episodes: list[Episode],
+    infos: list[dict[str, Any]],
+    observation_space: Any,
+    action_space: Any,
+    provenance: dict[str, Any] | None,
+) -> str:
+    """The Minari files and the sidecar of ``write_dataset``, into ``folder``."""
+    import minari
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+    from minari.dataset.minari_storage import MinariStorage
+
     (folder / "data").mkdir(parents=True)
     storage = MinariStorage.new(
         folder / "data",
@@ -226,7 +261,6 @@ def write_dataset(
         **provenance,
     }
     (folder / SIDECAR).write_text(json.dumps(record, indent=2, sort_keys=True))
-    logger.info("wrote dataset %s (%d episodes) to %s", name, len(episodes), folder)
     return digest
 
 

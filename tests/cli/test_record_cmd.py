@@ -25,3 +25,18 @@ def test_other_bad_replay_parameters_are_reported_as_before(agent_dir, cli):
         "--agent", agent_dir,
     )  # fmt: skip
     assert_clean_exit_2(code, out, err, ("unknown parameter 'capacty'",))
+
+
+def test_interrupt_prints_one_line_exits_130_and_writes_no_dataset(agent_dir, cli, monkeypatch):
+    from agentos.api import Agent
+    from agentos.datasets.storage import agent_storage
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt("interrupted")
+
+    monkeypatch.setattr(Agent, "record", interrupted)
+    code, out, err = cli("record", "--episodes", "2", "--dataset", "x-v0", "--agent", agent_dir)
+    assert code == 130, (code, out, err)
+    assert "Interrupted: recording stopped, no dataset was written." in out
+    assert "Traceback" not in out + err
+    assert not (agent_storage(agent_dir) / "x-v0").exists()

@@ -141,3 +141,28 @@ def test_existing_dataset_is_not_overwritten_and_bad_names_are_refused(tmp_path)
     for bad in ("", "../up", "/abs", "a b"):
         with pytest.raises(DatasetError, match="invalid dataset name"):
             storage.check_name(bad)
+
+
+def test_an_interrupted_write_leaves_no_half_dataset(tmp_path, monkeypatch):
+    def interrupted(folder):  # the episodes are on disk, the sidecar not yet
+        assert list((folder / "data").rglob("*"))
+        raise KeyboardInterrupt
+
+    folder = tmp_path / "toy-v0"
+    with monkeypatch.context() as patch:
+        patch.setattr(storage, "dataset_digest", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            storage.write_dataset(folder, "toy-v0", make_episodes(), OBS_SPACE, ACT_SPACE)
+    assert list(tmp_path.iterdir()) == []  # neither the dataset nor its partial folder
+    digest = storage.write_dataset(folder, "toy-v0", make_episodes(), OBS_SPACE, ACT_SPACE)
+    assert storage.verify(folder, "toy-v0") == digest  # the retry writes a whole dataset
+    assert [p.name for p in tmp_path.iterdir()] == ["toy-v0"]
+
+
+def test_a_folder_that_is_no_dataset_is_not_written_into(tmp_path):
+    folder = tmp_path / "toy-v0"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(DatasetError, match="holds no dataset"):
+        storage.write_dataset(folder, "toy-v0", make_episodes(), OBS_SPACE, ACT_SPACE)
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
