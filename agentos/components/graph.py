@@ -140,7 +140,7 @@ def _construct(node: Node, context: BuildContext, deps: dict[str, Any], spec: Ag
 def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGraph:
     """Load classes, resolve parameters and validate the graph; builds nothing."""
     from agentos.components.checks import check_loop_params
-    from agentos.components.sources import load_component_class
+    from agentos.components.sources import load_component_class, verify_builtins
 
     where_file = str(spec.path)
     if not spec.components:
@@ -149,6 +149,7 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
             where=f"{where_file}: components",
             fix="install some: agentos install dqn cartpole",
         )
+    verify_builtins(spec.components, spec.agent_dir, spec.path)
     classes = {name: load_component_class(c, spec.agent_dir) for name, c in spec.components.items()}
     for name, cls in classes.items():
         role = getattr(cls, "role", None)

@@ -42,3 +42,22 @@ def test_deleted_hash_line_is_refused(agent: Path, git_registry, name, registry)
         load_component_class(load_spec(agent).components[slot], agent)
     message = str(info.value)
     assert f"components.{slot}.hash" in message and f"agentos install {name}" in message
+
+
+def test_several_changed_builtin_components_are_named_together(agent: Path) -> None:  # noqa: F811
+    from agentos.components.graph import load_graph
+
+    install(agent, ["dqn", "cartpole"], [])
+    path = agent / "agentos.yaml"
+    data = yaml.safe_load(path.read_text())
+    for slot in ("network", "learner"):  # as after an upgrade that changed their files
+        data["components"][slot]["hash"] = "sha256:" + "0" * 64
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(IntegrityError) as info:
+        load_graph(load_spec(agent))
+    message = str(info.value)
+    assert "2 builtin components changed" in message
+    assert "agentos install dqn_network dqn_learner" in message
+    install(agent, ["dqn_learner"], [])  # one left: verify's message for that component
+    with pytest.raises(IntegrityError, match="the files of 'dqn_network'"):
+        load_graph(load_spec(agent))
