@@ -26,6 +26,7 @@ import subprocess
 import sys
 import traceback
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 from agentos.components.safe_git import git_command, git_env, run_git
@@ -324,7 +325,9 @@ def verify(cspec: ComponentSpec, agent_dir: Path) -> None:
     )
 
 
-def verify_builtins(components: dict[str, ComponentSpec], agent_dir: Path, spec_file: Path) -> None:
+def verify_builtins(
+    components: Mapping[str, ComponentSpec], agent_dir: Path, spec_file: Path
+) -> None:
     """Raise one IntegrityError naming every builtin component whose files changed since
     install (after an agentos upgrade usually several do), with one command that reinstalls
     them all; a single changed one is left to ``verify``'s detailed message."""
