@@ -140,7 +140,8 @@ def _construct(node: Node, context: BuildContext, deps: dict[str, Any], spec: Ag
 def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGraph:
     """Load classes, resolve parameters and validate the graph; builds nothing."""
     from agentos.components.checks import check_loop_params
-    from agentos.components.sources import load_component_class, verify_builtins
+    from agentos.components.integrity import verify_builtins
+    from agentos.components.sources import load_component_class
 
     where_file = str(spec.path)
     if not spec.components:

@@ -26,7 +26,6 @@ import subprocess
 import sys
 import traceback
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 
 from agentos.components.safe_git import git_command, git_env, run_git
@@ -323,30 +322,6 @@ def verify(cspec: ComponentSpec, agent_dir: Path) -> None:
         where=f"{Path(agent_dir) / SPEC_FILENAME}: {cspec.where}",
         fix=fix,
     )
-
-
-def verify_builtins(
-    components: Mapping[str, ComponentSpec], agent_dir: Path, spec_file: Path
-) -> None:
-    """Raise one IntegrityError naming every builtin component whose files changed since
-    install (after an agentos upgrade usually several do), with one command that reinstalls
-    them all; a single changed one is left to ``verify``'s detailed message."""
-    changed = [
-        cspec.registry_name or cspec.name
-        for cspec in components.values()
-        if cspec.source == "builtin"
-        and cspec.hash
-        and content_hash(component_files(cspec, agent_dir)) != cspec.hash
-    ]
-    if len(changed) > 1:
-        names = " ".join(changed)
-        raise IntegrityError(
-            f"the files of {len(changed)} builtin components changed since they were "
-            f"installed (agentos was upgraded or edited): {', '.join(changed)}",
-            where=str(spec_file),
-            fix=f"reinstall them to accept the new files: `agentos install {names}`; "
-            + _LOCAL_HINT,
-        )
 
 
 # ----------------------------------------------------------------------------- loading
