@@ -74,3 +74,11 @@ def test_the_d3rlpy_worker_imports_no_agentos():
     }
     allowed = {"__future__", "argparse", "contextlib", "json", "sys", "time"}
     assert imported <= allowed | {"d3rlpy", "numpy", "gymnasium", "torch"}, imported
+
+
+def test_standard_error_of_the_benchmarks_mean_rows():
+    """Sample standard deviation over sqrt(n), by hand: [1, 2, 3] has stdev 1, so 1/sqrt(3)."""
+    benchmark = _benchmark()
+    assert np.isclose(benchmark.standard_error([1.0, 2.0, 3.0]), 1.0 / np.sqrt(3.0))
+    assert np.isclose(benchmark.standard_error([500.0, 500.0]), 0.0)
+    assert benchmark.standard_error([7.0]) == 0.0
