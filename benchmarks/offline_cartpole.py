@@ -172,6 +172,31 @@ def record(args: argparse.Namespace, folder: Path, kind: str, **how: str) -> dic
     }
 
 
+def make_datasets(args: argparse.Namespace, root: Path) -> tuple[float, float, list[dict]]:
+    """The random baseline (emitted, and kept as ``args.random``), DQN online in
+    ``root/offline`` and the datasets ``args.datasets`` recorded from it. Returns (random
+    return, best online evaluation, dataset rows; a medium that found no checkpoint is a
+    ``skipped`` row)."""
+    import agentos
+
+    component = ENVS[args.env]["component"]
+    new_agent(root / "random", ["random", component])
+    args.random = agentos.load_agent(root / "random").run(episodes=args.eval_episodes).eval_mean
+    emit({"row": "random", "return_mean": args.random})
+    folder = root / "offline"
+    new_agent(folder, ["dqn", component])
+    best, run_id, medium = learn_online(args, folder)
+    datasets = []
+    if "expert" in args.datasets:
+        datasets.append(record(args, folder, "expert", checkpoint="best"))
+    if "medium" in args.datasets:
+        datasets.append(medium or {"row": "dataset", "kind": "medium", "skipped": "no "
+                                   "evaluation in [0.3, 0.7] x --expert-return"})  # fmt: skip
+    if "mixed" in args.datasets:
+        datasets.append(record(args, folder, "mixed", from_run=run_id))
+    return args.random, best, datasets
+
+
 def mdp_arrays(folder: Path, name: str) -> dict:
     """The dataset as d3rlpy's flat MDPDataset arrays. An episode that terminated gives its T
     steps, terminal at the last; any other (truncated, or cut where the data stop) gives its
@@ -339,24 +364,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tmp}/mlflow.db")
         root = Path(tmp)
-        baseline = root / "random"
-        component = ENVS[args.env]["component"]
-        new_agent(baseline, ["random", component])
-        random = agentos.load_agent(baseline).run(episodes=args.eval_episodes).eval_mean
-        args.random = random
-        emit({"row": "random", "return_mean": random})
-
+        random, best, datasets = make_datasets(args, root)
         folder = root / "offline"
-        new_agent(folder, ["dqn", component])
-        best, run_id, medium = learn_online(args, folder)
-        datasets = []
-        if "expert" in args.datasets:
-            datasets.append(record(args, folder, "expert", checkpoint="best"))
-        if "medium" in args.datasets:
-            datasets.append(medium or {"row": "dataset", "kind": "medium", "skipped": "no "
-                                       "evaluation in [0.3, 0.7] x --expert-return"})  # fmt: skip
-        if "mixed" in args.datasets:
-            datasets.append(record(args, folder, "mixed", from_run=run_id))
         for row in datasets:
             emit(row)
         scores: dict[tuple[str, str], list[float]] = {}

@@ -39,25 +39,18 @@ SIZES = {
 }  # fmt: skip
 
 
-def make_datasets(args: argparse.Namespace, root: Path) -> dict:
-    """The random baseline, the DQN run and its datasets in ``root`` (once); their summary."""
-    import agentos
+def kept_datasets(args: argparse.Namespace, root: Path) -> dict:
+    """The random baseline, the DQN run and its datasets in ``root``, made once by the
+    benchmark's own ``make_datasets`` and then read back; their summary."""
     from agentos.components.install import install
 
     meta_file = root / "meta.json"
     if meta_file.exists():
         return json.loads(meta_file.read_text())
-    component = bench.ENVS[args.env]["component"]
-    bench.new_agent(root / "random", ["random", component])
-    args.random = agentos.load_agent(root / "random").run(episodes=10).eval_mean
-    folder = root / "offline"
-    bench.new_agent(folder, ["dqn", component])
-    best, run_id, medium = bench.learn_online(args, folder)
-    rows = [bench.record(args, folder, "expert", checkpoint="best"), medium]
-    rows.append(bench.record(args, folder, "mixed", from_run=run_id))
-    with contextlib.redirect_stdout(io.StringIO()):
-        install(folder, ["cql"], [])
-    meta = {"random": args.random, "best": best, "datasets": [row for row in rows if row]}
+    with contextlib.redirect_stdout(io.StringIO()):  # its rows go into meta.json instead
+        random, best, rows = bench.make_datasets(args, root)
+        install(root / "offline", ["cql"], [])
+    meta = {"random": random, "best": best, "datasets": [r for r in rows if "skipped" not in r]}
     meta_file.write_text(json.dumps(meta))
     return meta
 
@@ -73,14 +66,13 @@ def main() -> None:
     parser.add_argument("--d3rlpy-python", default="", help="adds d3rlpy's DiscreteCQL rows")
     args = parser.parse_args()
     args.epsilon, args.eval_episodes, args.d3rlpy_threads = 0.0, 10, 1
-    args.datasets_all = ["expert", "medium", "mixed"]
     for key, value in SIZES[args.env].items():
         setattr(args, key, value)
     root = Path(args.workdir).resolve() / args.env
     root.mkdir(parents=True, exist_ok=True)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root}/mlflow.db"
-    asked, args.datasets = args.datasets, args.datasets_all
-    meta = make_datasets(args, root)
+    asked, args.datasets = args.datasets, ["expert", "medium", "mixed"]  # all kept on disk
+    meta = kept_datasets(args, root)
 
     import agentos
 
