@@ -31,17 +31,17 @@ gymnasium 1.4.0, so it runs in a venv of its own, made once outside the reposito
     /work/venvs/d3rlpy/bin/pip install d3rlpy box2d==2.3.10 pygame  # the last two: LunarLander
 
 This script reads each dataset with agentos, writes d3rlpy's MDPDataset arrays to an .npz
-(``mdp_arrays``) and agentos's CQL hyperparameters to a JSON file in its temporary folder, and
-runs ``benchmarks/d3rlpy_cql_worker.py`` with that python: the same number of updates
-(``--updates``), evaluation episodes (``--eval-episodes``) and seed. Rows: ``library: d3rlpy``
-(return, normalised scores, wall time of dataset + training + evaluation, and of the whole
-process with its imports) and ``d3rlpy_vs_agentos`` (agentos / d3rlpy ratios of return and
-wall time), then the issue's goals: agentos's CQL matches or beats d3rlpy's return (``ge``:
-its mean is not lower; ``matches_within_se``: it is at most one standard error of the
-difference lower, as seeds swing far), and is faster. Mean rows carry ``return_se``. torch
-gets ``--d3rlpy-threads`` threads (1 by default: on 2 busy cores torch's own default of one
-thread per core ran 100x slower per update). Without ``--d3rlpy-python`` a row
-says the d3rlpy rows were skipped.
+(``d3rlpy_anchor.mdp_arrays``) and agentos's CQL hyperparameters to a JSON file in its
+temporary folder, and runs ``benchmarks/d3rlpy_cql_worker.py`` with that python: the same
+number of updates (``--updates``), evaluation episodes (``--eval-episodes``) and seed. Rows:
+``library: d3rlpy`` (return, normalised scores, wall time of dataset + training + evaluation,
+and of the whole process with its imports) and ``d3rlpy_vs_agentos`` (agentos / d3rlpy ratios
+of return and wall time), then the issue's goals: agentos's CQL matches or beats d3rlpy's
+return (``ge``: its mean is not lower; ``matches_within_se``: it is at most one standard error
+of the difference lower, as seeds swing far), and is faster. Mean rows carry ``return_se``.
+torch gets ``--d3rlpy-threads`` threads (1 by default: on 2 busy cores torch's own default of
+one thread per core ran 100x slower per update). Without ``--d3rlpy-python`` a row says the
+d3rlpy rows were skipped.
 
     python benchmarks/offline_cartpole.py --learners cql --datasets medium --seeds 0 \
         --d3rlpy-python /work/venvs/d3rlpy/bin/python
@@ -66,12 +66,13 @@ import json
 import math
 import os
 import statistics
-import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-WORKER = Path(__file__).with_name("d3rlpy_cql_worker.py")
+sys.path.insert(0, str(Path(__file__).parent))
+from d3rlpy_anchor import cql_config, run_d3rlpy  # noqa: E402
 
 # Per environment: its component, gymnasium id, dataset name prefix, the defaults of the options
 # left unset, and whether the medium window is relative to the random baseline.
@@ -197,91 +198,10 @@ def make_datasets(args: argparse.Namespace, root: Path) -> tuple[float, float, l
     return args.random, best, datasets
 
 
-def mdp_arrays(folder: Path, name: str) -> dict:
-    """The dataset as d3rlpy's flat MDPDataset arrays. An episode that terminated gives its T
-    steps, terminal at the last; any other (truncated, or cut where the data stop) gives its
-    T + 1 observations with a dummy last action and reward and a timeout there, so d3rlpy's
-    transitions are the dataset's, bootstrapping from the final observation as agentos does."""
-    import numpy as np
-
-    from agentos.datasets.storage import find_dataset, read_episodes
-
-    episodes, _, _ = read_episodes(find_dataset(folder, name), name)
-    parts: dict[str, list] = {k: [] for k in ("observations", "actions", "rewards")}
-    parts.update(terminals=[], timeouts=[])
-    for ep in episodes:
-        steps = len(ep.rewards)
-        end = np.zeros(steps, np.float32)
-        if ep.terminations[-1]:
-            parts["observations"].append(ep.observations[:-1])
-            parts["actions"].append(ep.actions)
-            parts["rewards"].append(ep.rewards)
-            parts["terminals"].append(np.concatenate([end[:-1], [1.0]]))
-            parts["timeouts"].append(end)
-        else:
-            parts["observations"].append(ep.observations)
-            parts["actions"].append(np.concatenate([ep.actions, [0]]))
-            parts["rewards"].append(np.concatenate([ep.rewards, [0.0]]))
-            parts["terminals"].append(np.zeros(steps + 1, np.float32))
-            parts["timeouts"].append(np.concatenate([end, [1.0]]))
-    return {key: np.concatenate(values) for key, values in parts.items()}
-
-
-def cql_config(agent) -> dict:
-    """The hyperparameters of the agent's CQL learner and Q-network, as the worker reads them."""
-    learner = agent.graph.node("learner").params
-    network = agent.graph.node("network").params
-    if learner.learning_rate_decay_updates or learner.target_update_tau != 1.0:
-        raise SystemExit("the d3rlpy rows need a constant learning rate and hard target copies")
-    return {
-        "learning_rate": learner.learning_rate,
-        "batch_size": learner.batch_size,
-        "gamma": learner.gamma,
-        "target_update_interval": learner.target_update_period,
-        "alpha": learner.alpha,
-        "huber_delta": learner.huber_delta,  # recorded only: d3rlpy's TD loss is Huber(1)
-        "adam_eps": learner.adam_eps,
-        "clip_grad_norm": learner.max_grad_norm,
-        "hidden_units": list(network.hidden_sizes),
-        "layer_norm": network.layer_norm,
-        "init": network.init,  # recorded only: d3rlpy's layers keep PyTorch's default
-        "layer_norm_position": network.layer_norm_position,  # recorded only: d3rlpy's is after
-    }
-
-
-def run_d3rlpy(args: argparse.Namespace, folder: Path, data: dict, config: dict, seed: int) -> dict:
-    """d3rlpy's DiscreteCQL on the dataset ``data`` of agent ``folder``, in
-    ``--d3rlpy-python``; the worker's row. Its files go beside the agent folder."""
-    import numpy as np
-
-    tmp = folder.parent
-    arrays = tmp / f"{data['name']}.npz"
-    if not arrays.exists():
-        np.savez(arrays, **mdp_arrays(folder, data["name"]))
-    run = {
-        **config,
-        "updates": args.updates,
-        "eval_episodes": args.eval_episodes,
-        "env": ENVS[args.env]["gym_id"],
-        "seed": seed,
-        "torch_threads": args.d3rlpy_threads,
-    }
-    config_file = tmp / f"d3rlpy-{data['name']}-{seed}.json"
-    config_file.write_text(json.dumps(run))
-    command = [args.d3rlpy_python, str(WORKER), "--data", str(arrays), "--config", str(config_file)]
-    t0 = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    process = time.perf_counter() - t0
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        return {"error": f"exit {done.returncode}: {done.stderr.strip()[-800:]}"}
-    return {**json.loads(lines[-1]), "process_wall_s": round(process, 1), "config": run}
-
-
 def d3rlpy_rows(args, folder, data, config, seed, ours, random, best) -> dict | None:
     """Run and emit the d3rlpy row beside agentos's CQL row ``ours``, and their ratios;
     returns the d3rlpy row (None on failure)."""
-    theirs = run_d3rlpy(args, folder, data, config, seed)
+    theirs = run_d3rlpy(args, folder, data, config, seed, ENVS[args.env]["gym_id"])
     row = {"row": "offline", "library": "d3rlpy", "learner": "DiscreteCQL"}
     row.update(dataset=data["kind"], seed=seed)
     if "error" in theirs:

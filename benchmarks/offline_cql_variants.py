@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import d3rlpy_anchor  # noqa: E402
 import offline_cartpole as bench  # noqa: E402
 
 SIZES = {
@@ -90,7 +91,9 @@ def main() -> None:
             t0 = time.perf_counter()
             if variant == "d3rlpy":
                 agent = agentos.load_agent(folder, [f"replay.dataset={data['name']}"])
-                run = bench.run_d3rlpy(args, folder, data, bench.cql_config(agent), seed)
+                config = d3rlpy_anchor.cql_config(agent)
+                gym_id = bench.ENVS[args.env]["gym_id"]
+                run = d3rlpy_anchor.run_d3rlpy(args, folder, data, config, seed, gym_id)
                 if "error" in run:
                     raise SystemExit(run["error"])
                 value = run["return_mean"]

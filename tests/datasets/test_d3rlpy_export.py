@@ -15,10 +15,8 @@ from tests.datasets.helpers import write
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def _benchmark():
-    spec = importlib.util.spec_from_file_location(
-        "offline_cartpole", BENCHMARKS / "offline_cartpole.py"
-    )
+def _benchmark(name: str = "offline_cartpole"):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -48,7 +46,7 @@ def _d3rlpy_transitions(arrays: dict) -> dict:
 
 def test_d3rlpy_arrays_give_the_datasets_transitions(tmp_path):
     folder, episodes = write(tmp_path, lengths=(3, 1, 5, 4))  # the last one truncated
-    arrays = _benchmark().mdp_arrays(tmp_path, "toy-v0")
+    arrays = _benchmark("d3rlpy_anchor").mdp_arrays(tmp_path, "toy-v0")
     # terminated episodes give T rows, the truncated one T + 1 (its final observation)
     assert len(arrays["observations"]) == 3 + 1 + 5 + 5
     assert arrays["terminals"].sum() == 3 and arrays["timeouts"].sum() == 1
