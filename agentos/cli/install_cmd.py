@@ -29,6 +29,13 @@ def install(
         help="Install the components' Python requirements with pip without asking "
         "(for scripts; without it a non-interactive install that needs pip refuses).",
     ),
+    param: list[str] = typer.Option(
+        None,
+        "--param",
+        "-p",
+        help="Set a parameter in the spec: -p environment.game=Breakout (repeatable; "
+        "checked against the component's parameters).",
+    ),
     agent: Path = AgentOption,
 ) -> None:
     """Install components or bundles from the registries into agentos.yaml."""
@@ -39,7 +46,9 @@ def install(
     before = load_spec(agent)
     loop_before = dict(before.loop)
     defaults_before = {slot: dict(p) for slot, p in before.defaults.items()}
-    slots = install_names(agent, names, list(registry or []), approve=_ask_pip(yes))
+    slots = install_names(
+        agent, names, list(registry or []), approve=_ask_pip(yes), overrides=list(param or [])
+    )
     spec = load_spec(agent)
     for slot in slots:
         c = spec.components[slot]

@@ -35,7 +35,7 @@ from agentos.components.spec import (
     read_raw,
     save_raw,
 )
-from agentos.errors import AgentOSError, SpecError
+from agentos.errors import AgentOSError, ParameterError, SpecError
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +44,19 @@ PIP_TIMEOUT_S = 1800
 
 
 def install(
-    agent_dir: Path, names: list[str], registries: list[str], *, approve: Approve | None = None
+    agent_dir: Path,
+    names: list[str],
+    registries: list[str],
+    *,
+    approve: Approve | None = None,
+    overrides: list[str] | None = None,
 ) -> list[str]:
     """Install components/bundles into the agent's spec; returns the slots written.
 
     ``approve`` is asked with the exact pip requirements before pip runs (the CLI asks the
-    user); without it they are logged and installed.
+    user); without it they are logged and installed. ``overrides`` (``COMPONENT.KEY=VALUE``,
+    as ``learn -p``) are written into the spec's params, each checked against its component's
+    parameters; a bad one fails before the spec changes.
     """
     if not names:
         raise AgentOSError(
@@ -118,6 +125,9 @@ def install(
     if added:
         raw["registries"] = known + added
     spec = parse_spec(raw, spec_file)
+    if overrides:
+        _write_overrides(raw, overrides, spec)
+        spec = parse_spec(raw, spec_file)
     save_raw(spec_file, raw)
     _warn_missing_dependencies(spec.components, list(plan))
     _warn_incompatible_spaces(spec)
@@ -157,6 +167,41 @@ def spec_entry(entry: RegistryEntry, slot: str, agent_dir: Path) -> dict[str, An
     record["params"] = dict(entry.params)
     record["depends"] = dict(entry.depends)
     return record
+
+
+def _write_overrides(raw: dict[str, Any], overrides: list[str], spec: AgentSpec) -> None:
+    """Writes ``-p COMPONENT.KEY=VALUE`` into ``raw``'s params (``loop.KEY`` into ``loop:``),
+    each key and value checked against the component's ``Params`` (its class is imported)."""
+    from agentos.components.graph import LOOP_KEY
+    from agentos.components.params import apply_overrides, check_values
+    from agentos.components.sections import loop_params_class
+    from agentos.components.sources import load_component_class
+
+    tree = {slot: dict(entry.get("params") or {}) for slot, entry in raw["components"].items()}
+    tree[LOOP_KEY] = dict(raw.get(LOOP_KEY) or {})
+    tree = apply_overrides(tree, overrides)
+    changed: dict[str, list[str]] = {}
+    for item in overrides:
+        name, key = item.split("=", 1)[0].strip().split(".")
+        changed.setdefault(name, []).append(key)
+    for name, keys in changed.items():
+        if name == LOOP_KEY:
+            cls, where = loop_params_class(), f"{spec.path}: loop"
+        else:
+            component = spec.components[name]
+            cls = getattr(load_component_class(component, spec.agent_dir), "Params", None)
+            where = f"{spec.path}: components.{name}.params"
+        if cls is None:
+            raise ParameterError(
+                f"component '{name}' takes no parameters",
+                where="-p/--param",
+                fix="drop the -p for it",
+            )
+        check_values(cls, {key: tree[name][key] for key in keys}, where)
+    for slot, entry in raw["components"].items():
+        entry["params"] = tree[slot]
+    if tree[LOOP_KEY]:
+        raw[LOOP_KEY] = tree[LOOP_KEY]
 
 
 def _drop_defaults(raw: dict[str, Any], bundle_defaults: Mapping[str, Mapping[str, Any]]) -> None:

@@ -245,6 +245,22 @@ def _type_error(value: Any, tp: Any, where: str) -> ParameterError:
     )
 
 
+def check_values(cls: type, values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``values`` typed by the dataclass ``cls``'s fields; an unknown key or a bad type fails."""
+    hints = typing.get_type_hints(cls)
+    fields = [f.name for f in dataclasses.fields(cls) if f.init]
+    for key in values:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            raise ParameterError(
+                f"unknown parameter '{key}'",
+                where=f"{where}.{key}",
+                fix=(f"did you mean '{close[0]}'? " if close else "")
+                + f"known parameters: {', '.join(fields)}",
+            )
+    return {k: coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()}
+
+
 def build_params(cls: type, values: Mapping[str, Any], where: str) -> Any:
     """An instance of the dataclass ``cls`` from ``values``; unknown keys and bad types fail."""
     if not dataclasses.is_dataclass(cls):
@@ -255,18 +271,8 @@ def build_params(cls: type, values: Mapping[str, Any], where: str) -> Any:
                 fix="remove the params",
             )
         return None
-    hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    for key in values:
-        if key not in fields:
-            close = difflib.get_close_matches(str(key), list(fields), n=1)
-            raise ParameterError(
-                f"unknown parameter '{key}'",
-                where=f"{where}.{key}",
-                fix=(f"did you mean '{close[0]}'? " if close else "")
-                + f"known parameters: {', '.join(fields)}",
-            )
-    kwargs = {k: coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()}
+    kwargs = check_values(cls, values, where)
     missing = [
         name
         for name, f in fields.items()

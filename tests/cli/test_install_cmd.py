@@ -107,3 +107,25 @@ def test_r2d2_bundle_acts_in_eight_envs_unless_overridden(cli, agent_dir: Path) 
     code, out, err = cli("show", "-p", "environment.num_envs=2", "--agent", agent_dir)
     assert code == 0, err
     assert "num_envs = 2" in out
+
+
+def test_install_writes_checked_parameters_into_the_spec(cli, agent_dir: Path) -> None:
+    code, out, err = cli(
+        "install", "dqn", "cartpole", "-p", "learner.learning_rate=3e-4", "-p",
+        "loop.min_replay_size=500", "--agent", agent_dir,
+    )  # fmt: skip
+    assert code == 0, err
+    spec = load_spec(agent_dir)
+    assert spec.components["learner"].params["learning_rate"] == 0.0003
+    assert spec.loop["min_replay_size"] == 500
+    before = (agent_dir / "agentos.yaml").read_text()
+    for bad, expected in [
+        ("learner.lerning_rate=1", "did you mean 'learning_rate'"),
+        ("learner.learning_rate=abc", "expected float"),
+        ("nowhere.x=1", "names no component 'nowhere'"),
+        ("loop.bogus=1", "unknown parameter 'bogus'"),
+        ("learner", "key=value"),
+    ]:
+        code, _, err = cli("install", "dqn", "cartpole", "-p", bad, "--agent", agent_dir)
+        assert code == 2 and expected in err and "Traceback" not in err, (bad, err)
+        assert (agent_dir / "agentos.yaml").read_text() == before  # nothing written

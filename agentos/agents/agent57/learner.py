@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -87,6 +87,7 @@ class UpdateConfig:
     novelty_learning_rate: float
     exploit_every: int = 0
     non_episodic_intrinsic: bool = False
+    traces: str = "retrace"
 
 
 def _time_major(x: jax.Array) -> jax.Array:
@@ -144,6 +145,7 @@ def q_loss(
             lambda_=config.retrace_lambda,
             tx_pair=tx_pair,
             non_episodic_intrinsic=config.non_episodic_intrinsic,
+            traces=config.traces,
         ),
         in_axes=(1, 1, 0, 0, 0, 0, 0, 0, 0),
     )(
@@ -291,7 +293,10 @@ class Agent57Learner(SequenceLearner):
         trace_length: int = 32
         """Steps after the burn-in with a loss; write ``${actor.trace_length}``."""
         retrace_lambda: float = 0.95
-        """lambda of the Retrace traces (Agent57: 0.95)."""
+        """lambda of the traces (Agent57: 0.95)."""
+        traces: Literal["retrace", "peng"] = "retrace"
+        """How traces are cut: Retrace's min(1, pi/mu) at each step (Agent57), or Peng's
+        Q(lambda), never cut by the behaviour (Kozuno et al. 2021)."""
         learning_rate: float = 1e-4
         """Adam step size of both Q-networks (Agent57: 1e-4)."""
         adam_eps: float = 1e-3
@@ -359,6 +364,7 @@ class Agent57Learner(SequenceLearner):
             novelty_learning_rate=float(params.novelty_learning_rate),
             exploit_every=int(params.exploit_every),
             non_episodic_intrinsic=bool(params.non_episodic_intrinsic),
+            traces=str(params.traces),
         )
         self.betas = jnp.asarray(network.betas)
         self.gammas = jnp.asarray(network.gammas)

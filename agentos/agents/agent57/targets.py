@@ -26,6 +26,7 @@ def split_retrace_targets(
     lambda_: float,
     tx_pair: losses.TxPair,
     non_episodic_intrinsic: bool = False,
+    traces: str = "retrace",
 ) -> jax.Array:
     """Transformed Retrace targets ``[2, L - 1]`` of the extrinsic and intrinsic heads of one
     trace, both with the greedy policy on the combined online values (Agent57 App. B).
@@ -56,6 +57,7 @@ def split_retrace_targets(
             gamma=1.0,
             lambda_=lambda_,
             tx_pair=tx_pair,
+            traces=traces,
         )
         for head in range(NUM_HEADS)
     ]

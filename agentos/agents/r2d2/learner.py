@@ -130,9 +130,11 @@ def retrace_sequence_targets(
     gamma: float,
     lambda_: float,
     tx_pair: losses.TxPair,
+    traces: str = "retrace",
 ) -> jax.Array:
-    """Transformed Retrace targets ``[L - 1]`` for one trace, greedy target policy on the
-    online values; the trace is cut at steps without an action (mask 0: ``c = 0`` there).
+    """Transformed Retrace (or, with ``traces="peng"``, Peng's Q(lambda)) targets ``[L - 1]``
+    for one trace, greedy target policy on the online values; the trace is cut at steps
+    without an action (mask 0: ``c = 0`` there).
 
     Targets at mask-0 steps (final observation, padding) are defined but carry no loss.
     """
@@ -146,6 +148,7 @@ def retrace_sequence_targets(
         lambda_,
         tx_pair,
         trace_mask_t=mask_t,
+        traces=traces,
     )
 
 
@@ -217,6 +220,7 @@ def _loss_fn(
             gamma=config.discount,
             lambda_=config.retrace_lambda,
             tx_pair=tx_pair,
+            traces=config.loss,
         )
         mu = batch[MU][:, b:]
         targets = jax.vmap(target_fn)(action, reward, discount, mask, mu, q_target, q_select)
@@ -347,10 +351,11 @@ class R2D2Learner(SequenceLearner):
         """Updates between copies of the online network into the target (R2D2: 2500)."""
         value_rescaling: bool = True
         """Targets in the space of h(x) = sign(x)(sqrt(|x|+1)-1) + 1e-3 x (R2D2, section 2.3)."""
-        loss: Literal["n_step", "retrace"] = "n_step"
-        """Targets: n-step double-Q (R2D2) or transformed Retrace (NGU / Agent57)."""
+        loss: Literal["n_step", "retrace", "peng"] = "n_step"
+        """Targets: n-step double-Q (R2D2), transformed Retrace (NGU / Agent57) or Peng's
+        Q(lambda) (Kozuno et al. 2021; traces not cut by the behaviour)."""
         retrace_lambda: float = 0.95
-        """lambda of Retrace's traces (loss = retrace only)."""
+        """lambda of the traces (loss = retrace or peng)."""
         priority_eta: float = 0.9
         """Priority = eta max|delta| + (1 - eta) mean|delta| over the trace (R2D2: 0.9)."""
         batch_size: int = 64
@@ -389,7 +394,7 @@ class R2D2Learner(SequenceLearner):
         check_batch_fits(
             self.batch_size, replay, needed=max(self.batch_size, params.min_replay_sequences)
         )
-        self.extra_fields = (MU,) if params.loss == "retrace" else ()
+        self.extra_fields = (MU,) if params.loss != "n_step" else ()
         self.config = UpdateConfig(
             burn_in=int(params.burn_in),
             n_step=int(params.n_step),

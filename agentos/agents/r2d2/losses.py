@@ -167,6 +167,7 @@ def transformed_retrace_targets(
     lambda_: Numeric = 0.95,
     tx_pair: TxPair = IDENTITY_PAIR,
     trace_mask_t: Array | None = None,
+    traces: str = "retrace",
 ) -> Array:
     """Transformed Retrace targets, greedy target policy, for one sequence; returns ``[T - 1]``.
 
@@ -211,6 +212,14 @@ def transformed_retrace_targets(
         (an episode's final observation, padding): ``c_s = 0`` there, so the trace is cut by
         the mask itself. None: all ones. Cutting by swapping in a non-greedy action instead
         fails with one action (the swap is the greedy action again).
+      traces: ``"retrace"`` (above) or ``"peng"``: Peng's Q(lambda) (Peng & Williams 1996;
+        Kozuno et al. 2021, "Revisiting Peng's Q(lambda) for Modern Reinforcement Learning",
+        eq. (3), https://arxiv.org/abs/2103.00107 ), whose traces are never cut by the
+        behaviour: ``G_t = r_{t+1} + gamma_{t+1} ((1 - lambda m_{t+1}) V_{t+1} + lambda
+        m_{t+1} G_{t+1})``, i.e. ``c_s = lambda m_s`` with ``Q_s`` replaced by ``V_s``. It
+        mixes the behaviour's returns with greedy bootstraps instead of cutting at each
+        exploratory action, so reward travels back along epsilon-greedy data as fast as an
+        n-step return, with the bias of a conservative (behaviour-aware) target.
 
     Returns:
       ``[T - 1]`` targets for ``Q(x_t, a_t)``, ``t = 0 .. T-2``, in h-space.
@@ -231,10 +240,17 @@ def transformed_retrace_targets(
     greedy_t = jnp.argmax(q_policy_t, axis=-1)
     v_t = jnp.take_along_axis(inv_q_t, greedy_t[:, None], axis=-1)[:, 0]
     q_a_t = jnp.take_along_axis(inv_q_t, a_t[:, None], axis=-1)[:, 0]
-    pi_a_t = (a_t == greedy_t).astype(q_target_t.dtype)
-    # pi is 0 or 1; for pi = 0 the ratio is 0 whatever mu is (no 0/0 when mu = 0).
-    ratio_t = jnp.where(pi_a_t > 0, pi_a_t / jnp.maximum(mu_t, jnp.finfo(mu_t.dtype).tiny), 0.0)
-    c_t = lambda_ * jnp.minimum(1.0, ratio_t)
+    if traces == "peng":
+        q_a_t = v_t
+        c_t = jnp.full_like(v_t, lambda_)
+    elif traces == "retrace":
+        pi_a_t = (a_t == greedy_t).astype(q_target_t.dtype)
+        # pi is 0 or 1; for pi = 0 the ratio is 0 whatever mu is (no 0/0 when mu = 0).
+        safe_mu = jnp.maximum(mu_t, jnp.finfo(mu_t.dtype).tiny)
+        ratio_t = jnp.where(pi_a_t > 0, pi_a_t / safe_mu, 0.0)
+        c_t = lambda_ * jnp.minimum(1.0, ratio_t)
+    else:
+        raise ValueError(f"traces must be 'retrace' or 'peng', got {traces!r}")
     if trace_mask_t is not None:
         chex.assert_equal_shape([a_t, trace_mask_t])
         c_t = c_t * trace_mask_t.astype(c_t.dtype)

@@ -293,6 +293,33 @@ def test_retrace_matches_nested_reference_and_vmap(tx):
         np.testing.assert_allclose(batched[i], expected, rtol=1e-4, atol=1e-5)
 
 
+@JIT
+def test_peng_by_hand_traces_not_cut(jit):
+    fn = _variant(losses.transformed_retrace_targets, jit, lambda_=0.5, traces="peng")
+    # Peng's Q(lambda): c = 0.5 at every step (a_2 = 0 is not greedy but does not cut), Q -> V.
+    # G_2 = 3 + 0.5*7 = 6.5
+    # G_1 = r2 + d2 ((1 - 0.5) V2 + 0.5 G2) = 2 + 0.5*(3 + 3.25) = 5.125  (Retrace: 5, cut)
+    # G_0 = 1 + 0.5*(0.5*3 + 0.5*5.125) = 3.03125
+    np.testing.assert_allclose(fn(**_retrace_args()), [3.03125, 5.125, 6.5], rtol=1e-6)
+
+
+@JIT
+def test_peng_mask_cuts_and_lambda_one_is_behaviour_return(jit):
+    cut = _variant(losses.transformed_retrace_targets, jit, lambda_=0.5, traces="peng")
+    # m_2 = 0: G_1 = 2 + 0.5*6 = 5, G_0 = 1 + 0.5*(0.5*3 + 0.5*5) = 3
+    targets = cut(**_retrace_args(), trace_mask_t=_f32([1.0, 1.0, 0.0, 0.0]))
+    np.testing.assert_allclose(targets, [3.0, 5.0, 6.5], rtol=1e-6)
+    full = _variant(losses.transformed_retrace_targets, jit, lambda_=1.0, traces="peng")
+    # lambda = 1: the behaviour's own discounted return, bootstrapped at x_3 whatever the
+    # actions were: G_0 = 1 + 0.5*2 + 0.25*3 + 0.125*7 = 3.625
+    np.testing.assert_allclose(full(**_retrace_args()), [3.625, 5.25, 6.5], rtol=1e-6)
+
+
+def test_traces_kind_is_checked():
+    with pytest.raises(ValueError, match="retrace' or 'peng"):
+        losses.transformed_retrace_targets(**_retrace_args(), traces="tree")
+
+
 def test_retrace_rejects_length_one():
     args = {k: v[:1] for k, v in _retrace_args().items()}
     with pytest.raises(ValueError, match="T >= 2"):
