@@ -107,6 +107,7 @@ class Config:
     bandit_beta: float = 1.0
     bandit_shared: bool = False  # one bandit fed by every copy's episodes (bundle: on)
     retrace_lambda: float = 0.95
+    traces: str = "retrace"  # or "peng": Peng's Q(lambda), traces never cut by mu
     non_episodic_intrinsic: bool = False  # RND's non-episodic intrinsic return (bundle: on)
     learning_rate: float = 1e-4
     adam_eps: float = 1e-3

@@ -65,14 +65,18 @@ def unroll(nets: Nets, params, batch: dict, i: int, lo: int, hi: int, state):
     return jnp.stack(qs, axis=1), state
 
 
-def retrace_targets(q_target, greedy, a, r, g, mu, m, lam):
-    """Transformed Retrace targets y_t, t = 0 .. L-2, [B, L-1] (see the module docstring)."""
+def retrace_targets(q_target, greedy, a, r, g, mu, m, lam, traces="retrace"):
+    """Transformed Retrace targets y_t, t = 0 .. L-2, [B, L-1] (see the module docstring);
+    ``traces="peng"``: Peng's Q(lambda), c_s = lambda m_s and Q_s = V_s."""
     L = a.shape[1]
     inv = h_inv(q_target)
     v = jnp.take_along_axis(inv, greedy[..., None], axis=-1)[..., 0]
-    q_a = jnp.take_along_axis(inv, a[..., None], axis=-1)[..., 0]
-    ratio = jnp.where(a == greedy, 1.0 / jnp.maximum(mu, 1e-30), 0.0)
-    c = lam * jnp.minimum(1.0, ratio) * m
+    if traces == "peng":
+        q_a, c = v, lam * m
+    else:
+        q_a = jnp.take_along_axis(inv, a[..., None], axis=-1)[..., 0]
+        ratio = jnp.where(a == greedy, 1.0 / jnp.maximum(mu, 1e-30), 0.0)
+        c = lam * jnp.minimum(1.0, ratio) * m
     returns = [r[:, L - 1] + g[:, L - 1] * v[:, L - 1]]
     for j in range(L - 2, 0, -1):  # G_{j-1} from G_j
         returns.insert(0, r[:, j] + g[:, j] * (v[:, j] + c[:, j] * (returns[0] - q_a[:, j])))
@@ -104,7 +108,7 @@ def q_loss(q_params, target_q, batch, weights, betas, gammas, cfg: Config, nets:
     aux, tds, total = {}, [], 0.0
     for i, name in enumerate(("extrinsic", "intrinsic")):
         y = retrace_targets(target[i], greedy, a, batch["reward"][:, b:, i], (g, g_i)[i],
-                            batch["mu"][:, b:], m, cfg.retrace_lambda)  # fmt: skip
+                            batch["mu"][:, b:], m, cfg.retrace_lambda, cfg.traces)  # fmt: skip
         q_taken = jnp.take_along_axis(online[i][:, :-1], a[:, :-1, None], axis=-1)[..., 0]
         td = valid * (jax.lax.stop_gradient(y) - q_taken)
         loss = jnp.mean(weights * 0.5 * (td**2).sum(axis=1) / count)

@@ -342,7 +342,9 @@ def test_same_losses_priorities_and_variables_after_each_update(component, refer
     )
 
 
-@pytest.mark.parametrize("planted", ["x0_not_in_memory", "wrong_arm0_gamma", "episodic_intrinsic"])
+@pytest.mark.parametrize(
+    "planted", ["x0_not_in_memory", "wrong_arm0_gamma", "episodic_intrinsic", "other_traces"]
+)
 def test_planted_error_breaks_parity(component, planted):
     if planted == "x0_not_in_memory":
         # x_1 of every episode is scored against an empty memory (NGU's formula: sum K = 0,
@@ -355,6 +357,15 @@ def test_planted_error_breaks_parity(component, planted):
             check_acting(component, planted_run, steps=1)
         with pytest.raises(AssertionError):
             check_sequences(component.contents, planted_run, count=len(planted_run.sequences))
+    elif planted == "other_traces":
+        # Retrace and Peng's Q(lambda) differ wherever an action left the greedy policy; the
+        # run's epsilon-greedy copies take such actions, so some update's loss differs.
+        traces = component.graph.full_params()["learner"]["traces"]
+        planted_run = run_reference(component, traces="peng" if traces == "retrace" else "retrace")
+        check_acting(component, planted_run, steps=component.samples[0]["acted"])
+        with pytest.raises(AssertionError, match="loss"):
+            for i in range(len(component.updates)):
+                check_update(i, component, planted_run)
     elif planted == "episodic_intrinsic":
         # The bundle's intrinsic head bootstraps through terminations (non-episodic); a
         # reference whose intrinsic values end there acts and stores the same until the first
