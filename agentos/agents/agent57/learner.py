@@ -294,9 +294,10 @@ class Agent57Learner(SequenceLearner):
         """Steps after the burn-in with a loss; write ``${actor.trace_length}``."""
         retrace_lambda: float = 0.95
         """lambda of the traces (Agent57: 0.95)."""
-        traces: Literal["retrace", "peng"] = "retrace"
-        """How traces are cut: Retrace's min(1, pi/mu) at each step (Agent57), or Peng's
-        Q(lambda), never cut by the behaviour (Kozuno et al. 2021)."""
+        traces: Literal["retrace", "peng", "peng_extrinsic"] = "retrace"
+        """How traces are cut: Retrace's min(1, pi/mu) at each step (Agent57), Peng's
+        Q(lambda), never cut by the behaviour (Kozuno et al. 2021), or Peng's for the
+        extrinsic head and Retrace for the intrinsic one."""
         learning_rate: float = 1e-4
         """Adam step size of both Q-networks (Agent57: 1e-4)."""
         adam_eps: float = 1e-3

@@ -11,6 +11,13 @@ from agentos.agents.agent57.network import NUM_HEADS
 from agentos.agents.r2d2 import losses
 from agentos.agents.r2d2.learner import retrace_sequence_targets
 
+HEAD_TRACES = {
+    "retrace": ("retrace", "retrace"),
+    "peng": ("peng", "peng"),
+    "peng_extrinsic": ("peng", "retrace"),
+}
+"""The ``traces`` choices: the trace kind of the (extrinsic, intrinsic) heads."""
+
 
 def split_retrace_targets(
     q_online_t: jax.Array,
@@ -41,10 +48,13 @@ def split_retrace_targets(
     ``[L, 2]`` the matching rewards, ``discount_t`` ``[L]`` the stored 0/1 discounts, which are
     multiplied by the arm's ``gamma``; ``beta`` weighs the intrinsic values in the policy.
     Alignment: the target of ``Q(x_t, a_t)`` uses ``r_t[t + 1]`` (see ``retrace_sequence_targets``).
+    ``traces`` names the heads' trace kinds (``HEAD_TRACES``): Retrace's cut traces, Peng's
+    Q(lambda), or Peng's for the extrinsic head only.
     """
     h, h_inv = tx_pair
     q_policy = h(h_inv(q_online_t[0]) + beta * h_inv(q_online_t[1]))
     discounts = (discount_t, jnp.ones_like(discount_t) if non_episodic_intrinsic else discount_t)
+    head_traces = HEAD_TRACES[traces]
     targets = [
         retrace_sequence_targets(
             a_t,
@@ -57,7 +67,7 @@ def split_retrace_targets(
             gamma=1.0,
             lambda_=lambda_,
             tx_pair=tx_pair,
-            traces=traces,
+            traces=head_traces[head],
         )
         for head in range(NUM_HEADS)
     ]

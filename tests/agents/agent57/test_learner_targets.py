@@ -176,3 +176,25 @@ def test_exploit_arms_relabels_every_kth_sequence_as_arm_0(jit):
     np.testing.assert_array_equal(fn(arms, 3), [0, 5, 7, 0, 6, 1, 0])
     np.testing.assert_array_equal(fn(arms, 1), np.zeros(7))
     np.testing.assert_array_equal(fn(arms, 0), arms)  # off: the paper's own-arm training
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize(
+    "traces, expected",
+    [
+        # beta 0.5: greedy action 1 everywhere, the taken action 0 never; lambda 1, gamma 0.9.
+        # Retrace cuts at a_1: y_0 = r_1 + 0.9 V_1 (ext 1 + 2.7, int 2 + 5.4).
+        ("retrace", [[3.7, 5.7], [7.4, 9.4]]),
+        # Peng runs on: y_0 = r_1 + 0.9 y_1 (ext 1 + 0.9 * 5.7, int 2 + 0.9 * 9.4).
+        ("peng", [[6.13, 5.7], [10.46, 9.4]]),
+        ("peng_extrinsic", [[6.13, 5.7], [7.4, 9.4]]),
+    ],
+)
+def test_trace_kinds_per_head(jit, traces, expected):
+    fn = functools.partial(
+        split_retrace_targets, lambda_=1.0, tx_pair=losses.IDENTITY_PAIR, traces=traces
+    )
+    fn = jax.jit(fn) if jit else fn
+    args = (Q_ONLINE, Q_TARGET, ACTIONS, REWARDS, DISCOUNTS, MASK, MU)
+    out = fn(*args, jnp.float32(0.5), jnp.float32(0.9))
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
