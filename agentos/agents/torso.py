@@ -69,3 +69,17 @@ def check_conv_input(space: Any) -> None:
             f"{MIN_IMAGE_SIZE}; observations have shape {shape}",
             fix="set network.torso to mlp or auto",
         )
+
+
+def discrete_actions_fix(action_space: Any) -> str:
+    """The fix for a Q-network given non-Discrete actions: for a Box, the wrapper that bins it."""
+    import gymnasium
+
+    if isinstance(action_space, gymnasium.spaces.Box):
+        return (
+            "bin the continuous actions with gymnasium's DiscretizeAction wrapper: -p "
+            "'environment.wrappers=[{wrapper: DiscretizeAction, kwargs: {bins: 5}}]' "
+            "(or under environment.params.wrappers in agentos.yaml), or use a "
+            "discrete-action environment (cartpole, lunar_lander, Atari)"
+        )
+    return "use a discrete-action environment (cartpole, lunar_lander, Atari)"

@@ -183,7 +183,8 @@ def test_spaces_that_do_not_fit_warn_at_install(agent: Path, caplog) -> None:
     assert load_spec(agent).components["network"].registry_name == "dqn_network"
     (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert "cannot run or learn yet" in warning and "components.network" in warning
-    assert "Pendulum-v1" in warning and "Fix: use a discrete-action environment" in warning
+    assert "Pendulum-v1" in warning
+    assert "Fix: bin the continuous actions with gymnasium's DiscretizeAction" in warning
     caplog.clear()
     install(agent, ["cartpole"], [])  # fits: nothing to say
     assert not [r for r in caplog.records if r.levelname == "WARNING"]

@@ -88,3 +88,21 @@ def test_spec_wrappers_are_checked_at_show(agent_dir, cli):
     )
     assert code == 0, err
     assert "TimeAwareObservation" in out and "(5,)" in out
+
+
+def test_the_continuous_action_fix_makes_a_q_network_fit(tmp_path):
+    """The Q-networks' fix for Box actions names a wrapper; following it gives Discrete
+    actions the network accepts (Pendulum-v1: Box(1) -> Discrete(5))."""
+    from agentos.agents.dqn.network import QNetwork
+    from agentos.errors import IncompatibleSpaceError
+
+    obs, actions = GymEnvironment.spaces(GymParams(env_id="Pendulum-v1"), tmp_path)
+    with pytest.raises(IncompatibleSpaceError) as e:
+        QNetwork.check_spaces(QNetwork.Params(), obs, actions)
+    assert "DiscretizeAction" in e.value.fix and "bins: 5" in e.value.fix
+    wrapped = ({"wrapper": "DiscretizeAction", "kwargs": {"bins": 5}},)
+    obs, actions = GymEnvironment.spaces(
+        GymParams(env_id="Pendulum-v1", wrappers=wrapped), tmp_path
+    )
+    assert actions.n == 5
+    QNetwork.check_spaces(QNetwork.Params(), obs, actions)

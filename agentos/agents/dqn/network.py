@@ -17,7 +17,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agentos.agents.torso import check_conv_input, conv_features, is_image_space, nature_conv_layers
+from agentos.agents.torso import (
+    check_conv_input,
+    conv_features,
+    discrete_actions_fix,
+    is_image_space,
+    nature_conv_layers,
+)
 from agentos.errors import IncompatibleSpaceError, ParameterError
 from agentos.runtime.roles import BuildContext, Network
 
@@ -160,8 +166,7 @@ class QNetwork(Network):
             raise IncompatibleSpaceError(
                 f"the dqn Q-network outputs one value per discrete action; environment has "
                 f"{action_space!r}",
-                fix="use a discrete-action environment (cartpole, lunar_lander, Atari), or a "
-                "wrapper that discretises the actions",
+                fix=discrete_actions_fix(action_space),
             )
 
     def init(self, rng: Any) -> Any:

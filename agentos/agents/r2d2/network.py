@@ -32,6 +32,7 @@ import numpy as np
 from agentos.agents.torso import (
     check_conv_input,
     conv_features,
+    discrete_actions_fix,
     is_image_space,
     nature_conv_layers,
 )
@@ -233,7 +234,7 @@ class RecurrentQNetwork(Network):
             raise IncompatibleSpaceError(
                 f"the R2D2 network outputs one value per discrete action; environment has "
                 f"{action_space!r}{kind}",
-                fix="use a discrete-action environment (cartpole, lunar_lander, Atari)",
+                fix=discrete_actions_fix(action_space),
             )
         if not isinstance(observation_space, gymnasium.spaces.Box):
             raise IncompatibleSpaceError(
