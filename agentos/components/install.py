@@ -35,7 +35,7 @@ from agentos.components.spec import (
     read_raw,
     save_raw,
 )
-from agentos.errors import AgentOSError, ParameterError, SpecError
+from agentos.errors import AgentOSError, SpecError
 
 logger = logging.getLogger(__name__)
 
@@ -191,12 +191,6 @@ def _write_overrides(raw: dict[str, Any], overrides: list[str], spec: AgentSpec)
             component = spec.components[name]
             cls = getattr(load_component_class(component, spec.agent_dir), "Params", None)
             where = f"{spec.path}: components.{name}.params"
-        if cls is None:
-            raise ParameterError(
-                f"component '{name}' takes no parameters",
-                where="-p/--param",
-                fix="drop the -p for it",
-            )
         check_values(cls, {key: tree[name][key] for key in keys}, where)
     for slot, entry in raw["components"].items():
         entry["params"] = tree[slot]

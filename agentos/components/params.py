@@ -247,17 +247,19 @@ def _type_error(value: Any, tp: Any, where: str) -> ParameterError:
 
 def check_values(cls: type, values: Mapping[str, Any], where: str) -> dict[str, Any]:
     """``values`` typed by the dataclass ``cls``'s fields; an unknown key or a bad type fails."""
-    hints = typing.get_type_hints(cls)
-    fields = [f.name for f in dataclasses.fields(cls) if f.init]
+    fields = []
+    if dataclasses.is_dataclass(cls):
+        fields = [f.name for f in dataclasses.fields(cls) if f.init]
     for key in values:
         if key not in fields:
             close = difflib.get_close_matches(str(key), fields, n=1)
+            known = f"known parameters: {', '.join(fields)}" if fields else "it takes none"
             raise ParameterError(
                 f"unknown parameter '{key}'",
                 where=f"{where}.{key}",
-                fix=(f"did you mean '{close[0]}'? " if close else "")
-                + f"known parameters: {', '.join(fields)}",
+                fix=(f"did you mean '{close[0]}'? " if close else "") + known,
             )
+    hints = typing.get_type_hints(cls)
     return {k: coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()}
 
 

@@ -129,3 +129,8 @@ def test_install_writes_checked_parameters_into_the_spec(cli, agent_dir: Path) -
         code, _, err = cli("install", "dqn", "cartpole", "-p", bad, "--agent", agent_dir)
         assert code == 2 and expected in err and "Traceback" not in err, (bad, err)
         assert (agent_dir / "agentos.yaml").read_text() == before  # nothing written
+
+
+def test_install_parameter_of_a_component_without_parameters(cli, agent_dir: Path) -> None:
+    code, _, err = cli("install", "cartpole", "-p", "actor.x=1", "--agent", agent_dir)
+    assert code == 2 and "unknown parameter 'x'" in err and "it takes none" in err, err
