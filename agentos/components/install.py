@@ -185,6 +185,7 @@ def _write_overrides(raw: dict[str, Any], overrides: list[str], spec: AgentSpec)
         name, key = item.split("=", 1)[0].strip().split(".")
         changed.setdefault(name, []).append(key)
     for name, keys in changed.items():
+        cls: type | None
         if name == LOOP_KEY:
             cls, where = loop_params_class(), f"{spec.path}: loop"
         else:

@@ -245,7 +245,7 @@ def _type_error(value: Any, tp: Any, where: str) -> ParameterError:
     )
 
 
-def check_values(cls: type, values: Mapping[str, Any], where: str) -> dict[str, Any]:
+def check_values(cls: type | None, values: Mapping[str, Any], where: str) -> dict[str, Any]:
     """``values`` typed by the dataclass ``cls``'s fields; an unknown key or a bad type fails."""
     fields = []
     if dataclasses.is_dataclass(cls):
