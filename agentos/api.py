@@ -141,21 +141,11 @@ class Agent:
         evaluation episode of the evaluations at least that many env steps apart. A finished
         run's learning curve is written to ``plots/<run id>.png`` (and its artifacts).
         """
-        from agentos.components.checks import check_counts
+        from agentos.api_learn import check_learn_inputs, film_evaluations, learn_on_ray
         from agentos.runtime.checkpoint import load_run_checkpoint as load_checkpoint
-        from agentos.runtime.layouts.ray_layout import check_layout
 
-        check_counts(steps=steps, seed=seed)
-        check_layout(actors, address, replay_shards, learner_actor, learner_gpu)
-        if video_every < 0 or (video_every and actors):
-            from agentos.errors import AgentOSError
-
-            raise AgentOSError(
-                f"--video-every {video_every}: videos are filmed by the single-process "
-                "evaluation" + (", not with --actors" if actors else " every N >= 1 env steps"),
-                where="--video-every",
-                fix="give a positive number of env steps, without --actors",
-            )
+        check_learn_inputs(self, steps, seed, actors, address, replay_shards, learner_actor,
+                           learner_gpu, video_every)  # fmt: skip
         if video_every and self._video_folder is None:
             return self._filmed().learn(
                 steps, seed=seed, resume=resume, hooks=hooks, tags=tags,
@@ -165,15 +155,6 @@ class Agent:
             from agentos.runtime.layouts.partial_build import jax_on_cpu_only
 
             jax_on_cpu_only()  # the GPU is the learner process's, not this one's
-
-        if self.graph.node("learner") is None:
-            from agentos.errors import GraphError
-
-            raise GraphError(
-                "this agent has no learner, so there is nothing to train",
-                where=f"{self.spec.path}: components",
-                fix="install one, e.g. `agentos install dqn`, or use `agentos run`",
-            )
         state = None
         resume_id = None
         check = None
@@ -203,33 +184,11 @@ class Agent:
                         steps,
                     )
             if video_every:
-                from agentos.viz.video import EpisodeFilm
-
-                folder = self._video_folder
-                loop.film_every = video_every
-                loop.make_film = lambda step: EpisodeFilm(
-                    folder,  # type: ignore[arg-type]  # set by _filmed above
-                    prefix=f"step-{step:09d}",
-                    limit=1,
-                )
+                film_evaluations(loop, self._video_folder, video_every)
             try:
                 if actors:
-                    from agentos.runtime.layouts.ray_layout import RayLayout
-
-                    RayLayout(
-                        loop,
-                        replay=built.one("replay"),
-                        agent_dir=str(self.agent_dir),
-                        overrides=self.overrides,
-                        seed=seed,
-                        actors=actors,
-                        address=address,
-                        set_tags=tracker.set_tags,
-                        replay_shards=replay_shards,
-                        resumed_components=state["loop"]["components"] if state else None,
-                        learner_actor=learner_actor,
-                        learner_gpu=learner_gpu,
-                    ).learn(steps)
+                    learn_on_ray(self, loop, built, tracker, state, steps, seed, actors, address,
+                                 replay_shards, learner_actor, learner_gpu)  # fmt: skip
                 else:
                     loop.learn(steps)
             finally:

@@ -1,0 +1,86 @@
+"""What ``agentos.api.Agent.learn`` does besides running the loop: checking its arguments,
+filming evaluations, and handing the loop to the Ray layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentos.api import Agent
+
+
+def check_learn_inputs(
+    agent: Agent,
+    steps: int,
+    seed: int,
+    actors: int,
+    address: str | None,
+    replay_shards: int,
+    learner_actor: bool,
+    learner_gpu: bool,
+    video_every: int,
+) -> None:
+    """``learn``'s arguments and the agent's learner, checked before anything starts."""
+    from agentos.components.checks import check_counts
+    from agentos.errors import AgentOSError, GraphError
+    from agentos.runtime.layouts.ray_layout import check_layout
+
+    check_counts(steps=steps, seed=seed)
+    check_layout(actors, address, replay_shards, learner_actor, learner_gpu)
+    if video_every < 0 or (video_every and actors):
+        raise AgentOSError(
+            f"--video-every {video_every}: videos are filmed by the single-process "
+            "evaluation" + (", not with --actors" if actors else " every N >= 1 env steps"),
+            where="--video-every",
+            fix="give a positive number of env steps, without --actors",
+        )
+    if agent.graph.node("learner") is None:
+        raise GraphError(
+            "this agent has no learner, so there is nothing to train",
+            where=f"{agent.spec.path}: components",
+            fix="install one, e.g. `agentos install dqn`, or use `agentos run`",
+        )
+
+
+def film_evaluations(loop: Any, folder: Path | None, video_every: int) -> None:
+    """Film the first episode of the evaluations at least ``video_every`` env steps apart."""
+    from agentos.viz.video import EpisodeFilm
+
+    if folder is None:
+        raise ValueError("film_evaluations needs the filmed agent's video folder")
+    loop.film_every = video_every
+    loop.make_film = lambda step: EpisodeFilm(folder, prefix=f"step-{step:09d}", limit=1)
+
+
+def learn_on_ray(
+    agent: Agent,
+    loop: Any,
+    built: Any,
+    tracker: Any,
+    state: dict[str, Any] | None,
+    steps: int,
+    seed: int,
+    actors: int,
+    address: str | None,
+    replay_shards: int,
+    learner_actor: bool,
+    learner_gpu: bool,
+) -> None:
+    """``loop.learn`` with the actors (and optionally the learner) in Ray processes."""
+    from agentos.runtime.layouts.ray_layout import RayLayout
+
+    RayLayout(
+        loop,
+        replay=built.one("replay"),
+        agent_dir=str(agent.agent_dir),
+        overrides=agent.overrides,
+        seed=seed,
+        actors=actors,
+        address=address,
+        set_tags=tracker.set_tags,
+        replay_shards=replay_shards,
+        resumed_components=state["loop"]["components"] if state else None,
+        learner_actor=learner_actor,
+        learner_gpu=learner_gpu,
+    ).learn(steps)
