@@ -11,7 +11,8 @@ One update, top to bottom (``update_step``, one jitted pure function with an exp
    ``h(h^{-1}(Q_e) + beta_j h^{-1}(Q_i))`` and shared by both heads (App. B);
 4. transformed Retrace targets (lambda = 0.95) per head with the head's reward and the arm's
    discount gamma_j (``targets.split_retrace_targets``); with ``non_episodic_intrinsic`` the
-   intrinsic head bootstraps through terminations;
+   intrinsic head bootstraps through terminations, and ``intrinsic_discount`` caps its
+   discount at min(gamma_j, cap);
 5. loss = importance-weighted masked squared TD errors of both heads; each network has its
    own Adam state and its own global-norm clipping at 40 (the optimizer is ``vmap``-ed over
    the stacked parameters);
@@ -88,6 +89,7 @@ class UpdateConfig:
     exploit_every: int = 0
     non_episodic_intrinsic: bool = False
     traces: str = "retrace"
+    intrinsic_discount: float | None = None
 
 
 def _time_major(x: jax.Array) -> jax.Array:
@@ -146,6 +148,7 @@ def q_loss(
             tx_pair=tx_pair,
             non_episodic_intrinsic=config.non_episodic_intrinsic,
             traces=config.traces,
+            intrinsic_discount=config.intrinsic_discount,
         ),
         in_axes=(1, 1, 0, 0, 0, 0, 0, 0, 0),
     )(
@@ -319,6 +322,11 @@ class Agent57Learner(SequenceLearner):
         non_episodic_intrinsic: bool = False
         """The intrinsic head bootstraps through terminations (RND's non-episodic intrinsic
         return); False: both heads end at termination (the paper)."""
+        intrinsic_discount: float | None = None
+        """Caps the intrinsic head's discount at min(gamma_j, this) (RND: gamma_I = 0.99);
+        None: the arm's gamma_j for both heads (the paper). A non-episodic intrinsic value
+        with gamma_j near 1 grows towards r_i / (1 - gamma_j) for the whole run and its
+        noise, times beta_j, drowns the extrinsic values."""
 
         def __post_init__(self) -> None:
             check_sequence_params(self.burn_in, self.trace_length, 1)
@@ -334,6 +342,10 @@ class Agent57Learner(SequenceLearner):
                 )
             if self.batch_size < 1:
                 raise ParameterError(f"batch_size must be >= 1, got {self.batch_size}")
+            if self.intrinsic_discount is not None and not 0.0 <= self.intrinsic_discount <= 1.0:
+                raise ParameterError(
+                    f"intrinsic_discount must be in [0, 1] or null, got {self.intrinsic_discount}"
+                )
             if self.exploit_every < 0:
                 raise ParameterError(
                     f"exploit_every must be >= 0 (0: off), got {self.exploit_every}"
@@ -366,6 +378,9 @@ class Agent57Learner(SequenceLearner):
             exploit_every=int(params.exploit_every),
             non_episodic_intrinsic=bool(params.non_episodic_intrinsic),
             traces=str(params.traces),
+            intrinsic_discount=(
+                None if params.intrinsic_discount is None else float(params.intrinsic_discount)
+            ),
         )
         self.betas = jnp.asarray(network.betas)
         self.gammas = jnp.asarray(network.gammas)

@@ -34,6 +34,7 @@ def split_retrace_targets(
     tx_pair: losses.TxPair,
     non_episodic_intrinsic: bool = False,
     traces: str = "retrace",
+    intrinsic_discount: float | None = None,
 ) -> jax.Array:
     """Transformed Retrace targets ``[2, L - 1]`` of the extrinsic and intrinsic heads of one
     trace, both with the greedy policy on the combined online values (Agent57 App. B).
@@ -49,17 +50,23 @@ def split_retrace_targets(
     multiplied by the arm's ``gamma``; ``beta`` weighs the intrinsic values in the policy.
     Alignment: the target of ``Q(x_t, a_t)`` uses ``r_t[t + 1]`` (see ``retrace_sequence_targets``).
     ``traces`` names the heads' trace kinds (``HEAD_TRACES``): Retrace's cut traces, Peng's
-    Q(lambda), or Peng's for the extrinsic head only.
+    Q(lambda), or Peng's for the extrinsic head only. ``intrinsic_discount`` caps the
+    intrinsic head's discount at ``min(gamma, intrinsic_discount)`` (RND's gamma_I = 0.99,
+    Burda et al. 2018, section 2.3); None: the arm's ``gamma`` for both heads (Agent57).
     """
     h, h_inv = tx_pair
     q_policy = h(h_inv(q_online_t[0]) + beta * h_inv(q_online_t[1]))
-    discounts = (discount_t, jnp.ones_like(discount_t) if non_episodic_intrinsic else discount_t)
+    gamma_i = gamma if intrinsic_discount is None else jnp.minimum(gamma, intrinsic_discount)
+    discounts = (
+        gamma * discount_t,
+        gamma_i * (jnp.ones_like(discount_t) if non_episodic_intrinsic else discount_t),
+    )
     head_traces = HEAD_TRACES[traces]
     targets = [
         retrace_sequence_targets(
             a_t,
             r_t[:, head],
-            gamma * discounts[head],
+            discounts[head],
             mask_t,
             mu_t,
             q_target_t[head],

@@ -109,6 +109,7 @@ class Config:
     retrace_lambda: float = 0.95
     traces: str = "retrace"  # or "peng": Peng's Q(lambda), traces never cut by mu
     non_episodic_intrinsic: bool = False  # RND's non-episodic intrinsic return (bundle: on)
+    intrinsic_discount: float | None = None  # caps the intrinsic head's gamma (RND: 0.99)
     learning_rate: float = 1e-4
     adam_eps: float = 1e-3
     max_grad_norm: float = 40.0

@@ -102,7 +102,10 @@ def q_loss(q_params, target_q, batch, weights, betas, gammas, cfg: Config, nets:
     a, m = batch["action"][:, b:], batch["mask"][:, b:]
     g = gamma * batch["discount"][:, b:]
     # Non-episodic intrinsic return: the intrinsic head treats a termination as a time limit.
-    g_i = gamma * jnp.ones_like(g) if cfg.non_episodic_intrinsic else g
+    gamma_i = (
+        gamma if cfg.intrinsic_discount is None else jnp.minimum(gamma, cfg.intrinsic_discount)
+    )
+    g_i = gamma_i * (jnp.ones_like(g) if cfg.non_episodic_intrinsic else batch["discount"][:, b:])
     valid = m[:, :-1]
     count = jnp.maximum(valid.sum(axis=1), 1.0)
     aux, tds, total = {}, [], 0.0

@@ -97,7 +97,7 @@ def test_arm_discount_multiplies_stored_discount():
     np.testing.assert_allclose(np.asarray(out)[0], [2.0, 3.0])
 
 
-def _rescaled_split(discounts, jit, non_episodic_intrinsic=False):
+def _rescaled_split(discounts, jit, non_episodic_intrinsic=False, intrinsic_discount=None):
     # Value rescaling, lambda 0.95, gamma_j 0.5, beta_j 0.5; A = 2, L = 3, x_2 is the final
     # observation (mask 0). Linear-space online values: extrinsic [3, 0], intrinsic [0, 7]:
     # mixed in value space (App. B) a0 = 3, a1 = 0 + 0.5 * 7 = 3.5 -> greedy 1 for both
@@ -110,6 +110,7 @@ def _rescaled_split(discounts, jit, non_episodic_intrinsic=False):
         lambda_=0.95,
         tx_pair=losses.SIGNED_HYPERBOLIC_PAIR,
         non_episodic_intrinsic=non_episodic_intrinsic,
+        intrinsic_discount=intrinsic_discount,
     )
     if jit:
         fn = jax.jit(fn)
@@ -152,6 +153,22 @@ def test_non_episodic_intrinsic_head_bootstraps_through_termination(jit):
     # 16, G_0 = 10.2): the end of an episode costs no future novelty.
     out = _rescaled_split([100.0, 1.0, 0.0], jit, non_episodic_intrinsic=True)
     np.testing.assert_allclose(out, [[0.4844397, 0.0], [2.3568401, 3.1391056]], rtol=1e-5)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_intrinsic_discount_caps_the_intrinsic_heads_gamma(jit):
+    # intrinsic_discount 0.25 < gamma_j 0.5: the intrinsic head discounts with 0.25, the
+    # extrinsic head keeps 0.5 (the termination case's G_1 = 0, G_0 = 1.2). Intrinsic,
+    # non-episodic: G_1 = 4 + 0.25 * 24 = 10; G_0 = 2 + 0.25 (24 + 0.95 (10 - 24)) = 4.675.
+    out = _rescaled_split(
+        [100.0, 1.0, 0.0], jit, non_episodic_intrinsic=True, intrinsic_discount=0.25
+    )
+    np.testing.assert_allclose(out, [[0.4844397, 0.0], [1.3869008, 2.3266248]], rtol=1e-5)
+    # A cap above gamma_j changes nothing: min(0.5, 0.9) = 0.5.
+    same = _rescaled_split(
+        [100.0, 1.0, 0.0], jit, non_episodic_intrinsic=True, intrinsic_discount=0.9
+    )
+    np.testing.assert_allclose(same, [[0.4844397, 0.0], [2.3568401, 3.1391056]], rtol=1e-5)
 
 
 @pytest.mark.parametrize("jit", [False, True])

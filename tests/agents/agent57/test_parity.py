@@ -343,7 +343,14 @@ def test_same_losses_priorities_and_variables_after_each_update(component, refer
 
 
 @pytest.mark.parametrize(
-    "planted", ["x0_not_in_memory", "wrong_arm0_gamma", "episodic_intrinsic", "other_traces"]
+    "planted",
+    [
+        "x0_not_in_memory",
+        "wrong_arm0_gamma",
+        "episodic_intrinsic",
+        "other_traces",
+        "other_intrinsic_discount",
+    ],
 )
 def test_planted_error_breaks_parity(component, planted):
     if planted == "x0_not_in_memory":
@@ -362,6 +369,16 @@ def test_planted_error_breaks_parity(component, planted):
         # run's epsilon-greedy copies take such actions, so some update's loss differs.
         traces = component.graph.full_params()["learner"]["traces"]
         planted_run = run_reference(component, traces="peng" if traces == "retrace" else "retrace")
+        check_acting(component, planted_run, steps=component.samples[0]["acted"])
+        with pytest.raises(AssertionError, match="loss"):
+            for i in range(len(component.updates)):
+                check_update(i, component, planted_run)
+    elif planted == "other_intrinsic_discount":
+        # The intrinsic head's gamma is min(gamma_j, intrinsic_discount); another cap (the
+        # paper's gamma_j when the bundle caps it, 0.99 otherwise) changes every arm whose
+        # gamma_j is above 0.99, so the first update's intrinsic loss differs.
+        cap = component.graph.full_params()["learner"]["intrinsic_discount"]
+        planted_run = run_reference(component, intrinsic_discount=None if cap else 0.99)
         check_acting(component, planted_run, steps=component.samples[0]["acted"])
         with pytest.raises(AssertionError, match="loss"):
             for i in range(len(component.updates)):
