@@ -133,16 +133,19 @@ def ui(
     console.print(
         f"MLflow UI for [bold]{escape(spec.name)}[/] at http://{HOST}:{port}  (Ctrl-C to stop)"
     )
-    proc = subprocess.Popen(cmd, env=ui_env(), start_new_session=True)
+    # The handlers go in before the server starts: a SIGTERM in between would otherwise end
+    # this process the default way and leave the server's group running.
     previous = _stop_on_signals()
+    proc: subprocess.Popen | None = None
     try:
+        proc = subprocess.Popen(cmd, env=ui_env(), start_new_session=True)
         code = proc.wait()
     except KeyboardInterrupt:
-        stop_process_group(proc)
         console.print("MLflow UI stopped.")
         return
     finally:
-        stop_process_group(proc)
+        if proc is not None:
+            stop_process_group(proc)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if code != 0:
