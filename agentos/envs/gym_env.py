@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from agentos.envs.make import EnvFactory, make_gym
+from agentos.envs.make import EnvFactory, make_gym, stdout_to_log
 from agentos.envs.vector import AsyncCopies
 from agentos.envs.wrappers import parse_wrappers
 from agentos.errors import AgentOSError
@@ -219,7 +219,8 @@ class GymEnvironment(Environment):
         """Reset every copy; copy i gets ``seed + i`` (the component's own seed if None)."""
         base = self._seed if seed is None else seed
         seeds = [int(base) + i for i in range(self.num_envs)]
-        obs = self._vec.reset(seed=seeds)[0] if self._sync else self._vec.reset(seeds)
+        with stdout_to_log():
+            obs = self._vec.reset(seed=seeds)[0] if self._sync else self._vec.reset(seeds)
         self._starts = [{"seed": s} for s in seeds]
         self._actions = [[] for _ in range(self.num_envs)]
         self._obs = obs
@@ -252,7 +253,8 @@ class GymEnvironment(Environment):
             for i in np.flatnonzero(done):  # type: ignore[assignment]
                 self._starts[i] = {"rng": _rng_state(self._vec.envs[i])}
                 self._actions[i] = []
-            obs, _ = self._vec.reset(options={"reset_mask": done})
+            with stdout_to_log():
+                obs, _ = self._vec.reset(options={"reset_mask": done})
         return obs, np.asarray(reward, np.float32), terminated, truncated, final
 
     # --- state ------------------------------------------------------------------------

@@ -19,12 +19,15 @@ The pipeline for every copy, in this order:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import inspect
+import io
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,7 +174,8 @@ class EnvFactory:
                 fix="check the environment's parameters (agentos show), or its __init__",
             ) from None
         if check and p.check_env:
-            check_environment(env, cls.__name__)
+            with stdout_to_log():
+                check_environment(env, cls.__name__)
         if p.max_episode_steps:
             from gymnasium.wrappers import TimeLimit
 
@@ -331,3 +335,15 @@ def _observation_mismatch(env: Any) -> str:
     if observation.dtype.kind == "f" and np.isnan(observation).any():
         return "reset() returned NaN values"
     return f"reset() returned values outside the space's bounds, {space}"
+
+
+@contextlib.contextmanager
+def stdout_to_log() -> Iterator[None]:
+    """What an environment prints while it resets (e.g. BabyAI's "Sampling rejected") goes to
+    the debug log, not to stdout, where it would mix with the CLI's output."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        yield
+    for line in buffer.getvalue().splitlines():
+        if line.strip():
+            logger.debug("environment printed: %s", line)

@@ -97,3 +97,16 @@ def test_a_bad_parameter_names_the_class(agent_dir, cli):
 def test_init_writes_a_plain_gymnasium_env(agent_dir):
     text = (agent_dir / "corridor.py").read_text()
     assert "class Corridor(gym.Env)" in text
+
+
+def test_what_an_env_prints_on_reset_stays_out_of_stdout(agent_dir, cli):
+    # BabyAI levels print "Sampling rejected: ..." when they redraw a layout; that text
+    # would mix with the CLI's own output (and break anything that parses it).
+    noisy = GOOD.replace(
+        "        self.pos = 0\n",
+        "        self.pos = 0\n        print('Sampling rejected: noisy reset')\n",
+    )
+    _use(agent_dir, noisy, {"goal": 2, "max_episode_steps": 10})
+    code, out, err = cli("run", "--episodes", "3", "--agent", agent_dir)
+    assert code == 0, err
+    assert "Sampling rejected" not in out
