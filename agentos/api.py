@@ -141,11 +141,16 @@ class Agent:
         evaluation episode of the evaluations at least that many env steps apart. A finished
         run's learning curve is written to ``plots/<run id>.png`` (and its artifacts).
         """
-        from agentos.api_learn import check_learn_inputs, film_evaluations, learn_on_ray
+        from agentos.api_learn import (
+            RayPlacement,
+            check_learn_inputs,
+            film_evaluations,
+            learn_on_ray,
+        )
         from agentos.runtime.checkpoint import load_run_checkpoint as load_checkpoint
 
-        check_learn_inputs(self, steps, seed, actors, address, replay_shards, learner_actor,
-                           learner_gpu, video_every)  # fmt: skip
+        placement = RayPlacement(actors, address, replay_shards, learner_actor, learner_gpu)
+        check_learn_inputs(self, steps, seed, placement, video_every)
         if video_every and self._video_folder is None:
             return self._filmed().learn(
                 steps, seed=seed, resume=resume, hooks=hooks, tags=tags,
@@ -187,8 +192,7 @@ class Agent:
                 film_evaluations(loop, self._video_folder, video_every)
             try:
                 if actors:
-                    learn_on_ray(self, loop, built, tracker, state, steps, seed, actors, address,
-                                 replay_shards, learner_actor, learner_gpu)  # fmt: skip
+                    learn_on_ray(self, loop, built, tracker, state, steps, seed, placement)
                 else:
                     loop.learn(steps)
             finally:

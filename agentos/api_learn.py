@@ -3,6 +3,7 @@ filming evaluations, and handing the loop to the Ray layout."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,16 +11,25 @@ if TYPE_CHECKING:
     from agentos.api import Agent
 
 
+@dataclass(frozen=True)
+class RayPlacement:
+    """Where ``learn`` runs its parts: everything in this process (``actors == 0``) or the
+    Ray layout (``agentos.runtime.layouts``)."""
+
+    actors: int = 0
+    """Ray worker processes that act (0: no Ray, one process)."""
+    address: str | None = None
+    """An existing Ray cluster to join; None starts a local one bound to 127.0.0.1."""
+    replay_shards: int = 1
+    """Ray processes that hold the replay."""
+    learner_actor: bool = False
+    """The learner in its own Ray process instead of this one."""
+    learner_gpu: bool = False
+    """The learner in its own Ray process with a GPU."""
+
+
 def check_learn_inputs(
-    agent: Agent,
-    steps: int,
-    seed: int,
-    actors: int,
-    address: str | None,
-    replay_shards: int,
-    learner_actor: bool,
-    learner_gpu: bool,
-    video_every: int,
+    agent: Agent, steps: int, seed: int, placement: RayPlacement, video_every: int
 ) -> None:
     """``learn``'s arguments and the agent's learner, checked before anything starts."""
     from agentos.components.checks import check_counts
@@ -27,7 +37,9 @@ def check_learn_inputs(
     from agentos.runtime.layouts.ray_layout import check_layout
 
     check_counts(steps=steps, seed=seed)
-    check_layout(actors, address, replay_shards, learner_actor, learner_gpu)
+    p = placement
+    check_layout(p.actors, p.address, p.replay_shards, p.learner_actor, p.learner_gpu)
+    actors = p.actors  # videos are filmed by the single-process evaluation only
     if video_every < 0 or (video_every and actors):
         raise AgentOSError(
             f"--video-every {video_every}: videos are filmed by the single-process "
@@ -61,11 +73,7 @@ def learn_on_ray(
     state: dict[str, Any] | None,
     steps: int,
     seed: int,
-    actors: int,
-    address: str | None,
-    replay_shards: int,
-    learner_actor: bool,
-    learner_gpu: bool,
+    placement: RayPlacement,
 ) -> None:
     """``loop.learn`` with the actors (and optionally the learner) in Ray processes."""
     from agentos.runtime.layouts.ray_layout import RayLayout
@@ -76,11 +84,11 @@ def learn_on_ray(
         agent_dir=str(agent.agent_dir),
         overrides=agent.overrides,
         seed=seed,
-        actors=actors,
-        address=address,
+        actors=placement.actors,
+        address=placement.address,
         set_tags=tracker.set_tags,
-        replay_shards=replay_shards,
+        replay_shards=placement.replay_shards,
         resumed_components=state["loop"]["components"] if state else None,
-        learner_actor=learner_actor,
-        learner_gpu=learner_gpu,
+        learner_actor=placement.learner_actor,
+        learner_gpu=placement.learner_gpu,
     ).learn(steps)
