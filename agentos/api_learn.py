@@ -37,9 +37,14 @@ def check_learn_inputs(
     from agentos.runtime.layouts.ray_layout import check_layout
 
     check_counts(steps=steps, seed=seed)
-    p = placement
-    check_layout(p.actors, p.address, p.replay_shards, p.learner_actor, p.learner_gpu)
-    actors = p.actors  # videos are filmed by the single-process evaluation only
+    check_layout(
+        placement.actors,
+        placement.address,
+        placement.replay_shards,
+        placement.learner_actor,
+        placement.learner_gpu,
+    )
+    actors = placement.actors
     if video_every < 0 or (video_every and actors):
         raise AgentOSError(
             f"--video-every {video_every}: videos are filmed by the single-process "
