@@ -21,6 +21,7 @@ LOOP_MINIMUMS: dict[str, tuple[float, str]] = {
     "eval_episodes": (1, "episodes per evaluation"),
     "checkpoint_every": (0, "0 checkpoints only at the end"),
     "checkpoint_seconds": (0, "0 checkpoints by env steps only"),
+    "checkpoint_overhead": (0, "0 never postpones a checkpoint"),
     "log_every": (1, "env steps between metric records"),
     "sync_every": (1, "learner calls between variable syncs"),
 }

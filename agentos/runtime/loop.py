@@ -72,6 +72,10 @@ class LoopParams:
     checkpoint_seconds: float = 600.0
     """Also checkpoint when this many seconds passed since the last checkpoint, so a slow
     run killed early keeps its work (0: by env steps only)."""
+    checkpoint_overhead: float = 0.05
+    """Largest share of wall time that checkpoints due by env steps may take: one that comes
+    too soon after the last save is postponed until the share allows, so that a replay of
+    hundreds of MB does not halve the speed (0: no limit; saves under a second never wait)."""
     log_every: int = 1_000
     """Env steps between training metric records."""
     sync_every: int = 1
@@ -163,13 +167,19 @@ class Loop:
         self._episodes: EpisodesInProgress | None = None
 
     # --- state -------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """Counters, evaluation history, episodes in progress and every component's state."""
+    def state_dict(self, *, replay: bool = True) -> dict[str, Any]:
+        """Counters, evaluation history, episodes in progress and every component's state
+        (without the replay's with ``replay=False``: enough to act, not to resume)."""
+        components = {
+            n: c.state_dict()
+            for n, c in self.components.items()
+            if replay or getattr(c, "role", None) != "replay"
+        }
         state = {
             "counters": asdict(self.counters),
             "eval_history": list(self.eval_history),
             "recent_returns": list(self.recent_returns),
-            "components": {n: c.state_dict() for n, c in self.components.items()},
+            "components": components,
         }
         if self._episodes is not None:
             state["episodes"] = self._episodes.state_dict()
@@ -289,7 +299,8 @@ class Loop:
         best = max((h["return_mean"] for h in self.eval_history), default=None)
         self.eval_history.append(record)
         if track and (best is None or mean > best):
-            self.hooks.on_best(self.state_dict())
+            # The best state is for acting (`run`, `record`); resume uses the latest one.
+            self.hooks.on_best(self.state_dict(replay=False))
         if track:
             self.hooks.on_metrics(
                 {

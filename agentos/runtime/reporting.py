@@ -74,6 +74,8 @@ class LearnTally:
         self.t0, self.steps0, self.updates0 = time.perf_counter(), c.env_steps, c.learner_updates
         self._last_progress = 0.0
         self._last_checkpoint = self.t0
+        self._last_save_s = 0.0
+        self._checkpoint_due = False
         self._pending: dict[str, list[float]] = {}
 
     def episode(self, episode_return: float, length: float) -> None:
@@ -127,9 +129,18 @@ class LearnTally:
         p, c = loop.params, loop.counters
         if p.eval_every and crossed(prev_steps, c.env_steps, p.eval_every):
             evaluate(p.eval_episodes)
+        if p.checkpoint_every and crossed(prev_steps, c.env_steps, p.checkpoint_every):
+            self._checkpoint_due = True
         now = time.perf_counter()
-        by_steps = p.checkpoint_every and crossed(prev_steps, c.env_steps, p.checkpoint_every)
-        by_time = p.checkpoint_seconds and now - self._last_checkpoint >= p.checkpoint_seconds
-        if by_steps or by_time:
+        since = now - self._last_checkpoint
+        affordable = (
+            not p.checkpoint_overhead
+            or self._last_save_s < 1.0
+            or since * p.checkpoint_overhead >= self._last_save_s
+        )
+        by_time = p.checkpoint_seconds and since >= p.checkpoint_seconds
+        if (self._checkpoint_due and affordable) or by_time:
             loop.hooks.on_checkpoint(loop.state_dict(), final=False)
-            self._last_checkpoint = now
+            self._last_checkpoint = time.perf_counter()
+            self._last_save_s = self._last_checkpoint - now
+            self._checkpoint_due = False

@@ -160,6 +160,67 @@ def test_time_based_checkpoints(monkeypatch):
     assert [final for _, final in hooks.checkpoints] == [True]  # by steps only: just the end
 
 
+class SlowSaves(Recorder):
+    """Every checkpoint takes ``seconds`` of the (fake) clock to write."""
+
+    def __init__(self, clock, seconds):
+        super().__init__()
+        self.clock, self.seconds = clock, seconds
+
+    def on_checkpoint(self, state, final):
+        super().on_checkpoint(state, final)
+        self.clock[0] += self.seconds
+
+
+def test_slow_checkpoints_are_postponed_to_keep_their_share_of_time(monkeypatch):
+    import agentos.runtime.reporting as reporting
+
+    def checkpoints(overhead, save_seconds):
+        clock = [0.0]
+
+        def tick():
+            clock[0] += 0.5  # half a "second" between readings: 20 env steps take ~5 s
+            return clock[0]
+
+        monkeypatch.setattr(reporting.time, "perf_counter", tick)
+        hooks = SlowSaves(clock, save_seconds)
+        params = LoopParams(
+            eval_every=0,
+            checkpoint_every=20,
+            checkpoint_seconds=0,
+            checkpoint_overhead=overhead,
+            log_every=10,
+        )
+        _loop(params, hooks)[0].learn(400)
+        return [s for s, final in hooks.checkpoints if not final]
+
+    every = checkpoints(0.0, 10.0)
+    assert every == list(range(20, 401, 20))  # no limit: one at every crossing
+    assert checkpoints(0.05, 0.25) == every  # saves under a second never wait
+    postponed = checkpoints(0.05, 10.0)  # 10 s saves at 5%: >= 200 s apart
+    assert 1 <= len(postponed) < len(every) // 4
+    assert postponed[0] == 20  # the first is never postponed
+
+
+def test_the_best_state_leaves_the_replay_out():
+    from agentos.replay.uniform import UniformReplay
+
+    class BestRecorder(Recorder):
+        best = None
+
+        def on_best(self, state):
+            self.best = state
+
+    hooks = BestRecorder()
+    params = LoopParams(samples_per_insert=1.0, min_replay_size=0, eval_every=20, log_every=10)
+    loop, actor, learner = _loop(params, hooks)
+    replay = UniformReplay(UniformReplay.Params(capacity=100), _ctx("replay"))
+    loop.components = {"actor": actor, "learner": learner, "replay": replay}
+    loop.learn(40)
+    assert hooks.best is not None and set(hooks.best["components"]) == {"actor", "learner"}
+    assert set(loop.state_dict()["components"]) == {"actor", "learner", "replay"}
+
+
 class StuckActor(RightActor):
     """Walks left forever: with a corridor that never cuts episodes, none ends."""
 

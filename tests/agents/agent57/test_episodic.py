@@ -317,6 +317,6 @@ def test_memory_rejects_bad_arguments():
     with pytest.raises(ParameterError):
         memory.reset(np.zeros(3, bool))
     with pytest.raises(ParameterError):
-        memory.load_state_dict({**memory.state_dict(), "memory": np.zeros((2, 9, 4))})
+        memory.load_state_dict({**memory.state_dict(), "memory": np.zeros((2, 11, 4))})
     with pytest.raises(ParameterError):
         memory.load_state_dict({"memory": np.zeros((2, 10, 4))})

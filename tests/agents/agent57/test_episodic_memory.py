@@ -100,3 +100,25 @@ def test_memory_mean_horizon_caps_the_count():
     assert int(memory.state_dict()["count"][0]) == 3
     with pytest.raises(Exception, match="mean_horizon"):
         EpisodicMemory(1, 16, 1, mean_horizon=0.5)
+
+
+def test_the_state_keeps_only_the_used_slots_and_resumes_exactly():
+    from agentos.errors import ParameterError
+
+    rng = np.random.default_rng(0)
+    memory = EpisodicMemory(num_envs=2, capacity=1000, embedding_dim=3, k=2)
+    memory.add(rng.normal(size=(2, 3)).astype(np.float32), np.asarray([True, True]))
+    for _ in range(4):
+        memory.reward_and_add(rng.normal(size=(2, 3)).astype(np.float32))
+    memory.reset(np.asarray([True, False]))
+    memory.reward_and_add(rng.normal(size=(2, 3)).astype(np.float32))
+    state = memory.state_dict()
+    assert state["memory"].shape == (2, 6, 3)  # env 1 holds 6 items, env 0 one since its reset
+    assert np.all(state["memory"][0, 1:] == 0.0)  # slots of the ended episode are not kept
+    again = EpisodicMemory(num_envs=2, capacity=1000, embedding_dim=3, k=2)
+    again.load_state_dict(state)
+    query = rng.normal(size=(2, 3)).astype(np.float32)
+    np.testing.assert_array_equal(again.reward_and_add(query), memory.reward_and_add(query))
+    state["size"] = np.asarray([7, 6])
+    with pytest.raises(ParameterError, match="needs that many memory slots"):
+        again.load_state_dict(state)
