@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from agentos.runtime.reporting import Hooks, LearnTally, Progress
+from agentos.runtime.roles import Replay
 from agentos.runtime.stepping import crossed, eval_seed, reset_extras, train_seed, training_step
 
 __all__ = [
@@ -173,7 +174,7 @@ class Loop:
         components = {
             n: c.state_dict()
             for n, c in self.components.items()
-            if replay or getattr(c, "role", None) != "replay"
+            if replay or getattr(c, "role", None) != Replay.role
         }
         state = {
             "counters": asdict(self.counters),

@@ -19,6 +19,9 @@ import numpy as np
 
 from agentos.runtime.stepping import crossed
 
+CHEAP_SAVE_S = 1.0
+"""A checkpoint that saved faster than this never postpones the next (``checkpoint_overhead``)."""
+
 if TYPE_CHECKING:
     from agentos.runtime.loop import Counters, Loop
 
@@ -135,7 +138,7 @@ class LearnTally:
         since = now - self._last_checkpoint
         affordable = (
             not p.checkpoint_overhead
-            or self._last_save_s < 1.0
+            or self._last_save_s < CHEAP_SAVE_S
             or since * p.checkpoint_overhead >= self._last_save_s
         )
         by_time = p.checkpoint_seconds and since >= p.checkpoint_seconds
