@@ -15,6 +15,7 @@ from agentos.components.params import (
     apply_defaults,
     apply_overrides,
     build_params,
+    declared_defaults,
     resolve_references,
 )
 from agentos.components.roles import ROLES, BuildContext
@@ -170,7 +171,8 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
     loop_params = loop_params_class()  # registered by the runtime (components.sections)
     params_classes[LOOP_KEY] = loop_params
     tree = apply_defaults(tree, spec.defaults, params_classes)
-    tree = resolve_references(tree, where_file)
+    declared = {name: declared_defaults(cls) for name, cls in params_classes.items()}
+    tree = resolve_references(tree, where_file, declared)
 
     dependencies = {name: _dependencies(spec, name, classes) for name in spec.components}
     order = _topological_order(dependencies, where_file)

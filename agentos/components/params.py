@@ -122,9 +122,31 @@ def apply_defaults(
     return out
 
 
-def resolve_references(tree: Mapping[str, Mapping[str, Any]], where: str) -> dict[str, dict]:
-    """Replace ``${comp.param}`` references with the values they name (cycles are errors)."""
+def declared_defaults(cls: Any) -> dict[str, Any]:
+    """The default of every field of a Params dataclass that has one (else empty)."""
+    if not dataclasses.is_dataclass(cls):
+        return {}
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+def resolve_references(
+    tree: Mapping[str, Mapping[str, Any]],
+    where: str,
+    declared: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, dict]:
+    """Replace ``${comp.param}`` references with the values they name (cycles are errors).
+
+    A reference to a parameter the spec does not write resolves to the default its component
+    declares (``declared[comp][param]``), so ``${learner.gamma}`` follows the learner's own
+    default until someone sets it."""
     resolved: dict[tuple[str, str], Any] = {}
+    declared = declared or {}
 
     def lookup(path: str, chain: tuple[str, ...], at: str) -> Any:
         if path in chain:
@@ -135,15 +157,24 @@ def resolve_references(tree: Mapping[str, Mapping[str, Any]], where: str) -> dic
                 fix="make one of them a value instead of a reference",
             )
         parts = path.split(".")
-        if len(parts) != 2 or parts[0] not in tree or parts[1] not in tree[parts[0]]:
+        if len(parts) != 2 or parts[0] not in tree:
             raise ParameterError(
                 f"reference '${{{path}}}' names no parameter",
                 where=f"{where}: {at}",
-                fix="refer to a parameter written in the spec as ${component.param}",
+                fix="refer to a parameter of an installed component as ${component.param}",
             )
-        key = (parts[0], parts[1])
+        comp, name = parts
+        if name not in tree[comp]:
+            if name in declared.get(comp, {}):
+                return declared[comp][name]
+            raise ParameterError(
+                f"reference '${{{path}}}' names no parameter",
+                where=f"{where}: {at}",
+                fix="refer to a parameter of an installed component as ${component.param}",
+            )
+        key = (comp, name)
         if key not in resolved:
-            resolved[key] = value_of(tree[parts[0]][parts[1]], (*chain, path), path)
+            resolved[key] = value_of(tree[comp][name], (*chain, path), path)
         return resolved[key]
 
     def value_of(value: Any, chain: tuple[str, ...], at: str) -> Any:

@@ -9,6 +9,7 @@ from agentos.components.params import (
     apply_defaults,
     apply_overrides,
     build_params,
+    declared_defaults,
     flatten,
     parse_value,
     resolve_references,
@@ -47,6 +48,19 @@ def test_reference_cycle_and_missing_reference():
         resolve_references({"a": {"x": "${b.y}"}, "b": {"y": "${a.x}"}}, "f")
     with pytest.raises(ParameterError, match="names no parameter"):
         resolve_references({"a": {"x": "${b.z}"}, "b": {}}, "f")
+
+
+def test_a_reference_to_an_unwritten_parameter_follows_its_declared_default():
+    declared = {"learner": declared_defaults(P)}
+    tree = {"replay": {"gamma": "${learner.lr}"}, "learner": {}}
+    assert resolve_references(tree, "f", declared)["replay"] == {"gamma": 1e-3}
+    tree = {"replay": {"gamma": "${learner.lr}"}, "learner": {"lr": 0.5}}
+    assert resolve_references(tree, "f", declared)["replay"] == {"gamma": 0.5}
+    assert declared_defaults(P)["extra"] == {} and declared_defaults(int) == {}
+    with pytest.raises(ParameterError, match="names no parameter"):
+        resolve_references({"replay": {"g": "${learner.nope}"}, "learner": {}}, "f", declared)
+    with pytest.raises(ParameterError, match="names no parameter"):
+        resolve_references({"replay": {"g": "${critic.lr}"}}, "f", declared)
 
 
 def test_override_of_unknown_component_suggests():
