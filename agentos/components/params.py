@@ -157,7 +157,13 @@ def resolve_references(
                 fix="make one of them a value instead of a reference",
             )
         parts = path.split(".")
-        if len(parts) != 2 or parts[0] not in tree:
+        if len(parts) == 2 and parts[0] not in tree:
+            raise ParameterError(
+                f"reference '${{{path}}}': no component '{parts[0]}' is installed",
+                where=f"{where}: {at}",
+                fix=f"install a {parts[0]} (agentos install ...), or write a value for {at}",
+            )
+        if len(parts) != 2:
             raise ParameterError(
                 f"reference '${{{path}}}' names no parameter",
                 where=f"{where}: {at}",

@@ -59,8 +59,9 @@ def test_a_reference_to_an_unwritten_parameter_follows_its_declared_default():
     assert declared_defaults(P)["extra"] == {} and declared_defaults(int) == {}
     with pytest.raises(ParameterError, match="names no parameter"):
         resolve_references({"replay": {"g": "${learner.nope}"}, "learner": {}}, "f", declared)
-    with pytest.raises(ParameterError, match="names no parameter"):
+    with pytest.raises(ParameterError, match="no component 'critic' is installed") as info:
         resolve_references({"replay": {"g": "${critic.lr}"}}, "f", declared)
+    assert "write a value for replay.g" in info.value.fix
 
 
 def test_override_of_unknown_component_suggests():
