@@ -156,23 +156,17 @@ def resolve_references(
                 where=f"{where}: {at}",
                 fix="make one of them a value instead of a reference",
             )
-        parts = path.split(".")
-        if len(parts) == 2 and parts[0] not in tree:
+        comp, _, name = path.partition(".")
+        if name and "." not in name and comp not in tree:
             raise ParameterError(
-                f"reference '${{{path}}}': no component '{parts[0]}' is installed",
+                f"reference '${{{path}}}': no component '{comp}' is installed",
                 where=f"{where}: {at}",
-                fix=f"install a {parts[0]} (agentos install ...), or write a value for {at}",
+                fix=f"install a {comp} (agentos install ...), or write a value for {at}",
             )
-        if len(parts) != 2:
-            raise ParameterError(
-                f"reference '${{{path}}}' names no parameter",
-                where=f"{where}: {at}",
-                fix="refer to a parameter of an installed component as ${component.param}",
-            )
-        comp, name = parts
-        if name not in tree[comp]:
+        if comp in tree and name not in tree[comp]:
             if name in declared.get(comp, {}):
                 return declared[comp][name]
+        if comp not in tree or name not in tree[comp]:
             raise ParameterError(
                 f"reference '${{{path}}}' names no parameter",
                 where=f"{where}: {at}",
