@@ -74,8 +74,10 @@ class Agent57Actor(ApeXEpsilons, Actor):
         """Ape-X ladder base: eps_i = epsilon_base ** (1 + epsilon_alpha * i / (N - 1))."""
         epsilon_alpha: float = 8.0
         """Ape-X ladder exponent range (Agent57: 8)."""
-        evaluation_epsilon: float = 0.0
-        """Exploration rate of evaluation episodes (0: greedy)."""
+        evaluation_epsilon: float = 0.01
+        """Exploration rate of evaluation episodes (0: greedy). A greedy policy can loop
+        forever in a deterministic environment (issue 11: DoorKey-8x8 turned left-right until
+        time ran out); 0.01 as deep_rl_zoo's Agent57 evaluation."""
         episodic_capacity: int = 30_000
         """Embeddings kept per environment's episodic memory, oldest overwritten (NGU:
         30,000). The k-NN is one matrix-vector product over the memory per environment."""

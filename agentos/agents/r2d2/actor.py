@@ -107,8 +107,10 @@ class R2D2Actor(ApeXEpsilons, Actor):
         """Ape-X ladder base: eps_i = epsilon_base ** (1 + epsilon_alpha * i / (N - 1))."""
         epsilon_alpha: float = 8.0
         """Ape-X ladder exponent range (Agent57: 8; Ape-X: 7)."""
-        evaluation_epsilon: float = 0.0
-        """Exploration rate when ``explore`` is False (0: greedy evaluation)."""
+        evaluation_epsilon: float = 0.01
+        """Exploration rate when ``explore`` is False (0: greedy). A little noise keeps a
+        deterministic greedy policy from looping forever in a deterministic environment
+        (0.01 as deep_rl_zoo's R2D2/Agent57 evaluation; README "Evaluation")."""
 
         def __post_init__(self) -> None:
             check_sequence_params(self.burn_in, self.trace_length, self.period)

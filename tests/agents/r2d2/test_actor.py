@@ -51,11 +51,13 @@ def make(num_envs=4, seed=0, **params):
     return net, actor
 
 
-def test_apex_epsilons_per_environment_and_greedy_evaluation():
+def test_apex_epsilons_per_environment_and_evaluation_epsilon():
     _, actor = make(num_envs=4)
     expected = [0.4 ** (1 + 8 * i / 3) for i in range(4)]
     np.testing.assert_allclose(actor.epsilons(4, explore=True), expected, rtol=1e-5)
-    np.testing.assert_array_equal(actor.epsilons(4, explore=False), 0.0)
+    np.testing.assert_array_equal(actor.epsilons(4, explore=False), 0.01)  # the default
+    _, greedy = make(num_envs=4, evaluation_epsilon=0.0)
+    np.testing.assert_array_equal(greedy.epsilons(4, explore=False), 0.0)
     _, fixed = make(num_envs=4, epsilon=0.1)
     np.testing.assert_array_equal(fixed.epsilons(4, explore=True), 0.1)
     _, single = make(num_envs=1)
@@ -78,8 +80,8 @@ def test_epsilon_greedy_rates_and_mu_match_losses():
     np.testing.assert_allclose(mu, expected, rtol=1e-6)
 
 
-def test_evaluation_is_greedy_and_extras_carry_the_network_state():
-    net, actor = make(num_envs=4)
+def test_greedy_evaluation_and_extras_carry_the_network_state():
+    net, actor = make(num_envs=4, evaluation_epsilon=0.0)
     obs = np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32)
     extras = actor.initial_extras(4)
     actions, new = actor.select_action(obs, extras, explore=False, env_steps=0)
