@@ -76,6 +76,14 @@ def learn(
     agent: Path = AgentOption,
 ) -> int:
     """Train the agent for --steps env steps; every run is tracked (see `agentos runs`)."""
+    if from_run and not resume:
+        from agentos.errors import AgentOSError
+
+        raise AgentOSError(
+            f"--from {from_run} names the run to continue, but --resume is not given",
+            where="agentos learn",
+            fix=f"add --resume (agentos learn --resume --from {from_run}), or drop --from",
+        )
     if offline or dataset or not evaluate:
         from agentos.cli.record_cmd import learn_offline
         from agentos.errors import AgentOSError

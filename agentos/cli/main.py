@@ -121,12 +121,40 @@ def _show_usage_error(e: Exception) -> int:
         return code
     command = ctx.command_path if ctx is not None else "agentos"
     err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    err_console.print(
-        f"Fix: see `{escape(command)} --help` for its usage.",
-        highlight=False,
-        soft_wrap=True,
+    alias = COMMAND_ALIASES.get(_unknown_command(message))
+    fix = (
+        f"use `agentos {alias}` (see `agentos --help`)"
+        if alias
+        else f"see `{escape(command)} --help` for its usage."
     )
+    err_console.print(f"Fix: {fix}", highlight=False, soft_wrap=True)
     return code
+
+
+COMMAND_ALIASES = {
+    "train": "learn",
+    "fit": "learn",
+    "eval": "run",
+    "evaluate": "run",
+    "test": "run",
+    "play": "run",
+    "enjoy": "run",
+    "video": "run --video",
+    "record-video": "run --video",
+    "resume": "learn --resume",
+    "new": "init",
+    "add": "install",
+    "remove": "uninstall",
+}
+"""Commands of other RL tools (SB3, RL Zoo, CleanRL) and what agentos calls them."""
+
+
+def _unknown_command(message: str) -> str:
+    """The name in click's "No such command 'NAME'." message ('' for other errors)."""
+    prefix = "No such command '"
+    if not message.startswith(prefix):
+        return ""
+    return message[len(prefix) :].split("'", 1)[0]
 
 
 def _show_error(e: Exception) -> int:

@@ -24,6 +24,10 @@ def show(
     from agentos.api import load_agent
     from agentos.cli.console import console, escape
 
+    if graph_file is not None:
+        from agentos.viz.graph import check_graph_path
+
+        check_graph_path(graph_file)
     loaded = load_agent(agent, param)
     graph = loaded.graph
     full = graph.full_params()

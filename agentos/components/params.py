@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import math
 import re
 import types
 import typing
@@ -24,6 +25,8 @@ from agentos.errors import AgentOSError, ParameterError
 
 logger = logging.getLogger(__name__)
 
+NON_FINITE = ("nan", "inf", "infinity")
+"""Words ``float()`` reads that YAML leaves as strings (YAML's own are ``.nan``/``.inf``)."""
 _REF = re.compile(r"\$\{([A-Za-z0-9_.\-]+)\}")
 
 
@@ -37,7 +40,8 @@ def parse_value(text: str) -> Any:
         return text
     if isinstance(value, str):
         try:
-            return float(value) if any(c in value for c in ".eE") else int(value)
+            numeric = any(c in value for c in ".eE") or value.lower().lstrip("+-") in NON_FINITE
+            return float(value) if numeric else int(value)
         except ValueError:
             return value
     return value
@@ -257,6 +261,12 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         raise _type_error(value, tp, where)
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ParameterError(
+                    f"{value!r} is not a finite number",
+                    where=where,
+                    fix="give a finite number (NaN or infinity would make learning fail)",
+                )
             return float(value)
         raise _type_error(value, tp, where)
     if tp is str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -219,8 +220,11 @@ class GymEnvironment(Environment):
         """Reset every copy; copy i gets ``seed + i`` (the component's own seed if None)."""
         base = self._seed if seed is None else seed
         seeds = [int(base) + i for i in range(self.num_envs)]
-        with stdout_to_log():
-            obs = self._vec.reset(seed=seeds)[0] if self._sync else self._vec.reset(seeds)
+        try:
+            with stdout_to_log():
+                obs = self._vec.reset(seed=seeds)[0] if self._sync else self._vec.reset(seeds)
+        except Exception as e:
+            raise self._failed("reset()", e) from e
         self._starts = [{"seed": s} for s in seeds]
         self._actions = [[] for _ in range(self.num_envs)]
         self._obs = obs
@@ -232,12 +236,29 @@ class GymEnvironment(Environment):
     def step(self, action: np.ndarray) -> EnvStep:
         """Step every copy; finished copies are reset and their last obs kept."""
         action = np.asarray(action)
-        if self._sync:
-            obs, reward, terminated, truncated, final = self._step_sync(action)
-        else:
-            obs, reward, terminated, truncated, final = self._vec.step(action)
+        try:
+            if self._sync:
+                obs, reward, terminated, truncated, final = self._step_sync(action)
+            else:
+                obs, reward, terminated, truncated, final = self._vec.step(action)
+        except Exception as e:
+            raise self._failed("step()", e) from e
         self._obs = obs
         return EnvStep(self._view(obs), reward, terminated, truncated, self._view(final))
+
+    def _failed(self, call: str, error: Exception) -> Exception:
+        """An error the environment raised, as one message naming it and where it was raised
+        (AgentOSErrors, e.g. of agentos' own wrappers, pass unchanged)."""
+        if isinstance(error, AgentOSError):
+            return error
+        frames = traceback.extract_tb(error.__traceback__)
+        at = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+        return AgentOSError(
+            f"the environment {self._factory.label()} failed in {call}: "
+            f"{type(error).__name__}: {error}{at}",
+            fix="fix the environment (or its kwargs/wrappers in the spec); --debug shows the "
+            "whole traceback",
+        )
 
     def _step_sync(self, action: np.ndarray) -> tuple[np.ndarray, ...]:
         """Step the in-process copies, remembering how each episode began (exact resume)."""

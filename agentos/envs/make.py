@@ -38,6 +38,12 @@ logger = logging.getLogger(__name__)
 
 PLUGIN_PREFIXES = {"ALE/": "ale_py", "MiniGrid-": "minigrid", "BabyAI-": "minigrid"}
 """Id prefixes whose package registers them with gymnasium when imported."""
+PLUGIN_PACKAGES = ("ale_py", "minigrid")
+"""Packages tried, when installed, for an id gymnasium does not know (ALE's v0/v4 ids such
+as ``BreakoutNoFrameskip-v4`` have no prefix)."""
+DEFAULT_TIME_LIMIT = 10_000
+"""Steps after which agentos truncates episodes of an environment that has no time limit
+of its own (a greedy policy that never reaches a terminal state would run forever)."""
 
 
 def register_plugins(env_id: str) -> str:
@@ -57,11 +63,24 @@ def register_plugins(env_id: str) -> str:
                     f"'{env_id}' needs the package {package}, which does not import: {e}",
                     fix=f"pip install {package}",
                 ) from None
-            if package == "ale_py":
-                gym.register_envs(module)
-                # ALE's banner and per-game notes go to the terminal unless told otherwise
-                module.ALEInterface.setLoggerMode(module.LoggerMode.Error)
+            _registered(gym, package, module)
+    if not packages and bare not in gym.registry:
+        for package in PLUGIN_PACKAGES:
+            try:
+                _registered(gym, package, importlib.import_module(package))
+            except ImportError:
+                continue
+            if bare in gym.registry:
+                break
     return bare
+
+
+def _registered(gym: Any, package: str, module: Any) -> None:
+    """Lets an imported plugin package register its ids (ALE needs to be asked)."""
+    if package == "ale_py":
+        gym.register_envs(module)
+        # ALE's banner and per-game notes go to the terminal unless told otherwise
+        module.ALEInterface.setLoggerMode(module.LoggerMode.Error)
 
 
 def is_atari(env_id: str) -> bool:
@@ -82,7 +101,12 @@ def make_gym(env_id: str, max_episode_steps: int | None = None, kwargs: dict | N
 
     env_id = register_plugins(env_id)
     try:
-        return gym.make(env_id, max_episode_steps=max_episode_steps, **(kwargs or {}))
+        env = gym.make(env_id, max_episode_steps=max_episode_steps, **(kwargs or {}))
+    except gym.error.DependencyNotInstalled as e:
+        raise AgentOSError(
+            f"gymnasium environment '{env_id}' needs a package that is not installed: {e}",
+            fix="install the package the message names, e.g. pip install 'gymnasium[mujoco]'",
+        ) from None
     except gym.error.Error as e:
         known = list(gym.registry)
         close = difflib.get_close_matches(env_id, known, n=3)
@@ -96,6 +120,48 @@ def make_gym(env_id: str, max_episode_steps: int | None = None, kwargs: dict | N
             f"gymnasium environment '{env_id}' rejected its kwargs: {e}",
             fix="check params.kwargs against the environment's documentation",
         ) from None
+    except Exception as e:  # the environment's own constructor: name it, not a traceback
+        raise AgentOSError(
+            f"gymnasium.make('{env_id}') failed: {type(e).__name__}: {e}",
+            fix="check the environment's kwargs (agentos show) against its documentation; "
+            "--debug shows the traceback",
+        ) from None
+    if max_episode_steps is None and _time_limit(env) is None:
+        env = with_default_time_limit(env, env_id)
+    return env
+
+
+def _time_limit(env: Any) -> int | None:
+    """The step limit of ``env``: its registration's or TimeLimit's, MiniGrid's ``max_steps``
+    or ALE's frame limit (None: none)."""
+    spec = getattr(env, "spec", None)
+    limit = getattr(spec, "max_episode_steps", None)
+    if limit:
+        return int(limit)
+    entry = getattr(spec, "entry_point", None)
+    if isinstance(entry, str) and entry.startswith("ale_py"):
+        return int(getattr(spec, "kwargs", {}).get("max_num_frames_per_episode") or 108_000)
+    own = getattr(env.unwrapped, "max_steps", None)
+    return int(own) if isinstance(own, int) and own > 0 else None
+
+
+def with_default_time_limit(env: Any, label: str) -> Any:
+    """``env`` truncated after ``DEFAULT_TIME_LIMIT`` steps, with a warning that says how to
+    choose another limit."""
+    from gymnasium.wrappers import TimeLimit
+
+    if label not in _warned_unlimited:  # once, not once per copy
+        _warned_unlimited.add(label)
+        logger.warning(
+            "%s has no time limit: agentos ends its episodes after %d steps (set "
+            "environment.max_episode_steps to choose another)",
+            label,
+            DEFAULT_TIME_LIMIT,
+        )
+    return TimeLimit(env, max_episode_steps=DEFAULT_TIME_LIMIT)
+
+
+_warned_unlimited: set[str] = set()
 
 
 @dataclass
@@ -180,6 +246,8 @@ class EnvFactory:
             from gymnasium.wrappers import TimeLimit
 
             env = TimeLimit(env, max_episode_steps=int(p.max_episode_steps))
+        elif _time_limit(env) is None:
+            env = with_default_time_limit(env, cls.__name__)
         return env
 
     def __call__(self, check: bool = False) -> Any:

@@ -59,8 +59,26 @@ def graph_lines(graph: Any) -> list[str]:
     return lines
 
 
+GRAPH_SUFFIXES = (".svg", ".png", ".pdf")
+"""File types ``draw_graph`` writes."""
+
+
+def check_graph_path(path: Path) -> None:
+    """Refuse a ``--graph`` file matplotlib cannot write, before any work."""
+    from agentos.errors import AgentOSError
+
+    if Path(path).suffix.lower() not in GRAPH_SUFFIXES:
+        raise AgentOSError(
+            f"--graph {path}: cannot draw a '{Path(path).suffix or 'suffix-less'}' file",
+            fix=f"name a file ending in {', '.join(GRAPH_SUFFIXES)}, e.g. graph.svg",
+        )
+    if Path(path).is_dir():
+        raise AgentOSError(f"--graph {path} is a folder", fix=f"name a file, e.g. {path}/graph.svg")
+
+
 def draw_graph(graph: Any, path: Path, title: str = "") -> Path:
     """Draw the graph with matplotlib into ``path`` (.svg, .png or .pdf, by its suffix)."""
+    check_graph_path(path)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -39,6 +39,12 @@ class StepTrace:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        if self.path.is_dir():
+            from agentos.errors import AgentOSError
+
+            raise AgentOSError(
+                f"--trace {path} is a folder", fix=f"name a CSV file, e.g. {path}/trace.csv"
+            )
         self.rows: list[dict[str, Any]] = []
         self._episode = np.zeros(0, np.int64)
         self._t = np.zeros(0, np.int64)

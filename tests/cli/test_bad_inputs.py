@@ -31,6 +31,28 @@ from bad_input_checks import (
 CASES = [
     # --- command-line usage (typer's own exceptions) ---------------------------------------
     Case("unknown-command", plain("lern"), ("No such command 'lern'", "learn", "--help")),
+    Case("another-tools-command", plain("train"), ("No such command 'train'", "agentos learn")),
+    Case("from-without-resume", args("learn", "--from", "abc"), ("--resume", "--from abc")),
+    Case("graph-of-unknown-type", args("show", "--graph", "g.txt"), ("'.txt'", ".svg")),
+    Case(
+        "trace-is-a-folder",
+        lambda agent: ["run", "--episodes", "1", "--trace", str(agent), "--agent", str(agent)],
+        ("is a folder", "trace.csv"),
+    ),
+    Case(
+        "learning-rate-nan",
+        args("learn", "--steps", "10", "-p", "learner.learning_rate=nan"),
+        ("learning_rate", "not a finite number"),
+        DQN,
+        no_checkpoints,
+    ),
+    Case(
+        "learning-rate-inf",
+        args("learn", "--steps", "10", "-p", "learner.learning_rate=.inf"),
+        ("learning_rate", "not a finite number"),
+        DQN,
+        no_checkpoints,
+    ),
     Case("misspelt-option", plain("learn", "--step", "5"), ("No such option: --step", "--steps")),
     Case("steps-not-a-number", plain("learn", "--steps", "abc"), ("'--steps'", "integer")),
     Case("episodes-not-a-number", plain("run", "-e", "many"), ("'--episodes'",)),

@@ -120,3 +120,38 @@ def test_a_render_mode_the_environment_lacks_is_refused():
     assert "human, rgb_array" in str(e.value)
     for mode in ("rgb_array", "rgb_array_list", "human"):  # what gymnasium.make accepts
         GymEnvironment.spaces(GymParams(render_mode=mode))
+
+
+def test_an_error_in_an_environment_constructor_is_one_message():
+    from agentos.envs.make import make_gym
+
+    with pytest.raises(AgentOSError, match=r"FrozenLake-v1.*KeyError: '5x5'") as info:
+        make_gym("FrozenLake-v1", None, {"map_name": "5x5"})
+    assert "kwargs" in info.value.fix
+
+
+def test_an_environment_without_a_time_limit_gets_one():
+    from agentos.envs.make import DEFAULT_TIME_LIMIT, make_gym
+
+    assert gym.spec("CliffWalking-v1").max_episode_steps is None
+    env = make_gym("CliffWalking-v1")
+    assert env.spec.max_episode_steps == DEFAULT_TIME_LIMIT
+    env.reset(seed=0)
+    steps, truncated = 0, False
+    while not truncated:
+        _, _, terminated, truncated, _ = env.step(0)  # up: never reaches the goal
+        assert not terminated
+        steps += 1
+    assert steps == DEFAULT_TIME_LIMIT
+    assert make_gym("CliffWalking-v1", 7).spec.max_episode_steps == 7
+    assert make_gym("CartPole-v1").spec.max_episode_steps == 500  # its own limit stays
+
+
+def test_classic_atari_ids_register_ale():
+    pytest.importorskip("ale_py")
+    from agentos.envs.make import is_atari, register_plugins
+
+    assert register_plugins("BreakoutNoFrameskip-v4") == "BreakoutNoFrameskip-v4"
+    assert "BreakoutNoFrameskip-v4" in gym.registry
+    assert is_atari("PongNoFrameskip-v4")
+    assert not is_atari("CartPole-v1")

@@ -47,6 +47,17 @@ class Walk(gym.Env):
 """
 
 
+FAILS_LATER = GOOD.replace(
+    "    def step(self, action):\n",
+    "    def step(self, action):\n"
+    "        self.steps = getattr(self, 'steps', 0) + 1\n"
+    "        if self.steps > 40:\n"
+    "            raise ValueError('boom')\n",
+)
+
+ENDLESS = GOOD.replace("done = self.pos == self.goal", "done = False")
+
+
 def _use(agent_dir, source: str, params: dict | None = None) -> None:
     (agent_dir / "walk.py").write_text(textwrap.dedent(source))
     spec = yaml.safe_load((agent_dir / "agentos.yaml").read_text())
@@ -110,3 +121,25 @@ def test_what_an_env_prints_on_reset_stays_out_of_stdout(agent_dir, cli):
     code, out, err = cli("run", "--episodes", "3", "--agent", agent_dir)
     assert code == 0, err
     assert "Sampling rejected" not in out
+
+
+def test_an_error_in_step_is_one_message_naming_the_line(agent_dir, cli):
+    _use(agent_dir, FAILS_LATER, {"goal": 3, "max_episode_steps": 10})
+    code, out, err = cli("run", "--episodes", "20", "--agent", agent_dir)
+    assert code == 2 and "Traceback" not in err
+    assert "Walk failed in step(): ValueError: boom at " in err and "walk.py:" in err
+    assert "--debug" in err
+
+
+def test_an_environment_without_a_time_limit_ends_its_episodes(
+    agent_dir, cli, caplog, monkeypatch
+):
+    from agentos.envs import make
+
+    monkeypatch.setattr(make, "_warned_unlimited", set())  # other tests' Walk warned already
+    _use(agent_dir, ENDLESS, {"goal": 3})
+    with caplog.at_level("WARNING", logger="agentos.envs.make"):
+        code, out, err = cli("run", "--episodes", "1", "--agent", agent_dir)
+    assert code == 0, err
+    notes = [r.getMessage() for r in caplog.records if "has no time limit" in r.getMessage()]
+    assert len(notes) == 1 and "environment.max_episode_steps" in notes[0]
