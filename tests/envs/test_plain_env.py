@@ -131,9 +131,7 @@ def test_an_error_in_step_is_one_message_naming_the_line(agent_dir, cli):
     assert "--debug" in err
 
 
-def test_an_environment_without_a_time_limit_ends_its_episodes(
-    agent_dir, cli, caplog, monkeypatch
-):
+def test_an_environment_without_a_time_limit_ends_its_episodes(agent_dir, cli, caplog, monkeypatch):
     from agentos.envs import make
 
     monkeypatch.setattr(make, "_warned_unlimited", set())  # other tests' Walk warned already
