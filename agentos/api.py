@@ -280,6 +280,10 @@ class Agent:
         from agentos.runtime.checkpoint import load_run_checkpoint as load_checkpoint
 
         check_counts(episodes=episodes, seed=seed)
+        if trace is not None:
+            from agentos.viz.trace import check_trace_path
+
+            check_trace_path(Path(trace))
         if video and self._video_folder is None:
             filmed = self._filmed()
             filmed._overlay = overlay

@@ -21,6 +21,7 @@ import numpy as np
 
 from agentos.errors import AgentOSError
 from agentos.runtime.loop import Counters, Loop, Progress, crossed
+from agentos.runtime.stepping import check_finite_losses
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class OfflineLoop(Loop):
                 due = min(chunk - prev % chunk, total_updates - prev)
                 metrics = self.learner.step(due)
                 c.learner_updates += due
+                check_finite_losses(metrics, c.learner_updates)
                 c.learner_calls += 1
                 for key, value in metrics.items():
                     pending.setdefault(f"train/{key}", []).append(value)

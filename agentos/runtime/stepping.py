@@ -63,3 +63,18 @@ def reset_extras(actor: Any, extras: dict[str, Any], done: np.ndarray) -> dict[s
         k: np.where(done.reshape((-1,) + (1,) * (np.ndim(v) - 1)), fresh[k], v)
         for k, v in extras.items()
     }
+
+
+def check_finite_losses(metrics: dict[str, float], learner_updates: int) -> None:
+    """Stop a run whose learner diverged: a NaN or infinite loss would otherwise train on as
+    NaN weights and be dropped from the tracked metrics without a word."""
+    bad = {k: v for k, v in metrics.items() if "loss" in k and not np.isfinite(v)}
+    if bad:
+        from agentos.errors import AgentOSError
+
+        raise AgentOSError(
+            f"learning diverged at learner update {learner_updates}: "
+            + ", ".join(f"{k} = {v}" for k, v in sorted(bad.items())),
+            fix="lower learner.learning_rate, or look for NaN/huge rewards or observations; "
+            "checkpoints saved before it are kept (agentos run --checkpoint latest)",
+        )

@@ -34,17 +34,22 @@ def _columns(values: dict[str, Any], i: int, n: int) -> dict[str, Any]:
     return out
 
 
+def check_trace_path(path: Path) -> None:
+    """Refuse a trace file that cannot be written, before any episode is played."""
+    if Path(path).is_dir():
+        from agentos.errors import AgentOSError
+
+        raise AgentOSError(
+            f"--trace {path} is a folder", fix=f"name a CSV file, e.g. {path}/trace.csv"
+        )
+
+
 class StepTrace:
     """Collects rows while evaluation episodes are played; ``write`` saves the CSV."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        if self.path.is_dir():
-            from agentos.errors import AgentOSError
-
-            raise AgentOSError(
-                f"--trace {path} is a folder", fix=f"name a CSV file, e.g. {path}/trace.csv"
-            )
+        check_trace_path(self.path)
         self.rows: list[dict[str, Any]] = []
         self._episode = np.zeros(0, np.int64)
         self._t = np.zeros(0, np.int64)

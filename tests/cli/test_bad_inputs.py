@@ -47,6 +47,23 @@ CASES = [
         no_checkpoints,
     ),
     Case(
+        "learning-diverges",
+        args(
+            "learn",
+            "--steps",
+            "3000",
+            "-p",
+            "learner.learning_rate=1e30",
+            "-p",
+            "loop.min_replay_size=200",
+            "-p",
+            "loop.eval_every=0",
+        ),  # fmt: skip
+        ("learning diverged", "loss = nan", "learning_rate"),
+        DQN,
+        no_checkpoints,
+    ),
+    Case(
         "learning-rate-inf",
         args("learn", "--steps", "10", "-p", "learner.learning_rate=.inf"),
         ("learning_rate", "not a finite number"),
