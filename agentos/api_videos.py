@@ -32,8 +32,38 @@ def filmed(agent: Agent) -> Agent:
 
     folder = agent.agent_dir / "videos" / f"pending-{time.time_ns()}"
     copy = Agent(agent.spec, [*agent.overrides, "environment.render_mode=rgb_array"])
+    check_renders(copy)
     copy._video_folder = folder
     return copy
+
+
+def check_renders(agent: Agent) -> None:
+    """Render one frame of a fresh copy, so that an environment without frames fails before
+    any training or evaluation rather than at the first film."""
+    from agentos.errors import AgentOSError
+
+    node = agent.graph.node("environment")
+    factory = getattr(node.cls, "factory", None)
+    if factory is None:
+        return
+    env = factory(node.params, agent.agent_dir)()
+    try:
+        env.reset(seed=0)
+        frame = env.render()
+    except AgentOSError:
+        raise
+    except Exception:  # the environment's own render(): NotImplementedError and the like
+        frame = None
+    finally:
+        env.close()
+    if frame is None:
+        raise AgentOSError(
+            f"the environment '{node.spec.name}' ({factory(node.params).label()}) returned no "
+            "rgb_array frame from render()",
+            where=f"{agent.spec.path}: {node.spec.where}",
+            fix="film an environment whose render() returns frames in rgb_array mode, or run "
+            "without --video/--video-every",
+        )
 
 
 def keep_videos(agent: Agent, tracker: Any) -> list[Path]:

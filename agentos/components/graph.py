@@ -21,7 +21,7 @@ from agentos.components.params import (
 from agentos.components.roles import ROLES, BuildContext
 from agentos.components.sections import loop_params_class
 from agentos.components.spec import AgentSpec, ComponentSpec
-from agentos.errors import AgentOSError, GraphError, IncompatibleSpaceError
+from agentos.errors import AgentOSError, GraphError, IncompatibleSpaceError, ParameterError
 
 LOOP_KEY = "loop"
 
@@ -172,6 +172,7 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
     params_classes[LOOP_KEY] = loop_params
     tree = apply_defaults(tree, spec.defaults, params_classes)
     declared = {name: declared_defaults(cls) for name, cls in params_classes.items()}
+    written = tree
     tree = resolve_references(tree, where_file, declared)
 
     dependencies = {name: _dependencies(spec, name, classes) for name in spec.components}
@@ -180,7 +181,10 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
     nodes = []
     for name in order:
         cls = classes[name]
-        params = build_params(cls.Params, tree[name], f"{where_file}: components.{name}.params")  # type: ignore[attr-defined]
+        try:
+            params = build_params(cls.Params, tree[name], f"{where_file}: components.{name}.params")  # type: ignore[attr-defined]
+        except ParameterError as e:
+            raise _blame_the_reference(e, name, written[name], tree[name]) from None
         nodes.append(Node(spec.components[name], cls, params, dependencies[name]))
     loop = build_params(loop_params, tree[LOOP_KEY], f"{where_file}: loop")
     check_loop_params(loop, f"{where_file}: loop")
@@ -188,7 +192,7 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
     for role in ("environment", "actor"):
         found = [n.spec.name for n in nodes if n.role == role]
         if len(found) != 1:
-            what = "no" if not found else f"{len(found)} ({', '.join(found)})"
+            what = "none" if not found else f"{len(found)} ({', '.join(found)})"
             raise GraphError(
                 f"an agent needs exactly one {role}, the spec has {what}",
                 where=f"{where_file}: components",
@@ -310,3 +314,24 @@ def _topological_order(deps: dict[str, dict[str, str]], where_file: str) -> list
     for name in deps:
         visit(name, [])
     return order
+
+
+def _blame_the_reference(
+    error: ParameterError, name: str, written: dict[str, Any], values: dict[str, Any]
+) -> ParameterError:
+    """``error`` with its fix pointing at the parameter a ``${comp.param}`` reference copied
+    the bad value from (``replay.gamma: ${learner.gamma}`` fails for ``learner.gamma``)."""
+    message = str(error).split("\nFix:")[0]
+    if error.where and message.startswith(f"{error.where}: "):
+        message = message[len(error.where) + 2 :]
+    for key, raw in written.items():
+        reference = isinstance(raw, str) and raw.startswith("${") and raw.endswith("}")
+        if reference and message.startswith(f"{key} "):
+            source = raw[2:-1]
+            return ParameterError(
+                message,
+                where=error.where,
+                fix=f"{name}.{key} follows ${{{source}}} (= {values.get(key)!r}): change "
+                f"{source} in agentos.yaml, or override it with -p {source}=VALUE",
+            )
+    return error

@@ -82,7 +82,21 @@ def apply_overrides(
                 fix=(f"did you mean '{close[0]}'? " if close else "")
                 + f"components: {', '.join(out)}",
             )
-        out[comp][name] = parse_value(raw)
+        value = parse_value(raw)
+        if value is raw and raw.strip()[:1] in ("[", "{"):  # YAML refused a list or mapping
+            import yaml
+
+            try:
+                yaml.safe_load(raw)
+            except yaml.YAMLError as e:
+                problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+                raise ParameterError(
+                    f"override '{item}': the value is not valid YAML ({problem})",
+                    where="-p/--param",
+                    fix="quote the whole -p argument and close every bracket, e.g. "
+                    "-p 'environment.wrappers=[{wrapper: TimeLimit, max_episode_steps: 100}]'",
+                ) from None
+        out[comp][name] = value
     return out
 
 

@@ -98,6 +98,9 @@ def _samples_text(space: Any) -> bool:
         return False
 
 
+_warned_dropped: set[tuple[str, ...]] = set()
+
+
 def flat_observation_wrapper(env: Any) -> Any:
     """``env`` with its observations encoded as one flat float32 Box (see module docstring)."""
     import gymnasium
@@ -105,8 +108,14 @@ def flat_observation_wrapper(env: Any) -> Any:
 
     dropped: list[str] = []
     size, encode = _encoder(env.observation_space, "", dropped)
-    if dropped:
-        logger.info("observation parts left out (text has no default encoding): %s", dropped)
+    if dropped and tuple(dropped) not in _warned_dropped:  # once, not once per copy
+        _warned_dropped.add(tuple(dropped))
+        logger.warning(
+            "observation parts left out (text has no default encoding): %s. Where only the "
+            "text names the goal (MiniGrid's Fetch, GoTo, PutNear; BabyAI) the task cannot be "
+            "learned without a wrapper under environment.params.wrappers that encodes it",
+            ", ".join(dropped),
+        )
     if size == 0:
         raise AgentOSError(
             f"nothing is left of the observation space {env.observation_space} once its "

@@ -84,11 +84,14 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
     return path
 
 
-DAMAGED_FIX = (
-    "use another checkpoint: `agentos run --checkpoint best`, or an earlier run's with "
-    "`--checkpoint RUN_ID` / `agentos learn --resume --from RUN_ID` (see `agentos runs`); "
-    "or start a new run with `agentos learn`"
-)
+def damaged_fix(path: Path) -> str:
+    """The Fix line of an unreadable checkpoint: another one than ``path``."""
+    other = "latest" if Path(path).stem == "best" else "best"
+    return (
+        f"use another checkpoint: `agentos run --checkpoint {other}`, or an earlier run's with "
+        "`--checkpoint RUN_ID` / `agentos learn --resume --from RUN_ID` (see `agentos runs`); "
+        "or start a new run with `agentos learn`"
+    )
 
 
 def load_checkpoint(path: Path) -> Any:
@@ -103,7 +106,7 @@ def load_checkpoint(path: Path) -> Any:
             data = f.read()
     except OSError as e:
         raise CheckpointError(
-            f"cannot read the checkpoint: {e.strerror or e}", where=str(path), fix=DAMAGED_FIX
+            f"cannot read the checkpoint: {e.strerror or e}", where=str(path), fix=damaged_fix(path)
         ) from None
     try:
         state = _decode(msgpack.unpackb(data, raw=False, strict_map_key=False))
@@ -112,7 +115,7 @@ def load_checkpoint(path: Path) -> Any:
             f"the checkpoint is unreadable ({len(data)} bytes; truncated or damaged: "
             f"{type(e).__name__}: {e})",
             where=str(path),
-            fix=DAMAGED_FIX,
+            fix=damaged_fix(path),
         ) from None
     return state
 
@@ -127,7 +130,7 @@ def load_run_checkpoint(path: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"not a complete agentos checkpoint ({size} bytes): {problem}",
             where=str(path),
-            fix=DAMAGED_FIX,
+            fix=damaged_fix(path),
         )
     return state
 

@@ -47,6 +47,18 @@ CASES = [
         no_checkpoints,
     ),
     Case(
+        "param-unclosed-yaml",
+        args("show", "-p", "environment.wrappers=[{wrapper: TimeLimit"),
+        ("not valid YAML", "close every bracket"),
+        DQN,
+    ),
+    Case(
+        "param-copied-by-a-reference",
+        args("show", "-p", "learner.gamma=1.5"),
+        ("gamma must be in [0, 1]", "follows ${learner.gamma}", "-p learner.gamma=VALUE"),
+        DQN,
+    ),
+    Case(
         "learning-diverges",
         args(
             "learn",

@@ -141,3 +141,12 @@ def test_an_environment_without_a_time_limit_ends_its_episodes(agent_dir, cli, c
     assert code == 0, err
     notes = [r.getMessage() for r in caplog.records if "has no time limit" in r.getMessage()]
     assert len(notes) == 1 and "environment.max_episode_steps" in notes[0]
+
+
+def test_filming_an_environment_without_frames_fails_before_training(agent_dir, cli):
+    _use(agent_dir, GOOD, {"goal": 3, "max_episode_steps": 30})
+    assert cli("install", "dqn", "--agent", agent_dir)[0] == 0
+    code, out, err = cli("learn", "--steps", "300", "--video-every", "100", "--agent", agent_dir)
+    assert code == 2 and "Traceback" not in err
+    assert "(Walk) returned no rgb_array frame" in err and "--video-every" in err
+    assert not (agent_dir / ".agentos" / "checkpoints").exists()

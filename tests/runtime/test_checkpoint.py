@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -32,3 +34,10 @@ def test_missing_and_corrupt(tmp_path):
     (tmp_path / "bad.msgpack").write_bytes(b"\xc1\xc1garbage")
     with pytest.raises(CheckpointError, match="unreadable"):
         load_checkpoint(tmp_path / "bad.msgpack")
+
+
+def test_a_damaged_checkpoint_points_to_the_other_one():
+    from agentos.runtime.checkpoint import damaged_fix
+
+    assert "--checkpoint latest" in damaged_fix(Path("runs/x/best.msgpack"))
+    assert "--checkpoint best" in damaged_fix(Path("runs/x/latest.msgpack"))

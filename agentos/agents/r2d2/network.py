@@ -232,13 +232,13 @@ class RecurrentQNetwork(Network):
         if not isinstance(action_space, gymnasium.spaces.Discrete):
             kind = " (continuous)" if isinstance(action_space, gymnasium.spaces.Box) else ""
             raise IncompatibleSpaceError(
-                f"the R2D2 network outputs one value per discrete action; environment has "
+                f"{cls.__name__} outputs one value per discrete action; environment has "
                 f"{action_space!r}{kind}",
                 fix=discrete_actions_fix(action_space),
             )
         if not isinstance(observation_space, gymnasium.spaces.Box):
             raise IncompatibleSpaceError(
-                f"the R2D2 network takes Box observations; environment has {observation_space!r}",
+                f"{cls.__name__} takes Box observations; environment has {observation_space!r}",
                 fix="keep environment.params.preprocessing: auto (structured observations "
                 "become one vector), or add a wrapper that makes them a Box",
             )
