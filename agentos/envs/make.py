@@ -26,6 +26,7 @@ import inspect
 import io
 import logging
 import os
+import traceback
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -349,16 +350,24 @@ def check_environment(env: Any, name: str) -> None:
         "make reset/step follow the gymnasium.Env API (see gymnasium.utils.env_checker."
         "check_env), or set environment.params.check_env: false to skip the check"
     )
+    cause: Exception | None = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             check_env(env, skip_render_check=True)
             failure = None
         except Exception as e:  # the checker asserts; any failure names the check
+            cause = e
             failure = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            if not isinstance(e, AssertionError):  # the environment's own code raised
+                frames = traceback.extract_tb(e.__traceback__)
+                at = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+                failure = f"{type(e).__name__}: {failure}{at}"
     notes = list(dict.fromkeys(_plain(str(w.message)) for w in caught))
-    # a NaN reward also fails the determinism check (NaN != NaN): name the cause
+    # a NaN reward or observation also fails the determinism check (NaN != NaN): name it
     failure = next((n for n in notes if n.startswith(_BAD_REWARDS)), failure)
+    if failure is not None and "eterministic" in failure and _observes_nan(env):
+        failure = "the observations contain NaN"
     if failure is not None:
         detail = "; ".join(n for n in notes if n != failure and "expecting" in n)[:400]
         if "not within the observation space" in failure and not detail:
@@ -367,9 +376,27 @@ def check_environment(env: Any, name: str) -> None:
             f"environment {name} fails gymnasium's env checker: {failure}"
             + (f" ({detail})" if detail else ""),
             fix=fix,
-        )
+        ) from cause
     for note in notes[:5]:
         logger.warning("env checker (%s): %s", name, note)
+
+
+def _observes_nan(env: Any) -> bool:
+    """Whether ``env``'s first observations (reset, one step) hold a NaN."""
+    import numpy as np
+
+    def has_nan(obs: Any) -> bool:
+        try:
+            return bool(np.isnan(np.asarray(obs, dtype=np.float64)).any())
+        except (TypeError, ValueError):  # dicts, tuples, text: not checked
+            return False
+
+    try:
+        obs, _ = env.reset(seed=0)
+        step_obs = env.step(env.action_space.sample())[0]
+    except Exception:
+        return False
+    return has_nan(obs) or has_nan(step_obs)
 
 
 _BAD_REWARDS = ("The reward returned by `step()` must be", "The reward is a NaN value")

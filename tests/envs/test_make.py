@@ -155,3 +155,36 @@ def test_classic_atari_ids_register_ale():
     assert "BreakoutNoFrameskip-v4" in gym.registry
     assert is_atari("PongNoFrameskip-v4")
     assert not is_atari("CartPole-v1")
+
+
+class _BuggyReset(gym.Env):
+    observation_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return (0.0).astype(np.float32), {}  # a bug in the user's code
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 0.0, False, False, {}
+
+
+class _NanObservations(_BuggyReset):
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        gym.Env.reset(self, seed=seed)
+        return np.full(2, np.nan, np.float32), {}
+
+    def step(self, action):
+        return np.full(2, np.nan, np.float32), 0.0, False, False, {}
+
+
+def test_a_bug_in_the_environment_is_named_with_its_line():
+    with pytest.raises(AgentOSError, match=r"AttributeError: .*astype.* at .*test_make.py:\d+"):
+        check_environment(_BuggyReset(), "BuggyReset")
+
+
+def test_nan_observations_are_named():
+    with pytest.raises(AgentOSError, match="NaN"):
+        check_environment(_NanObservations(), "NanObservations")
