@@ -193,10 +193,32 @@ def _write_overrides(raw: dict[str, Any], overrides: list[str], spec: AgentSpec)
             cls = getattr(load_component_class(component, spec.agent_dir), "Params", None)
             where = f"{spec.path}: components.{name}.params"
         check_values(cls, {key: tree[name][key] for key in keys}, where)
+        _check_changed_values(cls, tree[name], keys, where)
     for slot, entry in raw["components"].items():
         entry["params"] = tree[slot]
     if tree[LOOP_KEY]:
         raw[LOOP_KEY] = tree[LOOP_KEY]
+
+
+def _check_changed_values(
+    cls: type | None, values: dict[str, Any], keys: list[str], where: str
+) -> None:
+    """Run the Params' own checks (ranges, known names) on the values ``-p`` set, so that a
+    bad value is refused at install rather than at the next command. References and
+    cross-parameter checks that do not involve ``keys`` are left to the graph."""
+    import dataclasses
+
+    from agentos.components.params import build_params
+    from agentos.errors import ParameterError
+
+    if cls is None or not dataclasses.is_dataclass(cls):
+        return
+    literal = {k: v for k, v in values.items() if not (isinstance(v, str) and "${" in v)}
+    try:
+        build_params(cls, literal, where)
+    except ParameterError as e:
+        if any(key in str(e) for key in keys):
+            raise
 
 
 def _drop_defaults(raw: dict[str, Any], bundle_defaults: Mapping[str, Mapping[str, Any]]) -> None:

@@ -15,10 +15,12 @@ Every default can be changed through ``environment.params.kwargs`` (ALE's argume
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from agentos.envs.gym_env import GymEnvironment, GymParams
+from agentos.errors import AgentOSError, ParameterError
 
 ALE_DEFAULTS = {
     "frameskip": 1,
@@ -60,9 +62,46 @@ class AtariParams(GymParams):
     game: str = "Pong"
     """The game's name as ALE spells it in ids: Pong, Breakout, MontezumaRevenge, ..."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.env_id:
+            return
+        games = ale_games()
+        if not games or self.game in games:
+            return
+        spelled = {g.lower(): g for g in games}
+        if self.game.lower() in spelled:  # 'breakout' means Breakout
+            object.__setattr__(self, "game", spelled[self.game.lower()])
+            return
+        import difflib
+
+        close = difflib.get_close_matches(self.game, games, n=3)
+        raise ParameterError(
+            f"unknown Atari game '{self.game}'",
+            where="environment.game",
+            fix=(f"did you mean {', '.join(close)}? " if close else "")
+            + "use a game as ALE spells it: Pong, Breakout, MontezumaRevenge, ...",
+        )
+
     def gym_id(self) -> str:
         """``env_id``, or ``ALE/<game>-v5``."""
         return self.env_id or f"ALE/{self.game}-v5"
+
+
+@functools.lru_cache(maxsize=1)
+def ale_games() -> tuple[str, ...]:
+    """The games ALE registers as ``ALE/<game>-v5`` (empty when ale_py is not installed)."""
+    import gymnasium as gym
+
+    from agentos.envs.make import register_plugins
+
+    try:
+        register_plugins("ALE/Pong-v5")
+    except AgentOSError:
+        return ()
+    return tuple(
+        sorted(i[4:-3] for i in gym.registry if i.startswith("ALE/") and i.endswith("-v5"))
+    )
 
 
 class AtariEnvironment(GymEnvironment):

@@ -59,6 +59,16 @@ CASES = [
         DQN,
     ),
     Case(
+        "install-unknown-atari-game",
+        args("install", "dqn", "atari", "-p", "environment.game=Pongg"),
+        ("unknown Atari game 'Pongg'", "did you mean Pong"),
+    ),
+    Case(
+        "install-value-out-of-range",
+        args("install", "dqn", "cartpole", "-p", "replay.capacity=0"),
+        ("capacity must be >= 1", "replay.capacity"),
+    ),
+    Case(
         "learning-diverges",
         args(
             "learn",

@@ -96,3 +96,15 @@ def test_r2d2_on_pong_stores_uint8_frames_and_uses_the_conv_torso(agent_dir):
     assert stored.dtype == np.uint8 and stored.shape[-3:] == (84, 84, 1)
     assert replay.state_dict()["contents"]["observation"].dtype == np.uint8
     built.close()
+
+
+def test_game_names_are_checked_and_spelled_as_ale_does():
+    import pytest
+
+    from agentos.errors import ParameterError
+
+    assert AtariParams(game="breakout").gym_id() == "ALE/Breakout-v5"
+    assert AtariParams(game="MontezumaRevenge").game == "MontezumaRevenge"
+    with pytest.raises(ParameterError, match="did you mean Pong"):
+        AtariParams(game="Pongg")
+    assert AtariParams(env_id="ALE/Pong-v5", game="ignored").gym_id() == "ALE/Pong-v5"
