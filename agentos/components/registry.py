@@ -239,7 +239,15 @@ def load_registries(extra: list[str], agent_dir: Path) -> Registry:
         if text in seen:
             continue
         seen.add(text)
-        source, data, where = _read_location(text, agent_dir)
+        try:
+            source, data, where = _read_location(text, agent_dir)
+        except RegistryError as e:  # a stale entry of the spec would block every command
+            raise RegistryError(
+                str(e).split("\nFix:")[0],
+                fix=(f"{e.fix}; " if e.fix else "")
+                + f"if agentos.yaml lists '{text}' under registries:, restore it or remove "
+                "that line",
+            ) from None
         sources.append(source)
         more_entries, more_bundles, more_gym = _parse(data, source, where)
         for name in [*more_entries, *more_bundles]:
@@ -334,12 +342,21 @@ def _parse_entry(
 
     at = key or f"components.{name}"
     loc = f"{where}: {at}"
+    shape = "role: actor, module: my_actor.py, class: MyActor"
     if not isinstance(raw, Mapping):
-        raise RegistryError(f"'{at}' must be a mapping (role, module, class, ...)", where=where)
+        raise RegistryError(
+            f"'{at}' must be a mapping (role, module, class, ...)",
+            where=where,
+            fix=f"write the entry as {{{shape}}}",
+        )
     _check_keys(raw, ENTRY_KEYS, at, where)
     for required in ("role", "module", "class"):
         if not isinstance(raw.get(required), str) or not raw[required]:
-            raise RegistryError(f"missing '{required}'", where=f"{loc}.{required}")
+            raise RegistryError(
+                f"missing '{required}'",
+                where=f"{loc}.{required}",
+                fix=f"every component entry names its role, module and class, e.g. {shape}",
+            )
     role = raw["role"]
     if role not in ROLES:
         close = difflib.get_close_matches(role, ROLES, n=1)
