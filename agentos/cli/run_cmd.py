@@ -40,6 +40,14 @@ def run(
     from agentos.api import load_agent
     from agentos.cli.console import console, escape
 
+    if overlay and not video:
+        from agentos.errors import AgentOSError
+
+        raise AgentOSError(
+            "--overlay draws on the video's frames, but --video is not given",
+            where="agentos run",
+            fix="add --video (agentos run --video --overlay), or drop --overlay",
+        )
     loaded = load_agent(agent, param)
     try:
         result = loaded.run(

@@ -95,8 +95,9 @@ class OfflineDataset(DatasetSource, UniformReplay):
         if not params.dataset:
             raise DatasetError(
                 "no dataset set for the dataset component",
-                fix="record one (`agentos record --episodes 100 --dataset NAME`) and set "
-                "`-p replay.dataset=NAME` (or `replay: params: {dataset: NAME}` in the spec)",
+                fix="record one (`agentos record --episodes 100 --dataset NAME` with an agent "
+                "that acts), then `agentos learn --offline --dataset NAME`; to make every "
+                "command use it, set `replay: params: {dataset: NAME}` in the spec",
             )
         self.folder = find_dataset(context.agent_dir, params.dataset)
         self.digest = verify_dataset(self.folder, params.dataset, params.digest)

@@ -248,7 +248,7 @@ class RunTracker:
     def _log_params(self, params: Mapping[str, Any], existing: Mapping[str, str]) -> None:
         from mlflow.entities import Param
 
-        new, changed, moves = [], [], []
+        new, changed, moves, again = [], [], [], []
         for key, value in params.items():
             text = _param_value(value)
             if key not in existing:
@@ -256,15 +256,18 @@ class RunTracker:
             elif existing[key] != text:
                 changed.append(str(key))
                 moves.append(f"{key} {existing[key]} -> {text}")
+                again.append(f"-p {key}={existing[key]}")
         if changed:
             # The resumed run is built from the parameters given now; only MLflow's record
             # of the run's params cannot change.
             logger.warning(
                 "run %s continues with changed params: %s (the run's recorded params keep "
                 "the first values; the changed keys are in its tag "
-                "agentos.resume_changed_params)",
+                "agentos.resume_changed_params). To continue with the first values, resume "
+                "with the same overrides: %s",
                 self.run_id[:8],
                 "; ".join(moves),
+                " ".join(again),
             )
             self.set_tags({"agentos.resume_changed_params": ", ".join(changed)})
         for chunk in _chunks(new, _MAX_PARAMS_PER_BATCH):

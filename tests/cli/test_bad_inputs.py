@@ -33,6 +33,7 @@ CASES = [
     Case("unknown-command", plain("lern"), ("No such command 'lern'", "learn", "--help")),
     Case("another-tools-command", plain("train"), ("No such command 'train'", "agentos learn")),
     Case("from-without-resume", args("learn", "--from", "abc"), ("--resume", "--from abc")),
+    Case("overlay-without-video", args("run", "--overlay"), ("--overlay", "add --video")),
     Case("graph-of-unknown-type", args("show", "--graph", "g.txt"), ("'.txt'", ".svg")),
     Case(
         "trace-is-a-folder",
