@@ -79,7 +79,8 @@ def discrete_actions_fix(action_space: Any) -> str:
         return (
             "bin the continuous actions with gymnasium's DiscretizeAction wrapper: -p "
             "'environment.wrappers=[{wrapper: DiscretizeAction, kwargs: {bins: 5}}]' "
-            "(or under environment.params.wrappers in agentos.yaml), or use a "
-            "discrete-action environment (cartpole, lunar_lander, Atari)"
+            "(for one command; `agentos install gym:ID -p ...` with the same value writes it "
+            "to agentos.yaml for every command), or use a discrete-action environment "
+            "(cartpole, lunar_lander, Atari)"
         )
     return "use a discrete-action environment (cartpole, lunar_lander, Atari)"
