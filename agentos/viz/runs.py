@@ -66,11 +66,28 @@ def plot_runs(
     names = [k for k in known if any(fnmatch.fnmatchcase(k, p) for p in patterns)]
     names.sort(key=_natural)
     if not names:
+        if not known:
+            states = ", ".join(f"{d.summary.run_id[:8]} {d.summary.status}" for d in runs)
+            raise AgentOSError(
+                f"the runs logged no metrics ({states})",
+                where="--metric",
+                fix="plot a run that learned for at least loop.log_every steps (see `agentos "
+                "runs`); a run that failed at its start has nothing to draw",
+            )
         raise AgentOSError(
             f"no run has the metric {' or '.join(repr(p) for p in patterns)}",
             where="--metric",
-            fix=f"metrics these runs have: {', '.join(known) or 'none'}",
+            fix=f"metrics these runs have: {', '.join(known)}",
         )
+    if by.startswith("tag:"):
+        name = by.split(":", 1)[1]
+        if not any(name in d.tags or name in d.params for d in runs):
+            raise AgentOSError(
+                f"no run has a tag or param '{name}'",
+                where="--by",
+                fix="group by env, seed or run, or by tag:NAME with a NAME from `agentos runs "
+                "show RUN_ID` (e.g. tag:learner.learning_rate)",
+            )
     curves = []
     for name in names:
         groups: dict[str, dict[str, list[tuple[int, float]]]] = {}

@@ -34,6 +34,11 @@ def test_two_seeds_make_one_curve_with_a_band_and_the_plot_is_attached(agent_dir
     labels = [c["label"] for c in json.loads((agent_dir / "s.png.json").read_text())["curves"]]
     assert labels == ["seed 0", "seed 1"]
 
+    code, out, err = cli("plot", *ids, "--by", "tag:nosuch", "--agent", agent_dir)
+    assert code == 2 and "no run has a tag or param 'nosuch'" in err
+    code, out, err = cli("plot", *ids, "--by", "tag:learner.learning_rate", "--agent", agent_dir)
+    assert code == 0, err
+
 
 def test_plot_errors_are_clear(tmp_path, cli):
     agent_dir = tmp_path / "empty"
@@ -81,3 +86,18 @@ def test_agent57_arm_choices_over_time_and_intrinsic_vs_extrinsic(agent_dir, cli
         table.intrinsic_reward, table.episodic_reward * table.rnd_alpha, rtol=1e-5
     )
     assert (table.rnd_alpha >= 1.0).all() and table.groupby("episode").arm.nunique().max() == 1
+
+
+def test_plotting_a_run_that_logged_nothing_says_so(agent_dir, cli):
+    assert cli("install", "dqn", "cartpole", "--agent", agent_dir)[0] == 0
+    code, _, err = cli(
+        "learn", "--steps", "3000", "-p", "learner.learning_rate=1e30",
+        "-p", "loop.min_replay_size=200", "-p", "loop.eval_every=0", "--agent", agent_dir,
+    )  # fmt: skip
+    assert code == 2 and "learning diverged" in err
+    from agentos.tracking.store import list_runs
+
+    failed = list_runs(agent_dir)[0]
+    assert failed.status == "FAILED"
+    code, out, err = cli("plot", failed.run_id, "--agent", agent_dir)
+    assert code == 2 and "logged no metrics" in err and "FAILED" in err
