@@ -7,6 +7,7 @@ prints one message and exits 2 instead of a traceback deep inside numpy or gymna
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from typing import Any
 
@@ -77,6 +78,17 @@ def check_counts(
     *, steps: int | None = None, episodes: int | None = None, seed: int | None = None
 ) -> None:
     """The Python API's own checks of learn/run arguments (the CLI checks them too)."""
+    for name, value in (("steps", steps), ("episodes", episodes), ("seed", seed)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, numbers.Integral)
+        ):
+            raise ParameterError(
+                f"{name} must be a whole number, got {value!r} ({type(value).__name__})",
+                where=name,
+                fix=f"pass {name} as an int, e.g. {name}=1000"
+                if name != "seed"
+                else "pass seed as an int, e.g. seed=0",
+            )
     if steps is not None:
         require_at_least(
             "steps", steps, 1, where="steps", fix="train for at least 1 env step: --steps N"

@@ -138,6 +138,7 @@ def play_episodes(
 ) -> list[Episode]:
     """The first ``episodes`` complete episodes the actor plays in the N environment copies,
     with the actor's per-step extras where it has them (``storage.STEP_EXTRAS``)."""
+    from agentos.api_tracking import _InterruptFlag
     from agentos.runtime.loop import _reset_extras
 
     n = env.num_envs
@@ -146,6 +147,8 @@ def play_episodes(
     open_eps: list[dict[str, Any]] = [_new_buffer(obs[i]) for i in range(n)]
     finished: list[Episode] = []
     while len(finished) < episodes:
+        if _InterruptFlag.requested:  # Ctrl-C/kill: stop before writing anything
+            raise KeyboardInterrupt("interrupted")
         action, chosen = actor.select_action(obs, extras, explore=explore, env_steps=env_steps)
         step = env.step(action)
         done = step.terminated | step.truncated

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from agentos.errors import AgentOSError
+from agentos.errors import AgentOSError, CheckpointError
 from agentos.replay.memory import check_fits, item_bytes
 from agentos.replay.sum_tree import SumTree, last_write_wins
 from agentos.runtime.roles import BuildContext, Replay, Transition
@@ -310,9 +310,11 @@ class PrioritizedSequenceReplay(Replay):
             return
         size = int(state["size"])
         if size > self.capacity or len(state["tree"]["priorities"]) != self.capacity:
-            raise ValueError(
+            raise CheckpointError(
                 f"checkpointed replay was made with another capacity than this buffer's "
-                f"{self.capacity}; restore with the same replay.capacity"
+                f"{self.capacity}",
+                fix="use the replay.capacity the checkpoint was made with (see `agentos runs "
+                "show RUN_ID`), or learn without --resume",
             )
         self._storage = None
         contents = state["contents"]

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from agentos.errors import ParameterError
+from agentos.errors import CheckpointError, ParameterError
 from agentos.replay.memory import check_fits, item_bytes
 from agentos.runtime.roles import BuildContext, Replay, Transition
 
@@ -189,9 +189,11 @@ class UniformReplay(Replay):
             return
         size = int(state["size"])
         if size > self.capacity:
-            raise ValueError(
+            raise CheckpointError(
                 f"checkpointed replay holds {size} items, more than this buffer's capacity "
-                f"{self.capacity}; restore with the same replay.capacity"
+                f"{self.capacity}",
+                fix="use the replay.capacity the checkpoint was made with (see `agentos runs "
+                "show RUN_ID`), or learn without --resume",
             )
         contents = state["contents"]
         self._storage = None

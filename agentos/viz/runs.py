@@ -47,6 +47,8 @@ def plot_runs(
     """
     from agentos.tracking.store import get_run, list_runs, metric_history
 
+    if out is not None:
+        check_plot_path(Path(out))
     if by not in GROUPINGS and not re.fullmatch(r"tag:[\w.\-/]+", by):
         raise AgentOSError(
             f"cannot group runs by '{by}'",
@@ -111,6 +113,24 @@ def plot_runs(
         for details in runs:
             attach_file(agent_dir, details.summary.run_id, path, "plots")
     return path, curves
+
+
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+"""File types a plot is written as (its data goes beside it as FILE.json)."""
+
+
+def check_plot_path(path: Path) -> None:
+    """Refuse an ``-o`` that matplotlib cannot write, before any run is read."""
+    if path.is_dir():
+        raise AgentOSError(
+            f"-o {path} is a folder", where="--out", fix=f"name a file, e.g. {path}/plot.png"
+        )
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        raise AgentOSError(
+            f"-o {path}: cannot draw a '{path.suffix or 'suffix-less'}' file",
+            where="--out",
+            fix=f"name a file ending in {', '.join(PLOT_SUFFIXES)}, e.g. plot.png",
+        )
 
 
 def _natural(name: str) -> list:

@@ -34,6 +34,12 @@ CASES = [
     Case("another-tools-command", plain("train"), ("No such command 'train'", "agentos learn")),
     Case("from-without-resume", args("learn", "--from", "abc"), ("--resume", "--from abc")),
     Case("overlay-without-video", args("run", "--overlay"), ("--overlay", "add --video")),
+    Case("plot-out-unknown-type", args("plot", "-o", "out.xyz"), ("'.xyz'", ".png")),
+    Case(
+        "plot-out-is-a-folder",
+        lambda agent: ["plot", "-o", str(agent), "--agent", str(agent)],
+        ("is a folder", "plot.png"),
+    ),
     Case("graph-of-unknown-type", args("show", "--graph", "g.txt"), ("'.txt'", ".svg")),
     Case(
         "trace-is-a-folder",

@@ -17,7 +17,6 @@ from agentos.runtime.loop import LoopParams
         ({"steps": -5}, "steps"),
         ({"episodes": 0}, "episodes"),
         ({"seed": -1}, "seed"),
-        ({"steps": float("nan")}, "steps"),
     ],
 )
 def test_api_counts_are_checked(kwargs, key) -> None:
@@ -27,7 +26,10 @@ def test_api_counts_are_checked(kwargs, key) -> None:
 
 
 def test_good_counts_pass() -> None:
+    import numpy as np
+
     check_counts(steps=1, episodes=1, seed=0)
+    check_counts(steps=np.int64(5), seed=np.int32(1))
 
 
 @pytest.mark.parametrize(
@@ -61,3 +63,12 @@ def test_batch_fits_the_replay_capacity_parameter() -> None:
     with pytest.raises(ParameterError, match="batch_size=11 is more than replay.capacity=10"):
         check_batch_fits(11, replay)
     check_batch_fits(11, SimpleNamespace(capacity=5, params=None))  # a dataset: checked elsewhere
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"steps": "100"}, {"steps": 1.5}, {"steps": float("nan")}, {"steps": True}, {"seed": "a"}],
+)
+def test_api_counts_must_be_whole_numbers(kwargs):
+    with pytest.raises(ParameterError, match="must be a whole number"):
+        check_counts(**kwargs)

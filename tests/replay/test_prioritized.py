@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agentos.errors import AgentOSError
+from agentos.errors import AgentOSError, CheckpointError
 from agentos.replay.prioritized import PrioritizedSequenceReplay, sequence_priority
 from agentos.runtime.checkpoint import load_checkpoint, save_checkpoint
 from agentos.runtime.roles import BuildContext
@@ -139,7 +139,7 @@ def test_state_round_trip_samples_identically(tmp_path):
         np.testing.assert_array_equal(
             replay.add_items(make_items(0, 3)), restored.add_items(make_items(0, 3))
         )
-    with pytest.raises(ValueError, match="capacity"):
+    with pytest.raises(CheckpointError, match="capacity"):
         make_replay(capacity=40).load_state_dict(replay.state_dict())
 
 

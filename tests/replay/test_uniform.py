@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agentos.errors import CheckpointError
 from agentos.replay.uniform import FIELDS, UniformReplay
 from agentos.runtime.roles import BuildContext, Transition
 
@@ -135,8 +136,9 @@ def test_state_is_plain_numpy_and_python():
 def test_restore_into_a_smaller_buffer_is_refused():
     replay = make_replay(8)
     replay.add(batch(0, 8))
-    with pytest.raises(ValueError, match="capacity"):
+    with pytest.raises(CheckpointError, match="capacity") as e:
         make_replay(4).load_state_dict(replay.state_dict())
+    assert "without --resume" in e.value.fix
 
 
 def make_nstep_replay(capacity: int = 20, seed: int = 0) -> UniformReplay:
