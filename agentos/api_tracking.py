@@ -51,6 +51,9 @@ def tracked_run(
     if chain is not None:
         tags = {**tags, "agentos.env_wrappers": " > ".join(chain()) or "none"}
     _record_dead_runs(agent)
+    if _InterruptFlag.requested:  # stopped while building: no run to record
+        built.close()
+        raise KeyboardInterrupt("signal received before the run started")
     tracker = RunTracker.start(
         agent.agent_dir,
         kind=kind,
@@ -158,6 +161,34 @@ class _InterruptFlag:
 @contextmanager
 def _interrupts_at_safe_points() -> Iterator[None]:
     """Ctrl-C and `kill` stop learn between two steps; a second signal stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if _InterruptFlag.requested:
+            raise KeyboardInterrupt(f"signal {signum}")
+        _InterruptFlag.requested = True
+
+    if _InterruptFlag.requested:  # a signal caught by interrupts_from_the_start
+        raise KeyboardInterrupt("signal received before the run started")
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+        if _InterruptFlag.requested:
+            raise KeyboardInterrupt("signal received")
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        _InterruptFlag.requested = False
+
+
+@contextmanager
+def interrupts_from_the_start() -> Iterator[None]:
+    """A Ctrl-C or ``kill`` while the agent is still being built is remembered and ends the
+    command before a run is created. Python's own handler would raise KeyboardInterrupt
+    wherever the interpreter is, and inside JAX's garbage-collection callback that exception
+    is dropped, so the signal was lost and learning went on."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

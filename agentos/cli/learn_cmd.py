@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -120,29 +122,32 @@ def learn(
             agent=agent,
         )
     from agentos.api import load_agent
+    from agentos.api_tracking import interrupts_from_the_start
     from agentos.cli.console import console
     from agentos.cli.progress import ProgressHooks
 
-    loaded = load_agent(agent, param)
-    hooks = ProgressHooks(steps, "learn")
+    started = datetime.now().astimezone()
+    loaded = None
     try:
-        with hooks:
-            result = loaded.learn(
-                steps,
-                seed=seed,
-                resume=(from_run or True) if resume else False,
-                hooks=hooks,
-                actors=actors,
-                address=address,
-                replay_shards=replay_shards,
-                learner_actor=learner_actor,
-                learner_gpu=learner_gpu,
-                video_every=video_every,
-            )
+        with interrupts_from_the_start():
+            loaded = load_agent(agent, param)
+            hooks = ProgressHooks(steps, "learn")
+            with hooks:
+                result = loaded.learn(
+                    steps,
+                    seed=seed,
+                    resume=(from_run or True) if resume else False,
+                    hooks=hooks,
+                    actors=actors,
+                    address=address,
+                    replay_shards=replay_shards,
+                    learner_actor=learner_actor,
+                    learner_gpu=learner_gpu,
+                    video_every=video_every,
+                )
     except KeyboardInterrupt:
         console.print(
-            "[yellow]Interrupted:[/] checkpoint saved, run marked KILLED. "
-            "Continue with `agentos learn --resume`."
+            f"[yellow]Interrupted:[/] {_what_the_interrupt_left(loaded, started, resume)}"
         )
         return 130
     mean = result.eval_mean
@@ -152,3 +157,26 @@ def learn(
         f"evaluation mean return [bold]{mean:.1f}[/] over {len(result.eval_returns)} episodes"
     )
     return 0
+
+
+def _what_the_interrupt_left(agent: Any, started: datetime, resume: bool) -> str:
+    """The truth about an interrupted learn: a KILLED run with its checkpoint, a KILLED run
+    stopped before its first checkpoint, or nothing (stopped before the run started)."""
+    from agentos.tracking.checkpoints import checkpoint_path
+    from agentos.tracking.store import list_runs
+
+    if agent is None:  # stopped while the spec was read
+        return "stopped before the run started; nothing was recorded."
+    runs = [r for r in list_runs(agent.agent_dir) if r.kind == "learn"]
+    latest = runs[0] if runs else None
+    if latest is None or not (resume or latest.start_time >= started):
+        return "stopped before the run started; nothing was recorded."
+    if checkpoint_path(agent.agent_dir, latest.run_id).is_file():
+        return (
+            f"checkpoint saved, run {latest.run_id[:8]} marked {latest.status}. Continue with "
+            "`agentos learn --resume`."
+        )
+    return (
+        f"run {latest.run_id[:8]} marked {latest.status} before its first checkpoint; "
+        "`agentos learn` starts afresh."
+    )
