@@ -218,7 +218,7 @@ def learn_offline(
     from agentos.components.checks import check_counts
     from agentos.datasets.lineage import log_dataset_input
     from agentos.runtime.checkpoint import load_run_checkpoint
-    from agentos.runtime.offline_loop import OfflineLoop
+    from agentos.runtime.offline_loop import OfflineLoop, check_offline_data
 
     check_counts(steps=updates, seed=seed)
     if agent.graph.node("learner") is None:
@@ -240,7 +240,18 @@ def learn_offline(
         "agentos.overrides": json.dumps(agent.overrides),
         **(tags or {}),
     }
-    with agent._tracked("learn", seed, run_tags, resume_id, check) as (tracker, built):
+    fits = check
+
+    def check_before_the_run(built: Any) -> None:  # refused inputs leave no FAILED run
+        if fits is not None:
+            fits(built)
+        if not resume:  # a resumed run's replay comes from its checkpoint
+            check_offline_data(built.one("learner"))
+
+    with agent._tracked("learn", seed, run_tags, resume_id, check_before_the_run) as (
+        tracker,
+        built,
+    ):
         lineage = getattr(built.one("replay"), "lineage", None)
         if lineage is not None and resume_id is None:
             log_dataset_input(tracker, lineage())

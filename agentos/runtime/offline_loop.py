@@ -47,6 +47,24 @@ class _UpdatesAsSteps:
         return getattr(self._inner, name)
 
 
+def check_offline_data(learner: Any) -> None:
+    """Refuse offline learning from a replay that holds less than one batch (an online
+    agent's replay is filled only by acting)."""
+    held = len(getattr(learner, "replay", None) or ())
+    if not learner.ready() and held:
+        raise AgentOSError(
+            f"the dataset holds {held} {_unit(learner.replay)}, fewer than one batch "
+            f"of learner.batch_size={learner.batch_size}",
+            fix="record more episodes into a new dataset, or lower -p learner.batch_size",
+        )
+    if not learner.ready():
+        raise AgentOSError(
+            "the replay holds no data to learn from offline (it is filled only by acting)",
+            fix="use a recorded dataset: `agentos install cql` (or bc, or offline_dataset) "
+            "and `agentos learn --offline --dataset NAME`",
+        )
+
+
 class OfflineLoop(Loop):
     """Drives a learner on its replay (a dataset) and evaluates the actor in the environment."""
 
@@ -77,19 +95,7 @@ class OfflineLoop(Loop):
                 "this agent has no learner, so there is nothing to learn offline",
                 fix="install one: `agentos install cql` (or bc)",
             )
-        held = len(getattr(self.learner, "replay", None) or ())
-        if not self.learner.ready() and held:
-            raise AgentOSError(
-                f"the dataset holds {held} {_unit(self.learner.replay)}, fewer than one batch "
-                f"of learner.batch_size={self.learner.batch_size}",
-                fix="record more episodes into a new dataset, or lower -p learner.batch_size",
-            )
-        if not self.learner.ready():
-            raise AgentOSError(
-                "the replay holds no data to learn from offline (it is filled only by acting)",
-                fix="use a recorded dataset: `agentos install cql` (or bc, or offline_dataset) "
-                "and `agentos learn --offline --dataset NAME`",
-            )
+        check_offline_data(self.learner)
         chunk = self.chunk()
         t0, updates0 = time.perf_counter(), c.learner_updates
         last_progress = 0.0

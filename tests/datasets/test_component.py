@@ -100,5 +100,5 @@ def test_spaces_that_differ_from_the_environment_are_refused(tmp_path):
 
 
 def test_no_dataset_name_says_how_to_set_one(tmp_path):
-    with pytest.raises(DatasetError, match="replay.dataset"):
+    with pytest.raises(DatasetError, match="learn --offline --dataset NAME"):
         OfflineDataset(OfflineDataset.Params(), _context(tmp_path))
