@@ -158,21 +158,26 @@ class _InterruptFlag:
     requested = False
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Ctrl-C and ``kill``: both stop a command at a safe point."""
+
+
+def _flag_then_raise(signum: int, frame: Any) -> None:
+    """The first signal sets the flag (acted on at a safe point); a second one stops at once."""
+    if _InterruptFlag.requested:
+        raise KeyboardInterrupt(f"signal {signum}")
+    _InterruptFlag.requested = True
+
+
 @contextmanager
 def _interrupts_at_safe_points() -> Iterator[None]:
     """Ctrl-C and `kill` stop learn between two steps; a second signal stops at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def handler(signum: int, frame: Any) -> None:
-        if _InterruptFlag.requested:
-            raise KeyboardInterrupt(f"signal {signum}")
-        _InterruptFlag.requested = True
-
     if _InterruptFlag.requested:  # a signal caught by interrupts_from_the_start
         raise KeyboardInterrupt("signal received before the run started")
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, _flag_then_raise) for sig in STOP_SIGNALS}
     try:
         yield
         if _InterruptFlag.requested:
@@ -192,14 +197,8 @@ def interrupts_from_the_start() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def handler(signum: int, frame: Any) -> None:
-        if _InterruptFlag.requested:
-            raise KeyboardInterrupt(f"signal {signum}")
-        _InterruptFlag.requested = True
-
     _InterruptFlag.requested = False
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, _flag_then_raise) for sig in STOP_SIGNALS}
     try:
         yield
         if _InterruptFlag.requested:
