@@ -68,10 +68,16 @@ def rerun_run(
             f"run {run.run_id[:8]} is a '{kind}' run; rerun reproduces learn and run runs",
             fix="pick a learn or run id from `agentos runs`",
         )
+    if run.summary.status == "FAILED":
+        raise AgentOSError(
+            f"run {run.run_id[:8]} FAILED, so it has no result to reproduce",
+            fix="fix what made it fail (`agentos runs show ID` has its error), then `agentos "
+            "learn` again; rerun a FINISHED or KILLED run",
+        )
     spec_text = Path(download_artifacts(agent_dir, run.run_id, "agentos.yaml")).read_text()
     lock = yaml.safe_load(Path(download_artifacts(agent_dir, run.run_id, "lock.yaml")).read_text())
     overrides = json.loads(run.tags.get("agentos.overrides", "[]"))
-    seed = int(run.tags["agentos.seed"])
+    seed = _count_tag(run, "agentos.seed")
     agent = load_agent(spec_text, agent_dir, overrides)
 
     changed = [
@@ -90,14 +96,14 @@ def rerun_run(
     if kind == "learn" and run.tags.get(TAG_OFFLINE) == "true":
         evaluate = run.tags.get(TAG_OFFLINE_EVALUATION, "true") == "true"
         result = agent.learn_offline(
-            int(run.tags["agentos.steps"]), seed=seed, evaluate=evaluate, tags=tags
+            _count_tag(run, "agentos.steps"), seed=seed, evaluate=evaluate, tags=tags
         )
         if not evaluate:
             original = [v for _, v in metric_history(agent_dir, run.run_id, OFFLINE_METRIC)]
             new = [v for _, v in metric_history(agent_dir, result.run_id, OFFLINE_METRIC)]
             return RerunReport(run.run_id, result.run_id, original, new, OFFLINE_METRIC)
     elif kind == "learn":
-        result = agent.learn(int(run.tags["agentos.steps"]), seed=seed, tags=tags)
+        result = agent.learn(_count_tag(run, "agentos.steps"), seed=seed, tags=tags)
     else:
         result = agent.run(
             int(run.tags.get("agentos.episodes", "10")),
@@ -107,3 +113,15 @@ def rerun_run(
     original = [v for _, v in metric_history(agent_dir, run.run_id, "eval/return_mean")]
     new = [h["return_mean"] for h in result.eval_history]
     return RerunReport(run.run_id, result.run_id, original, new)
+
+
+def _count_tag(run: Any, tag: str) -> int:
+    """A whole-number tag of ``run`` (seed, steps); a missing or garbled one is an error."""
+    text = run.tags.get(tag)
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise AgentOSError(
+            f"run {run.run_id[:8]} has no usable tag {tag} ({text!r}), so it cannot be rerun",
+            fix="rerun a run that `agentos learn` or `agentos run` recorded",
+        ) from None
