@@ -124,6 +124,8 @@ def learn_offline(
     from agentos.cli.console import console
     from agentos.errors import AgentOSError, ParameterError
 
+    if resume and not dataset:  # the run being continued names its dataset
+        dataset = _dataset_of_the_resumed_run(agent, from_run)
     overrides = list(param or []) + ([f"replay.dataset={dataset}"] if dataset else [])
     try:
         loaded = load_agent(agent, overrides)
@@ -163,3 +165,25 @@ def learn_offline(
         f"{result.learner_updates:,} learner updates, 0 env steps; {evaluation}"
     )
     return 0
+
+
+def _dataset_of_the_resumed_run(agent: Path, from_run: str | None) -> str | None:
+    """The dataset (tag ``agentos.dataset``) of the offline run ``--resume`` continues; None
+    when there is none (the spec's own dataset, or the resume's own error, then applies)."""
+    from agentos.datasets.lineage import TAG_DATASET
+    from agentos.errors import AgentOSError
+    from agentos.tracking.rerun import TAG_OFFLINE
+    from agentos.tracking.store import get_run, list_runs
+
+    try:
+        if from_run:
+            tags = get_run(agent, from_run).tags
+        else:
+            learns = [r for r in list_runs(agent) if r.kind == "learn"]
+            tags = get_run(agent, learns[0].run_id).tags if learns else {}
+    except AgentOSError:
+        return None
+    if tags.get(TAG_OFFLINE) != "true":
+        return None
+    name = tags.get(TAG_DATASET, "").split(" ")[0]
+    return name or None

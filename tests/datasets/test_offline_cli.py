@@ -134,6 +134,11 @@ def test_offline_resume_is_exact(cli, agent_dir):
         resumed["components"]["learner"],
     )
     assert straight["components"]["replay"] == resumed["components"]["replay"]
+    # --resume alone: the continued run names its dataset
+    no_dataset = [a for a in common if a not in ("--dataset", "rand-v0")]
+    code, out, err = cli("learn", "--steps", 250, "--resume", *no_dataset)
+    assert code == 0, err
+    assert _final_learner(agent_dir)["counters"]["learner_updates"] == 250
 
 
 # --------------------------------------------------------------------------- bad input
