@@ -29,6 +29,28 @@ class Suite:
     tolerance: float = 0.2
     """Allowed drop of the mean return, as a fraction of |baseline mean|."""
 
+    def __post_init__(self) -> None:
+        from agentos.errors import ParameterError
+
+        for key, value in (("envs", self.envs), ("seeds", self.seeds)):
+            if not value:
+                raise ParameterError(
+                    f"{key} is empty, so the suite would run nothing",
+                    fix=f"list at least one, e.g. {key}: {list(getattr(Suite, key))}",
+                )
+        problems = [
+            f"{key} must be >= {least}, got {value}"
+            for key, value, least in (
+                ("steps", self.steps, 1),
+                ("eval_episodes", self.eval_episodes, 1),
+                ("tolerance", self.tolerance, 0),
+                *(("seeds", seed, 0) for seed in self.seeds),
+            )
+            if value < least
+        ]
+        if problems:
+            raise ParameterError(problems[0], fix="change it in the suite under bench:")
+
 
 BUILTIN_SUITES: dict[str, dict[str, Any]] = {
     "smoke": {"envs": [AGENT_ENV], "seeds": [0, 1], "steps": 10_000},
