@@ -51,3 +51,20 @@ def agent_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "agent"
     init(folder, None, False)
     return folder
+
+
+@pytest.fixture
+def failed_run(agent_dir: Path, cli) -> str:
+    """The id of a DQN learn run in ``agent_dir`` that FAILED at once (its loss diverged),
+    so it logged no metrics."""
+    from agentos.tracking.store import list_runs
+
+    assert cli("install", "dqn", "cartpole", "--agent", agent_dir)[0] == 0
+    code, _, err = cli(
+        "learn", "--steps", "3000", "-p", "learner.learning_rate=1e30",
+        "-p", "loop.min_replay_size=200", "-p", "loop.eval_every=0", "--agent", agent_dir,
+    )  # fmt: skip
+    assert code == 2 and "learning diverged" in err
+    failed = list_runs(agent_dir)[0]
+    assert failed.status == "FAILED"
+    return failed.run_id

@@ -27,16 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from agentos.runtime import stepping
 from agentos.runtime.reporting import Hooks, LearnTally, Progress
 from agentos.runtime.roles import Replay
-from agentos.runtime.stepping import (
-    check_finite_losses,
-    crossed,
-    eval_seed,
-    reset_extras,
-    train_seed,
-    training_step,
-)
+from agentos.runtime.stepping import crossed, eval_seed, reset_extras, train_seed, training_step
 
 __all__ = [
     "Counters",
@@ -443,7 +437,7 @@ class Loop:
             return {}
         metrics = self.learner.step(due)
         c.learner_updates += due
-        check_finite_losses(metrics, c.learner_updates)
+        stepping.check_finite_losses(metrics, c.learner_updates)
         c.learner_calls += 1
         if c.learner_calls % max(p.sync_every, 1) == 0:
             self.actor.update(self.learner.get_variables())

@@ -88,16 +88,6 @@ def test_agent57_arm_choices_over_time_and_intrinsic_vs_extrinsic(agent_dir, cli
     assert (table.rnd_alpha >= 1.0).all() and table.groupby("episode").arm.nunique().max() == 1
 
 
-def test_plotting_a_run_that_logged_nothing_says_so(agent_dir, cli):
-    assert cli("install", "dqn", "cartpole", "--agent", agent_dir)[0] == 0
-    code, _, err = cli(
-        "learn", "--steps", "3000", "-p", "learner.learning_rate=1e30",
-        "-p", "loop.min_replay_size=200", "-p", "loop.eval_every=0", "--agent", agent_dir,
-    )  # fmt: skip
-    assert code == 2 and "learning diverged" in err
-    from agentos.tracking.store import list_runs
-
-    failed = list_runs(agent_dir)[0]
-    assert failed.status == "FAILED"
-    code, out, err = cli("plot", failed.run_id, "--agent", agent_dir)
+def test_plotting_a_run_that_logged_nothing_says_so(agent_dir, cli, failed_run):
+    code, out, err = cli("plot", failed_run, "--agent", agent_dir)
     assert code == 2 and "logged no metrics" in err and "FAILED" in err
