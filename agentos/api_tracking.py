@@ -156,6 +156,8 @@ class _InterruptFlag:
     (between steps), so a checkpoint or a tracking write is never cut in half."""
 
     requested = False
+    signum: int = signal.SIGINT
+    """The latest stop signal (for the exit code: 128 + signum)."""
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -164,6 +166,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def _flag_then_raise(signum: int, frame: Any) -> None:
     """The first signal sets the flag (acted on at a safe point); a second one stops at once."""
+    _InterruptFlag.signum = signum
     if _InterruptFlag.requested:
         raise KeyboardInterrupt(f"signal {signum}")
     _InterruptFlag.requested = True
@@ -198,6 +201,7 @@ def interrupts_from_the_start() -> Iterator[None]:
         yield
         return
     _InterruptFlag.requested = False
+    _InterruptFlag.signum = signal.SIGINT
     previous = {sig: signal.signal(sig, _flag_then_raise) for sig in STOP_SIGNALS}
     try:
         yield
@@ -207,6 +211,12 @@ def interrupts_from_the_start() -> Iterator[None]:
         for sig, old in previous.items():
             signal.signal(sig, old)
         _InterruptFlag.requested = False
+
+
+def interrupt_exit_code() -> int:
+    """The exit code shells give a command stopped by the latest stop signal: 130 for Ctrl-C,
+    143 for ``kill`` (128 + the signal's number)."""
+    return 128 + int(_InterruptFlag.signum)
 
 
 def component_lock(agent: Agent) -> dict[str, dict[str, Any]]:

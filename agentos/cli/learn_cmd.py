@@ -122,7 +122,7 @@ def learn(
             agent=agent,
         )
     from agentos.api import load_agent
-    from agentos.api_tracking import interrupts_from_the_start
+    from agentos.api_tracking import interrupt_exit_code, interrupts_from_the_start
     from agentos.cli.console import console
     from agentos.cli.progress import ProgressHooks
 
@@ -149,7 +149,7 @@ def learn(
         console.print(
             f"[yellow]Interrupted:[/] {_what_the_interrupt_left(loaded, started, resume)}"
         )
-        return 130
+        return interrupt_exit_code()
     mean = result.eval_mean
     console.print(
         f"[green]Done[/] run [bold]{result.run_id[:8]}[/]: {result.env_steps:,} env steps, "

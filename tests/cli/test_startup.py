@@ -24,3 +24,13 @@ def test_every_command_has_help(cli):
                     "rerun", "ui", "bench"):  # fmt: skip
         code, out, _ = cli(command, "--help")
         assert code == 0 and "Usage" in out, command
+
+
+def test_python_dash_m_runs_the_cli():
+    out = subprocess.run(
+        [sys.executable, "-m", "agentos", "list"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert "agent57" in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "agentos", "nosuch"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -1,0 +1,5 @@
+"""``python -m agentos``: the same as the ``agentos`` command."""
+
+from agentos.cli.main import main
+
+main()
