@@ -32,5 +32,7 @@ def test_python_dash_m_runs_the_cli():
     )
     assert out.returncode == 0, out.stderr
     assert "agent57" in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "agentos", "nosuch"], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "agentos", "nosuch"], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
