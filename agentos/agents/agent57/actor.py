@@ -50,6 +50,8 @@ from agentos.runtime.roles import Actor, BuildContext, EnvStep, Transition
 logger = logging.getLogger(__name__)
 
 ARM = "arm"
+FIXED = "fixed"
+"""The evaluation mode of ``evaluation_arm``: the evaluator's bandit is left untouched."""
 """Name of the mixture index stored with every step (constant within an episode)."""
 
 
@@ -113,6 +115,9 @@ class Agent57Actor(ApeXEpsilons, Actor):
         """Sliding window of the evaluator's bandit (Agent57: 3600)."""
         evaluator_epsilon: float = 0.01
         """Random-arm probability of the evaluator's bandit (Agent57: 0.01)."""
+        evaluation_arm: int | None = None
+        """Evaluate every episode with this arm (0: the exploitative arm, beta 0, as NGU
+        reports); None: the evaluator's meta-controller picks each episode's arm (Agent57)."""
 
         def __post_init__(self) -> None:
             check_sequence_params(self.burn_in, self.trace_length, self.period)
@@ -133,6 +138,11 @@ class Agent57Actor(ApeXEpsilons, Actor):
                     raise ParameterError(f"{name} must be >= 1, got {getattr(self, name)}")
             if self.evaluator_window < 1:
                 raise ParameterError(f"evaluator_window must be >= 1, got {self.evaluator_window}")
+            if self.evaluation_arm is not None and self.evaluation_arm < 0:
+                raise ParameterError(
+                    f"evaluation_arm must be >= 0 or null, got {self.evaluation_arm}",
+                    fix="set actor.evaluation_arm=0 (the exploitative arm) or null",
+                )
 
     def __init__(
         self, params: Params, context: BuildContext, *, network: Any, replay: Any, **dependencies
@@ -143,6 +153,12 @@ class Agent57Actor(ApeXEpsilons, Actor):
         self.replay = replay
         self.num_envs = int(context.num_envs)
         self.num_arms = int(network.num_arms)
+        if params.evaluation_arm is not None and params.evaluation_arm >= self.num_arms:
+            raise ParameterError(
+                f"evaluation_arm {params.evaluation_arm} is not an arm: the network has "
+                f"{self.num_arms} (0 .. {self.num_arms - 1})",
+                fix="set actor.evaluation_arm=0 (the exploitative arm), or raise network.num_arms",
+            )
         self.lstm_size = int(network.params.lstm_size)
         self._rng = context.numpy_rng("explore")
         self._eval_rng = context.numpy_rng("evaluate")  # evaluating must not shift exploration
@@ -230,6 +246,8 @@ class Agent57Actor(ApeXEpsilons, Actor):
         for i in np.flatnonzero(starting):
             if explore:
                 arms[i] = self.meta.select(int(i))
+            elif self.params.evaluation_arm is not None:
+                arms[i], self._eval_modes[int(i)] = self.params.evaluation_arm, FIXED
             else:
                 arms[i], self._eval_modes[int(i)] = self.evaluator.select()
         memory = self.memory if explore else self._evaluation_memory(len(arms))
@@ -327,7 +345,8 @@ class Agent57Actor(ApeXEpsilons, Actor):
                 self.meta.update(int(i), arm, float(episode_return[i]))
             elif int(i) in self._eval_modes:
                 mode = self._eval_modes.pop(int(i))
-                self.evaluator.update(arm, float(episode_return[i]), mode)
+                if mode != FIXED:
+                    self.evaluator.update(arm, float(episode_return[i]), mode)
                 self._eval_stats.setdefault(mode, []).append((arm, float(episode_return[i])))
         prev_reward = np.stack([np.asarray(step.reward, np.float32), intrinsic], axis=-1)
         return {**extras, "prev_reward": prev_reward, "episode_return": episode_return}

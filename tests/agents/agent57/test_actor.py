@@ -227,6 +227,27 @@ def test_evaluation_metrics_split_the_returns_by_mode():
     assert actor.pop_eval_stats() == {}  # popped: the next evaluation starts afresh
 
 
+def test_evaluation_arm_plays_one_arm_and_leaves_the_evaluator_alone():
+    env, _, actor, _, _ = build(num_envs=2, evaluation_arm=0)
+    obs = env.reset(seed=0)
+    _, extras = actor.select_action(obs, actor.initial_extras(2), explore=False, env_steps=0)
+    assert list(np.asarray(extras[ARM])) == [0, 0]
+    done = np.array([True, True])
+    step = EnvStep(obs, np.array([1.0, 0.0], np.float32), done, ~done, obs)
+    actor.after_step(extras, step)
+    assert actor.pop_eval_stats() == {"fixed_return_mean": 0.5, "fixed_episodes": 2.0}
+    untouched = actor.evaluator.state_dict()["bandit"]
+    assert untouched["num_selected"] == 0 and len(untouched["arms"]) == 0
+
+
+@pytest.mark.parametrize("arm, message", [(3, "not an arm: the network has 3"), (-1, ">= 0")])
+def test_evaluation_arm_outside_the_arms_is_refused(arm, message):
+    from agentos.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=message):
+        build(evaluation_arm=arm)
+
+
 def test_learner_updates_both_networks_from_actor_sequences():
     replay_ctx = BuildContext("replay", 0, Path("."), num_envs=2)
     replay = PrioritizedSequenceReplay(PrioritizedSequenceReplay.Params(capacity=100), replay_ctx)
