@@ -107,7 +107,9 @@ class Config:
     bandit_beta: float = 1.0
     bandit_shared: bool = False  # one bandit fed by every copy's episodes (bundle: on)
     retrace_lambda: float = 0.95
-    traces: str = "retrace"  # or "peng": Peng's Q(lambda), traces never cut by mu
+    traces: str = "retrace"  # or "peng": Peng's Q(lambda), traces never cut by mu;
+    # "peng_extrinsic": Peng's for the extrinsic head, Retrace for the intrinsic one
+    exploit_every: int = 0  # every k-th sequence of a batch is trained as arm 0 (0: none)
     non_episodic_intrinsic: bool = False  # RND's non-episodic intrinsic return (bundle: on)
     intrinsic_discount: float | None = None  # caps the intrinsic head's gamma (RND: 0.99)
     learning_rate: float = 1e-4

@@ -86,6 +86,9 @@ def retrace_targets(q_target, greedy, a, r, g, mu, m, lam, traces="retrace"):
 def q_loss(q_params, target_q, batch, weights, betas, gammas, cfg: Config, nets: Nets):
     """Both heads' weighted Retrace losses; aux: per-head losses, mean Q and priorities."""
     b, T = cfg.burn_in, cfg.sequence_length
+    if cfg.exploit_every > 0:  # those sequences learn (off-policy) as the exploitative arm
+        relabel = (jnp.arange(batch["arm"].shape[0]) % cfg.exploit_every == 0)[:, None]
+        batch = {**batch, "arm": jnp.where(relabel, 0, batch["arm"])}
     online, target = [], []
     for i in range(2):
         start = (batch["lstm_h"][:, i], batch["lstm_c"][:, i])
@@ -110,8 +113,11 @@ def q_loss(q_params, target_q, batch, weights, betas, gammas, cfg: Config, nets:
     count = jnp.maximum(valid.sum(axis=1), 1.0)
     aux, tds, total = {}, [], 0.0
     for i, name in enumerate(("extrinsic", "intrinsic")):
+        traces = cfg.traces
+        if traces == "peng_extrinsic":
+            traces = ("peng", "retrace")[i]
         y = retrace_targets(target[i], greedy, a, batch["reward"][:, b:, i], (g, g_i)[i],
-                            batch["mu"][:, b:], m, cfg.retrace_lambda, cfg.traces)  # fmt: skip
+                            batch["mu"][:, b:], m, cfg.retrace_lambda, traces)  # fmt: skip
         q_taken = jnp.take_along_axis(online[i][:, :-1], a[:, :-1, None], axis=-1)[..., 0]
         td = valid * (jax.lax.stop_gradient(y) - q_taken)
         loss = jnp.mean(weights * 0.5 * (td**2).sum(axis=1) / count)
