@@ -316,9 +316,10 @@ class Agent57Learner(SequenceLearner):
         batch_size: int = 64
         """Sequences per update (Agent57: 64)."""
         exploit_every: int = 0
-        """Train every k-th sequence of a batch as the exploitative arm 0 (off-policy, through
-        Retrace's cut traces) instead of its own arm; 0: each sequence only for its own arm
-        (the paper). Lets arm 0 learn from rewards the exploratory arms find."""
+        """Train every k-th sequence of a batch as the exploitative arm 0 (off-policy)
+        instead of its own arm; 0: each sequence only for its own arm (the paper). Lets arm 0
+        learn from rewards the exploratory arms find; with Retrace's cut traces alone that is
+        one step per target copy, so the bundle pairs it with ``traces: peng_extrinsic``."""
         non_episodic_intrinsic: bool = False
         """The intrinsic head bootstraps through terminations (RND's non-episodic intrinsic
         return); False: both heads end at termination (the paper)."""

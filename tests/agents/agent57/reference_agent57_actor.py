@@ -357,7 +357,10 @@ def run(
             table.set_priorities(indices, priorities)
             out.updates.append({
                 "env_steps": env_steps, "indices": indices, "weights": weights,
-                "metrics": metrics, "priorities": priorities,
+                # as stored: a sequence sampled twice keeps its last priority (with
+                # exploit_every the two copies may be trained for different arms)
+                "metrics": metrics,
+                "priorities": np.asarray([table.priorities[int(i)] for i in indices]),
                 "variables": to_numpy(variables), "target_q": to_numpy(target_q),
             })  # fmt: skip
             if max_updates is not None and num_updates >= max_updates:
