@@ -50,9 +50,9 @@ from agentos.runtime.roles import Actor, BuildContext, EnvStep, Transition
 logger = logging.getLogger(__name__)
 
 ARM = "arm"
+"""Name of the mixture index stored with every step (constant within an episode)."""
 FIXED = "fixed"
 """The evaluation mode of ``evaluation_arm``: the evaluator's bandit is left untouched."""
-"""Name of the mixture index stored with every step (constant within an episode)."""
 
 
 class Agent57Actor(ApeXEpsilons, Actor):
