@@ -297,12 +297,16 @@ class Agent:
             try:
                 source, ckpt = find_checkpoint(self.agent_dir, "latest")
             except CheckpointError:
+                from agentos.datasets.offline_api import refuse_acting_without_data
+
+                refuse_acting_without_data(self.graph, "evaluate")
                 log.warning("no checkpoint yet: evaluating the untrained agent")
             else:
                 # A checkpoint that exists but cannot be read is refused, never replaced by
                 # the untrained agent.
                 state = load_checkpoint(ckpt)
         elif checkpoint is not None:
+            self._refuse_checkpoint_without_learner(checkpoint)
             source, ckpt = find_checkpoint(self.agent_dir, checkpoint)
             state = load_checkpoint(ckpt)
         if state is not None:
@@ -310,6 +314,15 @@ class Agent:
             if rebuilt is not self:
                 return rebuilt._run_from(state, source, episodes, seed, hooks, ckpt)
         return self._run_from(state, source, episodes, seed, hooks, ckpt)
+
+    def _refuse_checkpoint_without_learner(self, checkpoint: str) -> None:
+        if self.graph.node("learner") is None:
+            raise CheckpointError(
+                f"--checkpoint {checkpoint}: this agent has no learner, so it has no checkpoints",
+                where=f"{self.spec.path}: components",
+                fix="leave out --checkpoint (the agent acts as it is), or install a learner "
+                "(`agentos install dqn`) and `agentos learn` first",
+            )
 
     def _run_from(
         self,

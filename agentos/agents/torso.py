@@ -83,4 +83,27 @@ def discrete_actions_fix(action_space: Any) -> str:
             "to agentos.yaml for every command), or use a discrete-action environment "
             "(cartpole, lunar_lander, Atari)"
         )
-    return "use a discrete-action environment (cartpole, lunar_lander, Atari)"
+    from agentos.envs.actions import joint_sizes
+
+    bundles = (
+        f"none of the builtin bundles ({Q_BUNDLES}) acts in {action_space}: they output one "
+        "value per action of a Discrete space"
+    )
+    sizes = joint_sizes(action_space)
+    if sizes is not None:
+        count = int(np.prod(sizes, dtype=np.float64))
+        return (
+            f"{bundles}. Number its {count:,} joint actions as one Discrete({count}) with "
+            "agentos's JointDiscreteActions wrapper: -p 'environment.wrappers=[agentos.envs."
+            "actions.JointDiscreteActions]' (for one command; set it in the environment's "
+            "params to keep it), or act with the random actor of `agentos init`"
+        )
+    return (
+        f"{bundles}. Add a wrapper of your own that makes the actions one Discrete space "
+        "(environment.params.wrappers: [my_wrappers.py:MyActions]), or use a "
+        "discrete-action environment (cartpole, lunar_lander, Atari)"
+    )
+
+
+Q_BUNDLES = "dqn, r2d2, agent57, cql, bc, r2d2_cql"
+"""The builtin bundles, every one a Q-learner over Discrete actions."""

@@ -1,6 +1,7 @@
-"""Faults of the machine rather than the input: an unwritable folder, a full disk, a tracking
-store that cannot be reached. The CLI reports them like input errors (one message naming
-the file or store, a Fix line, exit 2); ``--debug`` shows the traceback instead."""
+"""Faults of the machine rather than the input: an unwritable folder, a full disk, memory
+that runs out, a tracking store that cannot be reached. The CLI reports them like input
+errors (one message naming the file or store, a Fix line, exit 2); ``--debug`` shows the
+traceback instead."""
 
 from __future__ import annotations
 
@@ -14,6 +15,17 @@ _READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 def _from_mlflow(e: BaseException) -> bool:
     return any(cls.__module__.split(".")[0] == "mlflow" for cls in type(e).__mro__)
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """A MemoryError, or an accelerator runtime's allocation failure (JAX/XLA raise
+    ``RESOURCE_EXHAUSTED: Out of memory allocating ...``)."""
+    if isinstance(e, MemoryError):
+        return True
+    text = str(e)
+    return type(e).__name__ in ("JaxRuntimeError", "XlaRuntimeError") and (
+        "RESOURCE_EXHAUSTED" in text or "Out of memory" in text
+    )
 
 
 def as_user_error(e: BaseException) -> AgentOSError | None:
@@ -43,6 +55,15 @@ def as_user_error(e: BaseException) -> AgentOSError | None:
                 "the agent folder's mlflow.db)",
             )
         return None
+    if _out_of_memory(e):
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        return AgentOSError(
+            f"out of memory: {first[:300]}",
+            fix="make the agent smaller: fewer environment copies (-p environment.num_envs), "
+            "a smaller replay (-p replay.capacity), smaller networks (-p "
+            "network.hidden_sizes) or batches (-p learner.batch_size); `agentos show` lists "
+            "the values in use",
+        )
     if _from_mlflow(e):
         uri = os.environ.get("MLFLOW_TRACKING_URI") or "the agent folder's mlflow.db"
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]

@@ -77,6 +77,7 @@ def check_gym_id(name: str, env_id: str) -> None:
             str(e).split("\nFix:")[0], where=f"agentos install {name}", fix=e.fix
         ) from None
     if bare in gym.registry:
+        _warn_missing_package(name, bare)
         return
     close = difflib.get_close_matches(bare, list(gym.registry), n=3)
     raise RegistryError(
@@ -86,3 +87,26 @@ def check_gym_id(name: str, env_id: str) -> None:
         + "gymnasium ids look like CartPole-v1, ALE/Pong-v5, MiniGrid-DoorKey-5x5-v0; "
         "a package's own ids as gym:package:Id-v0",
     )
+
+
+def _warn_missing_package(name: str, env_id: str) -> None:
+    """Warn at install when the id's environment needs a package that is not installed
+    (MuJoCo ids without mujoco): every later command would fail on it. Its entry point is
+    imported (gymnasium's own module, or the package the id names), nothing is built."""
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    entry = gym.registry[env_id].entry_point
+    if not isinstance(entry, str):
+        return
+    try:
+        load_env_creator(entry)
+    except gym.error.DependencyNotInstalled as e:
+        logger.warning(
+            "%s is installed, but this agent cannot run or learn yet: the environment needs a "
+            "package that is not installed: %s",
+            name,
+            str(e).strip(),
+        )
+    except Exception as e:  # a check that warns must never fail an install
+        logger.debug("package check of %s skipped: %s", env_id, e)

@@ -298,6 +298,7 @@ def _parse_component(name: str, entry: Any, path: Path) -> ComponentSpec:
             where=f"{path}: {where}.source",
             fix=f"use one of: {', '.join(SOURCES)}",
         )
+    _check_texts(entry, where, path)
     for required in ("module", "class"):
         if not isinstance(entry.get(required), str) or not entry.get(required):
             raise SpecError(
@@ -329,6 +330,13 @@ def _parse_component(name: str, entry: Any, path: Path) -> ComponentSpec:
             fix="reinstall it with `agentos install NAME --registry git+URL`",
         )
     requirements = entry.get("requirements") or []
+    if not isinstance(requirements, list):
+        raise SpecError(
+            f"'requirements' must be a list of package requirements, got "
+            f"{type(requirements).__name__}",
+            where=f"{path}: {where}.requirements",
+            fix="e.g. requirements: ['numpy>=1.26'], or remove the key",
+        )
     allow_outside = entry.get("allow_outside_agent", False)
     if not isinstance(allow_outside, bool):
         raise SpecError(
@@ -354,6 +362,26 @@ def _parse_component(name: str, entry: Any, path: Path) -> ComponentSpec:
         role=entry.get("role"),
         allow_outside_agent=allow_outside,
     )
+
+
+_TEXT_KEYS = ("module", "class", "registry_name", "version", "hash", "url", "commit", "role")
+
+
+def _check_texts(entry: Mapping, where: str, path: Path) -> None:
+    """Refuse a component key that must be a text but is a number, list or mapping (a
+    ``hash: 5`` would otherwise fail deep inside the hash check)."""
+    for key in _TEXT_KEYS:
+        value = entry.get(key)
+        if value is None or isinstance(value, str):
+            continue
+        if key == "version" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            continue  # `version: 1.0` is read by YAML as a number
+        raise SpecError(
+            f"'{key}' must be a text, got {value!r} ({type(value).__name__})",
+            where=f"{path}: {where}.{key}",
+            fix=f'quote it ({key}: "..."), or reinstall the component with '
+            "`agentos install NAME` to write it again",
+        )
 
 
 def load_spec(path: str | Path = ".") -> AgentSpec:

@@ -41,6 +41,33 @@ class RecordResult:
     return_mean: float
 
 
+def refuse_acting_without_data(graph: Any, verb: str) -> None:
+    """Refuse ``run``/``record`` of an untrained offline agent (no checkpoint) whose dataset
+    component names no dataset: it cannot be built, and the usual "no dataset set" error would
+    tell a user who is recording to go and record."""
+    from agentos.datasets.component import DatasetSource
+
+    node = graph.node("replay")
+    if node is None or not issubclass(node.cls, DatasetSource):
+        return
+    if getattr(node.params, "dataset", "x"):
+        return
+    learner = graph.spec.components.get("learner")
+    offline = str(getattr(learner, "registry_name", None) or "").removesuffix("_learner")
+    offline = offline if offline in ("cql", "bc", "r2d2_cql") else "cql"
+    online = "r2d2" if offline == "r2d2_cql" else "dqn"
+    raise DatasetError(
+        f"this agent learns offline, from a recorded dataset, and has neither a dataset nor a "
+        f"checkpoint yet: there is no trained agent to {verb}, and its dataset component "
+        "cannot be built without a dataset",
+        where=f"{graph.spec.path}: components.{node.spec.name}.params.dataset",
+        fix=f"record a dataset in this folder with an agent that learns online: `agentos "
+        f"install {online}`, `agentos learn`, `agentos record --episodes 100 --dataset NAME`; "
+        f"then `agentos install {offline}` and `agentos learn --offline --dataset NAME` (a "
+        "dataset in your Minari storage is found by name too)",
+    )
+
+
 def record(
     agent: Any,
     episodes: int,
@@ -69,11 +96,13 @@ def record(
         )
     state, source, ckpt = None, None, None
     if checkpoint is not None:
+        agent._refuse_checkpoint_without_learner(checkpoint)
         source, ckpt = find_checkpoint(agent.agent_dir, checkpoint)
     elif agent.graph.node("learner") is not None:
         try:
             source, ckpt = find_checkpoint(agent.agent_dir, "latest")
         except CheckpointError:
+            refuse_acting_without_data(agent.graph, "record with")
             log.warning("no checkpoint yet: recording the untrained agent")
     if ckpt is not None:
         state = load_run_checkpoint(ckpt)
@@ -202,6 +231,22 @@ def _episode(buf: dict[str, Any]) -> Episode:
     )
 
 
+def check_offline_resume(replay: Any) -> None:
+    """Refuse ``--offline --resume`` when the replay is not a dataset: the run it would
+    continue learned online, and its checkpointed replay is what it collected by acting."""
+    from agentos.datasets.component import DatasetSource
+
+    if not isinstance(replay, DatasetSource):
+        raise DatasetError(
+            "--offline --resume continues an offline run, and this agent's replay is filled "
+            "by acting (it learned online)",
+            where="agentos learn",
+            fix="continue it online with `agentos learn --resume` (without --offline), or "
+            "export what its replay holds with `agentos record --from-run RUN --dataset NAME` "
+            "and learn from that with an offline learner (`agentos install cql`)",
+        )
+
+
 def learn_offline(
     agent: Any,
     updates: int,
@@ -247,6 +292,8 @@ def learn_offline(
             fits(built)
         if not resume:  # a resumed run's replay comes from its checkpoint
             check_offline_data(built.one("learner"))
+        else:
+            check_offline_resume(built.one("replay"))
 
     with agent._tracked("learn", seed, run_tags, resume_id, check_before_the_run) as (
         tracker,

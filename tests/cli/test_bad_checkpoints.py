@@ -75,6 +75,12 @@ CHECKPOINT_CASES = [
         (CKPT, "network.hidden_sizes", "without --resume", "hidden_sizes=[256,256]"),
     ),
     (
+        "offline-resume-of-online-run",
+        None,
+        ["learn", "--resume", "--offline", "--steps", "200"],
+        ("--offline --resume continues an offline run", "learned online", "--from-run"),
+    ),
+    (
         "environment-changed-run",
         _install_acrobot,
         ["run", "-e", "1"],

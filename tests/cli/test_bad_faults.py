@@ -63,3 +63,16 @@ def test_unwritable_agent_folder(agent_dir: Path, cli, monkeypatch) -> None:
         *cli("install", "cartpole", "--agent", agent_dir),
         ("agentos.yaml", "Permission denied", "writable"),
     )
+
+
+def test_out_of_memory_is_a_user_error() -> None:
+    from agentos.cli.faults import as_user_error
+
+    jax_oom = type("JaxRuntimeError", (RuntimeError,), {})(
+        "RESOURCE_EXHAUSTED: Out of memory allocating 400000000000 bytes."
+    )
+    for e in (MemoryError(), jax_oom):
+        error = as_user_error(e)
+        assert error is not None and "out of memory" in str(error), e
+        assert error.fix and "environment.num_envs" in error.fix
+    assert as_user_error(type("JaxRuntimeError", (RuntimeError,), {})("INTERNAL: bug")) is None

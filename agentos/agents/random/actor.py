@@ -84,7 +84,10 @@ class RandomActor(Actor):
             names = ", ".join(space.__name__ for space in SUPPORTED_SPACES)
             raise IncompatibleSpaceError(
                 f"the random actor samples {names} action spaces only; environment has "
-                f"{action_space!r}."
+                f"{action_space!r}",
+                fix="give the environment one of those action spaces; a Tuple of Discrete "
+                "spaces becomes one Discrete with -p 'environment.wrappers=[agentos.envs."
+                "actions.JointDiscreteActions]'",
             )
 
     def select_action(
