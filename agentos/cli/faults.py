@@ -47,6 +47,13 @@ def as_user_error(e: BaseException) -> AgentOSError | None:
                 fix="free some space; the last complete checkpoint is kept, so continue with "
                 "`agentos learn --resume`",
             )
+        if e.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR) and where is not None:
+            return AgentOSError(
+                f"{what}",
+                where=str(where),
+                fix="check the path: a part of it is a file where a folder is needed, or a "
+                "folder where a file is",
+            )
         if e.errno == errno.ENOENT and where is not None:
             return AgentOSError(
                 f"{what}",

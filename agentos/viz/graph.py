@@ -74,6 +74,9 @@ def check_graph_path(path: Path) -> None:
         )
     if Path(path).is_dir():
         raise AgentOSError(f"--graph {path} is a folder", fix=f"name a file, e.g. {path}/graph.svg")
+    from agentos.viz.paths import check_parent_folders
+
+    check_parent_folders(Path(path), "--graph")
 
 
 def draw_graph(graph: Any, path: Path, title: str = "") -> Path:
@@ -150,6 +153,7 @@ def draw_graph(graph: Any, path: Path, title: str = "") -> Path:
     ax.axis("off")
     fig.tight_layout()
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
     return path

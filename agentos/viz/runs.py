@@ -131,6 +131,9 @@ def check_plot_path(path: Path) -> None:
             where="--out",
             fix=f"name a file ending in {', '.join(PLOT_SUFFIXES)}, e.g. plot.png",
         )
+    from agentos.viz.paths import check_parent_folders
+
+    check_parent_folders(path, "-o")
 
 
 def _natural(name: str) -> list:

@@ -42,6 +42,9 @@ def check_trace_path(path: Path) -> None:
         raise AgentOSError(
             f"--trace {path} is a folder", fix=f"name a CSV file, e.g. {path}/trace.csv"
         )
+    from agentos.viz.paths import check_parent_folders
+
+    check_parent_folders(Path(path), "--trace")
 
 
 class StepTrace:

@@ -76,3 +76,13 @@ def test_out_of_memory_is_a_user_error() -> None:
         assert error is not None and "out of memory" in str(error), e
         assert error.fix and "environment.num_envs" in error.fix
     assert as_user_error(type("JaxRuntimeError", (RuntimeError,), {})("INTERNAL: bug")) is None
+
+
+def test_a_file_where_a_folder_is_needed_is_a_user_error() -> None:
+    import errno
+
+    from agentos.cli.faults import as_user_error
+
+    e = NotADirectoryError(errno.ENOTDIR, "Not a directory", "afile/g.svg")
+    error = as_user_error(e)
+    assert error is not None and "afile/g.svg" in str(error) and error.fix

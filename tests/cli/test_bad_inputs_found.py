@@ -50,6 +50,17 @@ def with_levers(space: str, *command: str):
     return setup
 
 
+def in_a_file(*command: str):
+    """``command`` with its last argument (an output file) put under a file of the folder."""
+
+    def setup(agent: Path) -> list[str]:
+        (agent.parent / "afile").write_text("not a folder")
+        *head, out = command
+        return [*head, str(agent.parent / "afile" / out), "--agent", str(agent)]
+
+    return setup
+
+
 CQL = ("install", "cql", "cartpole")
 
 CASES = [
@@ -132,6 +143,14 @@ CASES = [
         ("neither a dataset nor a checkpoint", "agentos install r2d2`", "install r2d2_cql"),
         ("install", "r2d2_cql", "cartpole"),
     ),
+    # --- an output path inside a file (an OSError traceback after the work) ---------------
+    Case(
+        "trace-inside-a-file",
+        in_a_file("run", "-e", "1", "--trace", "t.csv"),
+        ("--trace", "afile is a file, not a folder"),
+    ),
+    Case("plot-inside-a-file", in_a_file("plot", "-o", "p.png"), ("-o", "afile is a file")),
+    Case("graph-inside-a-file", in_a_file("show", "--graph", "g.svg"), ("--graph", "afile is a")),
     # --- --checkpoint on an agent that cannot have one ("train first" misled) ---------------
     Case(
         "checkpoint-without-learner-run",
@@ -176,3 +195,10 @@ def test_install_warns_when_the_environment_needs_a_missing_package(
     assert code == 0, err
     flat = " ".join(caplog.text.split())
     assert "cannot run or learn yet" in flat and "gymnasium[mujoco]" in flat, caplog.text
+
+
+def test_graph_into_a_new_folder(agent_dir: Path, cli) -> None:
+    out = agent_dir.parent / "new" / "graph.svg"
+    code, _, err = cli("show", "--graph", out, "--agent", agent_dir)
+    assert code == 0, err
+    assert out.is_file()
