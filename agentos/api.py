@@ -101,7 +101,10 @@ class Agent:
         """This agent rebuilt with the overrides of the run that wrote ``state`` first and
         this agent's own after them (so a network trained with ``-p network.lstm_size=16`` is
         evaluated with that size)."""
-        saved = [str(o) for o in state.get("overrides", [])]
+        from agentos.components.compat import render_only
+
+        # how the training run rendered is not the network: `run` renders as it is told
+        saved = [str(o) for o in state.get("overrides", []) if not render_only(str(o))]
         if not saved or saved == self.overrides[: len(saved)]:
             return self
         rebuilt = Agent(self.spec, [*saved, *self.overrides])
@@ -163,7 +166,7 @@ class Agent:
         state = None
         resume_id = None
         check = None
-        if resume:
+        if resume is True or isinstance(resume, str):  # "" is refused as an empty run id
             resume_id, ckpt = self._resume_target(resume)
             state = load_checkpoint(ckpt)
             seed = int(state.get("seed", seed))
@@ -215,6 +218,12 @@ class Agent:
 
     def _resume_target(self, resume: bool | str) -> tuple[str, Path]:
         ref = resume if isinstance(resume, str) else "latest"
+        if not ref.strip():
+            raise CheckpointError(
+                f"--resume --from {ref!r}: an empty RUN_ID names no run to continue",
+                fix="give the run to continue (`agentos runs` lists them), or leave out --from "
+                "to continue the latest run",
+            )
         try:
             return find_checkpoint(self.agent_dir, ref)
         except CheckpointError as e:

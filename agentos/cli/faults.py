@@ -55,12 +55,7 @@ def as_user_error(e: BaseException) -> AgentOSError | None:
                 "folder where a file is",
             )
         if e.errno == errno.ENOENT and where is not None:
-            return AgentOSError(
-                f"{what}",
-                where=str(where),
-                fix="check the path (and MLFLOW_TRACKING_URI, if set: unset it to track in "
-                "the agent folder's mlflow.db)",
-            )
+            return AgentOSError(f"{what}", where=str(where), fix=_missing_path_fix(str(where)))
         return None
     if _out_of_memory(e):
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
@@ -81,3 +76,19 @@ def as_user_error(e: BaseException) -> AgentOSError | None:
             "unset MLFLOW_TRACKING_URI to track in the agent folder's mlflow.db)",
         )
     return None
+
+
+def _missing_path_fix(path: str) -> str:
+    """Name the missing path; MLFLOW_TRACKING_URI only when it is set (a missing output
+    folder has nothing to do with tracking otherwise)."""
+    fix = (
+        f"check the path {path}: a folder in it does not exist and cannot be made there; "
+        "create it, or give a path in a folder you can write"
+    )
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        fix += (
+            f" (if it is the tracking store's, check MLFLOW_TRACKING_URI={uri}, or unset it "
+            "to track in the agent folder's mlflow.db)"
+        )
+    return fix

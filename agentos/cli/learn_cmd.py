@@ -78,7 +78,7 @@ def learn(
     agent: Path = AgentOption,
 ) -> int:
     """Train the agent for --steps env steps; every run is tracked (see `agentos runs`)."""
-    if from_run and not resume:
+    if from_run is not None and not resume:
         from agentos.errors import AgentOSError
 
         raise AgentOSError(
@@ -136,7 +136,7 @@ def learn(
                 result = loaded.learn(
                     steps,
                     seed=seed,
-                    resume=(from_run or True) if resume else False,
+                    resume=(True if from_run is None else from_run) if resume else False,
                     hooks=hooks,
                     actors=actors,
                     address=address,

@@ -144,7 +144,7 @@ def learn_offline(
             result = loaded.learn_offline(
                 steps,
                 seed=seed,
-                resume=(from_run or True) if resume else False,
+                resume=(True if from_run is None else from_run) if resume else False,
                 hooks=hooks,
                 evaluate=evaluate,
             )
@@ -176,7 +176,7 @@ def _dataset_of_the_resumed_run(agent: Path, from_run: str | None) -> str | None
     from agentos.tracking.store import get_run, list_runs
 
     try:
-        if from_run:
+        if from_run is not None:
             tags = get_run(agent, from_run).tags
         else:
             learns = [r for r in list_runs(agent) if r.kind == "learn"]

@@ -19,7 +19,16 @@ from agentos.errors import CheckpointError
 
 TRAINED_ROLES = ("learner", "network")
 """Components whose arrays must match the checkpoint's (actor, replay state may change)."""
+RENDER_ONLY = ("render_mode",)
+"""Parameters that change how episodes are shown, never what was trained (``run --video``
+sets ``environment.render_mode``): not differences, and never a value to go back to."""
 MAX_LISTED = 6
+
+
+def render_only(key: str) -> bool:
+    """Whether the flat parameter key (or ``-p`` override ``key=value``) only changes how
+    episodes are shown (``environment.render_mode``)."""
+    return key.split("=", 1)[0].strip().rpartition(".")[2] in RENDER_ONLY
 
 
 def _text(value: Any) -> str:
@@ -71,7 +80,7 @@ def check_checkpoint_fits(
     if saved_env is not None and str(saved_env) != current_env:
         lines.append(f"environment: {saved_env} in the checkpoint, {current_env} now")
     changed = param_differences(dict(state.get("params") or {}), current_params)
-    changed = {k: v for k, v in changed.items() if not k.startswith("loop.")}
+    changed = {k: v for k, v in changed.items() if not k.startswith("loop.") and not render_only(k)}
     for key, (old, new) in list(changed.items())[:MAX_LISTED]:
         lines.append(f"{key}: {_text(old)} in the checkpoint, {_text(new)} now")
     more = len(changed) - MAX_LISTED

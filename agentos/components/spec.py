@@ -39,6 +39,7 @@ from agentos.errors import AgentOSError, SpecError
 SPEC_FILENAME = "agentos.yaml"
 SOURCES = ("builtin", "local", "git")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_COMPONENT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 COMPONENT_KEYS = (
     "source",
     "registry_name",
@@ -199,6 +200,7 @@ def parse_spec(data: Mapping[str, Any], path: Path) -> AgentSpec:
         )
     components: dict[str, ComponentSpec] = {}
     for name, entry in components_raw.items():
+        _check_component_name(str(name), path)
         components[str(name)] = _parse_component(str(name), entry, path)
     loop = data.get("loop") or {}
     if not isinstance(loop, Mapping):
@@ -229,6 +231,7 @@ def parse_spec(data: Mapping[str, Any], path: Path) -> AgentSpec:
             fix="e.g. name: my_agent (or remove it to use the folder's name)",
         )
     defaults = parse_defaults(data.get("defaults"), SpecError, str(path))
+    _check_default_slots(defaults, components, path)
     return AgentSpec(
         path=path,
         name=str(data.get("name") or path.parent.name),
@@ -238,6 +241,50 @@ def parse_spec(data: Mapping[str, Any], path: Path) -> AgentSpec:
         bench=MappingProxyType(dict(bench)),
         defaults=MappingProxyType(defaults),
     )
+
+
+def _check_component_name(name: str, path: Path) -> None:
+    """Refuse a component name that ``-p NAME.PARAM`` and ``${NAME.PARAM}`` cannot reach (a
+    dot, a space, ``=``, ``$``, braces), and ``loop``, which is the loop section's name."""
+    if name == "loop":
+        raise SpecError(
+            "a component cannot be named 'loop': -p loop.PARAM and ${loop.PARAM} name the "
+            "loop section",
+            where=f"{path}: components.loop",
+            fix="rename the component (e.g. loop_component) and the depends: that name it",
+        )
+    if _COMPONENT_NAME.match(name):
+        return
+    suggestion = re.sub(r"[^A-Za-z0-9_-]+", "_", name.strip()).strip("_") or "my_component"
+    raise SpecError(
+        f"component name {name!r} cannot be used: -p {name}.PARAM and ${{{name}.PARAM}} split "
+        "at its dots, so nothing could reach its parameters",
+        where=f"{path}: components.{name}",
+        fix=f"rename it to {suggestion} (letters, digits, '_' and '-'), and the depends: "
+        "that name it",
+    )
+
+
+def _check_default_slots(
+    defaults: Mapping[str, Any], components: Mapping[str, Any], path: Path
+) -> None:
+    """Refuse a ``defaults:`` slot that is no component of the spec, unless it is a role a
+    bundle sets defaults for before that component is installed (``environment``...)."""
+    for slot in defaults:
+        if slot in components or slot == "loop":
+            continue
+        from agentos.components.roles import ROLES
+
+        if slot in ROLES:
+            continue
+        close = difflib.get_close_matches(slot, list(components), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise SpecError(
+            f"the spec has no component '{slot}' (its components: "
+            f"{', '.join(components) or 'none'})",
+            where=f"{path}: defaults.{slot}",
+            fix=f"{hint}name one of the spec's components, or remove defaults.{slot}",
+        )
 
 
 def parse_defaults(

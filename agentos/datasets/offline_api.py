@@ -273,7 +273,7 @@ def learn_offline(
             fix="install one, e.g. `agentos install cql`",
         )
     state, resume_id, check = None, None, None
-    if resume:
+    if resume is True or isinstance(resume, str):  # "" is refused as an empty run id
         resume_id, ckpt = agent._resume_target(resume)
         state = load_run_checkpoint(ckpt)
         seed = int(state.get("seed", seed))

@@ -22,6 +22,13 @@ def find_checkpoint(agent_dir: Path, ref: str) -> tuple[str, Path]:
 
     ``best`` is the state at the best training evaluation of the latest learn run.
     """
+    if not ref.strip():
+        raise CheckpointError(
+            f"{ref!r} is an empty RUN_ID: a checkpoint is chosen by run ID (or a unique "
+            "prefix), `latest` or `best`",
+            fix="give a run ID from `agentos runs`, or latest/best (leave the option out for "
+            "latest)",
+        )
     root = agent_dir / CHECKPOINT_DIR
     files = sorted(root.glob(f"*/{CHECKPOINT_FILE}"), key=lambda p: p.stat().st_mtime)
     if ref == "best":
