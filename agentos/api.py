@@ -148,6 +148,7 @@ class Agent:
             RayPlacement,
             check_learn_inputs,
             film_evaluations,
+            layout_check,
             learn_on_ray,
         )
         from agentos.runtime.checkpoint import load_run_checkpoint as load_checkpoint
@@ -171,6 +172,7 @@ class Agent:
             state = load_checkpoint(ckpt)
             seed = int(state.get("seed", seed))
             check = self._fits(state, ckpt, resume=True)
+        check = layout_check(placement, check)
         run_tags = {"agentos.steps": str(steps), "agentos.overrides": json.dumps(self.overrides)}
         if resume_id is not None and not _still_tracked(self, resume_id):
             run_tags[TAG_CONTINUES] = resume_id  # its store was lost: a new run continues it

@@ -97,3 +97,37 @@ def learn_on_ray(
         learner_actor=placement.learner_actor,
         learner_gpu=placement.learner_gpu,
     ).learn(steps)
+
+
+def layout_check(placement: RayPlacement, then: Any = None) -> Any:
+    """A check for ``_tracked`` (run on the built agent before any run is recorded): refuse
+    ``--replay-shards`` above 1 and ``--learner-actor``/``--learner-gpu`` for an agent whose
+    replay cannot be split over shard processes (DQN's uniform replay); then ``then``."""
+    if not placement.actors:
+        return then
+
+    def check(built: Any) -> None:
+        from agentos.errors import ParameterError
+        from agentos.runtime.layouts.replay_shards import supports_shards
+
+        replay, learner = built.one("replay"), built.one("learner")
+        shardable = supports_shards(replay) and getattr(learner, "replay", None) is replay
+        if not shardable and placement.replay_shards > 1:
+            raise ParameterError(
+                "--replay-shards needs a replay of sequences (add_items, sample, "
+                "update_priorities) that the learner samples as its `replay`",
+                where="agentos learn --replay-shards",
+                fix="leave out --replay-shards: this agent's replay stays in the driver",
+            )
+        if not shardable and (placement.learner_actor or placement.learner_gpu):
+            flag = "--learner-gpu" if placement.learner_gpu else "--learner-actor"
+            raise ParameterError(
+                f"{flag} needs the replay in shard processes, and this agent's replay cannot "
+                "be sharded (it needs add_items, sample and update_priorities)",
+                where=f"agentos learn {flag}",
+                fix=f"leave out {flag}: the learner stays in this process",
+            )
+        if then is not None:
+            then(built)
+
+    return check

@@ -75,12 +75,15 @@ def run_suite(
     from agentos.api import Agent
     from agentos.components.spec import load_spec
 
-    results = []
+    # Every environment's agent first: a misspelt env or -p fails before any training.
+    agents = []
     for env in suite.envs:
         spec = load_spec(agent_dir)
         if env != AGENT_ENV:
             spec = _with_environment(spec, env)
-        agent = Agent(spec, [*overrides, f"loop.eval_episodes={suite.eval_episodes}"])
+        agents.append((env, Agent(spec, [*overrides, f"loop.eval_episodes={suite.eval_episodes}"])))
+    results = []
+    for env, agent in agents:
         returns, run_ids = {}, {}
         t0 = time.perf_counter()
         for seed in suite.seeds:
@@ -99,9 +102,18 @@ def _with_environment(spec: Any, env_name: str) -> Any:
     from agentos.components.install import spec_entry
     from agentos.components.registry import load_registries
     from agentos.components.spec import parse_spec, read_raw
+    from agentos.errors import RegistryError
 
     registry = load_registries(list(spec.registries), spec.agent_dir)
-    entry = registry.get(env_name)
+    try:
+        entry = registry.get(env_name)
+    except RegistryError as e:
+        raise RegistryError(
+            str(e).split("\nFix:")[0],
+            where="bench suite envs",
+            fix="correct the name in the suite's envs (agent: the spec's own environment); "
+            + (e.fix or ""),
+        ) from None
     if getattr(entry, "role", None) != "environment":
         raise AgentOSError(
             f"'{env_name}' is not an environment",

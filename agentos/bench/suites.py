@@ -38,6 +38,14 @@ class Suite:
                     f"{key} is empty, so the suite would run nothing",
                     fix=f"list at least one, e.g. {key}: {list(getattr(Suite, key))}",
                 )
+        for key, value in (("envs", self.envs), ("seeds", self.seeds)):
+            twice = sorted({str(v) for v in value if list(value).count(v) > 1})
+            if twice:
+                raise ParameterError(
+                    f"{key} lists {', '.join(twice)} more than once: each (env, seed) is one run, "
+                    "and a repeat would only train it again",
+                    fix=f"list each of the suite's {key} once",
+                )
         problems = [
             f"{key} must be >= {least}, got {value}"
             for key, value, least in (

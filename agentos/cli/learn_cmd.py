@@ -12,6 +12,7 @@ from agentos.cli.common import AgentOption, ParamOption, SeedOption
 
 
 def learn(
+    ctx: typer.Context,
     steps: int = typer.Option(
         50_000, "--steps", "-n", min=1, help="Total env steps to train for (>= 1)."
     ),
@@ -78,6 +79,7 @@ def learn(
     agent: Path = AgentOption,
 ) -> int:
     """Train the agent for --steps env steps; every run is tracked (see `agentos runs`)."""
+    _refuse_seed_with_resume(ctx, seed, resume)
     if from_run is not None and not resume:
         from agentos.errors import AgentOSError
 
@@ -157,6 +159,23 @@ def learn(
         f"evaluation mean return [bold]{mean:.1f}[/] over {len(result.eval_returns)} episodes"
     )
     return 0
+
+
+def _refuse_seed_with_resume(ctx: typer.Context, seed: int, resume: bool) -> None:
+    """A resumed run keeps the seed it started with (its random streams are in the
+    checkpoint), so a --seed given with --resume would be ignored: say so instead."""
+    source = ctx.get_parameter_source("seed")  # typer's own click: compare by name
+    if not resume or getattr(source, "name", None) != "COMMANDLINE":
+        return
+    from agentos.errors import AgentOSError
+
+    raise AgentOSError(
+        f"--seed {seed} with --resume: a resumed run continues with the seed it started with "
+        "(its random streams are in the checkpoint), so --seed would be ignored",
+        where="agentos learn",
+        fix=f"drop --seed to continue the run, or drop --resume to start a new run with seed "
+        f"{seed}",
+    )
 
 
 def _what_the_interrupt_left(agent: Any, started: datetime, resume: bool) -> str:

@@ -63,10 +63,18 @@ def _check_port_free(port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
             s.bind((HOST, port))
+        except PermissionError:
+            raise AgentOSError(
+                f"port {port} on {HOST} may not be opened by this user (ports below 1024 "
+                "need administrator rights)",
+                where="--port",
+                fix="pass a port from 1024 up: `agentos ui --port 5000`",
+            ) from None
         except OSError:
             raise AgentOSError(
                 f"port {port} on {HOST} is already in use",
-                fix=f"pass another port: `agentos ui --port {port + 1}`",
+                where="--port",
+                fix=f"pass another port: `agentos ui --port {port + 1 if port < 65535 else 5000}`",
             ) from None
 
 

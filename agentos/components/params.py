@@ -217,6 +217,15 @@ def resolve_references(
 
 
 def _type_name(tp: Any) -> str:
+    """The type as a YAML user reads it: tuples and lists are ``list of int`` ([1, 2])."""
+    origin = typing.get_origin(tp)
+    if tp in (tuple, list) or origin in (tuple, list):
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        return f"list of {_type_name(args[0])}" if len(set(args)) == 1 else "list"
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "None"
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
@@ -296,7 +305,8 @@ def _type_error(value: Any, tp: Any, where: str) -> ParameterError:
     return ParameterError(
         f"expected {_type_name(tp)}, got {value!r} ({type(value).__name__})",
         where=where,
-        fix=f"give a value of type {_type_name(tp)}",
+        fix=f"give a value of type {_type_name(tp)}"
+        + (", in brackets: [a, b]" if _type_name(tp).startswith("list") else ""),
     )
 
 

@@ -56,8 +56,11 @@ class Registry:
         entries: Mapping[str, RegistryEntry],
         bundles: Mapping[str, Bundle],
         gym_template: RegistryEntry | None = None,
+        shadowed: Mapping[str, str] | None = None,
     ):
         self.sources = tuple(sources)
+        self.shadowed = MappingProxyType(dict(shadowed or {}))
+        """{name: the registry whose entry of that name a later registry replaced}."""
         self.entries = MappingProxyType(dict(entries))
         self.bundles = MappingProxyType(dict(bundles))
         self.gym_template = gym_template
@@ -111,6 +114,7 @@ class Registry:
     def resolve(self, name: str) -> tuple[list[RegistryEntry], dict[str, Any]]:
         """The entries ``name`` installs and the loop parameters it sets."""
         found = self.get(name)
+        self._warn_shadowed(name, found)
         if isinstance(found, RegistryEntry):
             return [found], {}
         entries: list[RegistryEntry] = []
@@ -133,6 +137,22 @@ class Registry:
             entries.append(entry)
         return entries, dict(found.loop)
 
+    def _warn_shadowed(self, name: str, found: RegistryEntry | Bundle) -> None:
+        """Say so when ``name`` (or a part of the bundle) is not the entry it used to be: a
+        later registry replaced an earlier one's (a builtin name, say) with its own."""
+        parts = [name] + (list(found.components) if isinstance(found, Bundle) else [])
+        for part in parts:
+            if part in self.shadowed:
+                origin = (self.entries.get(part) or self.bundles.get(part) or found).origin
+                logger.warning(
+                    "'%s' comes from %s, which replaces the '%s' of %s (a later registry's "
+                    "name wins; rename it there to keep both)",
+                    part,
+                    origin.describe(),
+                    part,
+                    self.shadowed[part],
+                )
+
     def defaults(self, name: str) -> dict[str, dict[str, Any]]:
         """The parameter defaults ``name`` sets, by slot (none for a single component)."""
         found = self.get(name)
@@ -150,6 +170,7 @@ def load_registries(extra: list[str], agent_dir: Path) -> Registry:
     sources = [BUILTIN]
     entries, bundles, gym = _parse(_builtin_data(), BUILTIN, "agentos/registry/builtin.yaml")
     seen: set[str] = set()
+    shadowed: dict[str, str] = {}
     for text in extra:
         if text in seen:
             continue
@@ -168,12 +189,14 @@ def load_registries(extra: list[str], agent_dir: Path) -> Registry:
         for name in [*more_entries, *more_bundles]:
             if name in entries or name in bundles:
                 logger.info("registry %s overrides '%s'", source.describe(), name)
+                old = entries.get(name) or bundles.get(name)
+                shadowed[name] = old.origin.describe() if old is not None else "?"
                 entries.pop(name, None)
                 bundles.pop(name, None)
         entries.update(more_entries)
         bundles.update(more_bundles)
         gym = more_gym or gym
-    return Registry(sources, entries, bundles, gym)
+    return Registry(sources, entries, bundles, gym, shadowed)
 
 
 def _builtin_data() -> Any:

@@ -116,14 +116,22 @@ def _parse(
         data = {}
     if not isinstance(data, Mapping):
         raise RegistryError(
-            "a registry must be a mapping with 'components' and/or 'bundles'", where=where
+            "a registry must be a mapping with 'components' and/or 'bundles', got "
+            f"{type(data).__name__}",
+            where=where,
+            fix="write `components: {NAME: {role: ..., module: ..., class: ...}}` (the format "
+            "is documented at the top of agentos/registry/builtin.yaml)",
         )
     _check_keys(data, TOP_KEYS, "the top level", where)
     comps = data.get("components") or {}
     bundles_raw = data.get("bundles") or {}
     for key, value in (("components", comps), ("bundles", bundles_raw)):
         if not isinstance(value, Mapping):
-            raise RegistryError(f"'{key}' must be a mapping of name -> entry", where=where)
+            raise RegistryError(
+                f"'{key}' must be a mapping of name -> entry, got {type(value).__name__}",
+                where=f"{where}: {key}",
+                fix=f"indent each entry under '{key}:' as `NAME: {{...}}`, not as a list item",
+            )
     entries = {str(n): _parse_entry(str(n), e, source, where) for n, e in comps.items()}
     bundles: dict[str, Bundle] = {}
     for name, raw in bundles_raw.items():
@@ -182,7 +190,11 @@ def _parse_entry(
     _check_module(module, source, f"{loc}.module")
     params = raw.get("params") or {}
     if not isinstance(params, Mapping):
-        raise RegistryError("'params' must be a mapping", where=f"{loc}.params")
+        raise RegistryError(
+            f"'params' must be a mapping, got {type(params).__name__}",
+            where=f"{loc}.params",
+            fix="e.g. params: {env_id: CartPole-v1}",
+        )
     depends = raw.get("depends") or {}
     if isinstance(depends, list):
         depends = {str(d): str(d) for d in depends}
@@ -252,7 +264,9 @@ def _parse_bundle(name: str, raw: Any, source: RegistrySource, where: str) -> Bu
     at = f"bundles.{name}"
     if not isinstance(raw, Mapping):
         raise RegistryError(
-            f"'{at}' must be a mapping (description, components, loop)", where=where
+            f"'{at}' must be a mapping (description, components, loop), got {type(raw).__name__}",
+            where=where,
+            fix=f"e.g. {name}: {{components: [my_network, my_actor]}}",
         )
     _check_keys(raw, BUNDLE_KEYS, at, where)
     parts = raw.get("components")
@@ -264,7 +278,11 @@ def _parse_bundle(name: str, raw: Any, source: RegistrySource, where: str) -> Bu
         )
     loop = raw.get("loop") or {}
     if not isinstance(loop, Mapping):
-        raise RegistryError("'loop' must be a mapping of parameters", where=f"{where}: {at}.loop")
+        raise RegistryError(
+            f"'loop' must be a mapping of parameters, got {type(loop).__name__}",
+            where=f"{where}: {at}.loop",
+            fix="e.g. loop: {min_replay_size: 1000}",
+        )
     defaults = parse_defaults(raw.get("defaults"), RegistryError, where, key=f"{at}.defaults")
     return Bundle(
         name=name,

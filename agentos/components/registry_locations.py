@@ -36,6 +36,12 @@ class Location:
 def parse_location(text: str, base_dir: Path) -> Location:
     """Classify a registry string; relative paths are relative to ``base_dir``."""
     text = text.strip()
+    if not text:
+        raise RegistryError(
+            "an empty registry name: it would stand for the agent folder itself",
+            fix="give a YAML registry file, a git repository folder or git+URL[@rev] "
+            "(e.g. --registry ../my-registry.yaml)",
+        )
     if text.startswith("git+"):
         url, rev = _split_rev(text[4:])
         return Location("git", url, rev)
@@ -68,6 +74,16 @@ def _local_location(path: Path, rev: str | None, text: str) -> Location:
         return Location("file", str(path))
     if path.is_dir():
         return Location("git", path.as_uri(), rev)
+    if path.is_file():
+        raise RegistryError(
+            f"registry '{text}': a YAML file has no revisions (@{rev} applies to git repositories)",
+            fix=f"give {path} without @{rev}, or the git repository folder that holds it with @REV",
+        )
+    if path.exists():
+        raise RegistryError(
+            f"registry '{text}' is neither a YAML file nor a folder ({path})",
+            fix="give an existing YAML registry file or git repository folder",
+        )
     raise RegistryError(
         f"registry '{text}' not found ({path} does not exist)",
         fix="give an existing YAML registry file or git repository folder",
@@ -91,6 +107,8 @@ def _split_rev(url: str) -> tuple[str, str | None]:
 def normalise(text: str, cwd: Path, agent_dir: Path) -> str:
     """A registry string as stored in the spec: local paths made relative to the agent folder."""
     text = text.strip()
+    if not text:
+        return text  # refused by parse_location, not taken for the current folder
     if text.startswith(("git+", "file://")) or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
         return text
     path = Path(text).expanduser()
@@ -131,10 +149,18 @@ def _check_local_repo(url: str) -> None:
 def _load_yaml(path: Path) -> Any:
     import yaml
 
+    from agentos.components.strict_yaml import decode_utf8, load_yaml
+    from agentos.errors import SpecError
+
     try:
-        return yaml.safe_load(path.read_text())
+        return load_yaml(decode_utf8(path.read_bytes(), path), path)
     except OSError as e:
-        raise RegistryError(f"cannot read registry {path}: {e}") from None
+        raise RegistryError(
+            f"cannot read registry {path}: {e.strerror or e}",
+            fix="check that the file exists and that you may read it",
+        ) from None
+    except SpecError as e:  # not UTF-8, or a key given twice
+        raise RegistryError(str(e).split("\nFix:")[0], fix=e.fix) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         loc = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

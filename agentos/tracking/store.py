@@ -248,6 +248,8 @@ class RunTracker:
     def _log_params(self, params: Mapping[str, Any], existing: Mapping[str, str]) -> None:
         from mlflow.entities import Param
 
+        from agentos.components.compat import render_only
+
         new, changed, moves, again = [], [], [], []
         for key, value in params.items():
             text = _param_value(value)
@@ -256,18 +258,21 @@ class RunTracker:
             elif existing[key] != text:
                 changed.append(str(key))
                 moves.append(f"{key} {existing[key]} -> {text}")
-                again.append(f"-p {key}={existing[key]}")
+                if not render_only(str(key)):  # how episodes are shown: nothing to go back to
+                    again.append(f"-p {key}={existing[key]}")
         if changed:
             # The resumed run is built from the parameters given now; only MLflow's record
             # of the run's params cannot change.
             logger.warning(
                 "run %s continues with changed params: %s (the run's recorded params keep "
                 "the first values; the changed keys are in its tag "
-                "agentos.resume_changed_params). To continue with the first values, resume "
-                "with the same overrides: %s",
+                "agentos.resume_changed_params).%s",
                 self.run_id[:8],
                 "; ".join(moves),
-                " ".join(again),
+                " To continue with the first values, resume with the same overrides: "
+                + " ".join(again)
+                if again
+                else "",
             )
             self.set_tags({"agentos.resume_changed_params": ", ".join(changed)})
         for chunk in _chunks(new, _MAX_PARAMS_PER_BATCH):

@@ -40,7 +40,7 @@ def save_panels(panels: dict[str, list[Curve]], path: Path, *, metric: str) -> P
         ax.set_ylabel(metric)
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
-        if curves:
+        if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")

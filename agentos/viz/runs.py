@@ -103,7 +103,16 @@ def plot_runs(
                 )
             history = metric_history(agent_dir, details.summary.run_id, name)
             groups.setdefault(key, {})[details.summary.run_id] = history
-        curves += [curve(label, group) for label, group in sorted(groups.items())]
+        for label, group in sorted(groups.items()):
+            curves.append(curve(label, group))
+            if not len(curves[-1].steps) and sum(bool(h) for h in group.values()) > 1:
+                logger.warning(
+                    "%s: its %d runs share no stretch of env steps (different --steps or "
+                    "evaluation steps), so their mean has no point; `agentos plot --by run` "
+                    "draws each run",
+                    label,
+                    sum(bool(h) for h in group.values()),
+                )
     label = names[0] if len(names) == 1 else ", ".join(patterns)
     path = Path(out) if out else Path(agent_dir) / "plots" / f"{_file_name(label)}.png"
     save_plot(curves, path, metric=label)

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bad_input_checks import Case, assert_clean_exit_2, edit
+from bad_input_checks import DQN, Case, args, assert_clean_exit_2, edit, no_checkpoints
 
 TRAIN = ["loop.min_replay_size=50", "loop.eval_every=0", "loop.eval_episodes=1"]
 
@@ -37,7 +37,124 @@ def rename_environment(name: str):
     return change
 
 
+def registry_file(content: bytes | str, *command: str, name: str = "reg.yaml"):
+    """Write a registry file beside the agent; ``{reg}`` in ``command`` is its path."""
+
+    def setup(agent: Path) -> list[str]:
+        path = agent.parent / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        return [c.replace("{reg}", str(path)) for c in command] + ["--agent", str(agent)]
+
+    return setup
+
+
+def suite(**fields):
+    return edit(
+        lambda d: d.update(bench={"mine": {"steps": 50, "eval_episodes": 1, **fields}}),
+        "bench",
+        "mine",
+    )
+
+
+ENTRY = "  foo:\n    role: actor\n    module: json\n    class: JSONDecoder\n"
+NO_RUNS = no_checkpoints
+
+
 CASES = [
+    # --- registry files and locations -------------------------------------------------------
+    Case(
+        "registry-is-a-list",
+        registry_file("- a\n- b\n", "install", "foo", "--registry", "{reg}"),
+        ("a registry must be a mapping", "got list", "builtin.yaml"),
+    ),
+    Case(
+        "registry-params-a-list",
+        registry_file(
+            "components:\n" + ENTRY + "    params: [1]\n", "install", "foo", "-r", "{reg}"
+        ),
+        ("components.foo.params", "got list", "e.g. params:"),
+    ),
+    Case(
+        "registry-key-twice",
+        registry_file("components:\n" + ENTRY + ENTRY, "install", "foo", "--registry", "{reg}"),
+        ("reg.yaml:6", "key 'foo' is given twice, on lines 2 and 6"),
+    ),
+    Case(
+        "registry-not-utf8",
+        registry_file(b"components:\n  f\xffoo: {}\n", "list", "--registry", "{reg}"),
+        ("reg.yaml:2:4", "not UTF-8"),
+    ),
+    Case(
+        "registry-empty-name",
+        args("install", "foo", "--registry", ""),
+        ("an empty registry name", "--registry ../my-registry.yaml"),
+    ),
+    Case(
+        "registry-file-with-a-revision",
+        registry_file("components: {}\n", "install", "foo", "--registry", "{reg}@v1"),
+        ("a YAML file has no revisions", "without @v1"),
+    ),
+    Case(
+        "registry-is-a-device",
+        args("list", "--registry", "/dev/null"),
+        ("'/dev/null' is neither a YAML file nor a folder",),
+    ),
+    # --- bench: every environment checked before the first one trains -----------------------
+    Case(
+        "bench-misspelt-env-after-a-good-one",
+        suite(envs=["agent", "cartpol"], seeds=[0]),
+        ("bench suite envs", "'cartpol'", "close matches: cartpole"),
+        DQN,
+        NO_RUNS,
+    ),
+    Case(
+        "bench-seed-twice",
+        suite(seeds=[0, 0]),
+        ("bench.mine", "seeds lists 0 more than once"),
+        DQN,
+        NO_RUNS,
+    ),
+    Case(
+        "bench-envs-not-a-list",
+        suite(envs="agent"),
+        ("bench.mine.envs", "expected list of str", "in brackets"),
+        DQN,
+    ),
+    # --- learn: Ray layouts an agent cannot take, --seed that --resume would ignore --------
+    Case(
+        "actors-far-beyond-the-cores",
+        args("learn", "--actors", "100000", "--steps", "10"),
+        ("--actors 100000 would start 100000 worker processes", "CPU cores", "--address"),
+        DQN,
+        NO_RUNS,
+    ),
+    Case(
+        "replay-shards-on-uniform-replay",
+        args("learn", "--actors", "1", "--replay-shards", "2", "--steps", "10"),
+        ("--replay-shards needs a replay of sequences", "leave out --replay-shards"),
+        DQN,
+        NO_RUNS,
+    ),
+    Case(
+        "learner-actor-on-uniform-replay",
+        args("learn", "--actors", "1", "--learner-actor", "--steps", "10"),
+        ("--learner-actor needs the replay in shard processes",),
+        DQN,
+        NO_RUNS,
+    ),
+    Case(
+        "seed-with-resume",
+        args("learn", "--resume", "--seed", "3", "--steps", "10"),
+        ("--seed 3 with --resume", "drop --seed", "drop --resume"),
+        DQN,
+        NO_RUNS,
+    ),
+    Case(
+        "list-parameter-given-a-word",
+        args("show", "-p", "network.hidden_sizes=abc"),
+        ("network.params.hidden_sizes", "expected list of int", "in brackets: [a, b]"),
+        DQN,
+    ),
     # --- defaults: and component names the parameters cannot reach ------------------------
     Case(
         "defaults-misspelt-slot",
@@ -65,10 +182,16 @@ def test_bad_input(case: Case, agent_dir: Path, cli) -> None:
     if case.install:
         code, _, err = cli(*case.install, "--agent", agent_dir)
         assert code == 0, err
+    from agentos.tracking.store import list_runs
+
     command = case.setup(agent_dir)
+    before = (agent_dir / "agentos.yaml").read_bytes()
+    runs = [r.run_id for r in list_runs(agent_dir, agent_name="agent")]
     assert_clean_exit_2(*cli(*command), case.fragments)
+    assert (agent_dir / "agentos.yaml").read_bytes() == before, "the spec was changed"
     if case.after is not None:
         case.after(agent_dir)
+    assert [r.run_id for r in list_runs(agent_dir, agent_name="agent")] == runs, "run recorded"
 
 
 # --- run references on an agent that has runs and checkpoints -------------------------------
@@ -141,3 +264,48 @@ def test_run_video_after_a_spec_change_does_not_suggest_a_render_mode(
     code, out, err = cli("run", "-e", "1", "--video", "--agent", agent)
     assert_clean_exit_2(code, out, err, ("network.hidden_sizes", "-p network.hidden_sizes"))
     assert "render_mode" not in err
+
+
+def test_a_registry_that_replaces_a_builtin_name_says_so(agent_dir: Path, cli, caplog) -> None:
+    setup = registry_file(
+        "components:\n  cartpole:\n    role: environment\n    module: agentos.envs.gym_env\n"
+        "    class: GymEnvironment\n    params: {env_id: Acrobot-v1}\n",
+        "install", "cartpole", "--registry", "{reg}",
+    )  # fmt: skip
+    code, _, err = cli(*setup(agent_dir))
+    assert code == 0, err
+    flat = " ".join(caplog.text.split())
+    assert "'cartpole' comes from" in flat and "replaces the 'cartpole' of builtin" in flat
+
+
+def test_ui_port_that_needs_rights(monkeypatch) -> None:
+    import socket
+
+    from agentos.cli.ui_cmd import _check_port_free
+    from agentos.errors import AgentOSError
+
+    def refuse(self, address):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(socket.socket, "bind", refuse)
+    with pytest.raises(AgentOSError, match="may not be opened by this user") as info:
+        _check_port_free(80)
+    assert "--port 5000" in str(info.value) and "in use" not in str(info.value)
+
+
+def test_plot_of_runs_without_common_steps_says_so(trained: Path, tmp_path: Path, cli, caplog):
+    """Runs of different lengths share no evaluation step: the mean has no point, and the
+    plot says how to draw them (no matplotlib legend warning)."""
+    import warnings
+
+    from agentos.api import load_agent
+
+    agent = tmp_path / "agent"
+    shutil.copytree(trained, agent)
+    load_agent(agent, TRAIN).learn(150, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code, out, err = cli("plot", "--agent", agent)
+    assert code == 0, err
+    flat = " ".join(caplog.text.split())
+    assert "share no stretch of env steps" in flat and "--by run" in flat

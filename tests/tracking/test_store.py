@@ -371,3 +371,13 @@ def test_agent_name_comes_from_spec(agent_dir):
     (agent_dir / "agentos.yaml").write_text("name: renamed\ncomponents: {}\n")
     assert list_runs(agent_dir) == []
     assert [r.run_id for r in list_runs(agent_dir, agent_name=NAME)] == [t.run_id]
+
+
+def test_resume_with_another_render_mode_suggests_no_render_mode(agent_dir, caplog):
+    t = start(agent_dir, params={"environment.render_mode": "human", "learner.gamma": 0.9})
+    t.end("KILLED")
+    params = {"environment.render_mode": None, "learner.gamma": 0.99}
+    start(agent_dir, params=params, resume_run_id=t.run_id).end()
+    warning = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert "environment.render_mode human -> null" in warning  # said, but not to go back to
+    assert "-p learner.gamma=0.9" in warning and "-p environment.render_mode" not in warning

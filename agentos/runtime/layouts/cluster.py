@@ -66,6 +66,7 @@ def check_layout(
             fix=f"add --actors N, or leave out {flag}",
         )
     if address is None:
+        _check_local_actors(actors)
         return
     if actors == 0:
         raise ParameterError(
@@ -90,6 +91,25 @@ def check_layout(
             fix="start one with `ray start --head --node-ip-address 127.0.0.1` and pass the "
             "address it prints, or leave out --address to start a local Ray for the run",
         ) from None
+
+
+LOCAL_ACTORS_PER_CPU = 4
+"""More local workers than this per CPU core only share the cores (each a process that
+imports JAX and builds the agent): a larger --actors is most likely a typo."""
+
+
+def _check_local_actors(actors: int) -> None:
+    """Refuse a local Ray with far more environment workers than this machine has cores."""
+    cpus = os.cpu_count() or 1
+    most = LOCAL_ACTORS_PER_CPU * cpus
+    if actors > most:
+        raise ParameterError(
+            f"--actors {actors} would start {actors} worker processes on this machine, which "
+            f"has {cpus} CPU cores (each worker imports JAX and builds the agent)",
+            where="--actors",
+            fix=f"use at most {most} here (more copies per worker: -p environment.num_envs=N), "
+            "or join a cluster with --address HOST:PORT",
+        )
 
 
 def start_ray(
