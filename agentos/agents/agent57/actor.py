@@ -8,8 +8,9 @@ Per environment i of the vectorised batch (each plays the part of one Agent57 ac
 
 * at an episode's start the meta-controller (a sliding-window UCB bandit per environment,
   ``meta_controller.MetaController``) picks the arm j = (beta_j, gamma_j); the episode's
-  undiscounted extrinsic return is its bandit reward. Evaluation uses one
-  ``EvaluatorMetaController`` that alternates bandit and greedy-arm episodes;
+  undiscounted extrinsic return is its bandit reward. Evaluation episodes get their arm from
+  ``evaluation_arms.EvaluationArms``: a fixed arm, the training bandit's greedy arm, or
+  Agent57's ``EvaluatorMetaController`` alternating bandit and greedy-arm episodes;
 * the action is epsilon-greedy (Ape-X ladder over the environments) on
   ``h(h^{-1}(Q_e) + beta_j h^{-1}(Q_i))`` from one jitted call of both networks;
 * after each step the intrinsic reward of reaching ``x_{t+1}`` is
@@ -38,6 +39,7 @@ import gymnasium
 import numpy as np
 
 from agentos.agents.agent57.episodic_memory import EpisodicMemory
+from agentos.agents.agent57.evaluation_arms import CHOOSERS, EvaluationArms
 from agentos.agents.agent57.meta_controller import EvaluatorMetaController, MetaController
 from agentos.agents.agent57.network import NUM_HEADS
 from agentos.agents.agent57.rnd import RunningMeanStd, modulation
@@ -51,8 +53,6 @@ logger = logging.getLogger(__name__)
 
 ARM = "arm"
 """Name of the mixture index stored with every step (constant within an episode)."""
-FIXED = "fixed"
-"""The evaluation mode of ``evaluation_arm``: the evaluator's bandit is left untouched."""
 
 
 class Agent57Actor(ApeXEpsilons, Actor):
@@ -117,7 +117,11 @@ class Agent57Actor(ApeXEpsilons, Actor):
         """Random-arm probability of the evaluator's bandit (Agent57: 0.01)."""
         evaluation_arm: int | None = None
         """Evaluate every episode with this arm (0: the exploitative arm, beta 0, as NGU
-        reports); None: the evaluator's meta-controller picks each episode's arm (Agent57)."""
+        reports); None: ``evaluation_chooser`` picks each episode's arm."""
+        evaluation_chooser: str = "evaluator"
+        """Who picks an evaluation episode's arm: ``evaluator`` (Agent57's evaluator bandit,
+        alternating its own bandit and greedy episodes) or ``training`` (every episode plays
+        the arm with the best mean return in the training meta-controller's window)."""
 
         def __post_init__(self) -> None:
             check_sequence_params(self.burn_in, self.trace_length, self.period)
@@ -138,6 +142,12 @@ class Agent57Actor(ApeXEpsilons, Actor):
                     raise ParameterError(f"{name} must be >= 1, got {getattr(self, name)}")
             if self.evaluator_window < 1:
                 raise ParameterError(f"evaluator_window must be >= 1, got {self.evaluator_window}")
+            if self.evaluation_chooser not in CHOOSERS:
+                raise ParameterError(
+                    f"evaluation_chooser must be 'evaluator' or 'training', got "
+                    f"{self.evaluation_chooser!r}",
+                    fix="set actor.evaluation_chooser=training or =evaluator",
+                )
             if self.evaluation_arm is not None and self.evaluation_arm < 0:
                 raise ParameterError(
                     f"evaluation_arm must be >= 0 or null, got {self.evaluation_arm}",
@@ -189,8 +199,9 @@ class Agent57Actor(ApeXEpsilons, Actor):
         )
         self.memory = self._new_memory(self.num_envs)
         self._eval_memory: EpisodicMemory | None = None
-        self._eval_modes: dict[int, str] = {}  # evaluation env -> mode its episode started in
-        self._eval_stats: dict[str, list[tuple[int, float]]] = {}  # mode -> (arm, return)
+        self.evaluation_arms = EvaluationArms(
+            self.evaluator, self.meta, params.evaluation_arm, params.evaluation_chooser
+        )
         self.rnd_errors = RunningMeanStd(horizon=params.rnd_error_horizon)
         self._pending: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # actions, mu, arms
         self._last_intrinsic = np.zeros(self.num_envs, np.float32)
@@ -246,10 +257,8 @@ class Agent57Actor(ApeXEpsilons, Actor):
         for i in np.flatnonzero(starting):
             if explore:
                 arms[i] = self.meta.select(int(i))
-            elif self.params.evaluation_arm is not None:
-                arms[i], self._eval_modes[int(i)] = self.params.evaluation_arm, FIXED
             else:
-                arms[i], self._eval_modes[int(i)] = self.evaluator.select()
+                arms[i] = self.evaluation_arms.choose(int(i))
         memory = self.memory if explore else self._evaluation_memory(len(arms))
         memory.reset(starting)
         # NGU's memory holds f(x_0 .. x_t): without x_0, returning to the start is novel.
@@ -343,11 +352,8 @@ class Agent57Actor(ApeXEpsilons, Actor):
             arm = int(extras[ARM][i])
             if explore:
                 self.meta.update(int(i), arm, float(episode_return[i]))
-            elif int(i) in self._eval_modes:
-                mode = self._eval_modes.pop(int(i))
-                if mode != FIXED:
-                    self.evaluator.update(arm, float(episode_return[i]), mode)
-                self._eval_stats.setdefault(mode, []).append((arm, float(episode_return[i])))
+            else:
+                self.evaluation_arms.finish(int(i), arm, float(episode_return[i]))
         prev_reward = np.stack([np.asarray(step.reward, np.float32), intrinsic], axis=-1)
         return {**extras, "prev_reward": prev_reward, "episode_return": episode_return}
 
@@ -405,18 +411,9 @@ class Agent57Actor(ApeXEpsilons, Actor):
 
     def pop_eval_stats(self) -> dict[str, float]:
         """The evaluation episodes finished since the last call (copies past their quota
-        included: they too were chosen by the evaluator), by the evaluator's mode:
-        ``greedy_return_mean`` / ``bandit_return_mean`` and their counts, and the arm the
-        greedy mode played last. Evaluations mix both modes (``EvaluatorMetaController``), so
-        these tell the best arm's policy apart from the bandit still trying others."""
-        stats: dict[str, float] = {}
-        for mode, played in sorted(self._eval_stats.items()):
-            stats[f"{mode}_return_mean"] = float(np.mean([ret for _, ret in played]))
-            stats[f"{mode}_episodes"] = float(len(played))
-            if mode == "greedy":
-                stats["greedy_arm"] = float(played[-1][0])
-        self._eval_stats = {}
-        return stats
+        included), by how their arm was chosen (``EvaluationArms.pop_stats``): the evaluator's
+        bandit and greedy modes tell the best arm's policy apart from the bandit trying others."""
+        return self.evaluation_arms.pop_stats()
 
     # --- state ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -240,6 +240,32 @@ def test_evaluation_arm_plays_one_arm_and_leaves_the_evaluator_alone():
     assert untouched["num_selected"] == 0 and len(untouched["arms"]) == 0
 
 
+def test_evaluation_chooser_training_plays_the_training_bandits_best_arm():
+    env, _, actor, _, _ = build(num_envs=2, evaluation_chooser="training")
+    for arm, episode_return in [(0, 0.0), (1, 0.2), (2, 0.9), (2, 0.7)]:
+        actor.meta.update(0, arm, episode_return)  # env 0's window: arm 2 has the best mean
+    obs = env.reset(seed=0)
+    _, extras = actor.select_action(obs, actor.initial_extras(2), explore=False, env_steps=0)
+    assert list(np.asarray(extras[ARM])) == [2, 2]
+    done = np.array([True, True])
+    step = EnvStep(obs, np.array([1.0, 0.0], np.float32), done, ~done, obs)
+    actor.after_step(extras, step)
+    assert actor.pop_eval_stats() == {
+        "training_return_mean": 0.5,
+        "training_episodes": 2.0,
+        "training_arm": 2.0,
+    }
+    untouched = actor.evaluator.state_dict()["bandit"]
+    assert untouched["num_selected"] == 0 and len(untouched["arms"]) == 0
+
+
+def test_evaluation_chooser_must_be_known():
+    from agentos.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="evaluation_chooser must be"):
+        build(evaluation_chooser="best")
+
+
 @pytest.mark.parametrize("arm, message", [(3, "not an arm: the network has 3"), (-1, ">= 0")])
 def test_evaluation_arm_outside_the_arms_is_refused(arm, message):
     from agentos.errors import ParameterError

@@ -259,6 +259,25 @@ def test_shared_meta_controller_learns_from_every_envs_episodes():
     np.testing.assert_array_equal(mc.bandits[0].counts(), [1, 1, 1, 1])
 
 
+def test_meta_controller_greedy_arm_pools_every_bandits_window():
+    mc = MetaController(num_envs=2, num_arms=3, window=2, epsilon=0.0, rng=0)
+    assert mc.greedy_arm() == 0  # nothing played yet
+    # env 0's window keeps its last two: arm 1 (0.0), arm 2 (0.6); env 1's: arm 2 (0.0),
+    # arm 1 (1.0). Pooled means: arm 1 (0 + 1) / 2 = 0.5, arm 2 (0.6 + 0) / 2 = 0.3; arm 0
+    # is absent from both windows (its 9.0 fell out) and is skipped.
+    for env, arm, episode_return in [
+        (0, 0, 9.0),
+        (0, 1, 0.0),
+        (0, 2, 0.6),
+        (1, 2, 0.0),
+        (1, 1, 1.0),
+    ]:
+        mc.update(env, arm, episode_return)
+    assert mc.greedy_arm() == 1
+    mc.update(1, 2, 1.0)  # env 1 now holds arm 1 (1.0), arm 2 (1.0): arm 2 (0.6 + 1) / 2 = 0.8
+    assert mc.greedy_arm() == 2
+
+
 def test_shared_meta_controller_state_must_match_on_load():
     shared = MetaController(num_envs=2, num_arms=3, window=8, epsilon=0.5, rng=5, shared=True)
     for env in (0, 1, 0):
