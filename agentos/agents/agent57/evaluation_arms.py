@@ -4,7 +4,9 @@ Three ways to pick, from the actor's parameters:
 * ``evaluation_arm: J`` plays arm J in every episode (``"fixed"``; 0 is NGU's protocol);
 * ``evaluation_chooser: training`` plays the training meta-controller's greedy arm, the best
   mean return in its window (``"training"``). Training episodes are many and recent, so this
-  follows the arm that is best now;
+  follows the arm that is best now. Where that window is empty (before the first training
+  episode ends, in a Ray evaluator process, or in ``agentos run`` of a checkpoint made with
+  another number of copies) the evaluator below picks instead;
 * otherwise Agent57's evaluator, ``EvaluatorMetaController``, alternates its own bandit
   (``"bandit"``) with its greedy arm (``"greedy"``). Only these episodes feed it.
 """
@@ -43,10 +45,11 @@ class EvaluationArms:
 
     def choose(self, env_index: int) -> int:
         """The arm of the episode that ``env_index`` starts now."""
+        best = self.meta.greedy_arm() if self.chooser == TRAINING else None
         if self.fixed_arm is not None:
             arm, mode = self.fixed_arm, FIXED
-        elif self.chooser == TRAINING:
-            arm, mode = self.meta.greedy_arm(), TRAINING
+        elif best is not None:
+            arm, mode = best, TRAINING
         else:
             arm, mode = self.evaluator.select()
         self._modes[env_index] = mode

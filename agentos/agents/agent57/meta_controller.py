@@ -287,12 +287,12 @@ class MetaController:
         """Feeds the undiscounted extrinsic return of ``env_index``'s finished episode."""
         self._bandit(env_index).update(arm, episode_return)
 
-    def greedy_arm(self) -> int:
+    def greedy_arm(self) -> int | None:
         """The arm with the highest mean return over every bandit's window pooled; arms absent
-        from all windows are skipped; 0 while the windows are empty; ties: lowest index."""
+        from all windows are skipped; None while the windows are empty; ties: lowest index."""
         counts = sum(b.counts() for b in self.bandits)
         if not np.any(counts):
-            return 0
+            return None
         sums = sum(b.counts() * b.means() for b in self.bandits)
         return int(np.argmax(np.where(counts > 0, sums / np.maximum(counts, 1), -np.inf)))
 

@@ -259,6 +259,18 @@ def test_evaluation_chooser_training_plays_the_training_bandits_best_arm():
     assert untouched["num_selected"] == 0 and len(untouched["arms"]) == 0
 
 
+def test_evaluation_chooser_training_falls_back_to_the_evaluator_without_training_data():
+    # A Ray evaluator process, or the first evaluation before any training episode ended.
+    env, _, actor, _, _ = build(num_envs=2, evaluation_chooser="training")
+    obs = env.reset(seed=0)
+    _, extras = actor.select_action(obs, actor.initial_extras(2), explore=False, env_steps=0)
+    done = np.array([True, True])
+    actor.after_step(extras, EnvStep(obs, np.array([1.0, 0.0], np.float32), done, ~done, obs))
+    stats = actor.pop_eval_stats()
+    assert stats["bandit_episodes"] == 1.0 and stats["greedy_episodes"] == 1.0
+    assert "training_episodes" not in stats
+
+
 def test_evaluation_chooser_must_be_known():
     from agentos.errors import ParameterError
 

@@ -261,7 +261,7 @@ def test_shared_meta_controller_learns_from_every_envs_episodes():
 
 def test_meta_controller_greedy_arm_pools_every_bandits_window():
     mc = MetaController(num_envs=2, num_arms=3, window=2, epsilon=0.0, rng=0)
-    assert mc.greedy_arm() == 0  # nothing played yet
+    assert mc.greedy_arm() is None  # nothing played yet
     # env 0's window keeps its last two: arm 1 (0.0), arm 2 (0.6); env 1's: arm 2 (0.0),
     # arm 1 (1.0). Pooled means: arm 1 (0 + 1) / 2 = 0.5, arm 2 (0.6 + 0) / 2 = 0.3; arm 0
     # is absent from both windows (its 9.0 fell out) and is skipped.
