@@ -47,6 +47,7 @@ OVERRIDES = [
     "network.lstm_size=8",
     "network.head_hidden=8",
     "network.num_arms=4",
+    "network.gamma_max=0.997",  # above the intrinsic cap of 0.99, whatever the bundle's
     "network.gamma_mid=0.95",  # distinct discounts per arm (NGU ladder, 4 arms)
     "network.gamma_min=0.9",
     "network.embedding_hidden=[16]",
