@@ -86,6 +86,22 @@ def registry_with(requirements: list[str], *extra: str) -> Callable[[Path], list
     return setup
 
 
+TRAIN = ["loop.min_replay_size=50", "loop.eval_every=0", "loop.eval_episodes=1"]
+"""Overrides of the tiny DQN learn run that ``trained_dqn_agent`` makes."""
+
+
+def trained_dqn_agent(folder: Path) -> Path:
+    """A DQN cartpole agent in ``folder`` with one finished learn run (and its checkpoint)."""
+    from agentos.api import load_agent
+    from agentos.cli.init_cmd import init
+    from agentos.components.install import install
+
+    init(folder, None, False)
+    install(folder, ["dqn", "cartpole"], [])
+    load_agent(folder, TRAIN).learn(120, seed=0)
+    return folder
+
+
 def no_checkpoints(agent: Path) -> None:
     assert not (agent / ".agentos" / "checkpoints").exists() or not any(
         (agent / ".agentos" / "checkpoints").rglob("*.msgpack")

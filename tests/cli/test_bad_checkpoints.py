@@ -9,24 +9,15 @@ from pathlib import Path
 
 import msgpack
 import pytest
-from bad_input_checks import assert_clean_exit_2
+from bad_input_checks import TRAIN, assert_clean_exit_2, trained_dqn_agent
 
 # --- checkpoints: one trained agent per module, copied per case -----------------------------
-
-TRAIN = ["loop.min_replay_size=50", "loop.eval_every=0", "loop.eval_episodes=1"]
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from agentos.api import load_agent
-    from agentos.cli.init_cmd import init
-    from agentos.components.install import install
-
-    folder = tmp_path_factory.mktemp("trained") / "agent"
-    init(folder, None, False)
-    install(folder, ["dqn", "cartpole"], [])
-    load_agent(folder, TRAIN).learn(120, seed=0)
-    return folder
+    """A DQN agent with one finished learn run (and its checkpoint)."""
+    return trained_dqn_agent(tmp_path_factory.mktemp("trained") / "agent")
 
 
 def _latest(agent: Path) -> Path:

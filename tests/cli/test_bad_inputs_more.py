@@ -9,23 +9,22 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bad_input_checks import DQN, Case, args, assert_clean_exit_2, edit, no_checkpoints
-
-TRAIN = ["loop.min_replay_size=50", "loop.eval_every=0", "loop.eval_episodes=1"]
+from bad_input_checks import (
+    DQN,
+    TRAIN,
+    Case,
+    args,
+    assert_clean_exit_2,
+    edit,
+    no_checkpoints,
+    trained_dqn_agent,
+)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A DQN agent with one finished learn run (and its checkpoint)."""
-    from agentos.api import load_agent
-    from agentos.cli.init_cmd import init
-    from agentos.components.install import install
-
-    folder = tmp_path_factory.mktemp("trained") / "agent"
-    init(folder, None, False)
-    install(folder, ["dqn", "cartpole"], [])
-    load_agent(folder, TRAIN).learn(120, seed=0)
-    return folder
+    return trained_dqn_agent(tmp_path_factory.mktemp("trained") / "agent")
 
 
 def rename_environment(name: str):

@@ -207,16 +207,21 @@ def test_evaluation_alternates_bandit_and_greedy_arm_modes():
     assert actor.evaluator.greedy_episodes >= 2
 
 
-def test_evaluation_metrics_split_the_returns_by_mode():
-    env, _, actor, _, _ = build(num_envs=2)
+def one_evaluation_step(env, actor) -> np.ndarray:
+    """Start an evaluation episode in both copies and end both at once with returns 1 and 0;
+    returns the arms they played."""
     obs = env.reset(seed=0)
     _, extras = actor.select_action(obs, actor.initial_extras(2), explore=False, env_steps=0)
-    arms = np.asarray(extras[ARM])
+    done = np.array([True, True])
+    actor.after_step(extras, EnvStep(obs, np.array([1.0, 0.0], np.float32), done, ~done, obs))
+    return np.asarray(extras[ARM])
+
+
+def test_evaluation_metrics_split_the_returns_by_mode():
+    env, _, actor, _, _ = build(num_envs=2)
     # Two episodes start together: env 0 in bandit mode, env 1 in greedy mode (select
     # alternates from "bandit"); both end at once with returns 1 and 0.
-    done = np.array([True, True])
-    step = EnvStep(obs, np.array([1.0, 0.0], np.float32), done, ~done, obs)
-    actor.after_step(extras, step)
+    arms = one_evaluation_step(env, actor)
     assert actor.pop_eval_stats() == {
         "bandit_return_mean": 1.0,
         "bandit_episodes": 1.0,
@@ -229,12 +234,7 @@ def test_evaluation_metrics_split_the_returns_by_mode():
 
 def test_evaluation_arm_plays_one_arm_and_leaves_the_evaluator_alone():
     env, _, actor, _, _ = build(num_envs=2, evaluation_arm=0)
-    obs = env.reset(seed=0)
-    _, extras = actor.select_action(obs, actor.initial_extras(2), explore=False, env_steps=0)
-    assert list(np.asarray(extras[ARM])) == [0, 0]
-    done = np.array([True, True])
-    step = EnvStep(obs, np.array([1.0, 0.0], np.float32), done, ~done, obs)
-    actor.after_step(extras, step)
+    assert list(one_evaluation_step(env, actor)) == [0, 0]
     assert actor.pop_eval_stats() == {"fixed_return_mean": 0.5, "fixed_episodes": 2.0}
     untouched = actor.evaluator.state_dict()["bandit"]
     assert untouched["num_selected"] == 0 and len(untouched["arms"]) == 0
@@ -244,12 +244,7 @@ def test_evaluation_chooser_training_plays_the_training_bandits_best_arm():
     env, _, actor, _, _ = build(num_envs=2, evaluation_chooser="training")
     for arm, episode_return in [(0, 0.0), (1, 0.2), (2, 0.9), (2, 0.7)]:
         actor.meta.update(0, arm, episode_return)  # env 0's window: arm 2 has the best mean
-    obs = env.reset(seed=0)
-    _, extras = actor.select_action(obs, actor.initial_extras(2), explore=False, env_steps=0)
-    assert list(np.asarray(extras[ARM])) == [2, 2]
-    done = np.array([True, True])
-    step = EnvStep(obs, np.array([1.0, 0.0], np.float32), done, ~done, obs)
-    actor.after_step(extras, step)
+    assert list(one_evaluation_step(env, actor)) == [2, 2]
     assert actor.pop_eval_stats() == {
         "training_return_mean": 0.5,
         "training_episodes": 2.0,
@@ -262,10 +257,7 @@ def test_evaluation_chooser_training_plays_the_training_bandits_best_arm():
 def test_evaluation_chooser_training_falls_back_to_the_evaluator_without_training_data():
     # A Ray evaluator process, or the first evaluation before any training episode ended.
     env, _, actor, _, _ = build(num_envs=2, evaluation_chooser="training")
-    obs = env.reset(seed=0)
-    _, extras = actor.select_action(obs, actor.initial_extras(2), explore=False, env_steps=0)
-    done = np.array([True, True])
-    actor.after_step(extras, EnvStep(obs, np.array([1.0, 0.0], np.float32), done, ~done, obs))
+    one_evaluation_step(env, actor)
     stats = actor.pop_eval_stats()
     assert stats["bandit_episodes"] == 1.0 and stats["greedy_episodes"] == 1.0
     assert "training_episodes" not in stats
