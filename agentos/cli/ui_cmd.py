@@ -102,11 +102,18 @@ def stop_process_group(proc: subprocess.Popen, timeout: float = 10.0) -> None:
         pass
 
 
-def _stop_on_signals() -> dict:
+def _stop_on_signals(started: dict) -> dict:
     """Turn SIGTERM and SIGHUP (a plain `kill`, a closed terminal) into KeyboardInterrupt, so
-    the MLflow server's whole process group is stopped instead of left holding the port."""
+    the MLflow server's whole process group is stopped instead of left holding the port.
+
+    A signal that arrives before the server's Popen has returned is only noted in
+    ``started["pending"]``: raising inside Popen would lose the child's pid and leak its group.
+    """
 
     def interrupt(signum: int, frame: object) -> None:
+        if started.get("proc") is None:
+            started["pending"] = signum
+            return
         raise KeyboardInterrupt(f"signal {signum}")
 
     previous = {}
@@ -143,10 +150,13 @@ def ui(
     )
     # The handlers go in before the server starts: a SIGTERM in between would otherwise end
     # this process the default way and leave the server's group running.
-    previous = _stop_on_signals()
+    started: dict = {}
+    previous = _stop_on_signals(started)
     proc: subprocess.Popen | None = None
     try:
-        proc = subprocess.Popen(cmd, env=ui_env(), start_new_session=True)
+        proc = started["proc"] = subprocess.Popen(cmd, env=ui_env(), start_new_session=True)
+        if "pending" in started:
+            raise KeyboardInterrupt(f"signal {started['pending']}")
         code = proc.wait()
     except KeyboardInterrupt:
         console.print("MLflow UI stopped.")

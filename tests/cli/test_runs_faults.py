@@ -87,6 +87,47 @@ def test_ui_stopped_by_sigterm_leaves_no_orphans(agent: Path, tmp_path: Path) ->
     assert not any(_alive(p) for p in pids), "agentos ui left its server running"
 
 
+EARLY_SIGTERM_SCRIPT = """
+import os, signal, subprocess, sys
+from agentos.cli import ui_cmd
+from agentos.cli.main import main
+real_popen = subprocess.Popen
+
+def popen_then_sigterm(cmd, **kwargs):
+    # the SIGTERM lands while Popen has not yet returned the child to `ui`
+    child = real_popen(
+        ["sleep", "120"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs
+    )
+    print(child.pid, flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return child
+
+ui_cmd.subprocess.Popen = popen_then_sigterm
+sys.exit(main(["ui", "--port", sys.argv[1], "--agent", sys.argv[2]]))
+"""
+
+
+def test_ui_sigterm_during_server_start_still_stops_it(agent: Path) -> None:  # noqa: F811
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = subprocess.run(
+        [sys.executable, "-c", EARLY_SIGTERM_SCRIPT, str(port), str(agent)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    pids = [int(w) for w in done.stdout.split() if w.isdigit()]
+    assert pids, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline and _alive(pids[0]):
+        time.sleep(0.1)
+    assert not _alive(pids[0]), "a SIGTERM during Popen left the server running"
+
+
 def test_ui_server_is_quiet(agent: Path) -> None:  # noqa: F811
     from agentos.cli import ui_cmd
 
