@@ -38,8 +38,10 @@ def tracked_run(
     import yaml
 
     from agentos.components.params import flatten
+    from agentos.runtime.compile_cache import use_compile_cache
     from agentos.tracking.store import RunTracker, environment_info
 
+    use_compile_cache(agent.agent_dir)
     built = agent.graph.build(seed)
     if check is not None:
         try:

@@ -3,12 +3,22 @@ seconds), and helpers to make agent folders and call the CLI."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# Many tests (and the `agentos` processes they start) jit the same update steps; a persistent
+# compilation cache shared for this session compiles each once. It is fresh per session, so a
+# cached executable can never come from other code.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _jax_cache = tempfile.mkdtemp(prefix="agentos-tests-jax-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _jax_cache
+    atexit.register(shutil.rmtree, _jax_cache, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

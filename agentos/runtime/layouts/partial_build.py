@@ -17,7 +17,9 @@ def build_part(
     ``replay`` in place of the replay component. Returns ``(components, roles by name)``."""
     from agentos.components.graph import load_graph
     from agentos.components.spec import load_spec
+    from agentos.runtime.compile_cache import use_compile_cache
 
+    use_compile_cache(agent_dir)
     graph = load_graph(load_spec(agent_dir), overrides)
     by_name = {n.spec.name: n for n in graph.nodes}
     needed: set[str] = set()
