@@ -13,6 +13,8 @@ class AgentOSError(Exception):
     exit_code = 2
 
     def __init__(self, message: str, *, where: str | None = None, fix: str | None = None):
+        # gymnasium's AsyncVectorEnv re-raises a worker's error as ``type(error)(error)``
+        message = str(message)
         self.where = where
         self.fix = fix
         parts = [f"{where}: {message}" if where else message]

@@ -16,6 +16,7 @@ import difflib
 import logging
 import math
 import re
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -229,6 +230,16 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
+_INT64_MAX = 2**63 - 1
+"""Integer parameters end up in numpy and JAX arrays, whose integers have 64 bits."""
+
+
+def _digits(value: int) -> str:
+    """A huge integer, short enough for a message."""
+    text = str(value)
+    return text if len(text) <= 24 else f"{text[:6]}... (a number of {len(text)} digits)"
+
+
 def coerce(value: Any, tp: Any, where: str) -> Any:
     """``value`` checked against the annotation ``tp`` (ints widen to floats; lists to tuples)."""
     origin = typing.get_origin(tp)
@@ -277,13 +288,25 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
             return value
         raise _type_error(value, tp, where)
     if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
         if isinstance(value, float) and value.is_integer():
-            return int(value)
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not -_INT64_MAX - 1 <= value <= _INT64_MAX:
+                raise ParameterError(
+                    f"{_digits(value)} is too large for an integer parameter (at most 2**63 - 1)",
+                    where=where,
+                    fix="give a smaller number",
+                )
+            return value
         raise _type_error(value, tp, where)
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, int) and abs(value) > sys.float_info.max:
+                raise ParameterError(
+                    f"{_digits(value)} is too large for a number parameter",
+                    where=where,
+                    fix="give a finite number (NaN or infinity would make learning fail)",
+                )
             if not math.isfinite(value):
                 raise ParameterError(
                     f"{value!r} is not a finite number",

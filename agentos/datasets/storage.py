@@ -347,7 +347,48 @@ def read_episodes(folder: Path, name: str) -> tuple[list[Episode], Any, Any]:
                     f"{len(ep.observations)} observations; it is damaged",
                     fix=fix,
                 )
+    _check_values(name, episodes, act_space)
     return episodes, obs_space, act_space
+
+
+def _check_values(name: str, episodes: list[Episode], act_space: Any) -> None:
+    """Refuse NaN or infinite rewards and observations, and discrete actions outside the
+    action space: a learner would take them in silently (a NaN loss, or an action index
+    that JAX clamps to the last action)."""
+    import re
+
+    from gymnasium import spaces
+
+    version = re.search(r"-v(\d+)$", name)
+    renamed = f"{name[: version.start()]}-v{int(version[1]) + 1}" if version else f"{name}-v1"
+    fix = f"write the data again without them, under a new name (e.g. {renamed})"
+    for i, ep in enumerate(episodes):
+        with np.errstate(all="ignore"):
+            rewards = np.asarray(ep.rewards, np.float32)
+        bad = np.flatnonzero(~np.isfinite(rewards))
+        if len(bad):
+            raise DatasetError(
+                f"dataset {name!r}: episode {i} has the reward {ep.rewards[bad[0]]} at step "
+                f"{bad[0]} ({len(bad)} such rewards); a NaN or infinite reward makes learning NaN",
+                fix=fix,
+            )
+        obs = ep.observations
+        if isinstance(obs, np.ndarray) and obs.dtype.kind == "f" and not np.isfinite(obs).all():
+            step = int(np.flatnonzero(~np.isfinite(obs.reshape(len(obs), -1)).all(axis=1))[0])
+            raise DatasetError(
+                f"dataset {name!r}: episode {i} has a NaN or infinite observation at step {step}",
+                fix=fix,
+            )
+        if isinstance(act_space, spaces.Discrete) and len(ep.actions):
+            low, high = int(act_space.start), int(act_space.start + act_space.n - 1)
+            actions = np.asarray(ep.actions).reshape(-1)
+            out = np.flatnonzero((actions < low) | (actions > high))
+            if len(out):
+                raise DatasetError(
+                    f"dataset {name!r}: episode {i} has the action {actions[out[0]]} at step "
+                    f"{out[0]}, outside its action space {act_space} ({low}..{high})",
+                    fix=fix,
+                )
 
 
 def _as_episode(ep: Any) -> Episode:

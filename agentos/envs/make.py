@@ -55,14 +55,27 @@ def register_plugins(env_id: str) -> str:
     package, _, bare = env_id.rpartition(":")
     packages = [package] if package else []
     packages += [pkg for prefix, pkg in PLUGIN_PREFIXES.items() if bare.startswith(prefix)]
+    named = package
     for package in packages:
         if package:
             try:
                 module = importlib.import_module(package)
             except ImportError as e:
+                fix = f"pip install {package}"
+                top = package.split(".")[0]
+                missing = getattr(e, "name", None) or top
+                if missing.split(".")[0] != top:  # the package imports, one it needs does not
+                    fix = f"pip install {missing.split('.')[0]} (which {package} imports)"
+                elif package == named and isinstance(e, ModuleNotFoundError):
+                    fix += (
+                        f"; a module of your own ({top}.py, or a folder {top}/) imports only "
+                        "from a folder on PYTHONPATH or an installed project (pip install -e "
+                        "PATH); a gymnasium.Env class in the agent folder needs no id: make it "
+                        f"the environment with `source: local, module: {top}.py, class: NAME`"
+                    )
                 raise AgentOSError(
                     f"'{env_id}' needs the package {package}, which does not import: {e}",
-                    fix=f"pip install {package}",
+                    fix=fix,
                 ) from None
             _registered(gym, package, module)
     if not packages and bare not in gym.registry:
@@ -124,7 +137,8 @@ def make_gym(env_id: str, max_episode_steps: int | None = None, kwargs: dict | N
     except Exception as e:  # the environment's own constructor: name it, not a traceback
         raise AgentOSError(
             f"gymnasium.make('{env_id}') failed: {type(e).__name__}: {e}",
-            fix="check the environment's kwargs (agentos show) against its documentation; "
+            fix="check environment.params.kwargs in agentos.yaml (and any -p for them) "
+            "against the environment's documentation; "
             "--debug shows the traceback",
         ) from None
     if max_episode_steps is None and _time_limit(env) is None:
@@ -243,6 +257,7 @@ class EnvFactory:
         if check and p.check_env:
             with stdout_to_log():
                 check_environment(env, cls.__name__)
+        env = step_contract(env, cls.__name__)
         if p.max_episode_steps:
             from gymnasium.wrappers import TimeLimit
 
@@ -278,6 +293,93 @@ class EnvFactory:
             applied.append(f"ZeroBasedActions(start={start})")
         self.applied = applied
         return env
+
+
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+def step_contract(env: Any, name: str) -> Any:
+    """``env`` (a user's gymnasium.Env class) with every ``reset``/``step`` result checked
+    against gymnasium's API: the env checker tries the first steps only, and a later result of
+    the wrong form fails deep in the vector code (``Output array is the wrong shape``), or a
+    NaN reward trains a learner to NaN. A broken result is an AgentOSError naming the class,
+    the call, what it returned and what it should."""
+    import math
+
+    import gymnasium
+    import numpy as np
+    from gymnasium import spaces
+
+    space = env.observation_space
+    shape = space.shape if isinstance(space, spaces.Box) else None
+
+    def refuse(call: str, what: str, fix: str) -> AgentOSError:
+        return AgentOSError(f"the environment {name}'s {call} returned {what}", fix=fix)
+
+    def check_observation(call: str, obs: Any) -> None:
+        if obs is None:
+            raise refuse(call, "the observation None", f"return an observation of {space}")
+        if shape is not None and np.shape(obs) != shape:
+            raise refuse(
+                call,
+                f"an observation of shape {np.shape(obs)}, but its observation_space {space} "
+                f"has shape {shape}",
+                "return observations of the observation_space's shape (or change the space)",
+            )
+
+    def check_info(call: str, info: Any) -> None:
+        if not isinstance(info, dict):
+            raise refuse(call, f"the info {info!r}, not a dict", "return {} when there is none")
+
+    class StepContract(gymnasium.Wrapper):
+        """Each result of the environment's reset/step checked (see ``step_contract``)."""
+
+        def reset(self, **kwargs: Any) -> Any:
+            result = self.env.reset(**kwargs)
+            if not (isinstance(result, tuple) and len(result) == 2):
+                raise refuse(
+                    "reset()",
+                    f"{_values(result)}, not (observation, info)",
+                    "return `observation, info` from reset() (gymnasium >= 0.26 API)",
+                )
+            check_observation("reset()", result[0])
+            check_info("reset()", result[1])
+            return result
+
+        def step(self, action: Any) -> Any:
+            result = self.env.step(action)
+            if not (isinstance(result, tuple) and len(result) == 5):
+                raise refuse(
+                    "step()",
+                    f"{_values(result)}, not (observation, reward, terminated, truncated, info)",
+                    "return the five values of gymnasium's API (old gym's `done` is now "
+                    "`terminated, truncated`)",
+                )
+            obs, reward, _, _, info = result
+            check_observation("step()", obs)
+            value = np.asarray(reward) if reward is not None else None
+            if value is None or value.size != 1 or value.dtype.kind not in "biuf":
+                raise refuse("step()", f"the reward {reward!r}", "return a number as reward")
+            number = float(value.reshape(()))
+            if not math.isfinite(number) or abs(number) > _FLOAT32_MAX:
+                beyond = " (beyond float32)" if math.isfinite(number) else ""
+                raise refuse(
+                    "step()",
+                    f"the reward {number!r}{beyond}",
+                    "return finite rewards within float32's range (|reward| < 3.4e38): a NaN or "
+                    "infinite one makes returns and learning NaN",
+                )
+            check_info("step()", info)
+            return result
+
+    return StepContract(env)
+
+
+def _values(result: Any) -> str:
+    """What a reset/step call returned, for a message: '4 values' or 'a dict'."""
+    if isinstance(result, tuple):
+        return f"{len(result)} values"
+    return f"a {type(result).__name__}"
 
 
 def _discrete_start(space: Any) -> int:

@@ -15,15 +15,21 @@ needs the ``if __name__ == "__main__":`` guard.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import multiprocessing
 import os
 import signal
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from agentos.errors import AgentOSError
+
+logger = logging.getLogger(__name__)
 
 
 def group_count(num_envs: int, workers: int) -> int:
@@ -106,6 +112,39 @@ class CopyGroup:
         return getattr(self, name)
 
 
+@contextlib.contextmanager
+def _worker_errors_to_log(label: str, call: str) -> Iterator[None]:
+    """gymnasium's AsyncVectorEnv reports a worker's error as warnings holding the worker's
+    traceback before it raises the error here, without it: the error becomes one message
+    naming where the worker raised it (as ``GymEnvironment._failed`` does for sync copies),
+    and the traceback goes to the debug log (``--debug``)."""
+    import re
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except Exception as error:
+            # where the worker raised it (the error re-raised here has no traceback of it)
+            traces = [str(w.message) for w in caught if "Traceback" in str(w.message)]
+            places = re.findall(r'File "([^"]+)", line (\d+)', traces[-1]) if traces else []
+            if not places or isinstance(error, AgentOSError):
+                raise
+            raise AgentOSError(
+                f"the environment {label} failed in {call}: {type(error).__name__}: {error} "
+                f"at {places[-1][0]}:{places[-1][1]}",
+                fix="fix the environment (or its kwargs/wrappers in the spec); --debug shows "
+                "the worker's traceback",
+            ) from error
+        finally:
+            for w in caught:
+                text = str(w.message)
+                if "Worker-" in text or "Traceback" in text or "last exception back" in text:
+                    logger.debug("async environment worker: %s", text)
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
 class AsyncCopies:
     """N copies in W worker processes; ``step`` returns copies' results with resets done."""
 
@@ -113,6 +152,7 @@ class AsyncCopies:
         from gymnasium.vector import AsyncVectorEnv, AutoresetMode
 
         self.num_envs = num_envs
+        self._label = factory.label()
         self.groups = group_count(num_envs, workers)
         self.per_group = num_envs // self.groups
         probe = factory()
@@ -140,13 +180,15 @@ class AsyncCopies:
 
     def reset(self, seeds: list[int]) -> np.ndarray:
         """Reset every copy; copy i gets ``seeds[i]`` (consecutive within a group)."""
-        obs, _ = self._vec.reset(seed=[seeds[g * self.per_group] for g in range(self.groups)])
+        with _worker_errors_to_log(self._label, "reset()"):
+            obs, _ = self._vec.reset(seed=[seeds[g * self.per_group] for g in range(self.groups)])
         return self._split(obs, False)[0]
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, ...]:
         """(observation, reward, terminated, truncated, final observation), each [N, ...]."""
         grouped = np.asarray(action).reshape((self.groups, self.per_group) + action.shape[1:])
-        obs, reward, terminated, truncated, _ = self._vec.step(grouped)
+        with _worker_errors_to_log(self._label, "step()"):
+            obs, reward, terminated, truncated, _ = self._vec.step(grouped)
         n = self.num_envs
         terminated = np.asarray(terminated, bool).reshape(n)
         truncated = np.asarray(truncated, bool).reshape(n)

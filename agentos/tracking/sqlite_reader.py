@@ -46,7 +46,7 @@ def read_runs(
             "SELECT run_uuid, status, start_time FROM runs WHERE experiment_id = ? AND "
             "lifecycle_stage = 'active' AND (? IS NULL OR status = ?) "
             "ORDER BY start_time DESC LIMIT ?",
-            (row[0], status, status, int(limit)),
+            (row[0], status, status, min(int(limit), 2**63 - 1)),  # SQLite's integers: 64 bits
         ).fetchall()
         ids = [r[0] for r in runs]
         marks = ",".join("?" * len(ids))

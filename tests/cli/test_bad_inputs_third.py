@@ -1,0 +1,142 @@
+"""Bad inputs of a third sweep (huge numbers, a user's own Minari datasets, a module of the
+agent folder given as a gymnasium package): each exits 2 with one message naming the file,
+key or option and a Fix line, no traceback (see test_bad_inputs.py for the first battery;
+broken environment classes are in tests/envs/test_unusual_envs.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bad_input_checks import DQN, Case, args, assert_clean_exit_2
+
+HUGE = "1" + "0" * 400
+CASES = [
+    # a float parameter given an integer beyond float: OverflowError traceback, exit 1
+    Case(
+        "float-parameter-beyond-float",
+        args("show", "-p", f"learner.learning_rate={HUGE}"),
+        ("components.learner.params.learning_rate", "(a number of 401 digits) is too large"),
+        DQN,
+    ),
+    # an int beyond 64 bits reached JAX: a TypeError traceback, exit 1
+    Case(
+        "layer-width-beyond-64-bits",
+        args("run", "-e", "1", "-p", "network.hidden_sizes=[10000000000000000000000]"),
+        ("network.params.hidden_sizes[0]", "too large for an integer parameter"),
+        DQN,
+    ),
+    Case(
+        "loop-value-beyond-64-bits",
+        args("show", "-p", "loop.eval_every=1e300"),
+        ("loop.eval_every", "(a number of 301 digits)", "2**63 - 1"),
+    ),
+    # `gym:PKG:ID` where PKG is a file of the agent folder: "Fix: pip install myreg"
+    Case(
+        "own-module-as-gym-package",
+        args("install", "gym:myreg:MyReg-v0"),
+        ("needs the package myreg", "PYTHONPATH", "source: local, module: myreg.py"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case: Case, agent_dir: Path, cli) -> None:
+    if case.install:
+        code, _, err = cli(*case.install, "--agent", agent_dir)
+        assert code == 0, err
+    before = (agent_dir / "agentos.yaml").read_bytes()
+    assert_clean_exit_2(*cli(*case.setup(agent_dir)), case.fragments)
+    assert (agent_dir / "agentos.yaml").read_bytes() == before, "the spec was changed"
+
+
+def test_a_gym_package_whose_own_import_fails_names_that_one(
+    agent_dir: Path, cli, monkeypatch
+) -> None:
+    (agent_dir / "mywrap_envs.py").write_text("import agentos_no_such_dependency\n")
+    monkeypatch.syspath_prepend(str(agent_dir))
+    code, out, err = cli("install", "gym:mywrap_envs:X-v0", "--agent", agent_dir)
+    assert_clean_exit_2(
+        code, out, err, ("pip install agentos_no_such_dependency (which mywrap_envs imports)",)
+    )
+    sys.modules.pop("mywrap_envs", None)
+
+
+def test_runs_with_a_limit_beyond_sqlite(agent_dir: Path, cli) -> None:
+    """`--limit` went to SQLite as is: OverflowError traceback, exit 1."""
+    assert cli("run", "-e", "1", "--agent", agent_dir)[0] == 0
+    code, out, err = cli("runs", "--limit", "1" + "0" * 21, "--agent", agent_dir)
+    assert code == 0, err
+    assert "FINISHED" in out
+
+
+def test_an_error_that_crossed_a_process_keeps_its_message() -> None:
+    """gymnasium's AsyncVectorEnv re-raises a worker's error as type(error)(error)."""
+    from agentos.errors import AgentOSError
+
+    original = AgentOSError("the widget broke", fix="calibrate it")
+    again = AgentOSError(original)  # type: ignore[arg-type]
+    assert str(again) == "the widget broke\nFix: calibrate it"
+
+
+# --- a Minari dataset of the user's own, with values no learner can use ----------------------
+def write_dataset(storage: Path, name: str, rewards=None, actions=None, observations=None):
+    import gymnasium as gym
+    import minari
+    from minari.data_collector import EpisodeBuffer
+
+    steps = 20
+    rng = np.random.default_rng(0)
+    env = gym.make("CartPole-v1")
+    obs = rng.uniform(-0.05, 0.05, (steps + 1, 4)).astype(np.float32)
+    episode = EpisodeBuffer(
+        observations=obs if observations is None else observations,
+        actions=rng.integers(0, 2, steps) if actions is None else actions,
+        rewards=np.ones(steps) if rewards is None else rewards,
+        terminations=np.r_[np.zeros(steps - 1, bool), True],
+        truncations=np.zeros(steps, bool),
+        infos={},
+    )
+    minari.create_dataset_from_buffers(
+        name,
+        [episode],
+        env="CartPole-v1",
+        observation_space=env.observation_space,
+        action_space=env.action_space,
+        data_format="arrow",
+        description="a test dataset",
+        eval_env="CartPole-v1",
+    )
+
+
+NAN_OBS = np.zeros((21, 4), np.float32)
+NAN_OBS[3, 1] = np.nan
+DATASETS = [
+    # NaN rewards: 50 updates, then "learning diverged" (the data was not named)
+    ("nan-rewards", {"rewards": np.full(20, np.nan)}, ("episode 0 has the reward nan at step 0",)),
+    ("nan-observation", {"observations": NAN_OBS}, ("NaN or infinite observation at step 3",)),
+    # actions outside Discrete(2): learned from silently (JAX clamps the index)
+    (
+        "actions-out-of-range",
+        {"actions": np.full(20, 7)},
+        ("the action 7 at step 0, outside its action space Discrete(2)", "mine/bad-v1"),
+    ),
+]
+
+
+@pytest.mark.parametrize("name, values, fragments", DATASETS, ids=[d[0] for d in DATASETS])
+def test_a_dataset_with_unusable_values(
+    agent_dir: Path, cli, monkeypatch, tmp_path: Path, name, values, fragments
+) -> None:
+    storage = tmp_path / "minari"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(storage))
+    write_dataset(storage, "mine/bad-v0", **values)
+    assert cli("install", "cql", "cartpole", "--agent", agent_dir)[0] == 0
+    code, out, err = cli(
+        "learn", "--offline", "--dataset", "mine/bad-v0", "--steps", "5",
+        "-p", "loop.eval_every=0", "-p", "learner.batch_size=8", "--agent", agent_dir,
+    )  # fmt: skip
+    assert_clean_exit_2(code, out, err, ("dataset 'mine/bad-v0'", *fragments))
+    assert not (agent_dir / ".agentos" / "checkpoints").exists()
