@@ -34,9 +34,12 @@ def _strict_loader() -> type:
         """A SafeLoader that refuses a key given twice in one mapping."""
 
     def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict:
-        loader.flatten_mapping(node)
+        # the keys written in this mapping: a key that a merge (`<<: *base`) brings in is
+        # overridden by one written here, as YAML means it to be, not given twice
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = loader.construct_object(key_node, deep=True)
             try:
                 hash(key)

@@ -348,7 +348,22 @@ def read_episodes(folder: Path, name: str) -> tuple[list[Episode], Any, Any]:
                     fix=fix,
                 )
     _check_values(name, episodes, act_space)
+    episodes, act_space = _zero_based(episodes, act_space)
     return episodes, obs_space, act_space
+
+
+def _zero_based(episodes: list[Episode], act_space: Any) -> tuple[list[Episode], Any]:
+    """A ``Discrete(n, start=s)`` dataset's actions numbered from 0, as agentos numbers the
+    actions of such an environment (``ZeroBasedActions``), with its ``Discrete(n)`` space."""
+    import dataclasses
+
+    from gymnasium import spaces
+
+    if not isinstance(act_space, spaces.Discrete) or int(act_space.start) == 0:
+        return episodes, act_space
+    start = int(act_space.start)
+    shifted = [dataclasses.replace(ep, actions=np.asarray(ep.actions) - start) for ep in episodes]
+    return shifted, spaces.Discrete(int(act_space.n))
 
 
 def _check_values(name: str, episodes: list[Episode], act_space: Any) -> None:

@@ -335,7 +335,17 @@ def step_contract(env: Any, name: str) -> Any:
         """Each result of the environment's reset/step checked (see ``step_contract``)."""
 
         def reset(self, **kwargs: Any) -> Any:
-            result = self.env.reset(**kwargs)
+            try:
+                result = self.env.reset(**kwargs)
+            except TypeError as e:
+                if "unexpected keyword argument" not in str(e):
+                    raise
+                raise AgentOSError(
+                    f"the environment {name}'s reset() does not take gymnasium's keyword "
+                    f"arguments ({', '.join(kwargs)}): {e}",
+                    fix="define it as `def reset(self, *, seed=None, options=None)` and call "
+                    "`super().reset(seed=seed)` in it",
+                ) from e
             if not (isinstance(result, tuple) and len(result) == 2):
                 raise refuse(
                     "reset()",

@@ -140,3 +140,58 @@ def test_a_dataset_with_unusable_values(
     )  # fmt: skip
     assert_clean_exit_2(code, out, err, ("dataset 'mine/bad-v0'", *fragments))
     assert not (agent_dir / ".agentos" / "checkpoints").exists()
+
+
+def test_a_dataset_of_actions_numbered_from_start_is_numbered_from_0(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Discrete(4, start=3) data: the agent numbers such actions 0..3 (ZeroBasedActions); the
+    data's 3..6 went to the learner as they were (indices 4-6 clamped to the last action)."""
+    import gymnasium as gym
+    import minari
+    from minari.data_collector import EpisodeBuffer
+
+    from agentos.datasets.storage import find_dataset, read_episodes
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    steps = 12
+    episode = EpisodeBuffer(
+        observations=np.zeros((steps + 1, 2), np.float32),
+        actions=np.arange(steps) % 4 + 3,
+        rewards=np.ones(steps),
+        terminations=np.r_[np.zeros(steps - 1, bool), True],
+        truncations=np.zeros(steps, bool),
+        infos={},
+    )
+    minari.create_dataset_from_buffers(
+        "mine/start3-v0",
+        [episode],
+        env="CartPole-v1",
+        eval_env="CartPole-v1",
+        observation_space=gym.spaces.Box(-1.0, 1.0, (2,), np.float32),
+        action_space=gym.spaces.Discrete(4, start=3),
+        data_format="arrow",
+        description="a test dataset",
+    )
+    folder = find_dataset(tmp_path, "mine/start3-v0")
+    episodes, _, act_space = read_episodes(folder, "mine/start3-v0")
+    assert act_space == gym.spaces.Discrete(4)
+    assert list(episodes[0].actions[:4]) == [0, 1, 2, 3]
+
+
+def test_a_merge_key_overridden_in_place_is_no_duplicate(agent_dir: Path, cli) -> None:
+    """`<<: *base` then a key of the base again: YAML keeps the key written in place (legal);
+    it was refused as 'given twice'. Two keys written in one mapping still are."""
+    spec = agent_dir / "agentos.yaml"
+    text = spec.read_text()
+    assert "loop:\n  eval_episodes: 10\n" in text
+    base = "x-base: &base {eval_episodes: 3, log_every: 7}\n"
+    spec.write_text(text.replace("loop:\n", "loop:\n  <<: {eval_episodes: 3, log_every: 7}\n"))
+    code, out, err = cli("show", "--agent", agent_dir)
+    assert code == 0, err
+    flat = " ".join(out.split())
+    assert "eval_episodes = 10" in flat and "log_every = 7" in flat
+    spec.write_text(base + text)  # an anchor at the top level is an unknown key, still
+    assert_clean_exit_2(*cli("show", "--agent", agent_dir), ("unknown key 'x-base'",))
+    spec.write_text(text.replace("loop:\n", "loop:\n  log_every: 3\n  log_every: 4\n"))
+    assert_clean_exit_2(*cli("show", "--agent", agent_dir), ("'log_every' is given twice",))

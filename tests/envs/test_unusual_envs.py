@@ -126,3 +126,15 @@ def test_a_broken_result_in_an_async_copy_is_one_message(agent_dir: Path, cli) -
         *cli("run", "--episodes", "10", "--agent", agent_dir),
         ("Later's step() returned an observation of shape (3,)",),
     )
+
+
+def test_a_reset_without_gymnasium_keywords_says_how_to_define_it(agent_dir: Path, cli) -> None:
+    """With the checker off, "TypeError: ... unexpected keyword argument 'options'" named a
+    line of gymnasium's (or agentos') code."""
+    use(agent_dir, "pass", check_env=False)
+    path = agent_dir / "later.py"
+    path.write_text(path.read_text().replace("seed=None, options=None", "seed=None"))
+    assert_clean_exit_2(
+        *cli("run", "--episodes", "1", "--agent", agent_dir),
+        ("Later's reset() does not take gymnasium's keyword arguments", "options=None"),
+    )
