@@ -119,10 +119,22 @@ def find_spec_file(path: str | Path = ".") -> Path:
             fix="remove or rename that folder, then run `agentos init` in the agent folder",
         )
     if not candidate.is_file():
-        raise SpecError(
-            f"no agent spec found at {candidate}",
-            fix="run `agentos init .` to create one, or pass the agent folder with --agent",
-        )
+        fix = "run `agentos init .` to create one, or pass the agent folder with --agent"
+        if p.is_file():
+            fix = f"{p} is a file: pass the agent folder (the one holding {SPEC_FILENAME})"
+        elif candidate.parent.is_dir():
+            near = sorted(
+                f.name
+                for f in candidate.parent.iterdir()
+                if f.name != SPEC_FILENAME
+                and f.name.lower() in (SPEC_FILENAME.lower(), "agentos.yml", "agentos.yaml.txt")
+            )
+            if near:
+                fix = (
+                    f"rename {near[0]} to {SPEC_FILENAME} (the name agentos looks for), or "
+                    f"pass the file itself: --agent {candidate.parent / near[0]}"
+                )
+        raise SpecError(f"no agent spec found at {candidate}", fix=fix)
     return candidate
 
 

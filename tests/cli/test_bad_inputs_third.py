@@ -13,6 +13,14 @@ import pytest
 from bad_input_checks import DQN, Case, args, assert_clean_exit_2
 
 HUGE = "1" + "0" * 400
+
+
+def saved_as(agent: Path, name: str) -> list[str]:
+    """The spec renamed to ``name``; `agentos show` of the folder."""
+    (agent / "agentos.yaml").rename(agent / name)
+    return ["show", "--agent", str(agent)]
+
+
 CASES = [
     # a float parameter given an integer beyond float: OverflowError traceback, exit 1
     Case(
@@ -33,6 +41,17 @@ CASES = [
         args("show", "-p", "loop.eval_every=1e300"),
         ("loop.eval_every", "(a number of 301 digits)", "2**63 - 1"),
     ),
+    # a spec saved as agentos.yml, or --agent naming a file: "Fix: run `agentos init .`"
+    Case(
+        "spec-saved-as-yml",
+        lambda agent: saved_as(agent, "agentos.yml"),
+        ("no agent spec found", "rename agentos.yml to agentos.yaml", "--agent"),
+    ),
+    Case(
+        "agent-option-names-a-file",
+        lambda agent: ["show", "--agent", str(agent / "corridor.py")],
+        ("corridor.py is a file: pass the agent folder",),
+    ),
     # `gym:PKG:ID` where PKG is a file of the agent folder: "Fix: pip install myreg"
     Case(
         "own-module-as-gym-package",
@@ -47,9 +66,10 @@ def test_bad_input(case: Case, agent_dir: Path, cli) -> None:
     if case.install:
         code, _, err = cli(*case.install, "--agent", agent_dir)
         assert code == 0, err
-    before = (agent_dir / "agentos.yaml").read_bytes()
+    before = {p.name: p.read_bytes() for p in agent_dir.glob("agentos.y*ml")}
     assert_clean_exit_2(*cli(*case.setup(agent_dir)), case.fragments)
-    assert (agent_dir / "agentos.yaml").read_bytes() == before, "the spec was changed"
+    after = {p.name: p.read_bytes() for p in agent_dir.glob("agentos.y*ml")}
+    assert list(after.values()) == list(before.values()), "the spec was changed"
 
 
 def test_a_gym_package_whose_own_import_fails_names_that_one(
