@@ -128,6 +128,7 @@ def install(
     if overrides:
         _write_overrides(raw, overrides, spec)
         spec = parse_spec(raw, spec_file)
+        _check_gym_kwargs(spec, overrides)
     save_raw(spec_file, raw)
     _warn_missing_dependencies(spec.components, list(plan))
     _warn_incompatible_spaces(spec)
@@ -219,6 +220,33 @@ def _check_changed_values(
     except ParameterError as e:
         if any(key in str(e) for key in keys):
             raise
+
+
+def _check_gym_kwargs(spec: AgentSpec, overrides: list[str]) -> None:
+    """A gymnasium id's ``kwargs`` given with ``-p`` at install: the environment is made once,
+    so that kwargs it rejects fail the install (the spec unchanged) instead of every command
+    after it. A package that is missing is left to the install's warning."""
+    from agentos.envs.make import make_gym
+
+    for name, component in spec.components.items():
+        keys = {o.split("=", 1)[0].strip() for o in overrides}
+        if f"{name}.kwargs" not in keys or component.module != "agentos.envs.gym_env":
+            continue
+        env_id, kwargs = component.params.get("env_id"), component.params.get("kwargs")
+        if not isinstance(env_id, str) or not isinstance(kwargs, Mapping):
+            continue
+        try:
+            make_gym(env_id, 1, dict(kwargs)).close()
+        except AgentOSError as e:
+            message = str(e).split("\nFix:")[0]
+            if "needs a package" in message:
+                continue
+            raise AgentOSError(
+                message,
+                where=f"-p {name}.kwargs",
+                fix=f"give kwargs that {env_id} takes (see its documentation), or leave out "
+                f"-p {name}.kwargs; nothing was installed",
+            ) from None
 
 
 def _drop_defaults(raw: dict[str, Any], bundle_defaults: Mapping[str, Mapping[str, Any]]) -> None:

@@ -52,6 +52,12 @@ CASES = [
         lambda agent: ["show", "--agent", str(agent / "corridor.py")],
         ("corridor.py is a file: pass the agent folder",),
     ),
+    # kwargs the environment rejects were written to the spec: every later command failed
+    Case(
+        "install-gym-kwargs-it-rejects",
+        args("install", "gym:FrozenLake-v1", "-p", "environment.kwargs={map_name: 9x9}"),
+        ("-p environment.kwargs", "KeyError: '9x9'", "nothing was installed"),
+    ),
     # `gym:PKG:ID` where PKG is a file of the agent folder: "Fix: pip install myreg"
     Case(
         "own-module-as-gym-package",
