@@ -374,7 +374,26 @@ class Loop:
             self.hooks.on_checkpoint(self.state_dict(), final=True)
             raise
         learns = self.learner is not None and p.samples_per_insert > 0
-        if learns and c.env_steps > start and not c.learner_updates:
+        burn_in = getattr(getattr(self.actor, "params", None), "burn_in", None)
+        if (
+            learns
+            and c.env_steps > max(start, p.min_replay_size)
+            and not c.learner_updates
+            and isinstance(burn_in, int)
+            and c.episodes
+            and c.env_steps / c.episodes <= burn_in
+        ):
+            # a replay of sequences keeps those with real steps after their burn-in: episodes
+            # that end within it give the learner nothing, however long it acts
+            log.warning(
+                "the learner took no update in %d env steps: the episodes lasted %.1f steps on "
+                "average, and a sequence is kept for learning only when it has steps after its "
+                "burn-in of %d. Lower -p actor.burn_in and -p learner.burn_in (e.g. to 0)",
+                c.env_steps,
+                c.env_steps / c.episodes,
+                burn_in,
+            )
+        elif learns and c.env_steps > start and not c.learner_updates:
             log.warning(
                 "the learner took no update in %d env steps: it starts after "
                 "loop.min_replay_size=%d env steps, once the replay holds a batch. Learn for "

@@ -138,3 +138,21 @@ def test_a_reset_without_gymnasium_keywords_says_how_to_define_it(agent_dir: Pat
         *cli("run", "--episodes", "1", "--agent", agent_dir),
         ("Later's reset() does not take gymnasium's keyword arguments", "options=None"),
     )
+
+
+def test_r2d2_on_episodes_shorter_than_its_burn_in_says_why_it_never_learns(
+    agent_dir: Path, cli, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every episode (5 steps) ends within R2D2's burn-in (8): no sequence is ever stored, and
+    the warning blamed loop.min_replay_size, which the run had passed."""
+    use(agent_dir, "pass")
+    assert cli("install", "r2d2", "--agent", agent_dir)[0] == 0
+    code, out, err = cli(
+        "learn", "--steps", "120", "-p", "loop.min_replay_size=50", "-p", "loop.eval_every=0",
+        "-p", "loop.eval_episodes=1", "-p", "environment.num_envs=1", "-p", "network.lstm_size=4",
+        "-p", "network.hidden_sizes=[4]", "-p", "network.head_hidden=4", "--agent", agent_dir,
+    )  # fmt: skip
+    assert code == 0, err
+    flat = " ".join(caplog.text.split())
+    assert "the episodes lasted 5.0 steps on average" in flat, caplog.text
+    assert "burn-in of 8" in flat and "-p actor.burn_in" in flat
