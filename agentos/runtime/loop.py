@@ -18,6 +18,7 @@ resuming to N end in the same state.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections import deque
@@ -372,6 +373,8 @@ class Loop:
         except KeyboardInterrupt:
             log.warning("interrupted at %d env steps: writing a checkpoint", c.env_steps)
             self.hooks.on_checkpoint(self.state_dict(), final=True)
+            with contextlib.suppress(Exception):  # the run's steps as the checkpoint has them
+                self.hooks.on_metrics(self._counter_metrics(), c.env_steps)
             raise
         learns = self.learner is not None and p.samples_per_insert > 0
         burn_in = getattr(getattr(self.actor, "params", None), "burn_in", None)
@@ -401,14 +404,7 @@ class Loop:
                 c.env_steps,
                 p.min_replay_size,
             )
-        self.hooks.on_metrics(
-            {
-                "train/env_steps": float(c.env_steps),
-                "train/episodes": float(c.episodes),
-                "train/learner_updates": float(c.learner_updates),
-            },
-            c.env_steps,
-        )
+        self.hooks.on_metrics(self._counter_metrics(), c.env_steps)
         if not self.eval_history or self.eval_history[-1]["env_steps"] != c.env_steps:
             try:
                 self.evaluate(p.eval_episodes)
@@ -440,6 +436,15 @@ class Loop:
             "train/learner_updates": float(c.learner_updates),
             "train/steps_per_s": (c.env_steps - steps0) / elapsed,
             "train/learner_updates_per_s": (c.learner_updates - updates0) / elapsed,
+        }
+
+    def _counter_metrics(self) -> dict[str, float]:
+        """The counters as metrics (``agentos runs`` shows ``train/env_steps``)."""
+        c = self.counters
+        return {
+            "train/env_steps": float(c.env_steps),
+            "train/episodes": float(c.episodes),
+            "train/learner_updates": float(c.learner_updates),
         }
 
     def learn_due(self, prev_steps: int) -> dict[str, float]:

@@ -12,6 +12,7 @@ False; the training environment is never stepped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -142,6 +143,8 @@ class OfflineLoop(Loop):
         except KeyboardInterrupt:
             log.warning("interrupted at %d updates: writing a checkpoint", c.learner_updates)
             self.hooks.on_checkpoint(self.state_dict(), final=True)
+            with contextlib.suppress(Exception):  # the run's updates as the checkpoint has them
+                self.hooks.on_metrics({"train/learner_updates": float(c.learner_updates)}, 0)
             raise
         self.hooks.on_metrics({"train/learner_updates": float(c.learner_updates)}, 0)
         last = self.eval_history[-1].get("learner_updates") if self.eval_history else None

@@ -221,3 +221,49 @@ def test_a_merge_key_overridden_in_place_is_no_duplicate(agent_dir: Path, cli) -
     assert_clean_exit_2(*cli("show", "--agent", agent_dir), ("unknown key 'x-base'",))
     spec.write_text(text.replace("loop:\n", "loop:\n  log_every: 3\n  log_every: 4\n"))
     assert_clean_exit_2(*cli("show", "--agent", agent_dir), ("'log_every' is given twice",))
+
+
+def test_an_interrupted_learn_records_the_steps_its_checkpoint_has() -> None:
+    """Ctrl-C wrote the checkpoint at step N, but `agentos runs` showed the steps of the last
+    periodic metrics (2,000 for a checkpoint at 2,246), or none before the first."""
+    from agentos.envs.corridor import Corridor, CorridorParams
+    from agentos.runtime.loop import Hooks, Loop, LoopParams
+    from agentos.runtime.roles import Actor, BuildContext
+
+    def context(name: str) -> BuildContext:
+        return BuildContext(name=name, seed=0, agent_dir=Path("."))
+
+    class Right(Actor):
+        def select_action(self, observation, extras, *, explore, env_steps):
+            return np.ones(len(observation), np.int64), extras
+
+    class CtrlC(Hooks):
+        def __init__(self) -> None:
+            self.calls, self.metrics, self.checkpoints = 0, [], []
+
+        def interrupted(self) -> bool:
+            self.calls += 1
+            return self.calls > 37
+
+        def on_metrics(self, metrics, step):
+            self.metrics.append((step, metrics))
+
+        def on_checkpoint(self, state, final):
+            self.checkpoints.append((state["counters"]["env_steps"], final))
+
+    corridor = CorridorParams(length=3, max_steps=10)
+    hooks = CtrlC()
+    loop = Loop(
+        environment=Corridor(corridor, context("environment")),
+        actor=Right(None, context("actor")),
+        learner=None,
+        params=LoopParams(eval_every=0, eval_episodes=1, log_every=1000),
+        make_eval_env=lambda: Corridor(corridor, context("eval")),
+        seed=0,
+        hooks=hooks,
+    )
+    with pytest.raises(KeyboardInterrupt):
+        loop.learn(100)
+    assert hooks.checkpoints == [(37, True)]
+    step, last = hooks.metrics[-1]
+    assert step == 37 and last["train/env_steps"] == 37.0
