@@ -287,12 +287,27 @@ class EnvFactory:
         if p.preprocessing == "auto" and needs_flattening(env.observation_space):
             env = flat_observation_wrapper(env)
             applied.append("FlatObservation")
+        _check_observations_hold_values(env.observation_space, self.label())
         start = _discrete_start(env.action_space)
         if start:
             env = zero_based_actions(env)
             applied.append(f"ZeroBasedActions(start={start})")
         self.applied = applied
         return env
+
+
+def _check_observations_hold_values(space: Any, label: str) -> None:
+    """Refuse observations of no values (a ``Box`` of shape ``(0,)``): the networks divide by
+    their input size (``ZeroDivisionError`` deep in JAX)."""
+    import math
+
+    shape = getattr(space, "shape", None)
+    if isinstance(shape, tuple) and shape and math.prod(shape) == 0:
+        raise AgentOSError(
+            f"the environment {label}'s observations hold no values: {space}",
+            fix="give the observation_space at least one entry (an agent acts on what it "
+            "observes), or check environment.params.observation_indices and wrappers",
+        )
 
 
 _FLOAT32_MAX = 3.4028234663852886e38
@@ -333,6 +348,12 @@ def step_contract(env: Any, name: str) -> Any:
 
     class StepContract(gymnasium.Wrapper):
         """Each result of the environment's reset/step checked (see ``step_contract``)."""
+
+        def close(self) -> None:
+            try:
+                self.env.close()
+            except Exception as e:  # the work is done: a failed close is not worth a traceback
+                logger.warning("the environment %s's close() failed (ignored): %r", name, e)
 
         def reset(self, **kwargs: Any) -> Any:
             try:

@@ -156,3 +156,28 @@ def test_r2d2_on_episodes_shorter_than_its_burn_in_says_why_it_never_learns(
     flat = " ".join(caplog.text.split())
     assert "the episodes lasted 5.0 steps on average" in flat, caplog.text
     assert "burn-in of 8" in flat and "-p actor.burn_in" in flat
+
+
+def test_a_close_that_raises_after_the_work_is_a_warning(agent_dir: Path, cli, caplog) -> None:
+    """close() raising at the end of `run` was a traceback and exit 1 after the returns."""
+    use(agent_dir, "pass")
+    path = agent_dir / "later.py"
+    path.write_text(
+        path.read_text() + "\n    def close(self):\n        raise RuntimeError('socket gone')\n"
+    )
+    code, out, err = cli("run", "--episodes", "2", "--agent", agent_dir)
+    assert code == 0, err
+    assert "Traceback" not in out + err and "mean return" in out
+    assert "Later's close() failed (ignored)" in caplog.text and "socket gone" in caplog.text
+
+
+def test_observations_of_no_values_are_refused(agent_dir: Path, cli) -> None:
+    """A Box of shape (0,): ZeroDivisionError in the network's initialiser, exit 1."""
+    use(agent_dir, "pass")
+    path = agent_dir / "later.py"
+    path.write_text(path.read_text().replace("(2,)", "(0,)").replace("np.zeros(2,", "np.zeros(0,"))
+    assert cli("install", "dqn", "--agent", agent_dir)[0] == 0
+    assert_clean_exit_2(
+        *cli("run", "--episodes", "1", "--agent", agent_dir),
+        ("Later's observations hold no values", "(0,)"),
+    )
