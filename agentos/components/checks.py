@@ -28,6 +28,16 @@ LOOP_MINIMUMS: dict[str, tuple[float, str]] = {
 }
 
 
+# loop parameter -> (largest allowed value, why).
+LOOP_MAXIMUMS: dict[str, tuple[float, str]] = {
+    "samples_per_insert": (
+        1e6,
+        "a learner sample per inserted step is 1, DQN's 32 samples per step are 32",
+    ),
+    "checkpoint_overhead": (1, "a share of the wall time: 0.05 is 5%"),
+}
+
+
 def require_at_least(name: str, value: Any, minimum: float, *, where: str, fix: str) -> None:
     """Refuse ``value`` below ``minimum`` (or NaN) with a message naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -49,6 +59,15 @@ def check_loop_params(loop: Any, where: str) -> None:
             fix=f"set loop.{key} to {minimum} or more ({meaning}) in agentos.yaml, "
             f"or override it with -p loop.{key}=VALUE",
         )
+    for key, (maximum, meaning) in LOOP_MAXIMUMS.items():
+        value = getattr(loop, key, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > maximum:
+            raise ParameterError(
+                f"{key} must be <= {maximum:g}, got {value:g}",
+                where=f"{where}.{key}",
+                fix=f"set loop.{key} to at most {maximum:g} ({meaning}) in agentos.yaml, or "
+                f"override it with -p loop.{key}=VALUE",
+            )
 
 
 _RANGE_MESSAGE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\b.*\bmust be\b")

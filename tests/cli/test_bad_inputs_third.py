@@ -41,6 +41,18 @@ CASES = [
         args("show", "-p", "loop.eval_every=1e300"),
         ("loop.eval_every", "(a number of 301 digits)", "2**63 - 1"),
     ),
+    # samples_per_insert 1e300: a ValueError traceback from numpy once the updates were due
+    Case(
+        "samples-per-insert-beyond-any-use",
+        args("learn", "--steps", "60", "-p", "loop.samples_per_insert=1e300"),
+        ("loop.samples_per_insert", "must be <= 1e+06", "DQN's 32"),
+        DQN,
+    ),
+    Case(
+        "checkpoint-overhead-beyond-the-wall-time",
+        args("show", "-p", "loop.checkpoint_overhead=2"),
+        ("loop.checkpoint_overhead", "must be <= 1", "0.05 is 5%"),
+    ),
     # a spec saved as agentos.yml, or --agent naming a file: "Fix: run `agentos init .`"
     Case(
         "spec-saved-as-yml",
