@@ -396,6 +396,21 @@ class Loop:
                 c.env_steps / c.episodes,
                 burn_in,
             )
+        elif (
+            learns
+            and c.env_steps > max(start, p.min_replay_size)
+            and not c.learner_updates
+            and (c.env_steps - p.min_replay_size) * p.samples_per_insert < self.learner.batch_size
+        ):
+            log.warning(
+                "the learner took no update in %d env steps: loop.samples_per_insert=%g makes "
+                "one update due every %.3g env steps (a batch of %d samples). Raise -p "
+                "loop.samples_per_insert, or learn for more --steps",
+                c.env_steps,
+                p.samples_per_insert,
+                self.learner.batch_size / p.samples_per_insert,
+                self.learner.batch_size,
+            )
         elif learns and c.env_steps > start and not c.learner_updates:
             log.warning(
                 "the learner took no update in %d env steps: it starts after "

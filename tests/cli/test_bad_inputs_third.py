@@ -279,3 +279,17 @@ def test_an_interrupted_learn_records_the_steps_its_checkpoint_has() -> None:
     assert hooks.checkpoints == [(37, True)]
     step, last = hooks.metrics[-1]
     assert step == 37 and last["train/env_steps"] == 37.0
+
+
+def test_no_update_for_a_tiny_samples_per_insert_names_it(agent_dir: Path, cli, caplog) -> None:
+    """The warning blamed loop.min_replay_size, which the run had passed."""
+    assert cli(*DQN, "--agent", agent_dir)[0] == 0
+    code, out, err = cli(
+        "learn", "--steps", "80", "-p", "loop.samples_per_insert=0.01", "-p",
+        "loop.min_replay_size=10", "-p", "loop.eval_every=0", "-p", "loop.eval_episodes=1",
+        "--agent", agent_dir,
+    )  # fmt: skip
+    assert code == 0, err
+    flat = " ".join(caplog.text.split())
+    assert "loop.samples_per_insert=0.01 makes one update due every 6.4e+03 env steps" in flat
+    assert "lower -p loop.min_replay_size" not in flat
