@@ -34,7 +34,9 @@ def template_spec(name: str) -> dict:
 def init(
     directory: Path = typer.Argument(Path("."), help="Folder for the new agent."),
     name: str = typer.Option(None, "--name", help="Agent name (default: the folder's name)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing agentos.yaml."),
+    force: bool = typer.Option(
+        False, "--force", help="Overwrite an existing agentos.yaml (other files are kept)."
+    ),
 ) -> int:
     """Create agentos.yaml and a template agent (random policy in a 1-D corridor)."""
     import importlib.util
@@ -51,14 +53,17 @@ def init(
             f"{spec_file} already exists",
             fix="use another folder, or --force to overwrite it",
         )
+    kept = []
     for filename, module in TEMPLATE_FILES.items():
-        target = directory / filename
-        if target.exists() and not force:
-            continue
         if module.endswith(".py"):
             origin = Path(__file__).resolve().parents[2] / module
         else:
             origin = Path(importlib.util.find_spec(module).origin)  # type: ignore[arg-type]
+        target = directory / filename
+        if target.exists():  # the user's (edited) file: never overwritten, --force or not
+            if target.read_bytes() != origin.read_bytes():
+                kept.append(filename)
+            continue
         target.write_text(origin.read_text())
     save_raw(spec_file, template_spec(name or directory.name))
     ignore = directory / ".gitignore"
@@ -69,8 +74,15 @@ def init(
         )
     console.print(f"[green]Created[/] agent in {directory}")
     console.print("  agentos.yaml       the spec: components, parameters, loop")
-    console.print("  corridor.py        a 1-D corridor, a plain gymnasium.Env (edit freely)")
-    console.print("  random_policy.py   a random actor (edit freely)")
+    about = {
+        "corridor.py": "a 1-D corridor, a plain gymnasium.Env (edit freely)",
+        "random_policy.py": "a random actor (edit freely)",
+    }
+    for filename, text in about.items():
+        if filename in kept:
+            spec_class = "Corridor" if filename == "corridor.py" else "RandomActor"
+            text = f"yours, kept as it was (the spec expects its class {spec_class})"
+        console.print(f"  {filename:<18} {text}", markup=False)
     console.print("Next: `agentos run`, then `agentos install dqn cartpole && agentos learn`.")
     return 0
 

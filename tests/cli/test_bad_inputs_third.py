@@ -293,3 +293,18 @@ def test_no_update_for_a_tiny_samples_per_insert_names_it(agent_dir: Path, cli, 
     flat = " ".join(caplog.text.split())
     assert "loop.samples_per_insert=0.01 makes one update due every 6.4e+03 env steps" in flat
     assert "lower -p loop.min_replay_size" not in flat
+
+
+def test_init_force_keeps_the_users_files(tmp_path: Path, cli) -> None:
+    """`init --force` ("overwrite an existing agentos.yaml") also overwrote an edited
+    corridor.py; and init into a folder with a corridor.py of its own said it wrote the
+    template's."""
+    agent = tmp_path / "agent"
+    assert cli("init", agent)[0] == 0
+    (agent / "corridor.py").write_text("# my own corridor\n")
+    code, out, err = cli("init", agent, "--force")
+    assert code == 0, err
+    assert (agent / "corridor.py").read_text() == "# my own corridor\n"
+    flat = " ".join(out.split())
+    assert "corridor.py yours, kept as it was (the spec expects its class Corridor)" in flat
+    assert "random_policy.py a random actor" in flat
