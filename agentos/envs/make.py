@@ -26,13 +26,16 @@ import inspect
 import io
 import logging
 import os
-import traceback
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentos.envs.env_checks import (
+    check_environment,
+    check_observations_hold_values,
+    step_contract,
+)
 from agentos.errors import AgentOSError
 
 logger = logging.getLogger(__name__)
@@ -287,130 +290,13 @@ class EnvFactory:
         if p.preprocessing == "auto" and needs_flattening(env.observation_space):
             env = flat_observation_wrapper(env)
             applied.append("FlatObservation")
-        _check_observations_hold_values(env.observation_space, self.label())
+        check_observations_hold_values(env.observation_space, self.label())
         start = _discrete_start(env.action_space)
         if start:
             env = zero_based_actions(env)
             applied.append(f"ZeroBasedActions(start={start})")
         self.applied = applied
         return env
-
-
-def _check_observations_hold_values(space: Any, label: str) -> None:
-    """Refuse observations of no values (a ``Box`` of shape ``(0,)``): the networks divide by
-    their input size (``ZeroDivisionError`` deep in JAX)."""
-    import math
-
-    shape = getattr(space, "shape", None)
-    if isinstance(shape, tuple) and shape and math.prod(shape) == 0:
-        raise AgentOSError(
-            f"the environment {label}'s observations hold no values: {space}",
-            fix="give the observation_space at least one entry (an agent acts on what it "
-            "observes), or check environment.params.observation_indices and wrappers",
-        )
-
-
-_FLOAT32_MAX = 3.4028234663852886e38
-
-
-def step_contract(env: Any, name: str) -> Any:
-    """``env`` (a user's gymnasium.Env class) with every ``reset``/``step`` result checked
-    against gymnasium's API: the env checker tries the first steps only, and a later result of
-    the wrong form fails deep in the vector code (``Output array is the wrong shape``), or a
-    NaN reward trains a learner to NaN. A broken result is an AgentOSError naming the class,
-    the call, what it returned and what it should."""
-    import math
-
-    import gymnasium
-    import numpy as np
-    from gymnasium import spaces
-
-    space = env.observation_space
-    shape = space.shape if isinstance(space, spaces.Box) else None
-
-    def refuse(call: str, what: str, fix: str) -> AgentOSError:
-        return AgentOSError(f"the environment {name}'s {call} returned {what}", fix=fix)
-
-    def check_observation(call: str, obs: Any) -> None:
-        if obs is None:
-            raise refuse(call, "the observation None", f"return an observation of {space}")
-        if shape is not None and np.shape(obs) != shape:
-            raise refuse(
-                call,
-                f"an observation of shape {np.shape(obs)}, but its observation_space {space} "
-                f"has shape {shape}",
-                "return observations of the observation_space's shape (or change the space)",
-            )
-
-    def check_info(call: str, info: Any) -> None:
-        if not isinstance(info, dict):
-            raise refuse(call, f"the info {info!r}, not a dict", "return {} when there is none")
-
-    class StepContract(gymnasium.Wrapper):
-        """Each result of the environment's reset/step checked (see ``step_contract``)."""
-
-        def close(self) -> None:
-            try:
-                self.env.close()
-            except Exception as e:  # the work is done: a failed close is not worth a traceback
-                logger.warning("the environment %s's close() failed (ignored): %r", name, e)
-
-        def reset(self, **kwargs: Any) -> Any:
-            try:
-                result = self.env.reset(**kwargs)
-            except TypeError as e:
-                if "unexpected keyword argument" not in str(e):
-                    raise
-                raise AgentOSError(
-                    f"the environment {name}'s reset() does not take gymnasium's keyword "
-                    f"arguments ({', '.join(kwargs)}): {e}",
-                    fix="define it as `def reset(self, *, seed=None, options=None)` and call "
-                    "`super().reset(seed=seed)` in it",
-                ) from e
-            if not (isinstance(result, tuple) and len(result) == 2):
-                raise refuse(
-                    "reset()",
-                    f"{_values(result)}, not (observation, info)",
-                    "return `observation, info` from reset() (gymnasium >= 0.26 API)",
-                )
-            check_observation("reset()", result[0])
-            check_info("reset()", result[1])
-            return result
-
-        def step(self, action: Any) -> Any:
-            result = self.env.step(action)
-            if not (isinstance(result, tuple) and len(result) == 5):
-                raise refuse(
-                    "step()",
-                    f"{_values(result)}, not (observation, reward, terminated, truncated, info)",
-                    "return the five values of gymnasium's API (old gym's `done` is now "
-                    "`terminated, truncated`)",
-                )
-            obs, reward, _, _, info = result
-            check_observation("step()", obs)
-            value = np.asarray(reward) if reward is not None else None
-            if value is None or value.size != 1 or value.dtype.kind not in "biuf":
-                raise refuse("step()", f"the reward {reward!r}", "return a number as reward")
-            number = float(value.reshape(()))
-            if not math.isfinite(number) or abs(number) > _FLOAT32_MAX:
-                beyond = " (beyond float32)" if math.isfinite(number) else ""
-                raise refuse(
-                    "step()",
-                    f"the reward {number!r}{beyond}",
-                    "return finite rewards within float32's range (|reward| < 3.4e38): a NaN or "
-                    "infinite one makes returns and learning NaN",
-                )
-            check_info("step()", info)
-            return result
-
-    return StepContract(env)
-
-
-def _values(result: Any) -> str:
-    """What a reset/step call returned, for a message: '4 values' or 'a dict'."""
-    if isinstance(result, tuple):
-        return f"{len(result)} values"
-    return f"a {type(result).__name__}"
 
 
 def _discrete_start(space: Any) -> int:
@@ -471,98 +357,6 @@ def _check_render_mode(mode: str, env_id: str) -> None:
 
 def _call_args(kwargs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-
-
-def check_environment(env: Any, name: str) -> None:
-    """gymnasium's env checker on a user's environment; a failed check is an AgentOSError,
-    and so is a reward that is not a number (None, a string) or is NaN: nothing could learn
-    from it. The checker's other warnings are logged once each."""
-    from gymnasium.utils.env_checker import check_env
-
-    fix = (
-        "make reset/step follow the gymnasium.Env API (see gymnasium.utils.env_checker."
-        "check_env), or set environment.params.check_env: false to skip the check"
-    )
-    cause: Exception | None = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            check_env(env, skip_render_check=True)
-            failure = None
-        except Exception as e:  # the checker asserts; any failure names the check
-            cause = e
-            failure = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            if not isinstance(e, AssertionError):  # the environment's own code raised
-                frames = traceback.extract_tb(e.__traceback__)
-                at = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-                failure = f"{type(e).__name__}: {failure}{at}"
-    notes = list(dict.fromkeys(_plain(str(w.message)) for w in caught))
-    # a NaN reward or observation also fails the determinism check (NaN != NaN): name it
-    failure = next((n for n in notes if n.startswith(_BAD_REWARDS)), failure)
-    if failure is not None and "eterministic" in failure and _observes_nan(env):
-        failure = "the observations contain NaN"
-    if failure is not None:
-        detail = "; ".join(n for n in notes if n != failure and "expecting" in n)[:400]
-        if "not within the observation space" in failure and not detail:
-            detail = _observation_mismatch(env)
-        raise AgentOSError(
-            f"environment {name} fails gymnasium's env checker: {failure}"
-            + (f" ({detail})" if detail else ""),
-            fix=fix,
-        ) from cause
-    for note in notes[:5]:
-        logger.warning("env checker (%s): %s", name, note)
-
-
-def _observes_nan(env: Any) -> bool:
-    """Whether ``env``'s first observations (reset, one step) hold a NaN."""
-    import numpy as np
-
-    def has_nan(obs: Any) -> bool:
-        try:
-            return bool(np.isnan(np.asarray(obs, dtype=np.float64)).any())
-        except (TypeError, ValueError):  # dicts, tuples, text: not checked
-            return False
-
-    try:
-        obs, _ = env.reset(seed=0)
-        step_obs = env.step(env.action_space.sample())[0]
-    except Exception:
-        return False
-    return has_nan(obs) or has_nan(step_obs)
-
-
-_BAD_REWARDS = ("The reward returned by `step()` must be", "The reward is a NaN value")
-"""Checker warnings about rewards no agent can learn from: refused, not just logged."""
-
-
-def _plain(message: str) -> str:
-    """A checker warning without its terminal colours and ``WARN:`` prefix."""
-    import re
-
-    text = re.sub(r"\x1b\[[0-9;]*m", "", message).strip()
-    return text.removeprefix("WARN:").strip()
-
-
-def _observation_mismatch(env: Any) -> str:
-    """What differs between ``reset()``'s observation and a Box observation space."""
-    import numpy as np
-    from gymnasium import spaces
-
-    space = env.observation_space
-    try:
-        observation = np.asarray(env.reset(seed=0)[0])
-    except Exception:  # a reset that fails says so itself, elsewhere
-        return ""
-    if not isinstance(space, spaces.Box):
-        return ""
-    if observation.shape != space.shape:
-        return f"reset() returned shape {observation.shape}, the space has {space.shape}"
-    if observation.dtype != space.dtype:
-        return f"reset() returned dtype {observation.dtype}, the space has {space.dtype}"
-    if observation.dtype.kind == "f" and np.isnan(observation).any():
-        return "reset() returned NaN values"
-    return f"reset() returned values outside the space's bounds, {space}"
 
 
 @contextlib.contextmanager

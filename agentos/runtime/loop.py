@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from agentos.runtime import stepping
-from agentos.runtime.reporting import Hooks, LearnTally, Progress
+from agentos.runtime.reporting import Hooks, LearnTally, Progress, why_no_update
 from agentos.runtime.roles import Replay
 from agentos.runtime.stepping import crossed, eval_seed, reset_extras, train_seed, training_step
 
@@ -376,49 +376,11 @@ class Loop:
             with contextlib.suppress(Exception):  # the run's steps as the checkpoint has them
                 self.hooks.on_metrics(self._counter_metrics(), c.env_steps)
             raise
-        learns = self.learner is not None and p.samples_per_insert > 0
-        burn_in = getattr(getattr(self.actor, "params", None), "burn_in", None)
-        if (
-            learns
-            and c.env_steps > max(start, p.min_replay_size)
-            and not c.learner_updates
-            and isinstance(burn_in, int)
-            and c.episodes
-            and c.env_steps / c.episodes <= burn_in
-        ):
-            # a replay of sequences keeps those with real steps after their burn-in: episodes
-            # that end within it give the learner nothing, however long it acts
-            log.warning(
-                "the learner took no update in %d env steps: the episodes lasted %.1f steps on "
-                "average, and a sequence is kept for learning only when it has steps after its "
-                "burn-in of %d. Lower -p actor.burn_in and -p learner.burn_in (e.g. to 0)",
-                c.env_steps,
-                c.env_steps / c.episodes,
-                burn_in,
-            )
-        elif (
-            learns
-            and c.env_steps > max(start, p.min_replay_size)
-            and not c.learner_updates
-            and (c.env_steps - p.min_replay_size) * p.samples_per_insert < self.learner.batch_size
-        ):
-            log.warning(
-                "the learner took no update in %d env steps: loop.samples_per_insert=%g makes "
-                "one update due every %.3g env steps (a batch of %d samples). Raise -p "
-                "loop.samples_per_insert, or learn for more --steps",
-                c.env_steps,
-                p.samples_per_insert,
-                self.learner.batch_size / p.samples_per_insert,
-                self.learner.batch_size,
-            )
-        elif learns and c.env_steps > start and not c.learner_updates:
-            log.warning(
-                "the learner took no update in %d env steps: it starts after "
-                "loop.min_replay_size=%d env steps, once the replay holds a batch. Learn for "
-                "more --steps, or lower -p loop.min_replay_size",
-                c.env_steps,
-                p.min_replay_size,
-            )
+        if self.learner is not None and p.samples_per_insert > 0 and not c.learner_updates:
+            burn_in = getattr(getattr(self.actor, "params", None), "burn_in", None)
+            reason = why_no_update(c, p, start, self.learner.batch_size, burn_in)
+            if reason is not None:
+                log.warning("the learner took no update in %d env steps: %s", c.env_steps, reason)
         self.hooks.on_metrics(self._counter_metrics(), c.env_steps)
         if not self.eval_history or self.eval_history[-1]["env_steps"] != c.env_steps:
             try:

@@ -105,7 +105,7 @@ def test_a_failed_check_says_what_differs(env, fragments):
 
 
 def test_checker_warnings_are_logged_once_without_colours(caplog):
-    with caplog.at_level("WARNING", logger="agentos.envs.make"):
+    with caplog.at_level("WARNING", logger="agentos.envs.env_checks"):
         check_environment(ListObservation(), "ListObservation")
     notes = [r.getMessage() for r in caplog.records]
     assert notes and len(notes) == len(set(notes))
