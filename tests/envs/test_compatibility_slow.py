@@ -25,7 +25,9 @@ ENVS = {
     "local gymnasium.Env": None,
 }
 SMALL = {
-    "dqn": ["network.hidden_sizes=[32]", "replay.capacity=1000"],
+    # one update per batch of new steps, not the bundle's 32 samples per step: a cell checks
+    # that updates happen, and on Atari frames the bundle's ratio cost over two minutes
+    "dqn": ["network.hidden_sizes=[32]", "replay.capacity=1000", "loop.samples_per_insert=1"],
     "r2d2": [
         "network.hidden_sizes=[32]", "network.lstm_size=32", "network.head_hidden=0",
         "replay.capacity=100", "learner.batch_size=8", "actor.burn_in=2",
