@@ -32,6 +32,8 @@ def use_compile_cache(agent_dir: Path | str) -> Path | None:
     current = getattr(jax.config, "jax_compilation_cache_dir", None)
     if current:  # a process keeps the first cache it opened: JAX reads the setting once
         return Path(current)
+    if not Path(agent_dir).is_dir():  # e.g. a Ray worker on a node without the agent folder
+        return None
     path = Path(agent_dir) / CACHE_DIR
     try:
         path.mkdir(parents=True, exist_ok=True)

@@ -46,6 +46,9 @@ def test_an_unwritable_folder_means_no_cache(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     assert _probe(blocker) == ["None", "None"]
+    missing = tmp_path / "not" / "here"
+    assert _probe(missing) == ["None", "None"]
+    assert not missing.parent.exists()  # no agent folder is made where there was none
 
 
 def test_learn_fills_the_cache_and_a_second_learn_reads_it(tmp_path: Path) -> None:
