@@ -25,7 +25,8 @@ One update, top to bottom (``update_step``, one jitted pure function with an exp
    running observation statistics that this step first updates from the batch's observations
    (``rnd.update_observation_stats``; they travel to the actor and the checkpoint with the
    variables as ``"rnd_obs"``);
-8. the target Q-networks are copied every ``target_update_period`` updates.
+8. the target Q-networks are copied every ``target_update_period`` updates (or moved
+   towards the online ones by ``target_update_tau``).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class UpdateConfig:
     non_episodic_intrinsic: bool = False
     traces: str = "retrace"
     intrinsic_discount: float | None = None
+    target_update_tau: float = 1.0
 
 
 def _time_major(x: jax.Array) -> jax.Array:
@@ -272,8 +274,12 @@ def update_step(
         "rnd_obs": obs_stats,
     }
     num_updates = state.num_updates + 1
-    target_params = optax.periodic_update(
-        new_params["q"], state.target_params, num_updates, config.target_update_period
+    target_params = jax.lax.cond(
+        num_updates % config.target_update_period == 0,
+        lambda: optax.incremental_update(
+            new_params["q"], state.target_params, config.target_update_tau
+        ),
+        lambda: state.target_params,
     )
     priorities = q_aux.pop("priorities")
     metrics = {**q_aux, **n_aux, "priority_mean": jnp.mean(priorities)}
@@ -310,7 +316,10 @@ class Agent57Learner(SequenceLearner):
         novelty_learning_rate: float = 5e-4
         """Adam step size of the embedding/IDM and the RND predictor (NGU: 5e-4)."""
         target_update_period: int = 1500
-        """Updates between target-network copies (Agent57: 1500)."""
+        """Updates between target-network refreshes (Agent57: 1500)."""
+        target_update_tau: float = 1.0
+        """At each refresh, target <- tau * online + (1 - tau) * target; 1: a copy (Agent57),
+        below 1 with a period of 1: Polyak averaging."""
         priority_eta: float = 0.9
         """Priority = eta max|delta| + (1 - eta) mean|delta| (Agent57: 0.9)."""
         batch_size: int = 64
@@ -334,6 +343,10 @@ class Agent57Learner(SequenceLearner):
             for name in ("retrace_lambda", "priority_eta"):
                 if not 0.0 <= getattr(self, name) <= 1.0:
                     raise ParameterError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+            if not 0.0 < self.target_update_tau <= 1.0:
+                raise ParameterError(
+                    f"target_update_tau must be in (0, 1], got {self.target_update_tau}"
+                )
             for name in ("learning_rate", "novelty_learning_rate"):
                 if getattr(self, name) <= 0:
                     raise ParameterError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -372,6 +385,7 @@ class Agent57Learner(SequenceLearner):
             retrace_lambda=float(params.retrace_lambda),
             priority_eta=float(params.priority_eta),
             target_update_period=int(params.target_update_period),
+            target_update_tau=float(params.target_update_tau),
             learning_rate=float(params.learning_rate),
             adam_eps=float(params.adam_eps),
             max_grad_norm=float(params.max_grad_norm),
