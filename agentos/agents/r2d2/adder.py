@@ -97,7 +97,9 @@ class SequenceAdder:
     """Per-environment buffers that emit fixed-length sequences into a sequence replay.
 
     ``add`` takes one step of all N environments (the loop's ``Transition`` fields plus the
-    recurrent state and per-step extras); ``replay`` needs ``add_items(items)``.
+    recurrent state and per-step extras); ``replay`` needs ``add_items(items)``. The buffers
+    are arrays ``[N, T, ...]`` per field, written for all environments at once; only the
+    environments that emit a sequence at a step are visited one by one.
     """
 
     def __init__(
@@ -122,22 +124,46 @@ class SequenceAdder:
         self.sequence_length = self.burn_in + self.trace_length
         self.reward_shape = tuple(int(d) for d in reward_shape)
         self.sequences_added = 0
+        # Made at the first step, when the shapes and dtypes of the fields are known.
+        self._steps: dict[str, np.ndarray] = {}
+        self._states: dict[str, np.ndarray] = {}
         self._reset_all()
 
     def _reset_all(self) -> None:
         n = self.num_envs
-        # Steps since the start of the oldest sequence still open, per environment: each a
-        # dict of per-step values, with the recurrent state under "__state__".
-        self._buffers: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-        self._prev_action = [0] * n  # a_{t-1}
-        self._reward_in = [self._zero_reward() for _ in range(n)]  # r_t
-
-    def _zero_reward(self) -> np.ndarray:
-        return np.zeros(self.reward_shape, dtype=np.float32)
+        # Steps held per environment, from the start of its oldest open sequence.
+        self._lengths = np.zeros(n, dtype=np.int64)
+        self._prev_action = np.zeros(n, dtype=np.int32)  # a_{t-1}
+        self._reward_in = np.zeros((n, *self.reward_shape), dtype=np.float32)  # r_t
 
     def drop_open_sequences(self) -> None:
         """Forget every environment's unfinished sequences (their episodes will not go on)."""
         self._reset_all()
+
+    def _allocate(self, step: Mapping[str, np.ndarray], state: Mapping[str, np.ndarray]) -> None:
+        """Buffers ``[N, T, ...]`` shaped like one step of each field (rows ``[N, ...]``)."""
+        shape = (self.num_envs, self.sequence_length)
+        self._steps = {k: np.zeros(shape + v.shape[1:], v.dtype) for k, v in step.items()}
+        self._states = {k: np.zeros(shape + v.shape[1:], v.dtype) for k, v in state.items()}
+
+    def _write(
+        self,
+        rows: np.ndarray,
+        step: Mapping[str, np.ndarray],
+        state: Mapping[str, np.ndarray],
+    ) -> None:
+        """Append one step to the buffers of the environments ``rows``."""
+        if set(step) != set(self._steps) or set(state) != set(self._states):
+            raise ValueError(
+                f"the adder got fields {sorted(step)} / states {sorted(state)}, it was "
+                f"made for {sorted(self._steps)} / {sorted(self._states)}"
+            )
+        columns = self._lengths[rows]
+        for key, value in step.items():
+            self._steps[key][rows, columns] = value
+        for key, value in state.items():
+            self._states[key][rows, columns] = value
+        self._lengths[rows] += 1
 
     # --- adding -----------------------------------------------------------------------
     def add(
@@ -167,7 +193,6 @@ class SequenceAdder:
         Returns:
             N, the number of env steps recorded.
         """
-        step_extras = dict(step_extras or {})
         observation = np.asarray(observation)
         next_observation = np.asarray(next_observation)
         action = np.asarray(action)
@@ -182,87 +207,94 @@ class SequenceAdder:
         num = action.shape[0]
         if num != self.num_envs:
             raise ValueError(f"adder made for {self.num_envs} environments, got {num}")
+        extras = {k: np.asarray(v, dtype=np.float32) for k, v in (step_extras or {}).items()}
+        state = {k: np.asarray(v) for k, v in start_state.items()}
+        ones = np.ones(num, dtype=np.float32)
+        step = {
+            OBSERVATION: observation,
+            ACTION: action.astype(np.int32),
+            REWARD: self._reward_in,
+            DISCOUNT: ones,
+            PREV_ACTION: self._prev_action,
+            PREV_REWARD: self._reward_in,
+            MASK: ones,
+            **extras,
+        }
+        if not self._steps:
+            self._allocate(step, state)
+        self._write(np.arange(num), step, state)
+        self._prev_action = action.astype(np.int32)
+        self._reward_in = reward.copy()
+
+        ended = terminated | truncated
+        full = self._lengths == self.sequence_length
         emitted: list[dict[str, np.ndarray]] = []
-        for i in range(num):
-            record = {
-                OBSERVATION: observation[i],
-                ACTION: np.int32(action[i]),
-                REWARD: self._reward_in[i],
-                DISCOUNT: np.float32(1.0),
-                PREV_ACTION: np.int32(self._prev_action[i]),
-                PREV_REWARD: self._reward_in[i],
-                MASK: np.float32(1.0),
-            }
-            for key, value in step_extras.items():
-                record[key] = np.asarray(value[i], dtype=np.float32)
-            record["__state__"] = {k: np.asarray(v[i]) for k, v in start_state.items()}
-            buffer = self._buffers[i]
-            buffer.append(record)
-            self._prev_action[i] = int(action[i])
-            self._reward_in[i] = reward[i].copy()
-            if len(buffer) == self.sequence_length:
-                emitted.append(self._cut(buffer))
-                del buffer[: self.period]
-            if terminated[i] or truncated[i]:
+        for i in map(int, np.flatnonzero(full | ended)):
+            if full[i]:
+                emitted.append(self._cut(i))
+                self._drop_period(i)
+            if ended[i]:
                 final = {
-                    OBSERVATION: next_observation[i],
-                    ACTION: np.int32(0),
-                    REWARD: reward[i].copy(),
-                    DISCOUNT: np.float32(0.0 if terminated[i] else 1.0),
-                    PREV_ACTION: np.int32(action[i]),
-                    PREV_REWARD: reward[i].copy(),
-                    MASK: np.float32(0.0),
+                    OBSERVATION: next_observation[i : i + 1],
+                    ACTION: np.zeros(1, np.int32),
+                    REWARD: reward[i : i + 1],
+                    DISCOUNT: np.array([0.0 if terminated[i] else 1.0], np.float32),
+                    PREV_ACTION: self._prev_action[i : i + 1],
+                    PREV_REWARD: reward[i : i + 1],
+                    MASK: np.zeros(1, np.float32),
+                    **{k: np.zeros_like(v[i : i + 1]) for k, v in extras.items()},
                 }
-                for key, value in step_extras.items():
-                    final[key] = np.zeros_like(np.asarray(value[i], dtype=np.float32))
-                final["__state__"] = {k: np.zeros_like(v) for k, v in record["__state__"].items()}
-                buffer.append(final)
+                zero_state = {k: np.zeros_like(v[i : i + 1]) for k, v in state.items()}
+                self._write(np.array([i]), final, zero_state)
                 # Emit every open sequence whose trace holds a real action.
-                while sum(1 for r in buffer if r[MASK] > 0) > self.burn_in:
-                    emitted.append(self._cut(buffer))
-                    del buffer[: self.period]
-                buffer.clear()
+                while self._steps[MASK][i, : self._lengths[i]].sum() > self.burn_in:
+                    emitted.append(self._cut(i))
+                    self._drop_period(i)
+                self._lengths[i] = 0
                 self._prev_action[i] = 0
-                self._reward_in[i] = self._zero_reward()
+                self._reward_in[i] = 0.0
         if emitted:
             items = {key: np.stack([seq[key] for seq in emitted]) for key in emitted[0]}
             self.replay.add_items(items)
             self.sequences_added += len(emitted)
         return num
 
-    def _cut(self, buffer: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-        """The sequence starting at ``buffer[0]``, padded with zeros to ``T`` steps."""
-        steps = buffer[: self.sequence_length]
-        keys = [k for k in steps[0] if k != "__state__"]
-        pad = self.sequence_length - len(steps)
+    def _cut(self, i: int) -> dict[str, np.ndarray]:
+        """Environment ``i``'s oldest open sequence, padded with zeros to ``T`` steps."""
+        length = int(self._lengths[i])
         sequence = {}
-        for key in keys:
-            stacked = np.stack([np.asarray(s[key]) for s in steps])
-            if pad:
-                zeros = np.zeros((pad,) + stacked.shape[1:], dtype=stacked.dtype)
-                stacked = np.concatenate([stacked, zeros])
-            sequence[key] = stacked
-        for key, value in steps[0]["__state__"].items():
-            sequence[key] = np.asarray(value)
+        for key, buffer in self._steps.items():
+            values = buffer[i].copy()
+            values[length:] = 0
+            sequence[key] = values
+        for key, buffer in self._states.items():
+            sequence[key] = buffer[i, 0].copy()
         return sequence
+
+    def _drop_period(self, i: int) -> None:
+        """Forget environment ``i``'s first ``period`` steps (its oldest sequence's start)."""
+        keep = max(int(self._lengths[i]) - self.period, 0)
+        for buffer in (*self._steps.values(), *self._states.values()):
+            buffer[i, :keep] = buffer[i, self.period : self.period + keep]
+        self._lengths[i] = keep
 
     # --- state ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """The open buffers and per-environment alignment state, as plain arrays."""
         envs = []
-        for i, buffer in enumerate(self._buffers):
-            keys = [k for k in buffer[0] if k != "__state__"] if buffer else []
-            state_keys = list(buffer[0]["__state__"]) if buffer else []
+        for i in range(self.num_envs):
+            length = int(self._lengths[i])
             envs.append(
                 {
-                    "steps": {k: np.stack([np.asarray(r[k]) for r in buffer]) for k in keys},
-                    "states": {
-                        k: np.stack([np.asarray(r["__state__"][k]) for r in buffer])
-                        for k in state_keys
-                    },
-                    "length": len(buffer),
+                    "steps": {k: v[i, :length].copy() for k, v in self._steps.items()}
+                    if length
+                    else {},
+                    "states": {k: v[i, :length].copy() for k, v in self._states.items()}
+                    if length
+                    else {},
+                    "length": length,
                     "prev_action": int(self._prev_action[i]),
-                    "reward_in": np.asarray(self._reward_in[i], dtype=np.float32),
+                    "reward_in": self._reward_in[i].copy(),
                 }
             )
         return {"envs": envs, "sequences_added": int(self.sequences_added)}
@@ -277,15 +309,19 @@ class SequenceAdder:
         self._reset_all()
         for i, env in enumerate(envs):
             length = int(env["length"])
-            buffer = []
-            for t in range(length):
-                record: dict[str, Any] = {}
-                for key, values in env["steps"].items():
-                    value = np.asarray(values)[t]
-                    record[key] = value if value.ndim else value[()]
-                record["__state__"] = {k: np.asarray(v)[t] for k, v in env["states"].items()}
-                buffer.append(record)
-            self._buffers[i] = buffer
+            if length:
+                steps = {k: np.asarray(v) for k, v in env["steps"].items()}
+                states = {k: np.asarray(v) for k, v in env["states"].items()}
+                if not self._steps:
+                    self._allocate(
+                        {k: v[:1] for k, v in steps.items()}, {k: v[:1] for k, v in states.items()}
+                    )
+                for t in range(length):
+                    self._write(
+                        np.array([i]),
+                        {k: v[t : t + 1] for k, v in steps.items()},
+                        {k: v[t : t + 1] for k, v in states.items()},
+                    )
             self._prev_action[i] = int(env["prev_action"])
             self._reward_in[i] = np.asarray(env["reward_in"], dtype=np.float32).reshape(
                 self.reward_shape
