@@ -92,6 +92,7 @@ class UpdateConfig:
     traces: str = "retrace"
     intrinsic_discount: float | None = None
     target_update_tau: float = 1.0
+    extrinsic_time_limits: str = "bootstrap"
 
 
 def _time_major(x: jax.Array) -> jax.Array:
@@ -151,6 +152,7 @@ def q_loss(
             non_episodic_intrinsic=config.non_episodic_intrinsic,
             traces=config.traces,
             intrinsic_discount=config.intrinsic_discount,
+            extrinsic_time_limits=config.extrinsic_time_limits,
         ),
         in_axes=(1, 1, 0, 0, 0, 0, 0, 0, 0),
     )(
@@ -337,6 +339,10 @@ class Agent57Learner(SequenceLearner):
         None: the arm's gamma_j for both heads (the paper). A non-episodic intrinsic value
         with gamma_j near 1 grows towards r_i / (1 - gamma_j) for the whole run and its
         noise, times beta_j, drowns the extrinsic values."""
+        extrinsic_time_limits: Literal["bootstrap", "end"] = "bootstrap"
+        """At a time limit the extrinsic head bootstraps from the last observation
+        (``bootstrap``: the limit only cuts an endless task) or its return ends (``end``: the
+        limit is part of the task, as in MiniGrid, where running out of steps pays 0)."""
 
         def __post_init__(self) -> None:
             check_sequence_params(self.burn_in, self.trace_length, 1)
@@ -396,6 +402,7 @@ class Agent57Learner(SequenceLearner):
             intrinsic_discount=(
                 None if params.intrinsic_discount is None else float(params.intrinsic_discount)
             ),
+            extrinsic_time_limits=str(params.extrinsic_time_limits),
         )
         self.betas = jnp.asarray(network.betas)
         self.gammas = jnp.asarray(network.gammas)

@@ -35,6 +35,7 @@ def split_retrace_targets(
     non_episodic_intrinsic: bool = False,
     traces: str = "retrace",
     intrinsic_discount: float | None = None,
+    extrinsic_time_limits: str = "bootstrap",
 ) -> jax.Array:
     """Transformed Retrace targets ``[2, L - 1]`` of the extrinsic and intrinsic heads of one
     trace, both with the greedy policy on the combined online values (Agent57 App. B).
@@ -53,12 +54,17 @@ def split_retrace_targets(
     Q(lambda), or Peng's for the extrinsic head only. ``intrinsic_discount`` caps the
     intrinsic head's discount at ``min(gamma, intrinsic_discount)`` (RND's gamma_I = 0.99,
     Burda et al. 2018, section 2.3); None: the arm's ``gamma`` for both heads (Agent57).
+    ``extrinsic_time_limits``: ``"bootstrap"`` treats a time limit as a cut of an endless
+    task (the stored final step's discount 1; Pardo et al. 2018); ``"end"`` ends the
+    extrinsic return there, as a task whose time limit is part of it pays nothing after it.
     """
     h, h_inv = tx_pair
     q_policy = h(h_inv(q_online_t[0]) + beta * h_inv(q_online_t[1]))
     gamma_i = gamma if intrinsic_discount is None else jnp.minimum(gamma, intrinsic_discount)
+    # A truncated episode's final step is the only stored step with mask 0 and discount 1.
+    discount_e = discount_t * mask_t if extrinsic_time_limits == "end" else discount_t
     discounts = (
-        gamma * discount_t,
+        gamma * discount_e,
         gamma_i * (jnp.ones_like(discount_t) if non_episodic_intrinsic else discount_t),
     )
     head_traces = HEAD_TRACES[traces]

@@ -97,6 +97,33 @@ def test_arm_discount_multiplies_stored_discount():
     np.testing.assert_allclose(np.asarray(out)[0], [2.0, 3.0])
 
 
+@pytest.mark.parametrize(
+    ("time_limits", "expected_extrinsic"), [("bootstrap", [2.0, 4.0]), ("end", [2.0, 3.0])]
+)
+def test_a_time_limit_ends_the_extrinsic_return_only_when_asked(time_limits, expected_extrinsic):
+    # x_2 is the final observation of a truncated episode: stored discount 1, mask 0.
+    # gamma_j 0.5, beta 0, greedy action 0 everywhere (extrinsic online [1, 0]):
+    #   t0: 1 + 0.5 * Q_target_e(x_1, 0) = 1 + 0.5 * 2 = 2.0 in both cases;
+    #   t1: bootstrap: 3 + 0.5 * 2 = 4.0; end: 3 + 0 = 3.0.
+    # The intrinsic head bootstraps either way: t1: 4 + 0.5 * Q_target_i(x_2, 0) = 4 + 2 = 6.
+    out = split_retrace_targets(
+        Q_ONLINE,
+        Q_TARGET,
+        ACTIONS,
+        REWARDS,
+        jnp.asarray([1.0, 1.0, 1.0]),
+        jnp.asarray([1.0, 1.0, 0.0]),
+        MU,
+        jnp.float32(0.0),
+        jnp.float32(0.5),
+        lambda_=0.0,
+        tx_pair=losses.IDENTITY_PAIR,
+        extrinsic_time_limits=time_limits,
+    )
+    np.testing.assert_allclose(np.asarray(out)[0], expected_extrinsic)
+    np.testing.assert_allclose(np.asarray(out)[1], [2.0 + 0.5 * 4.0, 6.0])
+
+
 def _rescaled_split(discounts, jit, non_episodic_intrinsic=False, intrinsic_discount=None):
     # Value rescaling, lambda 0.95, gamma_j 0.5, beta_j 0.5; A = 2, L = 3, x_2 is the final
     # observation (mask 0). Linear-space online values: extrinsic [3, 0], intrinsic [0, 7]:
