@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ from agentos.components.roles import ROLES, BuildContext
 from agentos.components.sections import loop_params_class
 from agentos.components.spec import AgentSpec, ComponentSpec
 from agentos.errors import AgentOSError, GraphError, IncompatibleSpaceError, ParameterError
+
+log = logging.getLogger(__name__)
 
 LOOP_KEY = "loop"
 
@@ -62,6 +65,14 @@ class BuiltAgent:
         for comp in reversed(list(self.components.values())):
             comp.close()
 
+    def close_quietly(self) -> None:
+        """Close what was built before a failed build, keeping the failure as the error."""
+        for comp in reversed(list(self.components.values())):
+            try:
+                comp.close()
+            except Exception as e:  # the build's own error is the one to report
+                log.debug("closing %s after a failed build: %s", type(comp).__name__, e)
+
 
 @dataclass(frozen=True)
 class AgentGraph:
@@ -101,9 +112,14 @@ class AgentGraph:
     def build(self, seed: int) -> BuiltAgent:
         """Instantiate every component once, dependencies first."""
         built: dict[str, Any] = {}
-        for node in self.nodes:
-            deps = {arg: built[name] for arg, name in node.dependencies.items()}
-            built[node.spec.name] = _construct(node, self.context(node, seed), deps, self.spec)
+        try:
+            for node in self.nodes:
+                deps = {arg: built[name] for arg, name in node.dependencies.items()}
+                built[node.spec.name] = _construct(node, self.context(node, seed), deps, self.spec)
+                _check_fits(node, built[node.spec.name], self.spec)
+        except BaseException:
+            BuiltAgent(built, {}).close_quietly()
+            raise
         return BuiltAgent(built, {n.spec.name: n.role for n in self.nodes})
 
     def build_one(self, role: str, seed: int, salt: str) -> Any:
@@ -138,6 +154,22 @@ def _construct(node: Node, context: BuildContext, deps: dict[str, Any], spec: Ag
         ) from e
 
 
+def _check_fits(node: Node, component: Any, spec: AgentSpec) -> None:
+    """A network's ``check_fits`` (will its arrays fit in memory?), before anything
+    initialises it; its error names the entry."""
+    check = getattr(component, "check_fits", None) if node.role == "network" else None
+    if not callable(check):
+        return
+    try:
+        check()
+    except AgentOSError as e:
+        if e.where is None:
+            raise type(e)(
+                str(e).split("\nFix:")[0], where=f"{spec.path}: {node.spec.where}", fix=e.fix
+            ) from None
+        raise
+
+
 def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGraph:
     """Load classes, resolve parameters and validate the graph; builds nothing."""
     from agentos.components.checks import check_loop_params
@@ -162,6 +194,15 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
                 where=f"{where_file}: components.{name}.class",
                 fix="subclass one of agentos.runtime.roles (Environment, Actor, Learner, ...), "
                 "or gymnasium.Env for an environment",
+            )
+        written_role = spec.components[name].role
+        if written_role is not None and written_role != role:
+            raise GraphError(
+                f"the entry says role '{written_role}', but its class {cls.__name__} plays the "
+                f"role {role}",
+                where=f"{where_file}: components.{name}.role",
+                fix=f"write `role: {role}` (or remove the `role:` line: the class decides), or "
+                f"name a {written_role} class in components.{name}.class",
             )
 
     tree = {name: dict(c.params) for name, c in spec.components.items()}

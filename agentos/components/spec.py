@@ -34,6 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from agentos.components.roles import ROLES
 from agentos.errors import AgentOSError, SpecError
 
 SPEC_FILENAME = "agentos.yaml"
@@ -358,6 +359,7 @@ def _parse_component(name: str, entry: Any, path: Path) -> ComponentSpec:
             fix=f"use one of: {', '.join(SOURCES)}",
         )
     _check_texts(entry, where, path)
+    _check_role(entry.get("role"), where, path)
     for required in ("module", "class"):
         if not isinstance(entry.get(required), str) or not entry.get(required):
             raise SpecError(
@@ -420,6 +422,20 @@ def _parse_component(name: str, entry: Any, path: Path) -> ComponentSpec:
         description=str(entry.get("description") or ""),
         role=entry.get("role"),
         allow_outside_agent=allow_outside,
+    )
+
+
+def _check_role(role: str | None, where: str, path: Path) -> None:
+    """Refuse a ``role:`` that is none of the roles (the graph checks it against the class)."""
+    if role is None or role in ROLES:
+        return
+    close = difflib.get_close_matches(role, ROLES, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    raise SpecError(
+        f"unknown role '{role}'",
+        where=f"{path}: {where}.role",
+        fix=f"{hint}write one of {', '.join(ROLES)} (the role of the component's class), or "
+        "remove the `role:` line (the class decides the role)",
     )
 
 

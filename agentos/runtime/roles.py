@@ -134,6 +134,16 @@ class Network(Component):
         """Fresh parameters for this network."""
         raise NotImplementedError
 
+    def check_fits(self) -> None:
+        """Refuse (ParameterError) parameters whose training state would not fit in memory.
+
+        The graph calls it once the network is built, before anything calls ``init``; the
+        shapes come from ``init`` traced on abstract values, so nothing is allocated."""
+        from agentos.runtime.network_memory import check_network_fits
+
+        context = getattr(self, "context", None)
+        check_network_fits(self, getattr(context, "name", None) or "network")
+
 
 class Replay(Component):
     """Stores experience; the learner samples from it."""

@@ -114,7 +114,16 @@ class EmbeddingModel:
         idm_hidden: int = 128,
         relu_output: bool = True,
     ):
-        if isinstance(num_actions, bool) or not isinstance(num_actions, int) or num_actions < 2:
+        if isinstance(num_actions, int) and not isinstance(num_actions, bool) and num_actions < 2:
+            raise ParameterError(
+                f"Agent57 needs an environment with at least 2 actions, this one has "
+                f"{num_actions}: its novelty embedding learns by predicting which action led "
+                "from one observation to the next (inverse dynamics), which one action cannot "
+                "teach",
+                fix="with a single action there is nothing to choose: use the dqn or r2d2 "
+                "bundle (`agentos install dqn`), or give the environment two or more actions",
+            )
+        if isinstance(num_actions, bool) or not isinstance(num_actions, int):
             raise ParameterError(
                 f"EmbeddingModel: num_actions must be an int >= 2, got {num_actions!r}",
                 fix="pass the size of the discrete action space",
