@@ -351,7 +351,7 @@ class Agent:
         with self._tracked("run", seed, tags, None, check) as (tracker, built):
             loop = self._loop(built, seed, tracker, hooks, learn=False)
             if state is not None:
-                loop.load_state_dict(state["loop"])
+                loop.load_state_dict(state["loop"], new_episodes=True)
                 loop.counters.evaluations = 0
                 loop.counters.eval_episodes = 0
                 loop.eval_history = []

@@ -119,7 +119,7 @@ def record(
         loop = agent._loop(built, seed, tracker, None, learn=False)
         try:
             if state is not None:
-                loop.load_state_dict(state["loop"])
+                loop.load_state_dict(state["loop"], new_episodes=True)
             env_steps = loop.counters.env_steps
             played = play_episodes(loop.env, loop.actor, episodes, seed, explore, env_steps)
         finally:

@@ -188,20 +188,25 @@ class Loop:
             state["episodes"] = self._episodes.state_dict()
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from a checkpoint: same counters, replay, variables, rng streams."""
+    def load_state_dict(self, state: dict[str, Any], *, new_episodes: bool = False) -> None:
+        """Continue from a checkpoint: same counters, replay, variables, rng streams.
+
+        ``new_episodes``: the caller plays episodes of its own from a reset (``run``,
+        ``record``), so the training environment's episodes in progress are not restored
+        (replaying them took up to ``max_episode_steps`` steps a copy, for nothing, and warned
+        about an environment that cannot replay them)."""
         self.counters = Counters(**state["counters"])
         self.eval_history = list(state.get("eval_history", []))
         self.recent_returns.extend(state.get("recent_returns", []))
         if self.eval_history:
             self.last_eval = self.eval_history[-1]["return_mean"]
         for name, comp_state in state["components"].items():
-            if name in self.components:
+            if name in self.components and not (new_episodes and self.components[name] is self.env):
                 self.components[name].load_state_dict(comp_state)
         if self.learner is not None:
             self.actor.update(self.learner.get_variables())
         self._episodes = None
-        saved = state.get("episodes")
+        saved = None if new_episodes else state.get("episodes")
         if saved is not None and self.env.continues_episodes():
             self._episodes = EpisodesInProgress.from_state(saved)
         else:
