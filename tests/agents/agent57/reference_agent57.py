@@ -112,6 +112,7 @@ class Config:
     exploit_every: int = 0  # every k-th sequence of a batch is trained as arm 0 (0: none)
     non_episodic_intrinsic: bool = False  # RND's non-episodic intrinsic return (bundle: on)
     intrinsic_discount: float | None = None  # caps the intrinsic head's gamma (RND: 0.99)
+    extrinsic_time_limits: str = "bootstrap"  # "end": no extrinsic bootstrap at a time limit
     learning_rate: float = 1e-4
     adam_eps: float = 1e-3
     max_grad_norm: float = 40.0

@@ -104,6 +104,10 @@ def q_loss(q_params, target_q, batch, weights, betas, gammas, cfg: Config, nets:
     greedy = jnp.argmax(jax.lax.stop_gradient(combined), axis=-1)
     a, m = batch["action"][:, b:], batch["mask"][:, b:]
     g = gamma * batch["discount"][:, b:]
+    if cfg.extrinsic_time_limits == "end":
+        # A time limit's final step (no action taken, yet not terminal) pays nothing after it.
+        truncated_end = (m == 0) & (batch["discount"][:, b:] > 0)
+        g = jnp.where(truncated_end, 0.0, g)
     # Non-episodic intrinsic return: the intrinsic head treats a termination as a time limit.
     gamma_i = (
         gamma if cfg.intrinsic_discount is None else jnp.minimum(gamma, cfg.intrinsic_discount)

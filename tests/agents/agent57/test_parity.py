@@ -23,7 +23,8 @@ Planted errors in the reference must break parity (``test_planted_error_breaks_p
 f(x_0) left out of the episodic memory changes the intrinsic reward of each episode's first
 step; a wrong discount for arm 0 keeps (a) and (b) up to the first update and changes its loss;
 an intrinsic head that ends at terminations (the bundle's bootstraps through them) changes the
-loss of the first update that samples a terminated episode.
+loss of the first update that samples a terminated episode; the other choice of bootstrapping
+the extrinsic head at a time limit changes the loss of one that samples a truncated episode.
 """
 
 from __future__ import annotations
@@ -350,6 +351,7 @@ def test_same_losses_priorities_and_variables_after_each_update(component, refer
         "episodic_intrinsic",
         "other_traces",
         "other_intrinsic_discount",
+        "other_time_limits",
     ],
 )
 def test_planted_error_breaks_parity(component, planted):
@@ -379,6 +381,16 @@ def test_planted_error_breaks_parity(component, planted):
         # gamma_j is above 0.99, so the first update's intrinsic loss differs.
         cap = component.graph.full_params()["learner"]["intrinsic_discount"]
         planted_run = run_reference(component, intrinsic_discount=None if cap else 0.99)
+        check_acting(component, planted_run, steps=component.samples[0]["acted"])
+        with pytest.raises(AssertionError, match="loss"):
+            for i in range(len(component.updates)):
+                check_update(i, component, planted_run)
+    elif planted == "other_time_limits":
+        # Bootstrapping the extrinsic head at a time limit, or not, changes the loss of the
+        # first update that samples a truncated episode's last step (the run has some).
+        limits = component.graph.full_params()["learner"]["extrinsic_time_limits"]
+        other = "bootstrap" if limits == "end" else "end"
+        planted_run = run_reference(component, extrinsic_time_limits=other)
         check_acting(component, planted_run, steps=component.samples[0]["acted"])
         with pytest.raises(AssertionError, match="loss"):
             for i in range(len(component.updates)):
