@@ -87,6 +87,7 @@ class AgentGraph:
     observation_space: Any
     action_space: Any
     num_envs: int
+    time_limit_ends_task: bool = False
 
     def node(self, role: str) -> Node | None:
         """The node with ``role``."""
@@ -107,6 +108,7 @@ class AgentGraph:
             observation_space=self.observation_space,
             action_space=self.action_space,
             num_envs=self.num_envs,
+            time_limit_ends_task=self.time_limit_ends_task,
         )
 
     def build(self, seed: int) -> BuiltAgent:
@@ -244,6 +246,7 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
     env_node = next(n for n in nodes if n.role == "environment")
     try:
         obs_space, act_space = _spaces(env_node, spec.agent_dir)
+        limit_ends_task = _time_limit_ends_task(env_node, spec.agent_dir)
     except AgentOSError as e:
         raise type(e)(
             str(e).split("\nFix:")[0],
@@ -268,6 +271,7 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
         observation_space=obs_space,
         action_space=act_space,
         num_envs=getattr(env_node.params, "num_envs", 1),
+        time_limit_ends_task=limit_ends_task,
     )
 
 
@@ -277,6 +281,16 @@ def _spaces(env_node: Node, agent_dir: Any) -> tuple[Any, Any]:
     if "agent_dir" in inspect.signature(spaces).parameters:
         return spaces(env_node.params, agent_dir=agent_dir)
     return spaces(env_node.params)
+
+
+def _time_limit_ends_task(env_node: Node, agent_dir: Any) -> bool:
+    """The environment's ``time_limit_ends_task`` (False for classes without one)."""
+    ask = getattr(env_node.cls, "time_limit_ends_task", None)
+    if ask is None:
+        return False
+    if "agent_dir" in inspect.signature(ask).parameters:
+        return bool(ask(env_node.params, agent_dir=agent_dir))
+    return bool(ask(env_node.params))
 
 
 _EXAMPLE = {"environment": "cartpole", "actor": "random_actor", "learner": "dqn"}

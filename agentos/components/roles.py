@@ -34,6 +34,9 @@ class BuildContext:
     """The environment's single (unbatched) action space; None for the environment."""
     num_envs: int = 1
     """How many environments the actor steps at once."""
+    time_limit_ends_task: bool = False
+    """Whether the environment's time limit is part of its task (see
+    ``Environment.time_limit_ends_task``)."""
 
     def component_seed(self, salt: str = "") -> int:
         """A 31-bit seed that depends on the run seed, the component name and ``salt``."""

@@ -190,6 +190,17 @@ class GymEnvironment(Environment):
         finally:
             env.close()
 
+    @classmethod
+    def time_limit_ends_task(cls, params: GymParams, agent_dir: Any = None) -> bool:
+        """Whether one copy truncates by itself (``make.time_limit_ends_task``)."""
+        from agentos.envs.make import time_limit_ends_task
+
+        env = cls.factory(params, agent_dir)()
+        try:
+            return time_limit_ends_task(env)
+        finally:
+            env.close()
+
     def render_copies(self, indices: Any) -> list[np.ndarray]:
         """The current frame of each copy in ``indices`` (``render_mode: rgb_array``)."""
         if self.params.render_mode != "rgb_array":

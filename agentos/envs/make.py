@@ -163,6 +163,26 @@ def _time_limit(env: Any) -> int | None:
     return int(own) if isinstance(own, int) and own > 0 else None
 
 
+def time_limit_ends_task(env: Any) -> bool:
+    """Whether ``env``'s time limit is part of its task (Pardo et al. 2018,
+    https://arxiv.org/abs/1712.00378 ): the environment truncates by itself, as MiniGrid does at
+    ``max_steps`` and pays less the longer an episode takes. A ``TimeLimit`` wrapper (the
+    registration's ``max_episode_steps``, ``environment.max_episode_steps`` or agentos's
+    default) and ALE's frame limit only cut an endless task: False."""
+    from gymnasium.wrappers import TimeLimit
+
+    layer = env
+    while layer is not None:
+        if isinstance(layer, TimeLimit):
+            return False
+        layer = getattr(layer, "env", None)
+    entry = getattr(getattr(env, "spec", None), "entry_point", None)
+    if isinstance(entry, str) and entry.startswith("ale_py"):
+        return False
+    own = getattr(env.unwrapped, "max_steps", None)
+    return isinstance(own, int) and own > 0
+
+
 def with_default_time_limit(env: Any, label: str) -> Any:
     """``env`` truncated after ``DEFAULT_TIME_LIMIT`` steps, with a warning that says how to
     choose another limit."""

@@ -111,6 +111,13 @@ class Environment(Component):
         """(observation_space, action_space) of one copy, known before instantiation."""
         raise NotImplementedError
 
+    @classmethod
+    def time_limit_ends_task(cls, params: Any, agent_dir: Any = None) -> bool:
+        """Whether an episode cut by the time limit ends the task's return (the limit is part
+        of the task) rather than cutting an endless one; learners may bootstrap only in the
+        second case. Default: a cut."""
+        return False
+
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Reset all copies (copy i seeded with ``seed + i`` if given); returns [N, ...] obs."""
         raise NotImplementedError

@@ -290,6 +290,13 @@ def update_step(
     return LearnerState(new_params, target_params, opt_state, num_updates), metrics, priorities
 
 
+def resolve_time_limits(choice: str, time_limit_ends_task: bool) -> str:
+    """``extrinsic_time_limits`` with ``auto`` resolved for the environment at hand."""
+    if choice != "auto":
+        return choice
+    return "end" if time_limit_ends_task else "bootstrap"
+
+
 class Agent57Learner(SequenceLearner):
     """Trains the Agent57 networks on prioritized sequences with transformed Retrace."""
 
@@ -339,10 +346,12 @@ class Agent57Learner(SequenceLearner):
         None: the arm's gamma_j for both heads (the paper). A non-episodic intrinsic value
         with gamma_j near 1 grows towards r_i / (1 - gamma_j) for the whole run and its
         noise, times beta_j, drowns the extrinsic values."""
-        extrinsic_time_limits: Literal["bootstrap", "end"] = "bootstrap"
+        extrinsic_time_limits: Literal["bootstrap", "end", "auto"] = "bootstrap"
         """At a time limit the extrinsic head bootstraps from the last observation
         (``bootstrap``: the limit only cuts an endless task) or its return ends (``end``: the
-        limit is part of the task, as in MiniGrid, where running out of steps pays 0)."""
+        limit is part of the task, as in MiniGrid, where running out of steps pays 0);
+        ``auto``: ``end`` where the environment truncates by itself, ``bootstrap`` where a
+        TimeLimit wrapper cuts it (Pardo et al. 2018)."""
 
         def __post_init__(self) -> None:
             check_sequence_params(self.burn_in, self.trace_length, 1)
@@ -402,7 +411,9 @@ class Agent57Learner(SequenceLearner):
             intrinsic_discount=(
                 None if params.intrinsic_discount is None else float(params.intrinsic_discount)
             ),
-            extrinsic_time_limits=str(params.extrinsic_time_limits),
+            extrinsic_time_limits=resolve_time_limits(
+                str(params.extrinsic_time_limits), context.time_limit_ends_task
+            ),
         )
         self.betas = jnp.asarray(network.betas)
         self.gammas = jnp.asarray(network.gammas)
