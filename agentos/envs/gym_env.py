@@ -139,6 +139,10 @@ def _sync_copies(factory: EnvFactory, params: GymParams) -> Any:
     return SyncVectorEnv([factory] * params.num_envs, autoreset_mode=AutoresetMode.DISABLED)
 
 
+_LIMIT_ENDS_TASK: dict[tuple[str, str], bool] = {}
+"""``time_limit_ends_task`` of the environments ``spaces`` made, by (params, agent folder)."""
+
+
 class GymEnvironment(Environment):
     """N copies of a gymnasium environment with automatic reset."""
 
@@ -184,8 +188,12 @@ class GymEnvironment(Environment):
     @classmethod
     def spaces(cls, params: GymParams, agent_dir: Any = None) -> tuple[Any, Any]:
         """Spaces of one copy (makes, checks and closes one environment)."""
+        from agentos.envs.make import time_limit_ends_task
+
         env = cls.factory(params, agent_dir)(check=True)
         try:
+            # Noted now, so that time_limit_ends_task makes no second copy.
+            _LIMIT_ENDS_TASK[(repr(params), str(agent_dir))] = time_limit_ends_task(env)
             return _select(env.observation_space, params), env.action_space
         finally:
             env.close()
@@ -195,6 +203,9 @@ class GymEnvironment(Environment):
         """Whether one copy truncates by itself (``make.time_limit_ends_task``)."""
         from agentos.envs.make import time_limit_ends_task
 
+        known = _LIMIT_ENDS_TASK.get((repr(params), str(agent_dir)))
+        if known is not None:
+            return known
         env = cls.factory(params, agent_dir)()
         try:
             return time_limit_ends_task(env)

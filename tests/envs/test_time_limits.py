@@ -59,3 +59,22 @@ def test_agent57_resolves_auto_for_the_installed_environment(tmp_path, env, reso
         assert built.one("learner").config.extrinsic_time_limits == resolved
     finally:
         built.close()
+
+
+def test_loading_an_agent_makes_one_copy_for_its_spaces_and_its_time_limit(tmp_path, monkeypatch):
+    from agentos.envs.make import EnvFactory
+
+    folder = tmp_path / "agent"
+    init(folder, None, False)
+    install(folder, ["agent57", "gym:MiniGrid-MultiRoom-N2-S4-v0"], [])
+    made = []
+    original = EnvFactory.__call__
+
+    def counting(self, *args, **kwargs):
+        made.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(EnvFactory, "__call__", counting)
+    agent = agentos.load_agent(folder, ["environment.num_envs=2", "learner.batch_size=4"])
+    assert agent.graph.time_limit_ends_task
+    assert len(made) == 1
