@@ -48,7 +48,12 @@ from agentos.agents.agent57.network import (
     split_unroll,
 )
 from agentos.agents.agent57.rnd_inputs import update_observation_stats
-from agentos.agents.agent57.targets import exploit_arms, split_abs_td, split_retrace_targets
+from agentos.agents.agent57.targets import (
+    exploit_arms,
+    resolve_time_limits,
+    split_abs_td,
+    split_retrace_targets,
+)
 from agentos.agents.r2d2 import losses
 from agentos.agents.r2d2.actor import MU, STATE_KEYS
 from agentos.agents.r2d2.adder import (
@@ -288,13 +293,6 @@ def update_step(
     metrics["loss"] = metrics["loss_extrinsic"] + metrics["loss_intrinsic"]
     opt_state = {"q": q_opt_state, "embedding": emb_opt_state, "rnd": rnd_opt_state}
     return LearnerState(new_params, target_params, opt_state, num_updates), metrics, priorities
-
-
-def resolve_time_limits(choice: str, time_limit_ends_task: bool) -> str:
-    """``extrinsic_time_limits`` with ``auto`` resolved for the environment at hand."""
-    if choice != "auto":
-        return choice
-    return "end" if time_limit_ends_task else "bootstrap"
 
 
 class Agent57Learner(SequenceLearner):

@@ -87,6 +87,13 @@ def split_retrace_targets(
     return jnp.stack(targets)
 
 
+def resolve_time_limits(choice: str, time_limit_ends_task: bool) -> str:
+    """``extrinsic_time_limits`` with ``auto`` resolved for the environment at hand."""
+    if choice != "auto":
+        return choice
+    return "end" if time_limit_ends_task else "bootstrap"
+
+
 def exploit_arms(arm: jax.Array, every: int) -> jax.Array:
     """The arms each sequence of a batch is trained for: every ``every``-th one (0: none) as
     the exploitative arm 0, the others as the arm that collected them; ``[B] -> [B]``.
