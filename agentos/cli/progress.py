@@ -9,6 +9,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from agentos.cli.console import console
 
 
+def eval_text(progress: Any) -> str:
+    """The bar's eval column: the last mean return, or how far the evaluation playing now is."""
+    evaluating = getattr(progress, "evaluating", None)
+    if evaluating is not None:
+        return f"playing {evaluating[0]}/{evaluating[1]} episodes"
+    return "-" if progress.last_eval is None else f"{progress.last_eval:.1f}"
+
+
 class ProgressHooks:
     """Loop hooks that draw a progress bar (see agentos.runtime.loop.Hooks)."""
 
@@ -48,7 +56,7 @@ class ProgressHooks:
             completed=min(progress.counters.env_steps, self.total),
             rate=f"{progress.steps_per_s:,.0f}",
             ret=fmt(progress.recent_return),
-            ev=fmt(progress.last_eval),
+            ev=eval_text(progress),
         )
 
     def should_stop(self) -> bool:

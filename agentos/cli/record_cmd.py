@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from agentos.cli.common import AgentOption, ParamOption, SeedOption
-from agentos.cli.progress import ProgressHooks
+from agentos.cli.progress import ProgressHooks, eval_text
 
 
 def record(
@@ -98,13 +98,12 @@ class UpdateProgressHooks(ProgressHooks):
 
     def on_progress(self, progress: Any) -> None:
         """Move the bar to the learner-update count."""
-        fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
         self._bar.update(
             self._task,
             completed=min(progress.counters.learner_updates, self.total),
             rate=f"{progress.steps_per_s:,.0f}",
             ret="-",
-            ev=fmt(progress.last_eval),
+            ev=eval_text(progress),
         )
 
 

@@ -168,6 +168,7 @@ class Loop:
         self.eval_history: list[dict[str, Any]] = []
         self.recent_returns: deque[float] = deque(maxlen=20)  # the last 20 training episodes
         self._episodes: EpisodesInProgress | None = None
+        self._tally: LearnTally | None = None  # the learn call in progress, told of evaluations
 
     # --- state -------------------------------------------------------------------------
     def state_dict(self, *, replay: bool = True) -> dict[str, Any]:
@@ -272,6 +273,8 @@ class Loop:
                 film.record(counting, still, env, step, info)
             extras = reset_extras(self.actor, extras, done)
             obs = step.observation
+            if self._tally is not None:  # a long evaluation should not look like a hang
+                self._tally.progress(evaluating=(sum(map(len, returns)), episodes))
         flat = [r for per_env in returns for r in per_env]
         pop_eval_stats = getattr(self.actor, "pop_eval_stats", None)  # e.g. Agent57's modes
         self.record_evaluation(
@@ -400,7 +403,8 @@ class Loop:
     # --- the interface other layouts drive ---------------------------------------------
     def tally(self, total_steps: int) -> LearnTally:
         """The bookkeeping of one learn call until ``total_steps`` (see ``LearnTally``)."""
-        return LearnTally(self, total_steps)
+        self._tally = LearnTally(self, total_steps)
+        return self._tally
 
     def forget_episodes(self) -> None:
         """Drop the training episodes in progress and what the actor kept of them (open

@@ -36,6 +36,8 @@ class Progress:
     steps_per_s: float
     last_eval: float | None
     metrics: dict[str, float] = field(default_factory=dict)
+    evaluating: tuple[int, int] | None = None
+    """While an evaluation plays: (episodes finished, episodes asked for); else None."""
 
 
 class Hooks:
@@ -108,11 +110,13 @@ class LearnTally:
         elapsed = max(time.perf_counter() - self.t0, 1e-9)
         return self.loop.rate_metrics(self.steps0, self.updates0, elapsed)
 
-    def progress(self) -> None:
-        """Tell the hooks how far the run is, at most every 0.2 s (and at the end)."""
+    def progress(self, evaluating: tuple[int, int] | None = None) -> None:
+        """Tell the hooks how far the run is, at most every 0.2 s (and at the end); during an
+        evaluation, with its ``evaluating`` = (episodes finished, episodes asked for)."""
         loop, c = self.loop, self.loop.counters
         now = time.perf_counter()
-        if now - self._last_progress > 0.2 or c.env_steps >= self.total_steps:
+        at_end = evaluating is None and c.env_steps >= self.total_steps
+        if now - self._last_progress > 0.2 or at_end:
             self._last_progress = now
             recent = loop.recent_returns
             loop.hooks.on_progress(
@@ -122,6 +126,7 @@ class LearnTally:
                     recent_return=float(np.mean(recent)) if recent else None,
                     steps_per_s=(c.env_steps - self.steps0) / max(now - self.t0, 1e-9),
                     last_eval=loop.last_eval,
+                    evaluating=evaluating,
                 )
             )
 

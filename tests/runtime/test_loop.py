@@ -121,6 +121,23 @@ def test_actor_evaluation_stats_reach_the_metrics():
     assert evals[0]["eval/greedy_return_mean"] == -2.0 and evals[0]["eval/return_mean"] == -2.0
 
 
+def test_an_evaluation_tells_the_hooks_how_far_it_is(monkeypatch):
+    import agentos.runtime.reporting as reporting
+
+    clock = iter(range(0, 100_000))  # a second passes at every reading: nothing is throttled
+    monkeypatch.setattr(reporting.time, "perf_counter", lambda: float(next(clock)))
+    seen = []
+    hooks = Recorder()
+    hooks.on_progress = seen.append
+    params = LoopParams(eval_every=50, eval_episodes=3, log_every=10)
+    loop, _, _ = _loop(params, hooks)
+    loop.learn(50)
+    evaluating = [p.evaluating for p in seen if p.evaluating is not None]
+    # one env copy plays the 3 corridor episodes of 3 steps each: a report per step
+    assert evaluating == [(0, 3), (0, 3), (1, 3), (1, 3), (1, 3), (2, 3), (2, 3), (2, 3), (3, 3)]
+    assert seen[0].evaluating is None and seen[0].last_eval is None
+
+
 def test_checkpoints_periodic_and_final_and_early_stop():
     hooks = Recorder(stop_at=60)
     params = LoopParams(eval_every=0, checkpoint_every=40, log_every=10)
