@@ -280,6 +280,8 @@ class Loop:
         self.record_evaluation(
             flat, track=track, extra=pop_eval_stats() if pop_eval_stats else None
         )
+        if self._tally is not None:  # the bar shows the new evaluation, not "playing"
+            self._tally.progress(force=True)
         return flat
 
     def _film_due(self) -> Any:

@@ -110,13 +110,14 @@ class LearnTally:
         elapsed = max(time.perf_counter() - self.t0, 1e-9)
         return self.loop.rate_metrics(self.steps0, self.updates0, elapsed)
 
-    def progress(self, evaluating: tuple[int, int] | None = None) -> None:
-        """Tell the hooks how far the run is, at most every 0.2 s (and at the end); during an
-        evaluation, with its ``evaluating`` = (episodes finished, episodes asked for)."""
+    def progress(self, evaluating: tuple[int, int] | None = None, force: bool = False) -> None:
+        """Tell the hooks how far the run is, at most every 0.2 s (and at the end, or with
+        ``force``); during an evaluation, with its ``evaluating`` = (episodes finished,
+        episodes asked for)."""
         loop, c = self.loop, self.loop.counters
         now = time.perf_counter()
         at_end = evaluating is None and c.env_steps >= self.total_steps
-        if now - self._last_progress > 0.2 or at_end:
+        if now - self._last_progress > 0.2 or at_end or force:
             self._last_progress = now
             recent = loop.recent_returns
             loop.hooks.on_progress(

@@ -136,6 +136,7 @@ def test_an_evaluation_tells_the_hooks_how_far_it_is(monkeypatch):
     # one env copy plays the 3 corridor episodes of 3 steps each: a report per step
     assert evaluating == [(0, 3), (0, 3), (1, 3), (1, 3), (1, 3), (2, 3), (2, 3), (2, 3), (3, 3)]
     assert seen[0].evaluating is None and seen[0].last_eval is None
+    assert seen[-1].evaluating is None and seen[-1].last_eval == -2.0  # the bar's last word
 
 
 def test_checkpoints_periodic_and_final_and_early_stop():
