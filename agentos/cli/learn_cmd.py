@@ -8,13 +8,17 @@ from typing import Any
 
 import typer
 
-from agentos.cli.common import AgentOption, ParamOption, SeedOption
+from agentos.cli.common import AgentOption, ParamOption, SeedOption, count_parser
 
 
 def learn(
     ctx: typer.Context,
     steps: int = typer.Option(
-        50_000, "--steps", "-n", min=1, help="Total env steps to train for (>= 1)."
+        50_000,
+        "--steps",
+        "-n",
+        parser=count_parser(1),
+        help="Total env steps to train for (>= 1; 50000, 5e4 and 50k all work).",
     ),
     seed: int = SeedOption,
     param: list[str] = ParamOption,
@@ -60,7 +64,7 @@ def learn(
     video_every: int = typer.Option(
         0,
         "--video-every",
-        min=0,
+        parser=count_parser(0),
         help="Film one evaluation episode at the evaluations N env steps apart "
         "(videos/<run id>/step-*.mp4); 0: none.",
     ),

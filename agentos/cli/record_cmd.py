@@ -9,13 +9,13 @@ from typing import Any
 
 import typer
 
-from agentos.cli.common import AgentOption, ParamOption, SeedOption
+from agentos.cli.common import AgentOption, ParamOption, SeedOption, count_parser
 from agentos.cli.progress import ProgressHooks, eval_text
 
 
 def record(
     episodes: int = typer.Option(
-        None, "--episodes", "-e", min=1, help="Complete episodes to record (>= 1)."
+        None, "--episodes", "-e", parser=count_parser(1), help="Complete episodes to record (>= 1)."
     ),
     dataset: str = typer.Option(
         ...,

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import typer
 
-from agentos.cli.common import AgentOption, ParamOption, SeedOption
+from agentos.cli.common import AgentOption, ParamOption, SeedOption, count_parser
 
 
 def run(
     episodes: int = typer.Option(
-        10, "--episodes", "-e", min=1, help="Episodes to evaluate (>= 1)."
+        10, "--episodes", "-e", parser=count_parser(1), help="Episodes to evaluate (>= 1)."
     ),
     seed: int = SeedOption,
     checkpoint: str = typer.Option(
