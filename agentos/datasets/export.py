@@ -24,14 +24,15 @@ R2D2's sequence replay (``PrioritizedSequenceReplay``, filled by
 ``agentos.agents.r2d2.adder.SequenceAdder``) is exported as the steps of its sequences, each
 step once (``sequence_fragments``). Sequences of one episode start every ``period`` steps and
 overlap, and the stored ones do not say which environment copy they came from, so each sequence
-gives one fragment: its first ``period`` real steps, or all of them for the last sequence of an
-episode (the one after which fewer than ``burn_in + 1`` real steps remained, where the adder
-stops). A fragment ends truncated where it was cut (a learner bootstraps there) and terminated
-where its episode terminated; Minari stores each fragment as an episode. Steps in sequences the
-adder had not emitted yet, or that FIFO eviction dropped, are missing. Agent57's sequences hold
-two rewards per step, ``[r_e, r_i]``: the dataset keeps the extrinsic one (the intrinsic reward
-depends on the episodic memory and RND of that moment, which an offline learner cannot redo),
-and the mixture arm each step was played with goes to the step extras (``arm``).
+gives one fragment: the real steps before the next sequence's start (``period`` steps on, past
+an episode's first sequence's padding), or all of them for the last sequence of an episode
+(after which the adder emits none). A fragment ends truncated where it was cut (a learner
+bootstraps there) and terminated where its episode terminated; Minari stores each fragment as
+an episode. Steps in sequences the adder had not emitted yet, or that FIFO eviction dropped,
+are missing. Agent57's sequences hold two rewards per step, ``[r_e, r_i]``: the dataset keeps
+the extrinsic one (the intrinsic reward depends on the episodic memory and RND of that moment,
+which an offline learner cannot redo), and the mixture arm each step was played with goes to
+the step extras (``arm``).
 """
 
 from __future__ import annotations
@@ -209,27 +210,33 @@ def sequence_fragments(contents: dict[str, np.ndarray], burn_in: int, period: in
         zip(*(contents[k] for k in SEQUENCE_FIELDS), strict=True)
     ):
         length = len(mask)
-        real = int(np.argmin(mask > 0)) if np.any(mask <= 0) else length
+        acted = mask > 0
+        # An episode's first sequence starts with padding before x_0 (the adder's burn-in).
+        pads = int(np.argmax(acted)) if not acted[0] and acted.any() else 0
+        after = np.flatnonzero(~acted[pads:])
+        real = pads + int(after[0]) if len(after) else length
         ends = real < length  # the episode's final observation is at index ``real``
-        last = ends and real - period <= burn_in  # the adder emits no sequence after it
-        take = real if last else min(period, real)
-        take = min(take, length - 1)  # x_{take} must be in the sequence
+        drop = max(period, pads)  # where the adder starts the next sequence
+        last = ends and real <= drop + burn_in  # the adder emits no sequence after it
+        take = (real if last else drop) - pads
+        take = min(take, length - 1 - pads)  # x_{take} must be in the sequence
         if take < 1:
             continue
         terminated = np.zeros(take, bool)
         truncated = np.zeros(take, bool)
-        if ends and take == real and discount[real] == 0.0:
+        if ends and pads + take == real and discount[real] == 0.0:
             terminated[-1] = True
         else:
             truncated[-1] = True  # cut here (or by a time limit): bootstrap from x_{take}
+        steps = slice(pads, pads + take)
         fragments.append(
             Episode(
-                observations=obs[: take + 1],
-                actions=np.asarray(action[:take], dtype=np.int64),
-                rewards=np.asarray(reward[1 : take + 1], dtype=np.float32),
+                observations=obs[pads : pads + take + 1],
+                actions=np.asarray(action[steps], dtype=np.int64),
+                rewards=np.asarray(reward[pads + 1 : pads + take + 1], dtype=np.float32),
                 terminations=terminated,
                 truncations=truncated,
-                extras={key: _choice_rows(contents[key][index], take) for key in extra_keys},
+                extras={key: _choice_rows(contents[key][index][pads:], take) for key in extra_keys},
             )
         )
     return fragments

@@ -196,9 +196,8 @@ class OfflineSequenceDataset(DatasetSource, PrioritizedSequenceReplay):
         )
         if not sequences:
             raise DatasetError(
-                f"dataset {params.dataset!r} has no episode longer than burn_in = "
-                f"{params.burn_in} steps, so it yields no sequence to learn from",
-                fix="lower -p replay.burn_in (and learner.burn_in), or record longer episodes",
+                f"dataset {params.dataset!r} has no step to learn from",
+                fix="record the dataset again (`agentos record`) with at least one episode",
             )
         count = len(sequences["action"])
         has_state = any(all(key in ep.extras for key in STATE_KEYS) for ep in episodes)

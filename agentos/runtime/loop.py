@@ -387,8 +387,7 @@ class Loop:
                 self.hooks.on_metrics(self._counter_metrics(), c.env_steps)
             raise
         if self.learner is not None and p.samples_per_insert > 0 and not c.learner_updates:
-            burn_in = getattr(getattr(self.actor, "params", None), "burn_in", None)
-            reason = why_no_update(c, p, start, self.learner.batch_size, burn_in)
+            reason = why_no_update(c, p, start, self.learner.batch_size)
             if reason is not None:
                 log.warning("the learner took no update in %d env steps: %s", c.env_steps, reason)
         self.hooks.on_metrics(self._counter_metrics(), c.env_steps)

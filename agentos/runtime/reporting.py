@@ -155,24 +155,13 @@ class LearnTally:
             self._checkpoint_due = False
 
 
-def why_no_update(
-    counters: Counters, params: Any, start: int, batch_size: int, burn_in: Any
-) -> str | None:
+def why_no_update(counters: Counters, params: Any, start: int, batch_size: int) -> str | None:
     """Why a learn call that acted from ``start`` to ``counters.env_steps`` took no learner
     update, and what to change; None when it did not act past its start."""
     c, p = counters, params
     if c.env_steps <= start:
         return None
     past_warmup = c.env_steps > p.min_replay_size
-    short = isinstance(burn_in, int) and c.episodes and c.env_steps / c.episodes <= burn_in
-    if past_warmup and short:
-        # a replay of sequences keeps those with real steps after their burn-in: episodes
-        # that end within it give the learner nothing, however long it acts
-        return (
-            f"the episodes lasted {c.env_steps / c.episodes:.1f} steps on average, and a "
-            f"sequence is kept for learning only when it has steps after its burn-in of "
-            f"{burn_in}. Lower -p actor.burn_in and -p learner.burn_in (e.g. to 0)"
-        )
     if past_warmup and (c.env_steps - p.min_replay_size) * p.samples_per_insert < batch_size:
         return (
             f"loop.samples_per_insert={p.samples_per_insert:g} makes one update due every "

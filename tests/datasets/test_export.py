@@ -126,8 +126,7 @@ def _fed_sequence_replay(burn_in: int, trace: int, period: int):
                     last and end == "trunc",
                 )  # fmt: skip
                 steps.append(step)
-                if length > burn_in:
-                    fed.append(step[:5])
+                fed.append(step[:5])  # episodes shorter than the burn-in too (padded)
                 t += 1
         streams.append(steps)
     zeros = {"lstm_h": np.zeros((2, 3), np.float32), "lstm_c": np.zeros((2, 3), np.float32)}
@@ -146,7 +145,9 @@ def _fed_sequence_replay(burn_in: int, trace: int, period: int):
     return state, fed
 
 
-@pytest.mark.parametrize("burn_in, trace, period", [(2, 6, 4), (1, 4, 5), (0, 3, 2)])
+@pytest.mark.parametrize(
+    "burn_in, trace, period", [(2, 6, 4), (2, 6, 3), (3, 4, 2), (1, 4, 5), (0, 3, 2)]
+)
 def test_sequence_replay_exports_each_stored_step_once(burn_in, trace, period):
     from agentos.datasets.export import sequence_fragments
 
@@ -297,7 +298,8 @@ def test_record_from_an_agent57_run_keeps_extrinsic_rewards_and_arms(cli, agent_
     tiny = [p for p in TINY_AGENT57 if not p.startswith(("environment.length", "loop."))]
     code, _, err = cli(
         "learn", "--steps", 300, "-p", "loop.min_replay_size=100000", "-p", "loop.eval_every=0",
-        *(arg for p in tiny for arg in ("-p", p)), "--agent", agent_dir,
+        *(arg for p in tiny for arg in ("-p", p)), "-p", "replay.capacity=1000",  # keeps all
+        "--agent", agent_dir,
     )  # fmt: skip
     assert code == 0, err
     code, _, err = cli(

@@ -23,9 +23,10 @@ def _params(**kwargs) -> OfflineSequenceDataset.Params:
 
 
 def test_an_episode_cut_into_sequences_by_hand():
-    # 5 steps, terminated; T = 4, a new sequence every 2 steps. The adder emits x_0..x_3 when
-    # it holds 4 steps, then at the end x_2, x_3, x_4 and the final observation x_5 (mask 0,
-    # discount 0); x_4, x_5 alone would have 1 real action, not more than burn_in = 1: dropped.
+    # 5 steps, terminated; T = 4, a new sequence every 2 steps. The episode starts with one
+    # padding step (the burn-in), so the first sequence is (padding, x_0, x_1, x_2); then
+    # x_1..x_4 when the adder holds 4 steps; at the end x_3, x_4 and the final observation x_5
+    # (mask 0, discount 0). x_5 alone would have no real action in its trace: dropped.
     obs = np.arange(6, dtype=np.float32)[:, None].repeat(4, axis=1)
     ep = Episode(
         observations=obs,
@@ -35,22 +36,26 @@ def test_an_episode_cut_into_sequences_by_hand():
         truncations=np.zeros(5, bool),
     )
     seq = dataset_sequences([ep], BURN_IN, TRACE, PERIOD, STATE)
-    np.testing.assert_array_equal(seq["observation"][:, :, 0], [[0, 1, 2, 3], [2, 3, 4, 5]])
-    np.testing.assert_array_equal(seq["action"], [[1, 0, 1, 1], [1, 1, 0, 0]])
+    np.testing.assert_array_equal(
+        seq["observation"][:, :, 0], [[0, 0, 1, 2], [1, 2, 3, 4], [3, 4, 5, 0]]
+    )
+    np.testing.assert_array_equal(seq["action"], [[0, 1, 0, 1], [0, 1, 1, 0], [1, 0, 0, 0]])
     # reward[t] is received on arriving at x_t (0 at t = 0); prev_action is a_{t-1}
-    np.testing.assert_array_equal(seq["reward"], [[0, 10, 20, 30], [20, 30, 40, 50]])
-    np.testing.assert_array_equal(seq["prev_action"], [[0, 1, 0, 1], [0, 1, 1, 0]])
-    np.testing.assert_array_equal(seq["mask"], [[1, 1, 1, 1], [1, 1, 1, 0]])
-    np.testing.assert_array_equal(seq["discount"], [[1, 1, 1, 1], [1, 1, 1, 0]])
-    assert seq["lstm_h"].shape == (2, STATE) and not seq["lstm_h"].any() and not seq["lstm_c"].any()
+    np.testing.assert_array_equal(
+        seq["reward"], [[0, 0, 10, 20], [10, 20, 30, 40], [30, 40, 50, 0]]
+    )
+    np.testing.assert_array_equal(seq["prev_action"], [[0, 0, 1, 0], [1, 0, 1, 1], [1, 1, 0, 0]])
+    np.testing.assert_array_equal(seq["mask"], [[0, 1, 1, 1], [1, 1, 1, 1], [1, 1, 0, 0]])
+    np.testing.assert_array_equal(seq["discount"], [[0, 1, 1, 1], [1, 1, 1, 1], [1, 1, 0, 0]])
+    assert seq["lstm_h"].shape == (3, STATE) and not seq["lstm_h"].any() and not seq["lstm_c"].any()
     # an episode that stops without an end flag is bootstrapped at its last step (truncated)
     open_ep = Episode(ep.observations, ep.actions, ep.rewards, np.zeros(5, bool), np.zeros(5, bool))
-    assert dataset_sequences([open_ep], BURN_IN, TRACE, PERIOD, STATE)["discount"][-1, -1] == 1.0
+    assert dataset_sequences([open_ep], BURN_IN, TRACE, PERIOD, STATE)["discount"][-1, 2] == 1.0
 
 
 def test_sequences_start_from_the_stored_state_of_their_first_step():
     # The same 5-step episode, now with the recorded state: row t is what the actor acted
-    # from in x_t. Sequences start at t = 0 and t = 2, so they carry rows 0 and 2.
+    # from in x_t. Sequences start at x_0 (after the padding), x_1 and x_3: rows 0, 1 and 3.
     steps = np.arange(6, dtype=np.float32)[:, None].repeat(STATE, axis=1)
     extras = {"lstm_h": steps + 0.5, "lstm_c": -steps, "arm": np.zeros(6, np.int32)}
     ep = Episode(
@@ -62,8 +67,8 @@ def test_sequences_start_from_the_stored_state_of_their_first_step():
         extras=extras,
     )
     seq = dataset_sequences([ep], BURN_IN, TRACE, PERIOD, STATE)
-    np.testing.assert_array_equal(seq["lstm_h"], [[0.5] * STATE, [2.5] * STATE])
-    np.testing.assert_array_equal(seq["lstm_c"], [[0.0] * STATE, [-2.0] * STATE])
+    np.testing.assert_array_equal(seq["lstm_h"], [[0.5] * STATE, [1.5] * STATE, [3.5] * STATE])
+    np.testing.assert_array_equal(seq["lstm_c"], [[0.0] * STATE, [-1.0] * STATE, [-3.0] * STATE])
     zero = dataset_sequences([ep], BURN_IN, TRACE, PERIOD, STATE, stored_state=False)
     assert not zero["lstm_h"].any() and not zero["lstm_c"].any()
     for key in ("observation", "action", "reward", "discount", "mask"):
@@ -77,7 +82,8 @@ def test_a_dataset_with_stored_states_yields_them_and_zero_forces_zeros(tmp_path
     starts = {
         tuple(ep.extras["lstm_h"][t]): ep.extras["lstm_c"][t]
         for ep in episodes
-        for t in range(0, len(ep.rewards) - BURN_IN, PERIOD)
+        # x_0 (after the padding), then every PERIOD steps from x_1 while a trace remains
+        for t in [0, *range(PERIOD - BURN_IN, len(ep.rewards) - BURN_IN, PERIOD)]
     }
     batch = dataset.sample(8)
     for h, c in zip(batch.items["lstm_h"], batch.items["lstm_c"], strict=True):
@@ -146,11 +152,14 @@ def test_resume_restores_the_sampler_and_the_dataset_is_read_only(tmp_path):
         second.sample(4)
 
 
-def test_a_dataset_without_an_episode_longer_than_the_burn_in_is_refused(tmp_path):
+def test_episodes_shorter_than_the_burn_in_give_sequences(tmp_path):
+    # burn_in 3, T = 6: each episode's one sequence is padding, its 2 or 3 steps, its final
+    # observation (they used to give none, and such a dataset was refused)
     write(tmp_path, lengths=(2, 3))
-    with pytest.raises(DatasetError, match="no episode longer than burn_in") as caught:
-        OfflineSequenceDataset(_params(burn_in=3), _context(tmp_path))
-    assert "burn_in" in caught.value.fix
+    dataset = OfflineSequenceDataset(_params(burn_in=3), _context(tmp_path))
+    assert len(dataset) == 2
+    masks = dataset.sample(2).items["mask"]
+    assert {tuple(m) for m in masks.tolist()} <= {(0, 0, 0, 1, 1, 0), (0, 0, 0, 1, 1, 1)}
 
 
 RECURRENT_TINY = [

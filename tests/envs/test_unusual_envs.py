@@ -4,6 +4,7 @@ naming the class, what it returned and what it should (third sweep of bad inputs
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -140,22 +141,22 @@ def test_a_reset_without_gymnasium_keywords_says_how_to_define_it(agent_dir: Pat
     )
 
 
-def test_r2d2_on_episodes_shorter_than_its_burn_in_says_why_it_never_learns(
-    agent_dir: Path, cli, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Every episode (5 steps) ends within R2D2's burn-in (8): no sequence is ever stored, and
-    the warning blamed loop.min_replay_size, which the run had passed."""
+def test_r2d2_learns_from_episodes_shorter_than_its_burn_in(agent_dir: Path, cli) -> None:
+    """Every episode (5 steps) ends within R2D2's burn-in (8). No sequence used to be stored,
+    so the learner never took an update; an episode's first sequence now burns in over
+    padding and its trace starts at x_0 (agentos.agents.r2d2.adder)."""
     use(agent_dir, "pass")
     assert cli("install", "r2d2", "--agent", agent_dir)[0] == 0
     code, out, err = cli(
-        "learn", "--steps", "120", "-p", "loop.min_replay_size=50", "-p", "loop.eval_every=0",
+        "learn", "--steps", "400", "-p", "loop.min_replay_size=50", "-p", "loop.eval_every=0",
         "-p", "loop.eval_episodes=1", "-p", "environment.num_envs=1", "-p", "network.lstm_size=4",
         "-p", "network.hidden_sizes=[4]", "-p", "network.head_hidden=4", "--agent", agent_dir,
     )  # fmt: skip
     assert code == 0, err
-    flat = " ".join(caplog.text.split())
-    assert "the episodes lasted 5.0 steps on average" in flat, caplog.text
-    assert "burn-in of 8" in flat and "-p actor.burn_in" in flat
+    updates = re.search(r"([\d,]+) learner\s+updates", " ".join(out.split()))
+    assert updates is not None, out
+    # 80 episodes, one sequence each; a batch of 32 from the 32nd: (400 - 160) * 4 / 32 = 30
+    assert int(updates.group(1).replace(",", "")) >= 20, out
 
 
 def test_a_close_that_raises_after_the_work_is_a_warning(agent_dir: Path, cli, caplog) -> None:

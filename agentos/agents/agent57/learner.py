@@ -68,7 +68,9 @@ from agentos.agents.r2d2.adder import (
 )
 from agentos.agents.r2d2.learner import (
     SequenceLearner,
+    keep_start_state,
     make_optimizer,
+    starts_at_episode,
 )
 from agentos.agents.target_learner import LearnerState
 from agentos.components.checks import check_batch_fits
@@ -136,9 +138,12 @@ def q_loss(
         )
 
     online_state, target_state = start, start
-    if b > 0:
-        online_state = jax.lax.stop_gradient(unroll(q_params, start, 0, b)[1])
-        target_state = jax.lax.stop_gradient(unroll(target_q_params, start, 0, b)[1])
+    if b > 0:  # an episode's first sequence (burn-in all padding) starts from its state
+        at_start = starts_at_episode(batch[MASK], b)
+        online_state = unroll(q_params, start, 0, b)[1]
+        target_state = unroll(target_q_params, start, 0, b)[1]
+        online_state = jax.lax.stop_gradient(keep_start_state(online_state, start, at_start, 1))
+        target_state = jax.lax.stop_gradient(keep_start_state(target_state, start, at_start, 1))
     q_online, _ = unroll(q_params, online_state, b, None)  # [2, L, B, A]
     q_target, _ = unroll(target_q_params, target_state, b, None)
     q_online = jnp.swapaxes(q_online, 1, 2)  # [2, B, L, A]

@@ -13,6 +13,15 @@ at the end of an episode the open sequences are emitted, each padded to ``T`` wi
 since no loss could come from them. Sequences finished during one ``add`` call go to the
 replay together, with one ``replay.add_items`` call.
 
+An episode's first sequence starts ``burn_in`` padding steps before ``x_0`` (mask 0, zero
+observations, the first step's extras such as its arm), so the trace of the first sequence
+starts at ``x_0``. Otherwise the first ``burn_in`` steps of every episode would only ever be
+burn-in and never get a loss, and a short episode none at all. The learner knows such a
+sequence by its burn-in being all padding, and starts its trace from the stored state (the
+actor's state at ``x_0``) instead of unrolling over the padding (``starts_at_episode``). The
+next sequence starts ``period`` steps later, or at ``x_0`` where that would still be padding
+(``period < burn_in``), so no other sequence holds padding before its real steps.
+
 Alignment (the one of ``agentos.agents.r2d2.losses``)
 -----------------------------------------------------
 Step ``t`` of an episode is recorded as::
@@ -133,6 +142,10 @@ class SequenceAdder:
         n = self.num_envs
         # Steps held per environment, from the start of its oldest open sequence.
         self._lengths = np.zeros(n, dtype=np.int64)
+        # Whether the next step of each environment is the first of an episode.
+        self._episode_start = np.ones(n, dtype=bool)
+        # Padding steps at the front of each environment's buffer (before x_0).
+        self._pads = np.zeros(n, dtype=np.int64)
         self._prev_action = np.zeros(n, dtype=np.int32)  # a_{t-1}
         self._reward_in = np.zeros((n, *self.reward_shape), dtype=np.float32)  # r_t
 
@@ -222,6 +235,9 @@ class SequenceAdder:
         }
         if not self._steps:
             self._allocate(step, state)
+        if self.burn_in and self._episode_start.any():
+            self._pad_episode_starts(np.flatnonzero(self._episode_start), step, state)
+        self._episode_start[:] = False
         self._write(np.arange(num), step, state)
         self._prev_action = action.astype(np.int32)
         self._reward_in = reward.copy()
@@ -247,10 +263,12 @@ class SequenceAdder:
                 zero_state = {k: np.zeros_like(v[i : i + 1]) for k, v in state.items()}
                 self._write(np.array([i]), final, zero_state)
                 # Emit every open sequence whose trace holds a real action.
-                while self._steps[MASK][i, : self._lengths[i]].sum() > self.burn_in:
+                while self._steps[MASK][i, self.burn_in : self._lengths[i]].sum() > 0:
                     emitted.append(self._cut(i))
                     self._drop_period(i)
                 self._lengths[i] = 0
+                self._pads[i] = 0
+                self._episode_start[i] = True
                 self._prev_action[i] = 0
                 self._reward_in[i] = 0.0
         if emitted:
@@ -258,6 +276,22 @@ class SequenceAdder:
             self.replay.add_items(items)
             self.sequences_added += len(emitted)
         return num
+
+    def _pad_episode_starts(
+        self, rows: np.ndarray, step: Mapping[str, np.ndarray], state: Mapping[str, np.ndarray]
+    ) -> None:
+        """``burn_in`` padding steps before the first step of the environments ``rows``: zero
+        fields with mask 0, but the first step's extras (e.g. Agent57's arm) and its state."""
+        b = self.burn_in
+        for key, buffer in self._steps.items():
+            if key in STEP_FIELDS:
+                buffer[rows, :b] = 0
+            else:
+                buffer[rows, :b] = np.asarray(step[key])[rows, None]
+        for key, buffer in self._states.items():
+            buffer[rows, :b] = np.asarray(state[key])[rows, None]
+        self._lengths[rows] = b
+        self._pads[rows] = b
 
     def _cut(self, i: int) -> dict[str, np.ndarray]:
         """Environment ``i``'s oldest open sequence, padded with zeros to ``T`` steps."""
@@ -272,11 +306,14 @@ class SequenceAdder:
         return sequence
 
     def _drop_period(self, i: int) -> None:
-        """Forget environment ``i``'s first ``period`` steps (its oldest sequence's start)."""
-        keep = max(int(self._lengths[i]) - self.period, 0)
+        """Forget environment ``i``'s first ``period`` steps (its oldest sequence's start), or
+        all its padding if that is longer: the next sequence starts at ``x_0`` at the latest."""
+        drop = max(self.period, int(self._pads[i]))
+        keep = max(int(self._lengths[i]) - drop, 0)
         for buffer in (*self._steps.values(), *self._states.values()):
-            buffer[i, :keep] = buffer[i, self.period : self.period + keep]
+            buffer[i, :keep] = buffer[i, drop : drop + keep]
         self._lengths[i] = keep
+        self._pads[i] = 0
 
     # --- state ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -293,6 +330,8 @@ class SequenceAdder:
                     if length
                     else {},
                     "length": length,
+                    "episode_start": bool(self._episode_start[i]),
+                    "pads": int(self._pads[i]),
                     "prev_action": int(self._prev_action[i]),
                     "reward_in": self._reward_in[i].copy(),
                 }
@@ -322,6 +361,9 @@ class SequenceAdder:
                         {k: v[t : t + 1] for k, v in steps.items()},
                         {k: v[t : t + 1] for k, v in states.items()},
                     )
+            # Saved before episode starts were recorded: an empty buffer was one.
+            self._episode_start[i] = bool(env.get("episode_start", length == 0))
+            self._pads[i] = int(env.get("pads", 0))
             self._prev_action[i] = int(env["prev_action"])
             self._reward_in[i] = np.asarray(env["reward_in"], dtype=np.float32).reshape(
                 self.reward_shape

@@ -152,6 +152,24 @@ def retrace_sequence_targets(
     )
 
 
+def starts_at_episode(mask: jax.Array, burn_in: int) -> jax.Array:
+    """``[B]`` whether each sequence's burn-in is all padding, i.e. its trace starts an
+    episode (see ``adder``); ``mask`` is ``[B, T]``."""
+    return jnp.all(mask[:, :burn_in] == 0, axis=1)
+
+
+def keep_start_state(burned: Any, start: Any, at_start: jax.Array, batch_axis: int = 0) -> Any:
+    """The burned-in state, or the stored ``start`` state where ``at_start`` (``[B]``): the
+    actor's state at ``x_0``, which an unroll over padding would have changed."""
+
+    def pick(after: jax.Array, before: jax.Array) -> jax.Array:
+        shape = [1] * after.ndim
+        shape[batch_axis] = -1
+        return jnp.where(jnp.reshape(at_start, shape), before, after)
+
+    return jax.tree.map(pick, burned, start)
+
+
 def burned_in_q_values(
     params: Any,
     target_params: Any,
@@ -164,6 +182,7 @@ def burned_in_q_values(
 
     R2D2's burn-in (Kapturowski et al. 2019, section 3): both networks unroll the first
     ``burn_in`` steps from the stored state without gradient, then the rest of the sequence.
+    A sequence whose burn-in is padding (an episode's first) starts from the stored state.
     """
 
     def time_major(x: jax.Array) -> jax.Array:
@@ -180,8 +199,9 @@ def burned_in_q_values(
         _, target_state = unroll(
             module, target_params, obs[:b], prev_action[:b], prev_reward[:b], start
         )
-        online_state = jax.lax.stop_gradient(online_state)
-        target_state = jax.lax.stop_gradient(target_state)
+        at_start = starts_at_episode(batch[MASK], b)
+        online_state = jax.lax.stop_gradient(keep_start_state(online_state, start, at_start))
+        target_state = jax.lax.stop_gradient(keep_start_state(target_state, start, at_start))
     q_online, _ = unroll(module, params, obs[b:], prev_action[b:], prev_reward[b:], online_state)
     q_target, _ = unroll(
         module, target_params, obs[b:], prev_action[b:], prev_reward[b:], target_state

@@ -129,6 +129,9 @@ class Config:
     """PLANTED ERROR when False: f(x_0) is not stored, so x_1 is scored against nothing."""
     planted_arm0_gamma: float | None = None
     """PLANTED ERROR when set: the discount of arm 0 (the exploitative arm)."""
+    burn_in_padding_skipped: bool = True
+    """PLANTED ERROR when False: an episode's first sequence burns in over its padding instead
+    of starting from x_0's state."""
 
     @property
     def sequence_length(self) -> int:

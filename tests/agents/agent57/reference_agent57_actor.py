@@ -174,18 +174,27 @@ def cut(cfg: Config, episode: list[dict], start: int) -> dict:
     return seq
 
 
+def burn_in_padding(cfg: Config, first: dict) -> list[dict]:
+    """What is stored before an episode's first step: ``burn_in`` steps of zeros with mask 0,
+    carrying the first step's mu, arm and states (its first sequence's trace starts at x_0)."""
+    keep = ("mu", "arm", "lstm_h", "lstm_c")
+    return [{k: (v if k in keep else np.zeros_like(v)) for k, v in first.items()}] * cfg.burn_in
+
+
 def sequences_completed(cfg: Config, episode: list[dict], ended: bool) -> list[dict]:
-    """Sequences start every ``period`` steps of an episode; one is complete when its T-th
-    step arrives, or when the episode ends (then padded) if it has an action after burn-in."""
-    T = cfg.sequence_length
+    """Sequences of a padded episode start at 0, max(period, burn_in), then every ``period``
+    steps; one is complete when its T-th step arrives, or when the episode ends (then padded)
+    if its trace holds an action."""
+    T, b = cfg.sequence_length, cfg.burn_in
+    starts = [0, *range(max(cfg.period, b), len(episode), cfg.period)]
     if not ended:
         start = len(episode) - T
-        return [cut(cfg, episode, start)] if start >= 0 and start % cfg.period == 0 else []
-    num_actions = len(episode) - 1
+        return [cut(cfg, episode, start)] if start in starts else []
+    last_action = len(episode) - 1  # the final observation's index
     return [
         cut(cfg, episode, start)
-        for start in range(0, num_actions, cfg.period)
-        if start + T > num_actions and min(start + T, num_actions) - start > cfg.burn_in
+        for start in starts
+        if start + T > last_action and any(s["mask"] for s in episode[start + b : start + T])
     ]
 
 
@@ -297,15 +306,17 @@ def run(
             _, r, terminated, truncated, _ = stepped[i]
             rewards = np.array([r, intrinsic[i]], np.float32)
             state = (h_state[i], c_state[i])
-            episodes[i].append(make_step(obs[i], int(actions[i]), prev_reward[i], 1.0,
-                                         int(prev_action[i]), 1.0, float(mu[i]),
-                                         float(arms[i]), state))  # fmt: skip
+            step = make_step(obs[i], int(actions[i]), prev_reward[i], 1.0, int(prev_action[i]),
+                             1.0, float(mu[i]), float(arms[i]), state)  # fmt: skip
+            if not episodes[i]:
+                episodes[i] += burn_in_padding(cfg, step)
+            episodes[i].append(step)
             new = sequences_completed(cfg, episodes[i], ended=False)
             returns[i] += r
             if terminated or truncated:
                 out.episodes_terminated += bool(terminated)
                 out.episodes_truncated += bool(truncated and not terminated)
-                out.longest_episode = max(out.longest_episode, len(episodes[i]))
+                out.longest_episode = max(out.longest_episode, len(episodes[i]) - cfg.burn_in)
                 episodes[i].append(make_step(x_next[i], 0, rewards, 0.0 if terminated else 1.0,
                                              int(actions[i]), 0.0, 0.0, 0.0,
                                              (Z[i], Z[i])))  # fmt: skip

@@ -96,6 +96,10 @@ def q_loss(q_params, target_q, batch, weights, betas, gammas, cfg: Config, nets:
             state = start
             if b > 0:  # burn-in: only refreshes the state; no loss, no gradient
                 state = jax.lax.stop_gradient(unroll(nets, params, batch, i, 0, b, start)[1])
+            if b > 0 and cfg.burn_in_padding_skipped:
+                # an episode's first sequence: its burn-in is padding, its state is x_0's
+                at_x0 = jnp.all(batch["mask"][:, :b] == 0, axis=1)[:, None]
+                state = tuple(jnp.where(at_x0, s0, s1) for s0, s1 in zip(start, state, strict=True))
             out.append(unroll(nets, params, batch, i, b, T, state)[0])
     target = [jax.lax.stop_gradient(q) for q in target]
     arm = batch["arm"][:, 0].astype(jnp.int32)

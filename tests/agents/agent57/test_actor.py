@@ -107,15 +107,16 @@ def test_sequences_hold_extrinsic_and_intrinsic_rewards_aligned_with_r2d2():
         valid = seq[MASK] > 0
         np.testing.assert_array_equal(seq[PREV_REWARD], seq[REWARD])
         assert seq[REWARD].shape[-1] == 2  # [r_e, r_i] per step
-        rewards = seq[REWARD][1 : int(valid.sum()) + 1]
+        first = int(np.argmax(valid))  # after the padding of an episode's first sequence
+        rewards = seq[REWARD][first + 1 : first + int(valid.sum()) + 1]
         matches = [
             s
             for s in range(len(stream) - len(rewards) + 1)
             if np.allclose(stream[s : s + len(rewards)], rewards)
         ]
         assert matches, "a stored sequence's rewards are not a window of the env's rewards"
-        arms = seq[ARM][valid]
-        assert np.all(arms == arms[0])  # one arm per episode
+        arms = seq[ARM][: first + int(valid.sum())]  # the padding carries x_0's arm
+        assert np.all(arms == arms[first])  # one arm per episode
 
 
 def test_intrinsic_reward_is_episodic_times_alpha_by_hand(monkeypatch):

@@ -201,7 +201,8 @@ def reference_config(graph, **changes) -> ref.Config:
     # What the components do not take as parameters: the copies, the IDM's hidden width
     # (128, NGU) and the planted errors.
     unset = {f.name for f in dataclasses.fields(ref.Config)} - set(same)
-    assert unset == {"num_envs", "idm_hidden", "memory_holds_x0", "planted_arm0_gamma"}, unset
+    planted = {"memory_holds_x0", "planted_arm0_gamma", "burn_in_padding_skipped"}
+    assert unset == {"num_envs", "idm_hidden", *planted}, unset
     net, actor = p["network"], p["actor"]
     assert actor["epsilon"] is None and net["value_rescaling"] and net["torso"] in ("auto", "mlp")
     cfg = ref.Config(**same, num_envs=p["environment"]["num_envs"])
@@ -352,6 +353,7 @@ def test_same_losses_priorities_and_variables_after_each_update(component, refer
         "other_traces",
         "other_intrinsic_discount",
         "other_time_limits",
+        "burn_in_over_padding",
     ],
 )
 def test_planted_error_breaks_parity(component, planted):
@@ -381,6 +383,14 @@ def test_planted_error_breaks_parity(component, planted):
         # gamma_j is above 0.99, so the first update's intrinsic loss differs.
         cap = component.graph.full_params()["learner"]["intrinsic_discount"]
         planted_run = run_reference(component, intrinsic_discount=None if cap else 0.99)
+        check_acting(component, planted_run, steps=component.samples[0]["acted"])
+        with pytest.raises(AssertionError, match="loss"):
+            for i in range(len(component.updates)):
+                check_update(i, component, planted_run)
+    elif planted == "burn_in_over_padding":
+        # An episode's first sequence unrolled over its burn-in padding starts its trace from
+        # another state than x_0's: the first update that samples one has another loss.
+        planted_run = run_reference(component, burn_in_padding_skipped=False)
         check_acting(component, planted_run, steps=component.samples[0]["acted"])
         with pytest.raises(AssertionError, match="loss"):
             for i in range(len(component.updates)):

@@ -21,6 +21,9 @@ Conventions shared with agentos (they are choices, not derived from the componen
 * a sequence never spans two episodes; after an episode's last action its final observation is
   stored as one more step (mask 0, discount 0 if terminated, 1 if truncated) and the rest is
   zero padding; sequences with no action after the burn-in are dropped;
+* an episode starts with ``burn_in`` padding steps (mask 0, x_0's mu and state), so the first
+  sequence's trace starts at x_0; the second starts max(period, burn_in) steps later; a
+  sequence whose burn-in is all padding skips the burn-in (the stored state is x_0's);
 * loss: per sequence ``0.5 * mean over valid steps of (y - Q)^2``, then the importance-weighted
   mean over the batch; new sequences get the largest priority seen so far (at least 1).
 
@@ -247,26 +250,40 @@ def cut(cfg: Config, episode: list[dict], start: int) -> dict:
     return seq
 
 
-def sequences_completed(cfg: Config, episode: list[dict], ended: bool) -> list[dict]:
-    """The sequences of this episode that become complete with its newest step.
+def padding(cfg: Config, first: dict) -> list[dict]:
+    """The ``burn_in`` steps stored before an episode's first step ``first``."""
+    pad = {k: np.zeros_like(v) for k, v in first.items()}
+    pad.update(mu=first["mu"], lstm_h=first["lstm_h"], lstm_c=first["lstm_c"])
+    return [pad] * cfg.burn_in
 
-    Sequences start at s = 0, period, 2 period, ... A sequence whose T steps are all actions
-    is complete when its last step arrives. When the episode ends (the final observation is
-    the newest step, ``ended``), every other sequence starting on an action is complete,
-    padded, and kept if it has an action after its burn-in.
+
+def sequence_starts(cfg: Config, length: int) -> list[int]:
+    """Where sequences start in a padded episode of ``length`` stored steps: 0, then
+    max(period, burn_in), then every ``period`` steps."""
+    starts, s = [0], max(cfg.period, cfg.burn_in)
+    while s < length:
+        starts.append(s)
+        s += cfg.period
+    return starts
+
+
+def sequences_completed(cfg: Config, episode: list[dict], ended: bool) -> list[dict]:
+    """The sequences of this (padded) episode that become complete with its newest step.
+
+    A sequence whose T steps are all stored before the final observation is complete when its
+    last step arrives. When the episode ends (the final observation is the newest step,
+    ``ended``), every other sequence is complete, padded, and kept if its trace holds an action.
     """
-    T = cfg.sequence_length
+    T, b = cfg.sequence_length, cfg.burn_in
+    starts = sequence_starts(cfg, len(episode))
     if not ended:
         start = len(episode) - T  # the sequence whose last step just arrived
-        if start >= 0 and start % cfg.period == 0:
-            return [cut(cfg, episode, start)]
-        return []
-    num_actions = len(episode) - 1
+        return [cut(cfg, episode, start)] if start in starts else []
     out = []
-    for start in range(0, num_actions, cfg.period):
-        already_full = start + T <= num_actions
-        actions_in_sequence = min(start + T, num_actions) - start
-        if not already_full and actions_in_sequence > cfg.burn_in:
+    for start in starts:
+        already_full = start + T <= len(episode) - 1
+        actions_in_trace = sum(s["mask"] for s in episode[start + b : start + T])
+        if not already_full and actions_in_trace > 0:
             out.append(cut(cfg, episode, start))
     return out
 
@@ -301,7 +318,9 @@ def q_after_burn_in(net: R2D2Net, params, batch: dict, burn_in: int) -> jax.Arra
 
     state = (batch["lstm_h"], batch["lstm_c"])  # the actor's state at the sequence's first step
     if burn_in > 0:
-        state, _ = jax.lax.scan(one_step, state, inputs(0, burn_in))
+        burned, _ = jax.lax.scan(one_step, state, inputs(0, burn_in))
+        padded = jnp.all(batch["mask"][:, :burn_in] == 0, axis=1)[:, None]  # an episode start
+        state = jax.tree.map(lambda s0, s1: jnp.where(padded, s0, s1), state, burned)
         state = jax.lax.stop_gradient(state)
     _, q = jax.lax.scan(one_step, state, inputs(burn_in, None))
     return jnp.swapaxes(q, 0, 1)
@@ -516,12 +535,13 @@ def run(
         for i, env in enumerate(envs):
             x_next, r, terminated, truncated, _ = env.step(int(actions[i]))
             # store x_t with r_t (reward that led to x_t) and the state used to act in x_t
-            episodes[i].append(
-                make_step(
-                    obs[i], int(actions[i]), float(prev_reward[i]), 1.0,
-                    int(prev_action[i]), 1.0, float(mu[i]), (state[0][i], state[1][i]),
-                )
+            step = make_step(
+                obs[i], int(actions[i]), float(prev_reward[i]), 1.0,
+                int(prev_action[i]), 1.0, float(mu[i]), (state[0][i], state[1][i]),
             )  # fmt: skip
+            if not episodes[i]:
+                episodes[i] += padding(cfg, step)
+            episodes[i].append(step)
             new = sequences_completed(cfg, episodes[i], ended=False)
             if terminated or truncated:
                 out.episodes_terminated += bool(terminated)

@@ -75,35 +75,55 @@ def test_cutting_overlap_padding_and_alignment_on_a_terminated_episode():
     adder = SequenceAdder(replay, num_envs=1, burn_in=1, trace_length=3, period=2)
     run_episode(adder, episode=0, length=6)
     seqs = replay.sequences
-    # T = 4, period 2: sequences start at steps 0, 2, 4; the last holds x_5, the final x_6
-    # and one padding step. No sequence starts at x_6 (no action there).
-    assert [s["observation"][0, 0] for s in seqs] == [0.0, 2.0, 4.0]
+    # T = 4, period 2. The first sequence starts with one padding step (its burn-in), so its
+    # trace is x_0..x_2; the others start at x_1 and x_3 (traces x_2..x_4 and x_4..x_6: the
+    # final x_6 and no padding). None starts at x_5: its trace would hold no real action.
+    assert len(seqs) == 3
     first, second, last = seqs
-    np.testing.assert_array_equal(first["observation"][:, 0], [0, 1, 2, 3])
-    np.testing.assert_array_equal(second["observation"][:, 0], [2, 3, 4, 5])
-    np.testing.assert_array_equal(last["observation"][:, 0], [4, 5, 6, 0])
-    # action a_t = t % 3; final step and padding get action 0.
-    np.testing.assert_array_equal(first["action"], [0, 1, 2, 0])
-    np.testing.assert_array_equal(last["action"], [1, 2, 0, 0])
-    # reward[t] = r_t, received on arriving at x_t = t (0 at the episode start).
-    np.testing.assert_array_equal(first["reward"], [0, 1, 2, 3])
-    np.testing.assert_array_equal(last["reward"], [4, 5, 6, 0])
+    np.testing.assert_array_equal(first["observation"][:, 0], [0, 0, 1, 2])  # padding: 0
+    np.testing.assert_array_equal(second["observation"][:, 0], [1, 2, 3, 4])
+    np.testing.assert_array_equal(last["observation"][:, 0], [3, 4, 5, 6])
+    # action a_t = t % 3; padding and the final step get action 0.
+    np.testing.assert_array_equal(first["action"], [0, 0, 1, 2])
+    np.testing.assert_array_equal(second["action"], [1, 2, 0, 1])
+    np.testing.assert_array_equal(last["action"], [0, 1, 2, 0])
+    # reward[t] = r_t, received on arriving at x_t = t (0 at the episode start and padding).
+    np.testing.assert_array_equal(first["reward"], [0, 0, 1, 2])
+    np.testing.assert_array_equal(last["reward"], [3, 4, 5, 6])
     np.testing.assert_array_equal(last["prev_reward"], last["reward"])
     np.testing.assert_array_equal(first["prev_reward"], first["reward"])
     # prev_action = a_{t-1}: 0 at the episode start, action[t-1] inside a sequence.
-    np.testing.assert_array_equal(first["prev_action"], [0, 0, 1, 2])
-    np.testing.assert_array_equal(second["prev_action"], [1, 2, 0, 1])
-    np.testing.assert_array_equal(last["prev_action"], [0, 1, 2, 0])
-    # discount: 1 at ordinary steps, 0 at the terminal x_6 and at padding.
-    np.testing.assert_array_equal(first["discount"], [1, 1, 1, 1])
-    np.testing.assert_array_equal(last["discount"], [1, 1, 0, 0])
+    np.testing.assert_array_equal(first["prev_action"], [0, 0, 0, 1])
+    np.testing.assert_array_equal(second["prev_action"], [0, 1, 2, 0])
+    np.testing.assert_array_equal(last["prev_action"], [2, 0, 1, 2])
+    # discount: 1 at ordinary steps, 0 at padding and at the terminal x_6.
+    np.testing.assert_array_equal(first["discount"], [0, 1, 1, 1])
+    np.testing.assert_array_equal(second["discount"], [1, 1, 1, 1])
+    np.testing.assert_array_equal(last["discount"], [1, 1, 1, 0])
     # mask: real actions only.
-    np.testing.assert_array_equal(first["mask"], [1, 1, 1, 1])
-    np.testing.assert_array_equal(last["mask"], [1, 1, 0, 0])
-    np.testing.assert_allclose(last["mu"], [0.54, 0.55, 0, 0], rtol=1e-6)
-    # The stored state is the one at each sequence's first step.
-    np.testing.assert_array_equal([s["h"] for s in seqs], [[0, -0], [2, -2], [4, -4]])
+    np.testing.assert_array_equal(first["mask"], [0, 1, 1, 1])
+    np.testing.assert_array_equal(second["mask"], [1, 1, 1, 1])
+    np.testing.assert_array_equal(last["mask"], [1, 1, 1, 0])
+    # Step extras: the padding carries x_0's (Agent57 reads a sequence's arm at step 0).
+    np.testing.assert_allclose(first["mu"], [0.5, 0.5, 0.51, 0.52], rtol=1e-6)
+    np.testing.assert_allclose(last["mu"], [0.53, 0.54, 0.55, 0], rtol=1e-6)
+    # The stored state is the actor's at each sequence's first real step (x_0 for padding).
+    np.testing.assert_array_equal([s["h"] for s in seqs], [[0, -0], [1, -1], [3, -3]])
     assert adder.sequences_added == 3
+
+
+def test_episode_starts_are_padded_for_every_episode_and_environment():
+    replay = ListReplay()
+    adder = SequenceAdder(replay, num_envs=1, burn_in=2, trace_length=2, period=2)
+    run_episode(adder, episode=0, length=3)
+    run_episode(adder, episode=1, length=3)
+    starts = [s for s in replay.sequences if s["mask"][:2].sum() == 0]
+    assert len(starts) == 2  # one per episode, its trace x_0, x_1
+    for episode, seq in enumerate(starts):
+        np.testing.assert_array_equal(
+            seq["observation"][:, 0], [0, 0, 100 * episode, 100 * episode + 1]
+        )
+        np.testing.assert_array_equal(seq["h"], [100 * episode, -100 * episode])
 
 
 def test_truncated_episode_final_step_bootstraps():
@@ -119,27 +139,34 @@ def test_truncated_episode_final_step_bootstraps():
 
 
 def test_final_step_may_fall_into_the_next_sequence():
-    # The episode's 4th action fills a whole sequence; x_4 then starts the flush of the one
-    # that overlaps it.
+    # The episode's 3rd action fills the padded first sequence; x_4 then starts the flush of
+    # the one that overlaps it.
     replay = ListReplay()
     adder = SequenceAdder(replay, num_envs=1, burn_in=1, trace_length=3, period=2)
     run_episode(adder, episode=0, length=4)
     seqs = replay.sequences
     assert len(seqs) == 2
-    np.testing.assert_array_equal(seqs[0]["mask"], [1, 1, 1, 1])
-    np.testing.assert_array_equal(seqs[1]["observation"][:, 0], [2, 3, 4, 0])
-    np.testing.assert_array_equal(seqs[1]["mask"], [1, 1, 0, 0])
-    np.testing.assert_array_equal(seqs[1]["discount"], [1, 1, 0, 0])
+    np.testing.assert_array_equal(seqs[0]["mask"], [0, 1, 1, 1])
+    np.testing.assert_array_equal(seqs[1]["observation"][:, 0], [1, 2, 3, 4])
+    np.testing.assert_array_equal(seqs[1]["mask"], [1, 1, 1, 0])
+    np.testing.assert_array_equal(seqs[1]["discount"], [1, 1, 1, 0])
 
 
-def test_episode_shorter_than_burn_in_gives_no_sequence():
+def test_an_episode_shorter_than_the_burn_in_still_gets_its_trace():
     replay = ListReplay()
     adder = SequenceAdder(replay, num_envs=1, burn_in=3, trace_length=4, period=2)
     run_episode(adder, episode=0, length=3)
-    assert replay.sequences == []
-    run_episode(adder, episode=1, length=4)  # one real action in the trace
+    # three padding steps, x_0..x_2, the terminal x_3; the next start would be padding, so it
+    # is x_0, whose trace (x_3 on) holds no real action: one sequence
     (seq,) = replay.sequences
-    np.testing.assert_array_equal(seq["mask"], [1, 1, 1, 1, 0, 0, 0])
+    np.testing.assert_array_equal(seq["observation"][:, 0], [0, 0, 0, 0, 1, 2, 3])
+    np.testing.assert_array_equal(seq["mask"], [0, 0, 0, 1, 1, 1, 0])
+    np.testing.assert_array_equal(seq["discount"], [0, 0, 0, 1, 1, 1, 0])
+    run_episode(adder, episode=1, length=8)
+    # padded (trace x_0..x_3), then from x_0 (padding would remain: trace x_3..x_6), x_2
+    # (x_5..x_8, with the final step) and no more (x_4's trace x_7, x_8 has one action)
+    firsts = [s["observation"][3, 0] for s in replay.sequences[1:]]
+    np.testing.assert_array_equal(firsts, [100, 103, 105, 107])
 
 
 def run_envs(adder, episodes_per_env):
@@ -175,19 +202,21 @@ def test_no_sequence_spans_two_episodes_and_envs_are_independent():
     for seq in seqs:
         real = seq["observation"][:, 0][seq["mask"] > 0]
         assert len(set((real // 100).astype(int).tolist())) == 1
-        # Steps are consecutive and the state is the first step's.
+        # Steps are consecutive and the state is the first real step's (x_0's after padding).
         np.testing.assert_array_equal(np.diff(real), np.ones(len(real) - 1))
-        assert seq["h"][0] == seq["observation"][0, 0]
+        assert seq["h"][0] == real[0]
+        if seq["mask"][0] == 0:  # an episode's first sequence: its burn-in is padding
+            assert seq["mask"][:2].sum() == 0 and real[0] % 100 == 0
         inside = seq["mask"][1:] > 0
         np.testing.assert_array_equal(seq["prev_action"][1:][inside], seq["action"][:-1][inside])
         np.testing.assert_array_equal(seq["prev_reward"], seq["reward"])
-    # Every real action after the first burn-in of every episode is in some sequence's trace.
+    # Every real action of every episode is in some sequence's trace, x_0 included.
     traced = set()
     for seq in seqs:
         traced.update(seq["observation"][2:, 0][seq["mask"][2:] > 0].tolist())
     for eps in episodes:
         for episode, length in eps:
-            for t in range(2, length):
+            for t in range(length):
                 assert obs_id(episode, t) in traced
 
 
@@ -246,7 +275,7 @@ def test_state_dict_round_trip_continues_exactly(tmp_path: Path):
             )
     after_a = replay_a.sequences[before:]
     after_b = replay_b.sequences
-    assert len(after_a) == len(after_b) == 3
+    assert len(after_a) == len(after_b) == 2  # from x_1 and x_3 (x_0..x_2 came before)
     for sa, sb in zip(after_a, after_b, strict=True):
         assert sa.keys() == sb.keys()
         for key in sa:
@@ -327,7 +356,7 @@ def test_stored_start_state_is_the_actors_state_at_that_step():
     seqs = replay.sequences
     assert len(seqs) >= 3
     for seq in seqs:
-        first_obs = float(seq["observation"][0, 0])
+        first_obs = float(seq["observation"][seq["mask"] > 0][0, 0])  # after any padding
         np.testing.assert_allclose(seq["lstm_h"], seen[first_obs], rtol=1e-6)
         if first_obs % 100 == 0:  # an episode start: the zero state
             np.testing.assert_array_equal(seq["lstm_h"], 0.0)
@@ -343,21 +372,25 @@ def test_invalid_cutting_parameters_are_errors():
 
 
 def _cut_episode(steps: list[dict], burn_in: int, trace_length: int, period: int) -> list[dict]:
-    """The docstring's rule for one whole episode (its final step included): a sequence every
-    ``period`` steps while its trace holds a real action, padded with zeros to T."""
+    """The docstring's rule for one whole episode (its final step included): ``burn_in``
+    padding steps first (zeros, mask 0, the first step's extras and state), a sequence every
+    ``period`` steps (at x_0 at the latest) while its trace holds a real action, padded with
+    zeros to T."""
     length = burn_in + trace_length
-    sequences = []
-    for start in range(0, len(steps), period):
+    first = steps[0]
+    pad = {k: (v if k in ("mu", "h") else np.zeros_like(v)) for k, v in first.items()}
+    steps = [pad] * burn_in + steps
+    sequences, start = [], 0
+    while sum(s["mask"] for s in steps[start + burn_in : start + length]) > 0:
         part = steps[start : start + length]
-        if sum(s["mask"] for s in part) <= burn_in:
-            break
         sequence = {}
         for key in part[0]:
             values = np.stack([s[key] for s in part])
-            pad = np.zeros((length - len(part),) + values.shape[1:], values.dtype)
-            sequence[key] = values if key == "h" else np.concatenate([values, pad])
+            tail = np.zeros((length - len(part),) + values.shape[1:], values.dtype)
+            sequence[key] = values if key == "h" else np.concatenate([values, tail])
         sequence["h"] = part[0]["h"]
         sequences.append(sequence)
+        start = max(start + period, burn_in) if start == 0 else start + period
     return sequences
 
 
@@ -422,7 +455,7 @@ def test_many_environments_with_episodes_ending_at_random_steps_match_the_rule()
     left = [s for s in got if key(s) in got_keys]  # of the episodes still open at the end
     assert len(left) == len(got_keys) < n * 3
     for sequence in left:
-        assert sequence["mask"].sum() == burn_in + trace_length
+        assert sequence["mask"][burn_in:].sum() == trace_length
     for sequence in got:
         assert {k: v.dtype for k, v in sequence.items()} == {
             k: v.dtype for k, v in expected[0].items()

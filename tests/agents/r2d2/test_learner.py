@@ -253,3 +253,38 @@ def test_a_batch_larger_than_the_replay_is_refused():
         make(batch_size=64)
     with pytest.raises(ParameterError, match=r"min_replay_sequences: 40 items"):
         make(min_replay_sequences=40)
+
+
+def test_keep_start_state_picks_the_stored_state_where_the_burn_in_is_padding():
+    from agentos.agents.r2d2.learner import keep_start_state, starts_at_episode
+
+    mask = jnp.array([[0, 0, 1, 1], [1, 1, 1, 0], [0, 1, 1, 1]], jnp.float32)
+    at_start = starts_at_episode(mask, 2)
+    np.testing.assert_array_equal(at_start, [True, False, False])  # only the first: all padding
+    burned = (jnp.full((3, 2), 5.0), jnp.full((3, 2), 6.0))
+    start = (jnp.full((3, 2), 1.0), jnp.full((3, 2), 2.0))
+    h, c = keep_start_state(burned, start, at_start)
+    np.testing.assert_array_equal(h, [[1, 1], [5, 5], [5, 5]])
+    np.testing.assert_array_equal(c, [[2, 2], [6, 6], [6, 6]])
+    # Agent57's states are [heads, B, H]: the batch is axis 1
+    split = keep_start_state(jnp.full((2, 3, 1), 5.0), jnp.zeros((2, 3, 1)), at_start, 1)
+    np.testing.assert_array_equal(split[:, :, 0], [[0, 5, 5], [0, 5, 5]])
+
+
+def test_an_episodes_first_sequence_gets_the_q_values_of_its_stored_state():
+    """A sequence whose burn-in is padding: its trace's Q-values are those of unrolling the
+    trace alone from the stored state, whatever the padding holds."""
+    from agentos.agents.r2d2.learner import burned_in_q_values
+
+    learner, _ = make()
+    items = make_items(2)
+    items["mask"][0, :BURN_IN] = 0.0  # sequence 0 starts an episode
+    items["observation"][0, :BURN_IN] = 7.0  # padding that would change the state
+    batch = {k: jnp.asarray(v) for k, v in items.items()}
+    module, params = learner.network.module, learner.state.params
+    q, _, _ = burned_in_q_values(params, params, batch, module, burn_in=BURN_IN)
+    trace = {k: v[:, BURN_IN:] if v.ndim > 1 and k not in ("lstm_h", "lstm_c") else v
+             for k, v in batch.items()}  # fmt: skip
+    q_alone, _, _ = burned_in_q_values(params, params, trace, module, burn_in=0)
+    np.testing.assert_allclose(q[0], q_alone[0], rtol=1e-6)
+    assert not np.allclose(q[1], q_alone[1])  # an ordinary sequence is burned in
