@@ -47,6 +47,7 @@ from agentos.agents.agent57.network import (
     Agent57Network,
     split_unroll,
 )
+from agentos.agents.agent57.novelty_loss import novelty_loss
 from agentos.agents.agent57.rnd_inputs import update_observation_stats
 from agentos.agents.agent57.targets import (
     exploit_arms,
@@ -68,9 +69,8 @@ from agentos.agents.r2d2.adder import (
 )
 from agentos.agents.r2d2.learner import (
     SequenceLearner,
-    keep_start_state,
     make_optimizer,
-    starts_at_episode,
+    state_after_burn_in,
 )
 from agentos.agents.target_learner import LearnerState
 from agentos.components.checks import check_batch_fits
@@ -138,12 +138,11 @@ def q_loss(
         )
 
     online_state, target_state = start, start
-    if b > 0:  # an episode's first sequence (burn-in all padding) starts from its state
-        at_start = starts_at_episode(batch[MASK], b)
-        online_state = unroll(q_params, start, 0, b)[1]
-        target_state = unroll(target_q_params, start, 0, b)[1]
-        online_state = jax.lax.stop_gradient(keep_start_state(online_state, start, at_start, 1))
-        target_state = jax.lax.stop_gradient(keep_start_state(target_state, start, at_start, 1))
+    if b > 0:  # states are [2, B, H]: the batch is axis 1
+        burned = (unroll(q_params, start, 0, b)[1], unroll(target_q_params, start, 0, b)[1])
+        online_state, target_state = (
+            state_after_burn_in(s, start, batch[MASK], b, 1) for s in burned
+        )
     q_online, _ = unroll(q_params, online_state, b, None)  # [2, L, B, A]
     q_target, _ = unroll(target_q_params, target_state, b, None)
     q_online = jnp.swapaxes(q_online, 1, 2)  # [2, B, L, A]
@@ -197,33 +196,6 @@ def q_loss(
     )
     metrics["priorities"] = priorities
     return total, metrics
-
-
-def novelty_loss(
-    params: dict[str, Any],
-    batch: dict[str, jax.Array],
-    network: Agent57Network,
-    obs_stats: dict[str, jax.Array] | None = None,
-) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Inverse-dynamics loss of the embedding + RND predictor error (on input whitened with
-    ``obs_stats``), on the batch's steps."""
-    obs = batch[OBSERVATION]
-    mask = batch[MASK]
-    flat = functools.partial(jnp.reshape, shape=(-1,) + obs.shape[2:])
-    # Step t with a real action has a real next observation (an episode's final one included).
-    idm_loss, idm_accuracy = network.embedding.loss(
-        params["embedding"],
-        flat(obs[:, :-1]),
-        flat(obs[:, 1:]),
-        jnp.reshape(batch[ACTION][:, :-1], (-1,)),
-        jnp.reshape(mask[:, :-1], (-1,)),
-    )
-    rnd_loss = network.rnd.loss(params["rnd"], flat(obs), jnp.reshape(mask, (-1,)), obs_stats)
-    return idm_loss + rnd_loss, {
-        "idm_loss": idm_loss,
-        "idm_accuracy": idm_accuracy,
-        "rnd_loss": rnd_loss,
-    }
 
 
 def _optimizers(config: UpdateConfig) -> tuple[Any, Any]:

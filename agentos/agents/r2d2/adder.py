@@ -18,7 +18,7 @@ observations, the first step's extras such as its arm), so the trace of the firs
 starts at ``x_0``. Otherwise the first ``burn_in`` steps of every episode would only ever be
 burn-in and never get a loss, and a short episode none at all. The learner knows such a
 sequence by its burn-in being all padding, and starts its trace from the stored state (the
-actor's state at ``x_0``) instead of unrolling over the padding (``starts_at_episode``). The
+actor's state at ``x_0``) instead of unrolling over the padding (``state_after_burn_in``). The
 next sequence starts ``period`` steps later, or at ``x_0`` where that would still be padding
 (``period < burn_in``), so no other sequence holds padding before its real steps.
 

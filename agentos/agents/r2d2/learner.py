@@ -152,22 +152,20 @@ def retrace_sequence_targets(
     )
 
 
-def starts_at_episode(mask: jax.Array, burn_in: int) -> jax.Array:
-    """``[B]`` whether each sequence's burn-in is all padding, i.e. its trace starts an
-    episode (see ``adder``); ``mask`` is ``[B, T]``."""
-    return jnp.all(mask[:, :burn_in] == 0, axis=1)
-
-
-def keep_start_state(burned: Any, start: Any, at_start: jax.Array, batch_axis: int = 0) -> Any:
-    """The burned-in state, or the stored ``start`` state where ``at_start`` (``[B]``): the
-    actor's state at ``x_0``, which an unroll over padding would have changed."""
+def state_after_burn_in(
+    burned: Any, start: Any, mask: jax.Array, burn_in: int, batch_axis: int = 0
+) -> Any:
+    """The burned-in recurrent state, without gradient; where a sequence's burn-in is all
+    padding (``mask`` ``[B, T]`` 0: an episode's first sequence, see ``adder``) the stored
+    ``start`` instead, the actor's state at ``x_0``, which unrolling over padding would change."""
+    at_start = jnp.all(mask[:, :burn_in] == 0, axis=1)
 
     def pick(after: jax.Array, before: jax.Array) -> jax.Array:
         shape = [1] * after.ndim
         shape[batch_axis] = -1
         return jnp.where(jnp.reshape(at_start, shape), before, after)
 
-    return jax.tree.map(pick, burned, start)
+    return jax.lax.stop_gradient(jax.tree.map(pick, burned, start))
 
 
 def burned_in_q_values(
@@ -199,9 +197,8 @@ def burned_in_q_values(
         _, target_state = unroll(
             module, target_params, obs[:b], prev_action[:b], prev_reward[:b], start
         )
-        at_start = starts_at_episode(batch[MASK], b)
-        online_state = jax.lax.stop_gradient(keep_start_state(online_state, start, at_start))
-        target_state = jax.lax.stop_gradient(keep_start_state(target_state, start, at_start))
+        online_state = state_after_burn_in(online_state, start, batch[MASK], b)
+        target_state = state_after_burn_in(target_state, start, batch[MASK], b)
     q_online, _ = unroll(module, params, obs[b:], prev_action[b:], prev_reward[b:], online_state)
     q_target, _ = unroll(
         module, target_params, obs[b:], prev_action[b:], prev_reward[b:], target_state

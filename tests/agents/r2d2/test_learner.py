@@ -255,19 +255,18 @@ def test_a_batch_larger_than_the_replay_is_refused():
         make(min_replay_sequences=40)
 
 
-def test_keep_start_state_picks_the_stored_state_where_the_burn_in_is_padding():
-    from agentos.agents.r2d2.learner import keep_start_state, starts_at_episode
+def test_the_state_after_burn_in_is_the_stored_one_where_the_burn_in_is_padding():
+    from agentos.agents.r2d2.learner import state_after_burn_in
 
+    # only the first sequence's burn-in (2 steps) is all padding
     mask = jnp.array([[0, 0, 1, 1], [1, 1, 1, 0], [0, 1, 1, 1]], jnp.float32)
-    at_start = starts_at_episode(mask, 2)
-    np.testing.assert_array_equal(at_start, [True, False, False])  # only the first: all padding
     burned = (jnp.full((3, 2), 5.0), jnp.full((3, 2), 6.0))
     start = (jnp.full((3, 2), 1.0), jnp.full((3, 2), 2.0))
-    h, c = keep_start_state(burned, start, at_start)
+    h, c = state_after_burn_in(burned, start, mask, 2)
     np.testing.assert_array_equal(h, [[1, 1], [5, 5], [5, 5]])
     np.testing.assert_array_equal(c, [[2, 2], [6, 6], [6, 6]])
     # Agent57's states are [heads, B, H]: the batch is axis 1
-    split = keep_start_state(jnp.full((2, 3, 1), 5.0), jnp.zeros((2, 3, 1)), at_start, 1)
+    split = state_after_burn_in(jnp.full((2, 3, 1), 5.0), jnp.zeros((2, 3, 1)), mask, 2, 1)
     np.testing.assert_array_equal(split[:, :, 0], [[0, 5, 5], [0, 5, 5]])
 
 
