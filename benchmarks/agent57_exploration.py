@@ -120,9 +120,19 @@ def main() -> None:
     parser.add_argument("-p", "--param", action="append", default=[], help="COMPONENT.KEY=VALUE")
     parser.add_argument("--env", default="permuted_chain", help="registry name or gym:<id>")
     parser.add_argument("--out", type=Path, default=None, help="append every evaluation here")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="make the agent folders (checkpoints, runs) here and keep them; default: a temp dir",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="agent57_explore_") as tmp:
-        root = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.keep is None:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="agent57_explore_")))
+        else:
+            root = args.keep.resolve()
+            root.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
         for variant in args.variants:
             for seed in args.seeds:

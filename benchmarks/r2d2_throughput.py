@@ -5,7 +5,7 @@ episodic memory, RND and meta-controller; no learning), and learner updates/s at
 Prints JSON lines.
 
     python benchmarks/r2d2_throughput.py [--steps 20000] [--updates 30]
-    python benchmarks/r2d2_throughput.py --agent agent57 --envs 64
+    python benchmarks/r2d2_throughput.py --agent agent57 --envs 64 [--vectorization async]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ WARMUP_VECTOR_STEPS = 1_100
 """Vector steps acted before timing Agent57 (compiles included there, reported apart)."""
 
 
-def _agent(folder: Path, num_envs: int, agent: str):
+def _agent(folder: Path, num_envs: int, agent: str, vectorization: str = "sync"):
     import agentos
     from agentos.cli.init_cmd import init
     from agentos.components.install import install
@@ -43,7 +43,8 @@ def _agent(folder: Path, num_envs: int, agent: str):
         with contextlib.redirect_stdout(sys.stderr):
             init(folder, None, False)
         install(folder, [agent, "lunar_lander"], [])
-    return agentos.load_agent(folder, [*SIZES, f"environment.num_envs={num_envs}"])
+    overrides = [f"environment.num_envs={num_envs}", f"environment.vectorization={vectorization}"]
+    return agentos.load_agent(folder, [*SIZES, *overrides])
 
 
 def _platform() -> str:
@@ -68,9 +69,11 @@ def _act(built, steps: int, state: dict) -> int:
     return done_steps
 
 
-def actor_throughput(folder: Path, num_envs: int, steps: int, agent: str) -> dict:
+def actor_throughput(
+    folder: Path, num_envs: int, steps: int, agent: str, vectorization: str = "sync"
+) -> dict:
     """Env steps/s of the acting pipeline with ``num_envs`` environments."""
-    built = _agent(folder, num_envs, agent).graph.build(seed=0)
+    built = _agent(folder, num_envs, agent, vectorization).graph.build(seed=0)
     state: dict = {}
     # Agent57's k-NN compiles one shape per power-of-two memory fill: warm up through a whole
     # LunarLander episode (1,000 steps at most) so that the timed part is the steady state.
@@ -87,6 +90,7 @@ def actor_throughput(folder: Path, num_envs: int, steps: int, agent: str) -> dic
         "device": _platform(),
         "env": "LunarLander-v3",
         "num_envs": num_envs,
+        "vectorization": vectorization,
         "env_steps": done,
         "wall_s": round(wall, 2),
         "env_steps_per_s": round(done / wall, 1),
@@ -125,13 +129,20 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=30)
     parser.add_argument("--agent", choices=["r2d2", "agent57"], default="r2d2")
     parser.add_argument("--envs", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument(
+        "--vectorization",
+        choices=["sync", "async"],
+        default="sync",
+        help="step the copies in this process (sync) or in worker processes (async)",
+    )
     parser.add_argument("--no-learner", action="store_true", help="skip the learner benchmark")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tmp}/mlflow.db")
         for n in args.envs:
             folder = Path(tmp) / f"agent{n}"
-            print(json.dumps(actor_throughput(folder, n, args.steps, args.agent)), flush=True)
+            record = actor_throughput(folder, n, args.steps, args.agent, args.vectorization)
+            print(json.dumps(record), flush=True)
         if not args.no_learner:
             record = learner_throughput(Path(tmp) / "agent16", args.updates, args.agent)
             print(json.dumps(record), flush=True)
