@@ -26,7 +26,6 @@ mapping and ``save_raw`` so the file stays the single source of truth.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,13 +33,18 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from agentos.components.roles import ROLES
+from agentos.components.spec_checks import (
+    check_component_name,
+    check_default_slots,
+    check_role,
+    check_texts,
+    unknown_key_error,
+)
 from agentos.errors import AgentOSError, SpecError
 
 SPEC_FILENAME = "agentos.yaml"
 SOURCES = ("builtin", "local", "git")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_COMPONENT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 COMPONENT_KEYS = (
     "source",
     "registry_name",
@@ -193,17 +197,11 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _unknown_key_error(key: str, known: tuple[str, ...], where: str, path: Path) -> SpecError:
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
-    return SpecError(f"unknown key '{key}' at {where}", where=str(path), fix=hint)
-
-
 def parse_spec(data: Mapping[str, Any], path: Path) -> AgentSpec:
     """Validate the raw mapping and build an AgentSpec."""
     for key in data:
         if key not in TOP_KEYS:
-            raise _unknown_key_error(str(key), TOP_KEYS, "the top level", path)
+            raise unknown_key_error(str(key), TOP_KEYS, "the top level", path)
     components_raw = data.get("components") or {}
     if not isinstance(components_raw, Mapping):
         raise SpecError(
@@ -213,7 +211,7 @@ def parse_spec(data: Mapping[str, Any], path: Path) -> AgentSpec:
         )
     components: dict[str, ComponentSpec] = {}
     for name, entry in components_raw.items():
-        _check_component_name(str(name), path)
+        check_component_name(str(name), path)
         components[str(name)] = _parse_component(str(name), entry, path)
     loop = data.get("loop") or {}
     if not isinstance(loop, Mapping):
@@ -244,7 +242,7 @@ def parse_spec(data: Mapping[str, Any], path: Path) -> AgentSpec:
             fix="e.g. name: my_agent (or remove it to use the folder's name)",
         )
     defaults = parse_defaults(data.get("defaults"), SpecError, str(path))
-    _check_default_slots(defaults, components, path)
+    check_default_slots(defaults, components, path)
     return AgentSpec(
         path=path,
         name=str(data.get("name") or path.parent.name),
@@ -254,50 +252,6 @@ def parse_spec(data: Mapping[str, Any], path: Path) -> AgentSpec:
         bench=MappingProxyType(dict(bench)),
         defaults=MappingProxyType(defaults),
     )
-
-
-def _check_component_name(name: str, path: Path) -> None:
-    """Refuse a component name that ``-p NAME.PARAM`` and ``${NAME.PARAM}`` cannot reach (a
-    dot, a space, ``=``, ``$``, braces), and ``loop``, which is the loop section's name."""
-    if name == "loop":
-        raise SpecError(
-            "a component cannot be named 'loop': -p loop.PARAM and ${loop.PARAM} name the "
-            "loop section",
-            where=f"{path}: components.loop",
-            fix="rename the component (e.g. loop_component) and the depends: that name it",
-        )
-    if _COMPONENT_NAME.match(name):
-        return
-    suggestion = re.sub(r"[^A-Za-z0-9_-]+", "_", name.strip()).strip("_") or "my_component"
-    raise SpecError(
-        f"component name {name!r} cannot be used: -p {name}.PARAM and ${{{name}.PARAM}} split "
-        "at its dots, so nothing could reach its parameters",
-        where=f"{path}: components.{name}",
-        fix=f"rename it to {suggestion} (letters, digits, '_' and '-'), and the depends: "
-        "that name it",
-    )
-
-
-def _check_default_slots(
-    defaults: Mapping[str, Any], components: Mapping[str, Any], path: Path
-) -> None:
-    """Refuse a ``defaults:`` slot that is no component of the spec, unless it is a role a
-    bundle sets defaults for before that component is installed (``environment``...)."""
-    for slot in defaults:
-        if slot in components or slot == "loop":
-            continue
-        from agentos.components.roles import ROLES
-
-        if slot in ROLES:
-            continue
-        close = difflib.get_close_matches(slot, list(components), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise SpecError(
-            f"the spec has no component '{slot}' (its components: "
-            f"{', '.join(components) or 'none'})",
-            where=f"{path}: defaults.{slot}",
-            fix=f"{hint}name one of the spec's components, or remove defaults.{slot}",
-        )
 
 
 def parse_defaults(
@@ -350,7 +304,7 @@ def _parse_component(name: str, entry: Any, path: Path) -> ComponentSpec:
         )
     for key in entry:
         if key not in COMPONENT_KEYS:
-            raise _unknown_key_error(str(key), COMPONENT_KEYS, where, path)
+            raise unknown_key_error(str(key), COMPONENT_KEYS, where, path)
     source = entry.get("source", "local")
     if source not in SOURCES:
         raise SpecError(
@@ -358,8 +312,8 @@ def _parse_component(name: str, entry: Any, path: Path) -> ComponentSpec:
             where=f"{path}: {where}.source",
             fix=f"use one of: {', '.join(SOURCES)}",
         )
-    _check_texts(entry, where, path)
-    _check_role(entry.get("role"), where, path)
+    check_texts(entry, where, path)
+    check_role(entry.get("role"), where, path)
     for required in ("module", "class"):
         if not isinstance(entry.get(required), str) or not entry.get(required):
             raise SpecError(
@@ -423,40 +377,6 @@ def _parse_component(name: str, entry: Any, path: Path) -> ComponentSpec:
         role=entry.get("role"),
         allow_outside_agent=allow_outside,
     )
-
-
-def _check_role(role: str | None, where: str, path: Path) -> None:
-    """Refuse a ``role:`` that is none of the roles (the graph checks it against the class)."""
-    if role is None or role in ROLES:
-        return
-    close = difflib.get_close_matches(role, ROLES, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    raise SpecError(
-        f"unknown role '{role}'",
-        where=f"{path}: {where}.role",
-        fix=f"{hint}write one of {', '.join(ROLES)} (the role of the component's class), or "
-        "remove the `role:` line (the class decides the role)",
-    )
-
-
-_TEXT_KEYS = ("module", "class", "registry_name", "version", "hash", "url", "commit", "role")
-
-
-def _check_texts(entry: Mapping, where: str, path: Path) -> None:
-    """Refuse a component key that must be a text but is a number, list or mapping (a
-    ``hash: 5`` would otherwise fail deep inside the hash check)."""
-    for key in _TEXT_KEYS:
-        value = entry.get(key)
-        if value is None or isinstance(value, str):
-            continue
-        if key == "version" and isinstance(value, (int, float)) and not isinstance(value, bool):
-            continue  # `version: 1.0` is read by YAML as a number
-        raise SpecError(
-            f"'{key}' must be a text, got {value!r} ({type(value).__name__})",
-            where=f"{path}: {where}.{key}",
-            fix=f'quote it ({key}: "..."), or reinstall the component with '
-            "`agentos install NAME` to write it again",
-        )
 
 
 def load_spec(path: str | Path = ".") -> AgentSpec:
