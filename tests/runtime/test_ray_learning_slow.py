@@ -16,6 +16,10 @@ from typing import Any
 import psutil
 import pytest
 
+# With `pytest -n 2` the Ray tests run one after another in one worker: two local Ray
+# clusters at once would fight for the two cores and their timeouts.
+pytestmark = pytest.mark.xdist_group("ray")
+
 
 class _KillOneWorker:
     """User hooks: SIGKILL one environment worker once ``at_steps`` env steps are done."""

@@ -21,6 +21,10 @@ from agentos.errors import AgentOSError
 from agentos.runtime.checkpoint import load_checkpoint
 from agentos.tracking.store import get_run, metric_history
 
+# With `pytest -n 2` the Ray tests run one after another in one worker: two local Ray
+# clusters at once would fight for the two cores and their timeouts.
+pytestmark = pytest.mark.xdist_group("ray")
+
 TINY_R2D2 = [*tiny_agents.TINY_R2D2, "loop.checkpoint_every=0"]
 HAS_NVIDIA = shutil.which("nvidia-smi") is not None
 
