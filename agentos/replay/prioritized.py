@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from agentos.errors import AgentOSError, CheckpointError
+from agentos.errors import AgentOSError, CheckpointError, ParameterError
 from agentos.replay.memory import check_fits, item_bytes
 from agentos.replay.sum_tree import SumTree, last_write_wins
 from agentos.runtime.roles import BuildContext, Replay, Transition
@@ -98,21 +98,17 @@ class PrioritizedSequenceReplay(Replay):
         """What checkpoints keep of the buffer: ``all`` (exact resume; the file grows with
         the buffer) or ``none`` (small files; a resumed run refills an empty buffer first)."""
 
+        def __post_init__(self) -> None:
+            if self.capacity < 1:
+                raise ParameterError(f"capacity must be >= 1, got {self.capacity}")
+            if self.batch_size < 1:
+                raise ParameterError(f"batch_size must be >= 1, got {self.batch_size}")
+            for name in ("priority_exponent", "importance_sampling_exponent"):
+                if getattr(self, name) < 0:
+                    raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
+
     def __init__(self, params: Params, context: BuildContext, **dependencies: Any):
         super().__init__(params, context, **dependencies)
-        if params.capacity < 1:
-            raise ValueError(f"replay capacity must be positive, got {params.capacity}")
-        if params.priority_exponent < 0:
-            raise ValueError(
-                f"replay priority_exponent must be >= 0, got {params.priority_exponent}"
-            )
-        if params.importance_sampling_exponent < 0:
-            raise ValueError(
-                "replay importance_sampling_exponent must be >= 0, got "
-                f"{params.importance_sampling_exponent}"
-            )
-        if params.batch_size < 1:
-            raise ValueError(f"replay batch_size must be positive, got {params.batch_size}")
         self.capacity = int(params.capacity)
         # keys, priorities and the sum tree's nodes (up to 4 per leaf), 8 bytes each
         check_fits(self.capacity, 6 * 8, "sequence replay's priority index")

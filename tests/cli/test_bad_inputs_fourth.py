@@ -1,7 +1,8 @@
 """Bad inputs of a fourth sweep (absurd network sizes, a `role:` the class does not play,
-Agent57 on an environment with one action): each exits 2 with one message naming the file,
-key or option and a Fix line, no traceback, and records no run (see test_bad_inputs.py for
-the first battery; unusual environments are in tests/envs/test_unseen_envs.py)."""
+Agent57 on an environment with one action, negative sequence-replay parameters): each exits
+2 with one message naming the file, key or option and a Fix line, no traceback, and records
+no run (see test_bad_inputs.py for the first battery; unusual environments are in
+tests/envs/test_unseen_envs.py)."""
 
 from __future__ import annotations
 
@@ -109,6 +110,19 @@ CASES = [
         edit(set_role("replay", ["replay"]), "show"),
         ("components.replay.role", "must be a text"),
         DQN,
+    ),
+    # a ValueError traceback from the sequence replay's constructor, exit 1
+    Case(
+        "sequence-replay-negative-capacity",
+        args("run", "-e", "1", "-p", "replay.capacity=-3"),
+        ("components.replay.params", "capacity must be >= 1, got -3", "-p replay.capacity="),
+        R2D2,
+    ),
+    Case(
+        "sequence-replay-negative-priority-exponent",
+        args("run", "-e", "1", "-p", "replay.priority_exponent=-1"),
+        ("components.replay.params", "priority_exponent must be >= 0"),
+        ("install", "agent57", "cartpole"),
     ),
 ]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agentos.errors import AgentOSError, CheckpointError
+from agentos.errors import AgentOSError, CheckpointError, ParameterError
 from agentos.replay.prioritized import PrioritizedSequenceReplay, sequence_priority
 from agentos.runtime.checkpoint import load_checkpoint, save_checkpoint
 from agentos.runtime.roles import BuildContext
@@ -189,5 +189,5 @@ def test_input_checks():
     replay.update_priorities(np.array([0, 1]), np.array([0.0, 0.0]))
     with pytest.raises(ValueError, match="priority 0"):
         replay.sample(2)
-    with pytest.raises(ValueError, match="capacity"):
+    with pytest.raises(ParameterError, match="capacity must be >= 1, got 0"):
         make_replay(capacity=0)
