@@ -69,3 +69,18 @@ def check_fits(capacity: int, per_item: int, what: str, available: int | None = 
         where="replay.capacity",
         fix=f"set a capacity that fits, e.g. -p replay.capacity={fits}",
     )
+
+
+def check_sequences_fit(
+    replay: Any, observation_space: Any, sequence_length: int, available: int | None = None
+) -> None:
+    """``check_fits`` before the first insert: ``replay.capacity`` sequences of
+    ``sequence_length`` observations (a lower bound of their bytes, the other fields are
+    small), so an image environment too big for the replay's capacity stops at start."""
+    capacity = getattr(replay, "capacity", None)
+    shape = getattr(observation_space, "shape", None)
+    dtype = getattr(observation_space, "dtype", None)
+    if capacity is None or shape is None or dtype is None:
+        return  # e.g. a Ray worker's stand-in replay, or a space without a fixed shape
+    per_step = np.dtype(dtype).itemsize * int(np.prod(shape))
+    check_fits(int(capacity), sequence_length * per_step, "sequence replay", available)

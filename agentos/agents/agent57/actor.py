@@ -47,6 +47,7 @@ from agentos.agents.dqn.network import tree_from_numpy, tree_to_numpy
 from agentos.agents.r2d2.actor import MU, STATE_KEYS, ApeXEpsilons, epsilon_greedy
 from agentos.agents.r2d2.adder import SequenceAdder, check_sequence_params
 from agentos.errors import IncompatibleSpaceError, ParameterError
+from agentos.replay.memory import check_sequences_fit
 from agentos.runtime.roles import Actor, BuildContext, EnvStep, Transition
 
 logger = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ class Agent57Actor(ApeXEpsilons, Actor):
         self._rng = context.numpy_rng("explore")
         self._eval_rng = context.numpy_rng("evaluate")  # evaluating must not shift exploration
         self._variables = network.initial_params()
+        check_sequences_fit(replay, context.observation_space, params.burn_in + params.trace_length)
         self.adder = SequenceAdder(
             replay,
             self.num_envs,

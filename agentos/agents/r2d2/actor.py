@@ -31,6 +31,7 @@ from agentos.agents.dqn.network import tree_from_numpy, tree_to_numpy
 from agentos.agents.r2d2.adder import SequenceAdder, check_sequence_params
 from agentos.agents.r2d2.losses import apex_epsilons
 from agentos.errors import IncompatibleSpaceError, ParameterError
+from agentos.replay.memory import check_sequences_fit
 from agentos.runtime.roles import Actor, BuildContext, EnvStep, Transition
 
 logger = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class R2D2Actor(ApeXEpsilons, Actor):
         self._rng = context.numpy_rng("explore")
         self._eval_rng = context.numpy_rng("evaluate")
         self._variables = network.initial_params()
+        check_sequences_fit(replay, context.observation_space, params.burn_in + params.trace_length)
         self.adder = SequenceAdder(
             replay, self.num_envs, params.burn_in, params.trace_length, params.period
         )
