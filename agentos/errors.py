@@ -35,6 +35,10 @@ class GraphError(AgentOSError):
     """The component dependency graph is invalid (missing dependency, cycle, wrong role)."""
 
 
+class IncompatibleComponentsError(GraphError):
+    """A component lacks what a component that depends on it needs (parts of two agents)."""
+
+
 class IncompatibleSpaceError(AgentOSError):
     """A component cannot handle the environment's observation or action space."""
 

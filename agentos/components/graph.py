@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agentos.components.compatibility import check_compatibility
 from agentos.components.params import (
     apply_defaults,
     apply_overrides,
@@ -207,6 +208,12 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
                 f"name a {written_role} class in components.{name}.class",
             )
 
+    # Before parameters: a component of another agent can fail them for that reason alone
+    # (the uniform replay's ${learner.gamma} under an R2D2 learner).
+    dependencies = {name: _dependencies(spec, name, classes) for name in spec.components}
+    order = _topological_order(dependencies, where_file)
+    check_compatibility(classes, dependencies, where_file)
+
     tree = {name: dict(c.params) for name, c in spec.components.items()}
     tree[LOOP_KEY] = dict(spec.loop)
     tree = apply_overrides(tree, overrides)
@@ -217,9 +224,6 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
     declared = {name: declared_defaults(cls) for name, cls in params_classes.items()}
     written = tree
     tree = resolve_references(tree, where_file, declared)
-
-    dependencies = {name: _dependencies(spec, name, classes) for name in spec.components}
-    order = _topological_order(dependencies, where_file)
 
     nodes = []
     for name in order:

@@ -277,14 +277,15 @@ def _warn_missing_dependencies(components: Mapping[str, ComponentSpec], slots: l
 
 def _warn_incompatible_spaces(spec: AgentSpec) -> None:
     """Warn when the environment's spaces do not fit a component (e.g. DQN on continuous
-    actions), with the components' own ``check_spaces`` as run and learn apply them.
+    actions), with the components' own ``check_spaces`` as run and learn apply them, or
+    when components of two different agents were mixed (an R2D2 actor on a DQN network).
 
     Only when that is cheap and safe: every component is agentos's own (no user code runs at
     install) and a gymnasium id is not a plugin package's. The agent may be half-installed
     (the environment first, the agent after), so anything else wrong is left to run/learn.
     """
     from agentos.components.graph import load_graph
-    from agentos.errors import IncompatibleSpaceError
+    from agentos.errors import IncompatibleComponentsError, IncompatibleSpaceError
 
     components = spec.components.values()
     if not components or any(c.source != "builtin" for c in components):
@@ -293,7 +294,7 @@ def _warn_incompatible_spaces(spec: AgentSpec) -> None:
         return
     try:
         load_graph(spec)
-    except IncompatibleSpaceError as e:
+    except (IncompatibleSpaceError, IncompatibleComponentsError) as e:
         message = str(e).split("\nFix:")[0]
         logger.warning(
             "this agent cannot run or learn yet: %s. Fix: %s, or install components that fit",

@@ -82,6 +82,8 @@ class SampledBatch:
 class PrioritizedSequenceReplay(Replay):
     """FIFO replay of fixed-shape sequences sampled in proportion to ``priority ** alpha``."""
 
+    provides = ("sequences",)
+
     @dataclass(frozen=True)
     class Params:
         """Parameters of prioritized sequence replay (R2D2 / Agent57 defaults)."""

@@ -38,6 +38,8 @@ FIELDS = ("observation", "action", "reward", "discount", "next_observation")
 class UniformReplay(Replay):
     """A fixed-capacity FIFO buffer sampled uniformly at random (Mnih et al. 2015)."""
 
+    provides = ("transitions",)
+
     @dataclass(frozen=True)
     class Params:
         """Parameters of the uniform replay buffer."""

@@ -69,6 +69,11 @@ class Component:
     role: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
     requires: ClassVar[dict[str, str]] = {}
+    provides: ClassVar[tuple[str, ...]] = ()
+    """What dependants may rely on (``agentos.components.compatibility.CAPABILITIES``);
+    empty: undeclared, so the graph does not check it."""
+    expects: ClassVar[dict[str, str]] = {}
+    """{dependency argument: the capability it must provide}, checked before building."""
 
     def __init__(self, params: Any, context: BuildContext, **dependencies: Any):
         self.params = params

@@ -60,6 +60,7 @@ class Agent57Actor(ApeXEpsilons, Actor):
     """Acts for N environments with the Agent57 networks and feeds sequences to replay."""
 
     requires = {"network": "network", "replay": "replay"}
+    expects = {"network": "agent57_values", "replay": "sequences"}
 
     @dataclass(frozen=True)
     class Params:

@@ -276,6 +276,7 @@ class Agent57Learner(SequenceLearner):
     """Trains the Agent57 networks on prioritized sequences with transformed Retrace."""
 
     requires = {"network": "network", "replay": "replay"}
+    expects = {"network": "agent57_values", "replay": "sequences"}
 
     @dataclass(frozen=True)
     class Params:

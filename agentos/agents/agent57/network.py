@@ -139,6 +139,8 @@ def act_step(
 class Agent57Network(Network):
     """Extrinsic + intrinsic recurrent Q-networks, the embedding/IDM and RND, and the mixtures."""
 
+    provides = ("agent57_values",)
+
     @dataclass(frozen=True)
     class Params:
         """Parameters of the Agent57 networks and of the (beta, gamma) mixtures."""

@@ -41,6 +41,7 @@ class DQNActor(Actor):
     """
 
     requires = {"network": "network", "replay": "replay"}
+    expects = {"network": "q_values", "replay": "transitions"}
 
     @dataclass(frozen=True)
     class Params:

@@ -98,6 +98,7 @@ class DQNLearner(TargetNetworkLearner):
     """Trains the Q-network on uniformly replayed transitions with Double DQN."""
 
     requires = {"network": "network", "replay": "replay"}
+    expects = {"network": "q_values", "replay": "transitions"}
 
     @dataclass(frozen=True)
     class Params:

@@ -90,6 +90,8 @@ class MLPQFunction(nn.Module):
 class QNetwork(Network):
     """Holds the Q-function definition shared by the DQN actor and learner."""
 
+    provides = ("q_values",)
+
     @dataclass(frozen=True)
     class Params:
         """Parameters of the Q-network."""

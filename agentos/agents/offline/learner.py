@@ -146,6 +146,7 @@ class BCLearner(TargetNetworkLearner):
     """Behaviour cloning: the network's outputs as logits of the dataset's actions."""
 
     requires = {"network": "network", "replay": "replay"}
+    expects = {"network": "q_values", "replay": "transitions"}
 
     @dataclass(frozen=True)
     class Params:

@@ -89,6 +89,7 @@ class R2D2Actor(ApeXEpsilons, Actor):
     """
 
     requires = {"network": "network", "replay": "replay"}
+    expects = {"network": "recurrent_q_values", "replay": "sequences"}
 
     @dataclass(frozen=True)
     class Params:

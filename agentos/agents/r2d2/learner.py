@@ -344,6 +344,7 @@ class R2D2Learner(SequenceLearner):
     """Trains the recurrent Q-network on prioritized sequences (R2D2)."""
 
     requires = {"network": "network", "replay": "replay"}
+    expects = {"network": "recurrent_q_values", "replay": "sequences"}
 
     @dataclass(frozen=True)
     class Params:

@@ -185,6 +185,8 @@ unroll_jit = jax.jit(unroll, static_argnums=0)
 class RecurrentQNetwork(Network):
     """Holds the R2D2 network shared by the R2D2 actor and learner (one instance for both)."""
 
+    provides = ("recurrent_q_values",)
+
     @dataclass(frozen=True)
     class Params:
         """Parameters of the recurrent Q-network."""
