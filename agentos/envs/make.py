@@ -144,23 +144,29 @@ def make_gym(env_id: str, max_episode_steps: int | None = None, kwargs: dict | N
             "against the environment's documentation; "
             "--debug shows the traceback",
         ) from None
-    if max_episode_steps is None and _time_limit(env) is None:
+    if max_episode_steps is None and not _has_time_limit(env):
         env = with_default_time_limit(env, env_id)
     return env
 
 
-def _time_limit(env: Any) -> int | None:
-    """The step limit of ``env``: its registration's or TimeLimit's, MiniGrid's ``max_steps``
-    or ALE's frame limit (None: none)."""
+def _has_time_limit(env: Any) -> bool:
+    """Whether ``env`` ends its episodes by itself: its registration's or a TimeLimit's step
+    limit, ALE's frame limit, or its own ``max_steps`` (MiniGrid)."""
     spec = getattr(env, "spec", None)
-    limit = getattr(spec, "max_episode_steps", None)
-    if limit:
-        return int(limit)
+    if getattr(spec, "max_episode_steps", None):
+        return True
     entry = getattr(spec, "entry_point", None)
-    if isinstance(entry, str) and entry.startswith("ale_py"):
-        return int(getattr(spec, "kwargs", {}).get("max_num_frames_per_episode") or 108_000)
-    own = getattr(env.unwrapped, "max_steps", None)
-    return int(own) if isinstance(own, int) and own > 0 else None
+    return (isinstance(entry, str) and entry.startswith("ale_py")) or _truncates_itself(env)
+
+
+def _truncates_itself(env: Any) -> bool:
+    """Whether the environment truncates at its own ``max_steps``. MiniGrid's base class always
+    does; BabyAI levels set the value only at reset (0 before), so the class decides there."""
+    unwrapped = env.unwrapped
+    if any(c.__name__ == "MiniGridEnv" for c in type(unwrapped).__mro__):
+        return True
+    own = getattr(unwrapped, "max_steps", None)
+    return isinstance(own, int) and not isinstance(own, bool) and own > 0
 
 
 def time_limit_ends_task(env: Any) -> bool:
@@ -179,8 +185,7 @@ def time_limit_ends_task(env: Any) -> bool:
     entry = getattr(getattr(env, "spec", None), "entry_point", None)
     if isinstance(entry, str) and entry.startswith("ale_py"):
         return False
-    own = getattr(env.unwrapped, "max_steps", None)
-    return isinstance(own, int) and own > 0
+    return _truncates_itself(env)
 
 
 def with_default_time_limit(env: Any, label: str) -> Any:
@@ -285,7 +290,7 @@ class EnvFactory:
             from gymnasium.wrappers import TimeLimit
 
             env = TimeLimit(env, max_episode_steps=int(p.max_episode_steps))
-        elif _time_limit(env) is None:
+        elif not _has_time_limit(env):
             env = with_default_time_limit(env, cls.__name__)
         return env
 

@@ -38,6 +38,24 @@ def test_who_set_the_time_limit(env_id, kwargs, ends_task):
         env.close()
 
 
+def test_a_babyai_level_sets_its_limit_at_reset_and_gets_no_second_one(caplog):
+    """BabyAI levels read ``max_steps`` 0 until reset: still their own limit, with no
+    "no time limit" warning and no agentos TimeLimit stacked on top."""
+    env = make_gym(register_plugins("BabyAI-GoToRedBall-v0"))
+    try:
+        assert env.unwrapped.max_steps == 0  # what misled the check before reset
+        assert time_limit_ends_task(env)
+        layer = env
+        while layer is not None:
+            assert not isinstance(layer, gymnasium.wrappers.TimeLimit)
+            layer = getattr(layer, "env", None)
+        assert "no time limit" not in caplog.text
+        env.reset(seed=0)
+        assert env.unwrapped.max_steps == 64
+    finally:
+        env.close()
+
+
 def test_an_env_that_truncates_itself_inside_other_wrappers():
     wrapped = gymnasium.wrappers.ClipReward(OwnLimit(), -1.0, 1.0)
     assert time_limit_ends_task(wrapped)
