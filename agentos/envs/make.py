@@ -137,6 +137,11 @@ def make_gym(env_id: str, max_episode_steps: int | None = None, kwargs: dict | N
             f"gymnasium environment '{env_id}' rejected its kwargs: {e}",
             fix="check params.kwargs against the environment's documentation",
         ) from None
+    except ImportError as e:  # a constructor that imports its package late (shimmy's ids)
+        raise AgentOSError(
+            f"gymnasium environment '{env_id}' needs a package that is not installed: {e}",
+            fix=_install_hint(str(e)),
+        ) from None
     except Exception as e:  # the environment's own constructor: name it, not a traceback
         raise AgentOSError(
             f"gymnasium.make('{env_id}') failed: {type(e).__name__}: {e}",
@@ -147,6 +152,16 @@ def make_gym(env_id: str, max_episode_steps: int | None = None, kwargs: dict | N
     if max_episode_steps is None and not _has_time_limit(env):
         env = with_default_time_limit(env, env_id)
     return env
+
+
+def _install_hint(message: str) -> str:
+    """The fix for a missing package: the pip command the message quotes, else a generic one."""
+    import re
+
+    quoted = re.findall(r"`(pip install [^`]+)`", message)
+    if quoted:
+        return f"{' or '.join(quoted)} (not part of agentos), then rerun"
+    return "install the package the message names (pip install NAME), then rerun"
 
 
 def _has_time_limit(env: Any) -> bool:

@@ -130,6 +130,19 @@ def test_an_error_in_an_environment_constructor_is_one_message():
     assert "kwargs" in info.value.fix
 
 
+def test_a_package_imported_late_by_the_constructor_is_named_with_its_pip_command():
+    """shimmy's compatibility ids import shimmy only when built: the fix is its pip command."""
+    import importlib.util
+
+    from agentos.envs.make import make_gym
+
+    if importlib.util.find_spec("shimmy") is not None:
+        pytest.skip("shimmy is installed here")
+    with pytest.raises(AgentOSError, match="needs a package that is not installed") as info:
+        make_gym("GymV26Environment-v0", None, {"env_id": "CartPole-v1"})
+    assert 'pip install "shimmy[gym-v26]"' in info.value.fix
+
+
 def test_an_environment_without_a_time_limit_gets_one():
     from agentos.envs.make import DEFAULT_TIME_LIMIT, make_gym
 
