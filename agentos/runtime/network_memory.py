@@ -89,6 +89,21 @@ def size_parameters(params: Any) -> list[tuple[str, Any, Any]]:
     return [(name, value, default) for _, _, name, value, default in (large or found[:3])]
 
 
+MANY_ACTIONS = 100_000
+"""A Discrete action count above this is named as the cause (Atari has 18)."""
+
+
+def _action_count(network: Any) -> int | None:
+    """The number of discrete actions the network outputs values for (None: not Discrete)."""
+    space = getattr(getattr(network, "context", None), "action_space", None)
+    n = getattr(space, "n", None)
+    return int(n) if isinstance(n, numbers.Integral) and not isinstance(n, bool) else None
+
+
+def _largest(value: Any) -> int:
+    return max(int(v) for v in value) if isinstance(value, (tuple, list)) else int(value)
+
+
 def _shown(value: Any) -> str:
     """A parameter value as ``-p`` takes it (``[256,256]``)."""
     if isinstance(value, (tuple, list)):
@@ -115,6 +130,24 @@ def check_network_fits(
     if need <= MEMORY_FRACTION * limit:
         return
     sizes = size_parameters(getattr(network, "params", None))
+    actions = _action_count(network)
+    if actions is not None and actions > MANY_ACTIONS:
+        # One output per action: the action space, not the widths, is what to change.
+        large = [item for item in sizes if _largest(item[1]) > LARGE]
+        raise ParameterError(
+            f"the network would need {_amount(need)} to train ({_amount(nbytes)} of "
+            f"parameters), more than {MEMORY_FRACTION:.0%} of the {human(limit)} of {what} "
+            f"available: it outputs one value for each of the environment's {actions:,} "
+            "discrete actions"
+            + (
+                f" (and {', '.join(f'{name}.{k}={_shown(v)}' for k, v, _ in large)})"
+                if large
+                else ""
+            ),
+            fix="use fewer actions: DiscretizeAction makes bins ** dimensions of them (bins 3 "
+            "on 4 dimensions: 81), so lower its bins in environment.wrappers, or choose an "
+            "environment with fewer",
+        )
     listed = ", ".join(f"{name}.{key}={_shown(value)}" for key, value, _ in sizes)
     examples = " ".join(
         f"-p {name}.{key}={_shown(default)}" for key, _, default in sizes if default is not None
