@@ -71,11 +71,24 @@ def check_conv_input(space: Any) -> None:
         )
 
 
+def action_kind(action_space: Any) -> str:
+    """ " (continuous)" or " (integer-valued)" after a Box in a refusal; "" for other spaces."""
+    import gymnasium
+
+    from agentos.envs.actions import integer_box
+
+    if not isinstance(action_space, gymnasium.spaces.Box):
+        return ""
+    return " (integer-valued)" if integer_box(action_space) else " (continuous)"
+
+
 def discrete_actions_fix(action_space: Any) -> str:
     """The fix for a Q-network given non-Discrete actions: for a Box, the wrapper that bins it."""
     import gymnasium
 
-    if isinstance(action_space, gymnasium.spaces.Box):
+    from agentos.envs.actions import integer_box, joint_sizes
+
+    if isinstance(action_space, gymnasium.spaces.Box) and not integer_box(action_space):
         return (
             "bin the continuous actions with gymnasium's DiscretizeAction wrapper: -p "
             "'environment.wrappers=[{wrapper: DiscretizeAction, kwargs: {bins: 5}}]' "
@@ -83,8 +96,6 @@ def discrete_actions_fix(action_space: Any) -> str:
             "to agentos.yaml for every command), or use a discrete-action environment "
             "(cartpole, lunar_lander, Atari)"
         )
-    from agentos.envs.actions import joint_sizes
-
     bundles = (
         f"none of the builtin bundles ({Q_BUNDLES}) acts in {action_space}: they output one "
         "value per action of a Discrete space"

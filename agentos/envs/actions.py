@@ -1,10 +1,11 @@
 """``JointDiscreteActions``: several discrete choices per step as one ``Discrete`` action.
 
 The Q-learning agents (DQN, R2D2, Agent57, CQL, BC) output one value per action of a
-``Discrete(n)`` space. An environment whose actions are ``MultiDiscrete``, ``MultiBinary``
-or a ``Tuple`` of ``Discrete`` spaces has a finite number of joint actions, so it fits them
-once each joint action is numbered: action ``a`` in ``0..n-1`` (``n`` the product of the
-parts' sizes) is unravelled, in C order, into one value per part. Name it in the spec::
+``Discrete(n)`` space. An environment whose actions are ``MultiDiscrete``, ``MultiBinary``,
+a ``Tuple`` of ``Discrete`` spaces or a bounded integer ``Box`` has a finite number of joint
+actions, so it fits them once each joint action is numbered: action ``a`` in ``0..n-1``
+(``n`` the product of the parts' sizes) is unravelled, in C order, into one value per part.
+Name it in the spec::
 
     environment:
       params:
@@ -32,12 +33,25 @@ def joint_sizes(space: Any) -> tuple[int, ...] | None:
         return (2,) * int(np.prod(space.shape))
     if isinstance(space, spaces.Tuple) and all(isinstance(s, spaces.Discrete) for s in space):
         return tuple(int(s.n) for s in space)
+    if integer_box(space):
+        low, high = space.low.ravel(), space.high.ravel()
+        return tuple(int(h) - int(lo) + 1 for lo, h in zip(low, high, strict=True))
     return None
 
 
+def integer_box(space: Any) -> bool:
+    """Whether ``space`` is a Box of integers bounded on both sides (a finite set of values,
+    as gymnasium's functional ``tabular/`` environments use for actions)."""
+    return (
+        isinstance(space, spaces.Box)
+        and np.issubdtype(space.dtype, np.integer)
+        and bool(np.all(space.bounded_below) and np.all(space.bounded_above))
+    )
+
+
 class JointDiscreteActions(gymnasium.ActionWrapper):
-    """``Discrete(prod(sizes))`` actions for a MultiDiscrete, MultiBinary or Tuple-of-Discrete
-    environment (see the module docstring)."""
+    """``Discrete(prod(sizes))`` actions for a MultiDiscrete, MultiBinary, Tuple-of-Discrete or
+    bounded integer Box environment (see the module docstring)."""
 
     def __init__(self, env: gymnasium.Env):
         super().__init__(env)
@@ -45,8 +59,8 @@ class JointDiscreteActions(gymnasium.ActionWrapper):
         sizes = joint_sizes(inner)
         if sizes is None:
             raise ValueError(
-                f"JointDiscreteActions joins MultiDiscrete, MultiBinary or Tuple-of-Discrete "
-                f"actions; the environment has {inner}"
+                f"JointDiscreteActions joins MultiDiscrete, MultiBinary, Tuple-of-Discrete or "
+                f"bounded integer Box actions; the environment has {inner}"
             )
         count = int(np.prod(sizes, dtype=np.float64))
         if count > MAX_JOINT_ACTIONS:
@@ -67,6 +81,9 @@ class JointDiscreteActions(gymnasium.ActionWrapper):
             return values.astype(space.dtype)
         if isinstance(space, spaces.MultiBinary):
             return np.asarray(parts).reshape(space.shape).astype(space.dtype)
+        if isinstance(space, spaces.Box):
+            values = np.asarray(parts).reshape(space.shape) + space.low
+            return values.astype(space.dtype)
         parts_of: list[Any] = list(space.spaces)
         return tuple(
             part.dtype.type(int(p) + int(part.start))

@@ -46,6 +46,7 @@ from agentos.agents.agent57.rnd import RunningMeanStd, modulation
 from agentos.agents.dqn.network import tree_from_numpy, tree_to_numpy
 from agentos.agents.r2d2.actor import MU, STATE_KEYS, ApeXEpsilons, epsilon_greedy
 from agentos.agents.r2d2.adder import SequenceAdder, check_sequence_params
+from agentos.agents.torso import action_kind, discrete_actions_fix
 from agentos.errors import IncompatibleSpaceError, ParameterError
 from agentos.replay.memory import check_sequences_fit
 from agentos.runtime.roles import Actor, BuildContext, EnvStep, Transition
@@ -232,8 +233,8 @@ class Agent57Actor(ApeXEpsilons, Actor):
         if not isinstance(action_space, gymnasium.spaces.Discrete):
             raise IncompatibleSpaceError(
                 f"the Agent57 actor handles Discrete action spaces only; environment has "
-                f"{action_space!r}",
-                fix="use a discrete-action environment such as lunar_lander or permuted_chain",
+                f"{action_space!r}{action_kind(action_space)}",
+                fix=discrete_actions_fix(action_space),
             )
 
     # --- acting -----------------------------------------------------------------------

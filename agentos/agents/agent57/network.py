@@ -234,7 +234,8 @@ class Agent57Network(Network):
     @classmethod
     def check_spaces(cls, params: Params, observation_space: Any, action_space: Any) -> None:
         """The R2D2 network's requirements: Box observations, Discrete actions."""
-        RecurrentQNetwork.check_spaces(None, observation_space, action_space)  # type: ignore[arg-type]
+        # Called on this class, so that a refusal names Agent57Network.
+        RecurrentQNetwork.check_spaces.__func__(cls, None, observation_space, action_space)  # type: ignore[attr-defined]
 
     def initial_state(self, batch: int) -> tuple[jax.Array, jax.Array]:
         """Zero LSTM states ``(h, c)`` of both Q-networks, each ``[2, batch, lstm_size]``."""

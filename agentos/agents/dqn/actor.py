@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from agentos.agents.dqn.network import tree_from_numpy, tree_to_numpy
+from agentos.agents.torso import action_kind, discrete_actions_fix
 from agentos.errors import IncompatibleSpaceError, ParameterError
 from agentos.runtime.roles import Actor, BuildContext, Transition
 
@@ -82,11 +83,10 @@ class DQNActor(Actor):
     def check_spaces(cls, params: Params, observation_space: Any, action_space: Any) -> None:
         """Require a Discrete action space."""
         if not isinstance(action_space, gymnasium.spaces.Discrete):
-            kind = " (continuous)" if isinstance(action_space, gymnasium.spaces.Box) else ""
             raise IncompatibleSpaceError(
                 f"the dqn actor handles Discrete action spaces only; environment has "
-                f"{action_space!r}{kind}. Use a discrete-action environment such as "
-                f"cartpole, or LunarLander-v3 instead of its continuous variant."
+                f"{action_space!r}{action_kind(action_space)}",
+                fix=discrete_actions_fix(action_space),
             )
 
     def epsilon(self, env_steps: int) -> float:

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from agentos.agents.torso import (
+    action_kind,
     check_conv_input,
     conv_features,
     discrete_actions_fix,
@@ -167,7 +168,7 @@ class QNetwork(Network):
         if not isinstance(action_space, gymnasium.spaces.Discrete):
             raise IncompatibleSpaceError(
                 f"the dqn Q-network outputs one value per discrete action; environment has "
-                f"{action_space!r}",
+                f"{action_space!r}{action_kind(action_space)}",
                 fix=discrete_actions_fix(action_space),
             )
 

@@ -30,6 +30,7 @@ import numpy as np
 from agentos.agents.dqn.network import tree_from_numpy, tree_to_numpy
 from agentos.agents.r2d2.adder import SequenceAdder, check_sequence_params
 from agentos.agents.r2d2.losses import apex_epsilons
+from agentos.agents.torso import action_kind, discrete_actions_fix
 from agentos.errors import IncompatibleSpaceError, ParameterError
 from agentos.replay.memory import check_sequences_fit
 from agentos.runtime.roles import Actor, BuildContext, EnvStep, Transition
@@ -149,8 +150,8 @@ class R2D2Actor(ApeXEpsilons, Actor):
         if not isinstance(action_space, gymnasium.spaces.Discrete):
             raise IncompatibleSpaceError(
                 f"the R2D2 actor handles Discrete action spaces only; environment has "
-                f"{action_space!r}",
-                fix="use a discrete-action environment such as cartpole or lunar_lander",
+                f"{action_space!r}{action_kind(action_space)}",
+                fix=discrete_actions_fix(action_space),
             )
 
     # --- acting -----------------------------------------------------------------------

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from agentos.agents.torso import (
+    action_kind,
     check_conv_input,
     conv_features,
     discrete_actions_fix,
@@ -232,10 +233,9 @@ class RecurrentQNetwork(Network):
     def check_spaces(cls, params: Params, observation_space: Any, action_space: Any) -> None:
         """Require a Box observation space (images for the conv torso) and Discrete actions."""
         if not isinstance(action_space, gymnasium.spaces.Discrete):
-            kind = " (continuous)" if isinstance(action_space, gymnasium.spaces.Box) else ""
             raise IncompatibleSpaceError(
                 f"{cls.__name__} outputs one value per discrete action; environment has "
-                f"{action_space!r}{kind}",
+                f"{action_space!r}{action_kind(action_space)}",
                 fix=discrete_actions_fix(action_space),
             )
         if not isinstance(observation_space, gymnasium.spaces.Box):
