@@ -1,5 +1,6 @@
 """Where an agent folder keeps its checkpoints, and finding one by ``latest``, ``best`` or
-run id (a run's own folder first, else the run's stored artifact)."""
+run id (a run's own folder first, else the run's stored artifact; ``latest`` falls back to
+the newest learn run's stored artifact when the folder has none)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ def find_checkpoint(agent_dir: Path, ref: str) -> tuple[str, Path]:
         return best.parent.name, best
     if ref == "latest":
         if not files:
+            stored = _stored_checkpoint(agent_dir, CHECKPOINT_FILE)
+            if stored is not None:
+                return stored
             raise CheckpointError(
                 f"no checkpoint in {root}",
                 fix="train first with `agentos learn`",
@@ -65,6 +69,32 @@ def find_checkpoint(agent_dir: Path, ref: str) -> tuple[str, Path]:
             fix="pick a learn run from `agentos runs`, or use --checkpoint latest",
         ) from None
     return run.run_id, Path(local)
+
+
+STORED_RUNS_TRIED = 5
+"""Learn runs (newest first) whose stored checkpoint ``latest`` falls back to."""
+
+
+def _stored_checkpoint(agent_dir: Path, name: str) -> tuple[str, Path] | None:
+    """(run id, local copy) of checkpoint ``name`` kept by the newest learn run in the
+    folder's own store (mlartifacts/), for a folder whose ``.agentos`` was deleted; None when
+    no recent learn run kept one. Only a run's final ``latest`` is stored there."""
+    import os
+
+    from agentos.errors import AgentOSError
+    from agentos.tracking.backend import default_db_path
+    from agentos.tracking.store import download_artifacts, list_runs
+
+    if os.environ.get("MLFLOW_TRACKING_URI") or not default_db_path(agent_dir).is_file():
+        return None  # only the folder's own store: a shared one holds other folders' runs
+    learn_runs = [r for r in list_runs(agent_dir) if r.kind == "learn"][:STORED_RUNS_TRIED]
+    for run in learn_runs:
+        try:
+            local = download_artifacts(agent_dir, run.run_id, f"checkpoints/{name}")
+        except AgentOSError:
+            continue
+        return run.run_id, Path(local)
+    return None
 
 
 def looks_like_path(ref: str) -> bool:

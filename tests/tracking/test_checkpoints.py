@@ -22,3 +22,32 @@ def test_a_path_to_this_agents_checkpoint_names_its_run(tmp_path: Path) -> None:
     file.write_bytes(b"")
     with pytest.raises(CheckpointError, match="give 01234567 instead of its path"):
         find_checkpoint(tmp_path, str(file))
+
+
+def test_latest_falls_back_to_the_stored_checkpoint_of_the_newest_learn_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder whose .agentos was deleted still evaluates what it learned: its own store
+    (mlflow.db, mlartifacts/) kept the checkpoint."""
+    import shutil
+
+    from agentos.api import load_agent
+    from agentos.cli.init_cmd import init
+    from agentos.components.install import install
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    folder = tmp_path / "agent"
+    init(folder, None, False)
+    install(folder, ["dqn", "cartpole"], [])
+    overrides = ["loop.min_replay_size=50", "loop.eval_every=60", "loop.eval_episodes=1"]
+    result = load_agent(folder, overrides).learn(120, seed=0)
+    shutil.rmtree(folder / ".agentos")
+    run_id, file = find_checkpoint(folder, "latest")
+    assert run_id == result.run_id and file.is_file() and file.name == "latest.msgpack"
+
+
+def test_a_shared_store_is_not_searched_for_latest(tmp_path: Path) -> None:
+    """Under MLFLOW_TRACKING_URI (set for the test session) other folders' runs live in the
+    same store: `latest` means this folder's checkpoints only."""
+    with pytest.raises(CheckpointError, match="no checkpoint in"):
+        find_checkpoint(tmp_path, "latest")
