@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -29,6 +30,7 @@ def show(
 
         check_graph_path(graph_file)
     loaded = load_agent(agent, param)
+    suites = _bench_suites(loaded.spec)
     graph = loaded.graph
     full = graph.full_params()
     root = Tree(f"[bold]{escape(loaded.spec.name)}[/] ({escape(str(loaded.spec.path))})")
@@ -57,6 +59,11 @@ def show(
         f"spaces: observation {escape(str(graph.observation_space))}, "
         f"action {escape(str(graph.action_space))}"
     )
+    for name, suite in suites.items():
+        console.print(
+            f"bench suite {escape(name)}: envs {escape(', '.join(suite.envs))}; seeds "
+            f"{', '.join(str(s) for s in suite.seeds)}; {suite.steps:,} steps"
+        )
     if graph_file is not None:
         from agentos.viz.graph import draw_graph, graph_lines
 
@@ -65,3 +72,10 @@ def show(
         draw_graph(graph, graph_file, title=loaded.spec.name)
         console.print(f"[green]Wrote[/] {escape(str(graph_file))}")
     return 0
+
+
+def _bench_suites(spec: Any) -> dict[str, Any]:
+    """The spec's own ``bench:`` suites, each checked now (not first when it is run)."""
+    from agentos.bench.suites import get_suite
+
+    return {name: get_suite(name, spec.bench, str(spec.path)) for name in spec.bench}

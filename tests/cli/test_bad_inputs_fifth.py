@@ -1,4 +1,5 @@
-"""Bad inputs of a fifth sweep (components of two different agents in one spec): each exits
+"""Bad inputs of a fifth sweep (components of two different agents in one spec, a bad bench
+suite that `show` passed): each exits
 2 with one message naming the file and key and a Fix line, no traceback, and records no run
 (see test_bad_inputs.py for the first battery)."""
 
@@ -8,7 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from bad_input_checks import Case, assert_clean_exit_2
+from bad_input_checks import DQN, Case, assert_clean_exit_2, edit
+
+
+def bench_suite(suite: object):
+    def change(d: dict) -> None:
+        d["bench"] = {"quick": suite}
+
+    return change
 
 
 def mixed_in(component: str, *command: str) -> Callable[[Path], list[str]]:
@@ -53,6 +61,19 @@ CASES = [
         ("components.learner", "Agent57Network", "come from different agents"),
         ("install", "agent57", "cartpole"),
     ),
+    # exit 0: a suite was only read when `agentos bench --suite quick` ran it
+    Case(
+        "bench-suite-of-zero-steps",
+        edit(bench_suite({"envs": ["agent"], "steps": 0}), "show"),
+        ("bench.quick", "steps must be >= 1, got 0"),
+        DQN,
+    ),
+    Case(
+        "bench-suite-with-a-misspelt-key",
+        edit(bench_suite({"envs": ["agent"], "seed": [0]}), "show"),
+        ("bench.quick", "seed", "seeds"),
+        DQN,
+    ),
 ]
 
 
@@ -79,3 +100,13 @@ def test_install_warns_when_a_component_of_another_agent_goes_in(
     assert code == 0, err
     flat = " ".join(caplog.text.split())
     assert "cannot run or learn yet" in flat and "install recurrent_q_network" in flat, flat
+
+
+def test_show_lists_the_specs_bench_suites(agent_dir: Path, cli) -> None:
+    assert cli(*DQN, "--agent", agent_dir)[0] == 0
+    edit(bench_suite({"envs": ["agent", "cartpole"], "seeds": [3], "steps": 500}), "show")(
+        agent_dir
+    )
+    code, out, err = cli("show", "--agent", agent_dir)
+    assert code == 0, err
+    assert "bench suite quick: envs agent, cartpole; seeds 3; 500 steps" in " ".join(out.split())
