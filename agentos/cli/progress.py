@@ -34,16 +34,17 @@ class ProgressHooks:
             transient=False,
         )
         self._task = self._bar.add_task(description, total=total, rate="-", ret="-", ev="-")
+        self._started = False
 
     def __enter__(self) -> ProgressHooks:
-        self._bar.start()
+        # Drawn from the first progress report on: a command refused before its first step
+        # prints its error alone (a bar erased again still left a blank line on a pipe).
+        self._started = False
         return self
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
-        if exc_type is not None and not self._bar.tasks[0].completed:
-            # Refused before the first step: erase the empty bar, the error stands alone.
-            self._bar.live.transient = True
-        self._bar.stop()
+        if self._started:
+            self._bar.stop()
 
     def on_metrics(self, metrics: dict[str, float], step: int) -> None:
         """Nothing: metrics go to tracking."""
@@ -51,11 +52,18 @@ class ProgressHooks:
     def on_progress(self, progress: Any) -> None:
         """Move the bar."""
         fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+        self.draw(progress, progress.counters.env_steps, fmt(progress.recent_return))
+
+    def draw(self, progress: Any, completed: int, recent_return: str) -> None:
+        """Show ``completed`` of the total (starting the bar on the first call)."""
+        if not self._started:
+            self._started = True
+            self._bar.start()
         self._bar.update(
             self._task,
-            completed=min(progress.counters.env_steps, self.total),
+            completed=min(completed, self.total),
             rate=f"{progress.steps_per_s:,.0f}",
-            ret=fmt(progress.recent_return),
+            ret=recent_return,
             ev=eval_text(progress),
         )
 

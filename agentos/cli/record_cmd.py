@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from agentos.cli.common import AgentOption, ParamOption, SeedOption, count_parser
-from agentos.cli.progress import ProgressHooks, eval_text
+from agentos.cli.progress import ProgressHooks
 
 
 def record(
@@ -98,13 +98,7 @@ class UpdateProgressHooks(ProgressHooks):
 
     def on_progress(self, progress: Any) -> None:
         """Move the bar to the learner-update count."""
-        self._bar.update(
-            self._task,
-            completed=min(progress.counters.learner_updates, self.total),
-            rate=f"{progress.steps_per_s:,.0f}",
-            ret="-",
-            ev=eval_text(progress),
-        )
+        self.draw(progress, progress.counters.learner_updates, "-")
 
 
 def learn_offline(
