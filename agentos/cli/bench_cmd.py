@@ -26,7 +26,7 @@ def bench(
     from agentos.bench.runner import judge, load_baseline, run_suite
     from agentos.bench.runner import save_baseline as store
     from agentos.bench.suites import get_suite
-    from agentos.cli.console import console
+    from agentos.cli.console import console, number
     from agentos.components.spec import load_spec
 
     spec = load_spec(agent)
@@ -37,7 +37,7 @@ def bench(
     )
 
     def report(env: str, seed: int, ret: float) -> None:
-        console.print(f"  {env} seed {seed}: final evaluation mean return {ret:.2f}")
+        console.print(f"  {env} seed {seed}: final evaluation mean return {number(ret, 2)}")
 
     results = run_suite(spec.agent_dir, suite, chosen, list(param or []), report)
     baseline = load_baseline(spec.agent_dir, suite)

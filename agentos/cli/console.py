@@ -13,3 +13,10 @@ def escape(text: str) -> str:
     from rich.markup import escape as _escape
 
     return _escape(text)
+
+
+def number(value: float | None, digits: int = 1) -> str:
+    """``value`` rounded to ``digits`` decimals, never shown as ``-0.0`` ("-" for None)."""
+    if value is None:
+        return "-"
+    return f"{round(float(value), digits) + 0.0:.{digits}f}"

@@ -129,7 +129,7 @@ def learn(
         )
     from agentos.api import load_agent
     from agentos.api_tracking import interrupt_exit_code, interrupts_from_the_start
-    from agentos.cli.console import console
+    from agentos.cli.console import console, number
     from agentos.cli.progress import ProgressHooks
 
     started = datetime.now().astimezone()
@@ -160,7 +160,7 @@ def learn(
     console.print(
         f"[green]Done[/] run [bold]{result.run_id[:8]}[/]: {result.env_steps:,} env steps, "
         f"{result.episodes:,} episodes, {result.learner_updates:,} learner updates; "
-        f"evaluation mean return [bold]{mean:.1f}[/] over {len(result.eval_returns)} episodes"
+        f"evaluation mean return [bold]{number(mean)}[/] over {len(result.eval_returns)} episodes"
     )
     return 0
 

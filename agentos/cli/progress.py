@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agentos.cli.console import console
+from agentos.cli.console import console, number
 
 
 def eval_text(progress: Any) -> str:
@@ -14,7 +14,7 @@ def eval_text(progress: Any) -> str:
     evaluating = getattr(progress, "evaluating", None)
     if evaluating is not None:
         return f"playing {evaluating[0]}/{evaluating[1]} episodes"
-    return "-" if progress.last_eval is None else f"{progress.last_eval:.1f}"
+    return "-" if progress.last_eval is None else number(progress.last_eval)
 
 
 class ProgressHooks:
@@ -51,7 +51,7 @@ class ProgressHooks:
 
     def on_progress(self, progress: Any) -> None:
         """Move the bar."""
-        fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+        fmt = lambda v: "-" if v is None else number(v)  # noqa: E731
         self.draw(progress, progress.counters.env_steps, fmt(progress.recent_return))
 
     def draw(self, progress: Any, completed: int, recent_return: str) -> None:

@@ -50,7 +50,7 @@ def record(
     """Record --episodes episodes of the agent's actor as a Minari dataset (tracked run), or
     export an online run's replay with --from-run."""
     from agentos.api import load_agent
-    from agentos.cli.console import console, escape
+    from agentos.cli.console import console, escape, number
     from agentos.errors import AgentOSError
 
     if (episodes is None) == (from_run is None):
@@ -81,7 +81,7 @@ def record(
         return 130
     console.print(
         f"[green]Recorded[/] dataset [bold]{escape(result.dataset)}[/]: {result.episodes:,} "
-        f"episodes, {result.steps:,} steps, mean return {result.return_mean:.1f}\n"
+        f"episodes, {result.steps:,} steps, mean return {number(result.return_mean)}\n"
         f"  {escape(str(result.path))}  {result.digest[:19]}...  (run {result.run_id[:8]})\n"
         f"Learn from it: agentos install cql && agentos learn --offline --dataset "
         f"{escape(result.dataset)}"
@@ -114,7 +114,7 @@ def learn_offline(
 ) -> int:
     """`agentos learn --offline`: ``steps`` learner updates on the agent's dataset."""
     from agentos.api import load_agent
-    from agentos.cli.console import console
+    from agentos.cli.console import console, number
     from agentos.errors import AgentOSError, ParameterError
 
     if resume and not dataset:  # the run being continued names its dataset
@@ -149,7 +149,7 @@ def learn_offline(
         return 130
     mean = result.eval_mean
     evaluation = (
-        f"evaluation mean return [bold]{mean:.1f}[/] over {len(result.eval_returns)} episodes"
+        f"evaluation mean return [bold]{number(mean)}[/] over {len(result.eval_returns)} episodes"
         if mean is not None
         else "no evaluation"
     )

@@ -38,7 +38,7 @@ def run(
 ) -> int:
     """Run the agent for --episodes evaluation episodes and print the returns."""
     from agentos.api import load_agent
-    from agentos.cli.console import console, escape
+    from agentos.cli.console import console, escape, number
 
     if overlay and not video:
         from agentos.errors import AgentOSError
@@ -56,7 +56,7 @@ def run(
     except KeyboardInterrupt:
         console.print("[yellow]Interrupted:[/] evaluation stopped, run marked KILLED.")
         return 130
-    returns = ", ".join(f"{r:.1f}" for r in result.eval_returns)
+    returns = ", ".join(number(r) for r in result.eval_returns)
     console.print(f"returns: {returns}")
     if result.videos:
         console.print(f"videos: {escape(str(result.videos[0].parent))} ({len(result.videos)} mp4)")
@@ -64,6 +64,6 @@ def run(
         console.print(f"trace: {escape(str(result.trace))}")
     console.print(
         f"[green]Done[/] run [bold]{result.run_id[:8]}[/]: mean return "
-        f"[bold]{result.eval_mean:.2f}[/] over {len(result.eval_returns)} episodes"
+        f"[bold]{number(result.eval_mean, 2)}[/] over {len(result.eval_returns)} episodes"
     )
     return 0

@@ -34,3 +34,15 @@ def test_the_bar_is_drawn_from_the_first_progress_report(agent_dir, cli) -> None
     )
     assert code == 0, err
     assert "200/200" in out
+
+
+def test_numbers_are_never_minus_zero():
+    from agentos.cli.console import number
+
+    assert [number(-0.04), number(-0.0), number(2.345, 2), number(-1.26), number(None)] == [
+        "0.0",
+        "0.0",
+        "2.35",
+        "-1.3",
+        "-",
+    ]
