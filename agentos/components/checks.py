@@ -71,6 +71,7 @@ def check_loop_params(loop: Any, where: str) -> None:
 
 
 _RANGE_MESSAGE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\b.*\bmust be\b")
+_CHOICE_MESSAGE = re.compile(r"^\s*unknown ([A-Za-z_][A-Za-z0-9_]*) ")
 
 
 def parameter_fix(message: str, where: str) -> str:
@@ -82,8 +83,15 @@ def parameter_fix(message: str, where: str) -> str:
     slot = (
         where.rsplit("components.", 1)[-1].split(".params", 1)[0] if "components." in where else ""
     )
-    match = _RANGE_MESSAGE.match(message)
-    key = match.group(1) if match else "KEY"
+    match = _RANGE_MESSAGE.match(message) or _CHOICE_MESSAGE.match(message)
+    if match is None:
+        return (
+            f"change the parameter the message names under components.{slot}.params in "
+            f"agentos.yaml, or override it with -p {slot}.NAME=VALUE"
+            if slot
+            else "change the parameter the message names to an allowed value"
+        )
+    key = match.group(1)
     dotted = f"{slot}.{key}" if slot else key
     return (
         f"change {dotted} in agentos.yaml (components.{slot}.params.{key}) to an allowed value, "

@@ -51,6 +51,12 @@ def test_defaults_and_zero_meaning_only_at_the_end_pass() -> None:
 def test_parameter_fix_names_the_override() -> None:
     fix = parameter_fix("capacity must be >= 1, got 0", "a.yaml: components.replay.params")
     assert "-p replay.capacity=VALUE" in fix and "components.replay.params.capacity" in fix
+    fix = parameter_fix(
+        "unknown activation 'foo'; choose one of elu", "a.yaml: components.network.params"
+    )
+    assert "-p network.activation=VALUE" in fix
+    fix = parameter_fix("the widths cannot be mixed", "a.yaml: components.network.params")
+    assert "KEY" not in fix and "-p network.NAME=VALUE" in fix
 
 
 def test_batch_fits_the_replay_capacity_parameter() -> None:
