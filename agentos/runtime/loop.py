@@ -314,7 +314,14 @@ class Loop:
                 self.hooks.on_metrics(self._counter_metrics(), c.env_steps)
             raise
         if self.learner is not None and p.samples_per_insert > 0 and not c.learner_updates:
-            reason = why_no_update(c, p, start, self.learner.batch_size)
+            replay = getattr(self.learner, "replay", None)
+            try:
+                size = None if replay is None else len(replay)
+            except TypeError:  # a replay of the user's own without __len__
+                size = None
+            reason = why_no_update(
+                c, p, start, self.learner.batch_size, size, type(self.actor).__name__
+            )
             if reason is not None:
                 log.warning("the learner took no update in %d env steps: %s", c.env_steps, reason)
         self.hooks.on_metrics(self._counter_metrics(), c.env_steps)

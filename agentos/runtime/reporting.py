@@ -155,12 +155,26 @@ class LearnTally:
             self._checkpoint_due = False
 
 
-def why_no_update(counters: Counters, params: Any, start: int, batch_size: int) -> str | None:
+def why_no_update(
+    counters: Counters,
+    params: Any,
+    start: int,
+    batch_size: int,
+    replay_size: int | None = None,
+    actor: str = "the actor",
+) -> str | None:
     """Why a learn call that acted from ``start`` to ``counters.env_steps`` took no learner
-    update, and what to change; None when it did not act past its start."""
+    update, and what to change; None when it did not act past its start. ``replay_size``:
+    what the learner's replay holds now (None: unknown); ``actor``: the actor's class."""
     c, p = counters, params
     if c.env_steps <= start:
         return None
+    if replay_size == 0:
+        return (
+            f"{actor} wrote nothing to the learner's replay, so it can never update. Install "
+            "an actor that feeds it (the learner's own bundle has one, e.g. `agentos install "
+            "dqn_actor`), or uninstall the learner to only act"
+        )
     past_warmup = c.env_steps > p.min_replay_size
     if past_warmup and (c.env_steps - p.min_replay_size) * p.samples_per_insert < batch_size:
         return (

@@ -1,0 +1,45 @@
+"""Why a learn call took no learner update: the reason named must be the real one."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from agentos.runtime.loop_data import Counters
+from agentos.runtime.reporting import why_no_update
+
+LOOP = SimpleNamespace(min_replay_size=1000, samples_per_insert=32.0)
+
+
+def _counters(env_steps: int) -> Counters:
+    counters = Counters()
+    counters.env_steps = env_steps
+    return counters
+
+
+def test_an_empty_replay_past_the_warm_up_blames_the_actor_not_the_warm_up() -> None:
+    reason = why_no_update(_counters(1500), LOOP, 0, 64, replay_size=0, actor="RandomActor")
+    assert reason is not None and reason.startswith("RandomActor wrote nothing")
+    assert "min_replay_size" not in reason
+
+
+def test_a_replay_still_filling_names_the_warm_up() -> None:
+    reason = why_no_update(_counters(500), LOOP, 0, 64, replay_size=500)
+    assert reason is not None and "loop.min_replay_size=1000" in reason
+
+
+def test_a_random_actor_beside_a_learner_is_named_at_the_end_of_learn(
+    tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from agentos.api import load_agent
+    from agentos.cli.init_cmd import init
+    from agentos.components.install import install
+
+    folder = tmp_path / "agent"
+    init(folder, None, False)
+    install(folder, ["dqn", "cartpole"], [])
+    install(folder, ["random_actor"], [])  # over the dqn_actor
+    overrides = ["loop.min_replay_size=50", "loop.eval_every=0", "loop.eval_episodes=1"]
+    load_agent(folder, overrides).learn(200, seed=0)
+    assert "RandomActor wrote nothing to the learner's replay" in caplog.text
