@@ -143,3 +143,23 @@ def assert_clean_exit_2(code: int, out: str, err: str, fragments: tuple[str, ...
     flat = " ".join(err.split())
     for fragment in fragments:
         assert fragment in flat, (fragment, err)
+
+
+def check_refused_with_nothing_changed(case: Case, agent_dir: Path, cli) -> None:
+    """Install ``case.install``, run the case's command: a clean exit 2 that leaves the spec
+    as it was and records no run (the session shares one tracking store, where other tests'
+    agents are also "agent")."""
+    from agentos.tracking.store import list_runs
+
+    if case.install:
+        code, _, err = cli(*case.install, "--agent", agent_dir)
+        assert code == 0, err
+    command = case.setup(agent_dir)
+    before = (agent_dir / "agentos.yaml").read_bytes()
+    runs_before = {r.run_id for r in list_runs(agent_dir, agent_name="agent")}
+    assert_clean_exit_2(*cli(*command), case.fragments)
+    assert (agent_dir / "agentos.yaml").read_bytes() == before, "the spec was changed"
+    if case.after is not None:
+        case.after(agent_dir)
+    runs_after = {r.run_id for r in list_runs(agent_dir, agent_name="agent")}
+    assert runs_after == runs_before, "a run was recorded"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from bad_input_checks import DQN, Case, assert_clean_exit_2, edit
+from bad_input_checks import DQN, Case, check_refused_with_nothing_changed, edit
 
 
 def bench_suite(suite: object):
@@ -79,17 +79,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, agent_dir: Path, cli) -> None:
-    from agentos.tracking.store import list_runs
-
-    code, _, err = cli(*case.install, "--agent", agent_dir)
-    assert code == 0, err
-    command = case.setup(agent_dir)
-    before = (agent_dir / "agentos.yaml").read_bytes()
-    runs_before = {r.run_id for r in list_runs(agent_dir, agent_name="agent")}
-    assert_clean_exit_2(*cli(*command), case.fragments)
-    assert (agent_dir / "agentos.yaml").read_bytes() == before, "the spec was changed"
-    runs_after = {r.run_id for r in list_runs(agent_dir, agent_name="agent")}
-    assert runs_after == runs_before, "a run was recorded"
+    check_refused_with_nothing_changed(case, agent_dir, cli)
 
 
 def test_install_warns_when_a_component_of_another_agent_goes_in(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from bad_input_checks import DQN, Case, args, assert_clean_exit_2, edit
+from bad_input_checks import DQN, Case, args, check_refused_with_nothing_changed, edit
 
 R2D2 = ("install", "r2d2", "cartpole")
 
@@ -129,19 +129,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, agent_dir: Path, cli) -> None:
-    from agentos.tracking.store import list_runs
-
-    if case.install:
-        code, _, err = cli(*case.install, "--agent", agent_dir)
-        assert code == 0, err
-    command = case.setup(agent_dir)
-    before = (agent_dir / "agentos.yaml").read_bytes()
-    # The session shares one tracking store, where other tests' agents are also "agent".
-    runs_before = {r.run_id for r in list_runs(agent_dir, agent_name="agent")}
-    assert_clean_exit_2(*cli(*command), case.fragments)
-    assert (agent_dir / "agentos.yaml").read_bytes() == before, "the spec was changed"
-    runs_after = {r.run_id for r in list_runs(agent_dir, agent_name="agent")}
-    assert runs_after == runs_before, "a run was recorded"
+    check_refused_with_nothing_changed(case, agent_dir, cli)
 
 
 def test_a_role_that_matches_its_class_is_fine(agent_dir: Path, cli) -> None:

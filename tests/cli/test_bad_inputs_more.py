@@ -15,6 +15,7 @@ from bad_input_checks import (
     Case,
     args,
     assert_clean_exit_2,
+    check_refused_with_nothing_changed,
     edit,
     no_checkpoints,
     trained_dqn_agent,
@@ -178,19 +179,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, agent_dir: Path, cli) -> None:
-    if case.install:
-        code, _, err = cli(*case.install, "--agent", agent_dir)
-        assert code == 0, err
-    from agentos.tracking.store import list_runs
-
-    command = case.setup(agent_dir)
-    before = (agent_dir / "agentos.yaml").read_bytes()
-    runs = [r.run_id for r in list_runs(agent_dir, agent_name="agent")]
-    assert_clean_exit_2(*cli(*command), case.fragments)
-    assert (agent_dir / "agentos.yaml").read_bytes() == before, "the spec was changed"
-    if case.after is not None:
-        case.after(agent_dir)
-    assert [r.run_id for r in list_runs(agent_dir, agent_name="agent")] == runs, "run recorded"
+    check_refused_with_nothing_changed(case, agent_dir, cli)
 
 
 # --- run references on an agent that has runs and checkpoints -------------------------------
