@@ -99,7 +99,8 @@ def test_continuous_action_space_is_rejected_with_a_hint():
     box = gymnasium.spaces.Box(-1.0, 1.0, (2,), np.float32)
     with pytest.raises(IncompatibleSpaceError, match="Discrete action spaces only") as info:
         DQNActor.check_spaces(DQNActor.Params(), OBS, box)
-    assert "continuous" in str(info.value) and "LunarLander-v3" in str(info.value)
+    assert "(continuous)" in str(info.value)
+    assert "DiscretizeAction" in info.value.fix and "lunar_lander" in info.value.fix
 
 
 def test_state_round_trip_reproduces_exploration():
