@@ -119,10 +119,11 @@ def make_gym(env_id: str, max_episode_steps: int | None = None, kwargs: dict | N
     env_id = register_plugins(env_id)
     try:
         env = gym.make(env_id, max_episode_steps=max_episode_steps, **(kwargs or {}))
-    except gym.error.DependencyNotInstalled as e:
+    except (gym.error.DependencyNotInstalled, ImportError) as e:
+        # ImportError: a constructor that imports its package late (shimmy's compatibility ids)
         raise AgentOSError(
             f"gymnasium environment '{env_id}' needs a package that is not installed: {e}",
-            fix="install the package the message names, e.g. pip install 'gymnasium[mujoco]'",
+            fix=_install_hint(str(e)),
         ) from None
     except gym.error.Error as e:
         known = list(gym.registry)
@@ -136,11 +137,6 @@ def make_gym(env_id: str, max_episode_steps: int | None = None, kwargs: dict | N
         raise AgentOSError(
             f"gymnasium environment '{env_id}' rejected its kwargs: {e}",
             fix="check params.kwargs against the environment's documentation",
-        ) from None
-    except ImportError as e:  # a constructor that imports its package late (shimmy's ids)
-        raise AgentOSError(
-            f"gymnasium environment '{env_id}' needs a package that is not installed: {e}",
-            fix=_install_hint(str(e)),
         ) from None
     except Exception as e:  # the environment's own constructor: name it, not a traceback
         raise AgentOSError(

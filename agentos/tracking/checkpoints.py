@@ -41,7 +41,7 @@ def find_checkpoint(agent_dir: Path, ref: str) -> tuple[str, Path]:
         return best.parent.name, best
     if ref == "latest":
         if not files:
-            stored = _stored_checkpoint(agent_dir, CHECKPOINT_FILE)
+            stored = _stored_checkpoint(agent_dir)
             if stored is not None:
                 return stored
             raise CheckpointError(
@@ -75,10 +75,10 @@ STORED_RUNS_TRIED = 5
 """Learn runs (newest first) whose stored checkpoint ``latest`` falls back to."""
 
 
-def _stored_checkpoint(agent_dir: Path, name: str) -> tuple[str, Path] | None:
-    """(run id, local copy) of checkpoint ``name`` kept by the newest learn run in the
-    folder's own store (mlartifacts/), for a folder whose ``.agentos`` was deleted; None when
-    no recent learn run kept one. Only a run's final ``latest`` is stored there."""
+def _stored_checkpoint(agent_dir: Path) -> tuple[str, Path] | None:
+    """(run id, local copy) of the final ``latest`` checkpoint kept by the newest learn run in
+    the folder's own store (mlartifacts/), for a folder whose ``.agentos`` was deleted; None
+    when no recent learn run kept one."""
     import os
 
     from agentos.errors import AgentOSError
@@ -90,7 +90,7 @@ def _stored_checkpoint(agent_dir: Path, name: str) -> tuple[str, Path] | None:
     learn_runs = [r for r in list_runs(agent_dir) if r.kind == "learn"][:STORED_RUNS_TRIED]
     for run in learn_runs:
         try:
-            local = download_artifacts(agent_dir, run.run_id, f"checkpoints/{name}")
+            local = download_artifacts(agent_dir, run.run_id, f"checkpoints/{CHECKPOINT_FILE}")
         except AgentOSError:
             continue
         return run.run_id, Path(local)
