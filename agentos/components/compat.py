@@ -70,9 +70,16 @@ def check_checkpoint_fits(
         state_dict = getattr(component, "state_dict", None)
         if state_dict is None:
             continue
-        shapes += [
-            f"components.{name}{d}" for d in shape_differences(saved_components[name], state_dict())
-        ]
+        # state a component holds only at times (a learner's update in flight) is not part
+        # of what the arrays must fit
+        optional = getattr(component, "optional_state", ())
+        saved = saved_components[name]
+        if isinstance(saved, dict) and optional:
+            saved = {k: v for k, v in saved.items() if k not in optional}
+        fresh = state_dict()
+        if isinstance(fresh, dict) and optional:
+            fresh = {k: v for k, v in fresh.items() if k not in optional}
+        shapes += [f"components.{name}{d}" for d in shape_differences(saved, fresh)]
     if not shapes:
         return
     lines = []

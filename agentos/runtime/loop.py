@@ -380,7 +380,10 @@ class Loop:
         due = target - c.learner_updates
         if due <= 0 or not self.learner.ready():
             return {}
-        metrics = self.learner.step(due)
+        if p.overlap_learning and hasattr(self.learner, "in_flight"):
+            metrics = self.learner.step(due, wait=False)
+        else:
+            metrics = self.learner.step(due)
         c.learner_updates += due
         stepping.check_finite_losses(metrics, c.learner_updates)
         c.learner_calls += 1

@@ -67,11 +67,8 @@ from agentos.agents.r2d2.adder import (
     REWARD,
     check_sequence_params,
 )
-from agentos.agents.r2d2.learner import (
-    SequenceLearner,
-    make_optimizer,
-    state_after_burn_in,
-)
+from agentos.agents.r2d2.learner import make_optimizer, state_after_burn_in
+from agentos.agents.r2d2.sequence_learner import SequenceLearner
 from agentos.agents.target_learner import LearnerState
 from agentos.components.checks import check_batch_fits
 from agentos.errors import AgentOSError, ParameterError

@@ -57,9 +57,10 @@ from agentos.agents.r2d2.adder import (
     check_sequence_params,
 )
 from agentos.agents.r2d2.network import RecurrentQModule, unroll
-from agentos.agents.target_learner import LearnerState, TargetNetworkLearner
+from agentos.agents.r2d2.sequence_learner import SequenceLearner
+from agentos.agents.target_learner import LearnerState
 from agentos.components.checks import check_batch_fits
-from agentos.errors import AgentOSError, ParameterError
+from agentos.errors import ParameterError
 from agentos.runtime.roles import BuildContext
 
 logger = logging.getLogger(__name__)
@@ -281,63 +282,6 @@ def update_step(
     )
     metrics = {"loss": loss, "q_mean": q_mean, "priority_mean": jnp.mean(priorities)}
     return LearnerState(params, target_params, opt_state, num_updates), metrics, priorities
-
-
-class SequenceLearner(TargetNetworkLearner):
-    """What the R2D2 and Agent57 learners share: reading prioritized sequence batches, the
-    sample -> jitted update -> new priorities cycle, and their metrics.
-
-    Subclasses set ``batch_size``, ``state`` and ``config`` and implement ``_update``.
-    """
-
-    extra_fields: tuple[str, ...] = ()
-    """Per-step fields read from replay besides the adder's (e.g. ``mu``), as float32."""
-
-    def _update(
-        self, batch: dict[str, np.ndarray], weights: np.ndarray
-    ) -> tuple[LearnerState, dict[str, jax.Array], jax.Array]:
-        """One jitted update: -> (new state, metrics, [B] priorities)."""
-        raise NotImplementedError
-
-    def _batch(self, items: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The sampled arrays the update reads, in the dtypes it expects."""
-        length = items[ACTION].shape[1]
-        expected = self.params.burn_in + self.params.trace_length
-        if length != expected:
-            raise AgentOSError(
-                f"replayed sequences have {length} steps, the learner expects burn_in + "
-                f"trace_length = {expected}",
-                where=self.context.name,
-                fix="set learner.burn_in: ${actor.burn_in} and "
-                "learner.trace_length: ${actor.trace_length}",
-            )
-        batch = {
-            OBSERVATION: items[OBSERVATION],
-            ACTION: items[ACTION].astype(np.int32),
-            REWARD: items[REWARD].astype(np.float32),
-            DISCOUNT: items[DISCOUNT].astype(np.float32),
-            PREV_ACTION: items[PREV_ACTION].astype(np.int32),
-            PREV_REWARD: items[PREV_REWARD].astype(np.float32),
-            MASK: items[MASK].astype(np.float32),
-        }
-        for key in (*STATE_KEYS, *self.extra_fields):
-            batch[key] = items[key].astype(np.float32)
-        return batch
-
-    def step(self, num_updates: int = 1) -> dict[str, float]:
-        """Run ``num_updates`` updates (sample -> jitted update -> new priorities each);
-        returns the mean of each metric."""
-        if num_updates < 1:
-            raise ValueError(f"num_updates must be >= 1, got {num_updates}")
-        totals: dict[str, float] = {}
-        for _ in range(num_updates):
-            sampled = self.replay.sample(self.batch_size)  # type: ignore[attr-defined]
-            weights = np.asarray(sampled.weights, dtype=np.float32)
-            self.state, metrics, priorities = self._update(self._batch(sampled.items), weights)
-            self.replay.update_priorities(sampled.keys, np.asarray(priorities, np.float64))  # type: ignore[attr-defined]
-            for key, value in metrics.items():
-                totals[key] = totals.get(key, 0.0) + float(value)
-        return {key: value / num_updates for key, value in totals.items()}
 
 
 class R2D2Learner(SequenceLearner):

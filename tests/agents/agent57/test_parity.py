@@ -42,6 +42,7 @@ from . import reference_agent57_actor as ref_actor
 SEED = 3
 TOTAL_STEPS = 200
 OVERRIDES = [
+    "loop.overlap_learning=false",  # the reference waits for each update
     "environment.num_envs=2",
     "environment.max_episode_steps=14",  # short time limit: truncated episodes too
     "network.hidden_sizes=[16]",

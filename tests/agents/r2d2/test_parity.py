@@ -34,6 +34,7 @@ from . import reference_r2d2 as ref
 SEED = 3
 TOTAL_STEPS = 160
 OVERRIDES = [
+    "loop.overlap_learning=false",  # the reference waits for each update
     "environment.num_envs=2",
     "environment.max_episode_steps=20",  # short time limit: truncated episodes too
     "network.hidden_sizes=[16]",
