@@ -228,6 +228,7 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
     nodes = []
     for name in order:
         cls = classes[name]
+        _check_written(getattr(cls, "Params", None), tree[name], f"{where_file}: components.{name}")
         try:
             params = build_params(cls.Params, tree[name], f"{where_file}: components.{name}.params")  # type: ignore[attr-defined]
         except ParameterError as e:
@@ -277,6 +278,18 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
         num_envs=getattr(env_node.params, "num_envs", 1),
         time_limit_ends_task=limit_ends_task,
     )
+
+
+def _check_written(params_cls: Any, values: dict[str, Any], where: str) -> None:
+    """Refuse a spec that leaves out a field its Params say must be written
+    (``must_be_written``), naming the field and how to set it."""
+    for key, how in getattr(params_cls, "must_be_written", {}).items():
+        if key not in values:
+            raise ParameterError(
+                f"{key} is not set: the spec's params are empty or lost it",
+                where=f"{where}.params",
+                fix=f"write {how}",
+            )
 
 
 def _spaces(env_node: Node, agent_dir: Any) -> tuple[Any, Any]:

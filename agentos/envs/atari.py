@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from agentos.envs.gym_env import GymEnvironment, GymParams
 from agentos.errors import AgentOSError, ParameterError
@@ -59,6 +59,7 @@ class AtariParams(GymParams):
 
     env_id: str = ""
     """A full ALE id (e.g. ALE/Pong-v5); empty: built from ``game``."""
+    must_be_written: ClassVar[dict[str, str]] = {}
     game: str = "Pong"
     """The game's name as ALE spells it in ids: Pong, Breakout, MontezumaRevenge, ..."""
 

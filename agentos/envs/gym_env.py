@@ -74,6 +74,11 @@ class GymParams:
     observation_indices: tuple[int, ...] | None = None
     """Keep only these entries of a flat Box observation (e.g. [0, 2] hides CartPole's
     velocities, so the agent needs memory); None keeps all."""
+    must_be_written: ClassVar[dict[str, str]] = {
+        "env_id": "env_id: CartPole-v1 (any gymnasium id), or run `agentos install gym:ID` again"
+    }
+    """Fields a spec must set although they have a default ({field: how to set it}): a spec
+    whose params were emptied would otherwise build CartPole-v1 without a word."""
 
     def __post_init__(self) -> None:
         if self.num_envs < 1:
@@ -104,6 +109,7 @@ class ClassEnvParams(GymParams):
 
     env_id: str = ""
     """Not used: the class is the environment."""
+    must_be_written: ClassVar[dict[str, str]] = {}
     constructor_args: ClassVar[tuple[str, ...]] = ()
     """Fields passed to the class's constructor (besides ``kwargs``)."""
 

@@ -1,5 +1,5 @@
 """Bad inputs of a fifth sweep (components of two different agents in one spec, a bad bench
-suite that `show` passed): each exits
+suite that `show` passed, environment params emptied): each exits
 2 with one message naming the file and key and a Fix line, no traceback, and records no run
 (see test_bad_inputs.py for the first battery)."""
 
@@ -73,6 +73,13 @@ CASES = [
         edit(bench_suite({"envs": ["agent"], "seed": [0]}), "show"),
         ("bench.quick", "seed", "seeds"),
         DQN,
+    ),
+    # exit 0: trained CartPole-v1, GymEnvironment's default id, on an Acrobot agent
+    Case(
+        "environment-params-emptied",
+        edit(lambda d: d["components"]["environment"].update(params=None), "learn", "-s", "300"),
+        ("components.environment.params", "env_id is not set", "agentos install gym:ID"),
+        ("install", "dqn", "gym:Acrobot-v1"),
     ),
 ]
 
