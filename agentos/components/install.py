@@ -112,6 +112,7 @@ def install(
                 entry.name,
             )
         components[slot] = spec_entry(entry, slot, agent_dir)
+        _keep_written_params(old, components[slot], slot)
     raw["components"] = components
     if loop:
         raw["loop"] = {**(raw.get("loop") or {}), **loop}
@@ -133,6 +134,26 @@ def install(
     _warn_missing_dependencies(spec.components, list(plan))
     _warn_incompatible_spaces(spec)
     return list(plan)
+
+
+def _keep_written_params(old: Any, new: dict[str, Any], slot: str) -> None:
+    """Installing the component a slot already holds keeps the params written for it (by
+    ``install -p``, ``learn`` overrides saved by hand, edits): a reinstall must not undo
+    them. A different component, or the same name now another class, starts afresh."""
+    if not isinstance(old, Mapping) or not isinstance(old.get("params"), Mapping):
+        return
+    same = all(old.get(k) == new.get(k) for k in ("registry_name", "module", "class"))
+    kept = {k: v for k, v in old["params"].items() if new["params"].get(k, object()) != v}
+    if not same or not kept:
+        return
+    new["params"] = {**new["params"], **old["params"]}
+    logger.warning(
+        "slot '%s': %s was installed already: kept its params %s (uninstall it first to "
+        "start from the registry's)",
+        slot,
+        new["registry_name"],
+        ", ".join(f"{k}={v}" for k, v in kept.items()),
+    )
 
 
 def spec_entry(entry: RegistryEntry, slot: str, agent_dir: Path) -> dict[str, Any]:

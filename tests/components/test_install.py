@@ -197,6 +197,20 @@ def test_gym_id_installs_a_gym_environment(agent: Path) -> None:
     assert env.class_name == "GymEnvironment"
 
 
+def test_installing_the_same_component_again_keeps_its_written_params(
+    agent: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    install(agent, ["gym:Acrobot-v1"], [], overrides=["environment.max_episode_steps=50"])
+    install(agent, ["gym:Acrobot-v1"], [])
+    params = dict(load_spec(agent).components["environment"].params)
+    assert params == {"env_id": "Acrobot-v1", "max_episode_steps": 50}
+    assert "kept its params max_episode_steps=50" in caplog.text
+    install(agent, ["gym:Acrobot-v1"], [], overrides=["environment.max_episode_steps=60"])
+    assert load_spec(agent).components["environment"].params["max_episode_steps"] == 60
+    install(agent, ["gym:CartPole-v1"], [])  # another environment starts afresh
+    assert dict(load_spec(agent).components["environment"].params) == {"env_id": "CartPole-v1"}
+
+
 def test_unknown_name_changes_nothing(agent: Path) -> None:
     before = (agent / "agentos.yaml").read_text()
     with pytest.raises(RegistryError) as info:
