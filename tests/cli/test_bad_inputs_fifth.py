@@ -77,7 +77,9 @@ CASES = [
     # exit 0: trained CartPole-v1, GymEnvironment's default id, on an Acrobot agent
     Case(
         "environment-params-emptied",
-        edit(lambda d: d["components"]["environment"].update(params=None), "learn", "-s", "300"),
+        edit(
+            lambda d: d["components"]["environment"].update(params=None), "learn", "--steps", "300"
+        ),
         ("components.environment.params", "env_id is not set", "agentos install gym:ID"),
         ("install", "dqn", "gym:Acrobot-v1"),
     ),

@@ -66,7 +66,13 @@ class Agent57Actor(ApeXEpsilons, Actor):
     Params = Agent57ActorParams
 
     def __init__(
-        self, params: Agent57ActorParams, context: BuildContext, *, network: Any, replay: Any, **dependencies
+        self,
+        params: Agent57ActorParams,
+        context: BuildContext,
+        *,
+        network: Any,
+        replay: Any,
+        **dependencies,
     ):
         super().__init__(params, context, **dependencies)
         self.check_spaces(params, context.observation_space, context.action_space)
@@ -136,7 +142,9 @@ class Agent57Actor(ApeXEpsilons, Actor):
         )
 
     @classmethod
-    def check_spaces(cls, params: Agent57ActorParams, observation_space: Any, action_space: Any) -> None:
+    def check_spaces(
+        cls, params: Agent57ActorParams, observation_space: Any, action_space: Any
+    ) -> None:
         """Require a Discrete action space."""
         if not isinstance(action_space, gymnasium.spaces.Discrete):
             raise IncompatibleSpaceError(

@@ -117,13 +117,20 @@ class SequenceLearner(TargetNetworkLearner):
             if wait or i < num_updates - 1:
                 self.state, update.metrics, update.priorities = self._update(batch, weights)
             else:
-                update.running = self._worker().submit(self._update, batch, weights)
+                update.running = self._worker().submit(self._computed_update, batch, weights)
             self.in_flight = update
         if wait:
             finished += self._finish()
         if not finished:
             return {}
         return {key: float(np.mean([m[key] for m in finished])) for key in finished[0]}
+
+    def _computed_update(
+        self, batch: dict[str, np.ndarray], weights: np.ndarray
+    ) -> tuple[LearnerState, dict[str, jax.Array], jax.Array]:
+        """``_update``, returning once its arrays are computed (the worker thread waits for
+        the computation, not the caller)."""
+        return jax.block_until_ready(self._update(batch, weights))
 
     def _worker(self) -> ThreadPoolExecutor:
         """The one thread that runs updates beside the actor (made on first use)."""
