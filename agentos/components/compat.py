@@ -73,12 +73,7 @@ def check_checkpoint_fits(
         # state a component holds only at times (a learner's update in flight) is not part
         # of what the arrays must fit
         optional = getattr(component, "optional_state", ())
-        saved = saved_components[name]
-        if isinstance(saved, dict) and optional:
-            saved = {k: v for k, v in saved.items() if k not in optional}
-        fresh = state_dict()
-        if isinstance(fresh, dict) and optional:
-            fresh = {k: v for k, v in fresh.items() if k not in optional}
+        saved, fresh = (_without(s, optional) for s in (saved_components[name], state_dict()))
         shapes += [f"components.{name}{d}" for d in shape_differences(saved, fresh)]
     if not shapes:
         return
@@ -149,3 +144,10 @@ def shape_differences(saved: Any, fresh: Any, path: str = "") -> list[str]:
         if a.shape != b.shape or a.dtype != b.dtype:
             return [f"{path}: shape {a.shape} {a.dtype} in the checkpoint, {b.shape} {b.dtype} now"]
     return []
+
+
+def _without(state: Any, keys: tuple[str, ...]) -> Any:
+    """``state`` less the top-level ``keys`` when it is a dictionary."""
+    if not isinstance(state, dict) or not keys:
+        return state
+    return {k: v for k, v in state.items() if k not in keys}
