@@ -1,8 +1,8 @@
 """Where one Agent57 learner update spends its time, piece by piece (milliseconds, CPU here).
 
 The agent57 bundle's defaults on an environment (MiniGrid MultiRoom-N2-S4 unless ``--env``):
-the replay is filled by the bundle's actor, then each piece is timed after compilation, as
-the mean of ``--repeats`` calls on one sampled batch:
+the replay is filled with 256 sequences by the bundle's actor, then each piece is timed after
+compilation, as the mean of ``--repeats`` calls on one sampled batch:
 
 - ``sample_ms``: a prioritized sample of a batch and its conversion to arrays;
 - ``q_loss_ms`` / ``q_grad_ms``: the Retrace loss of both Q-networks (burn-in and unroll of
@@ -18,15 +18,15 @@ the mean of ``--repeats`` calls on one sampled batch:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from filled_replay import filled_agent  # noqa: E402
 
 
 def mean_ms(fn: Callable[[], Any], repeats: int) -> float:
@@ -49,26 +49,11 @@ def main() -> None:
     import jax
     import numpy as np
 
-    import agentos
     from agentos.agents.agent57.learner import q_loss, update_step
     from agentos.agents.agent57.novelty_loss import novelty_loss
-    from agentos.cli.init_cmd import init
-    from agentos.components.install import install
-    from agentos.runtime.loop import training_step
 
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tmp}/mlflow.db")
-        folder = Path(tmp) / "agent"
-        with contextlib.redirect_stdout(sys.stderr):
-            init(folder, None, False)
-        install(folder, ["agent57", args.env], [])
-        built = agentos.load_agent(folder, args.param).graph.build(seed=0)
-        env, actor = built.one("environment"), built.one("actor")
-        learner, replay = built.one("learner"), built.one("replay")
-        obs, extras = env.reset(seed=0), actor.initial_extras(env.num_envs)
-        while len(replay) < 4 * learner.batch_size:
-            step, extras = training_step(env, actor, obs, extras, 0)
-            obs = step.observation
+    with filled_agent("agent57", args.env, args.param, 256) as agent:
+        learner, replay = agent.learner, agent.replay
         sampled = replay.sample(learner.batch_size)
         weights = jax.numpy.asarray(np.asarray(sampled.weights, dtype=np.float32))
         batch = {k: jax.numpy.asarray(v) for k, v in learner._batch(sampled.items).items()}

@@ -15,13 +15,13 @@ whatever JAX finds (CPU here; a CUDA JAX uses the GPU). Prints JSON lines.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from filled_replay import filled_agent  # noqa: E402
 
 PAPER = [
     "network.lstm_size=512",
@@ -55,39 +55,20 @@ def main() -> None:
     args = parser.parse_args()
     import jax
 
-    import agentos
-    from agentos.cli.init_cmd import init
-    from agentos.components.install import install
     from agentos.replay.memory import human, item_bytes
     from agentos.runtime.checkpoint import save_checkpoint
-    from agentos.runtime.loop import training_step
 
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tmp}/mlflow.db")
-        folder = Path(tmp) / "agent"
-        with contextlib.redirect_stdout(sys.stderr):
-            init(folder, None, False)
-        install(folder, [args.agent, "gym:ALE/Pong-v5"], [])
-        sizes = PAPER if args.agent == "r2d2" else AGENT57_PAPER
-        built = agentos.load_agent(folder, sizes).graph.build(seed=0)
-        env, actor = built.one("environment"), built.one("actor")
-        learner, replay = built.one("learner"), built.one("replay")
-        obs, extras = env.reset(seed=0), actor.initial_extras(env.num_envs)
-        t0 = time.perf_counter()
-        steps = 0
-        while len(replay) < args.sequences:
-            step, extras = training_step(env, actor, obs, extras, 0)
-            obs = step.observation
-            steps += env.num_envs
-        acting = steps / (time.perf_counter() - t0)
+    sizes = PAPER if args.agent == "r2d2" else AGENT57_PAPER
+    with filled_agent(args.agent, "gym:ALE/Pong-v5", sizes, args.sequences) as agent:
+        learner, replay = agent.learner, agent.replay
         learner.step(1)  # compile
         t0 = time.perf_counter()
         learner.step(args.updates)
         wall = time.perf_counter() - t0
         per_sequence = item_bytes(replay.sample(1).items)
-        ckpt = save_checkpoint(Path(tmp) / "replay.msgpack", replay.state_dict())
+        ckpt = save_checkpoint(agent.folder / "replay.msgpack", replay.state_dict())
         per_sequence_ckpt = ckpt.stat().st_size / len(replay)
-        built.close()
+        acting = agent.acting_env_steps_per_s
     print(json.dumps({
         "benchmark": f"{args.agent}_atari_learner", "device": jax.devices()[0].platform,
         "batch": learner.batch_size, "sequence_length": 80 if args.agent == "r2d2" else 120,
