@@ -1,5 +1,6 @@
-"""Set-up shared by the learner benchmarks: a bundle installed in a temporary agent folder,
-built, and its replay filled by the bundle's own actor (``filled_agent``)."""
+"""Set-up shared by the benchmarks: components installed in a temporary agent folder
+(``installed_agent``), and a bundle built there with its replay filled by its own actor
+(``filled_agent``)."""
 
 from __future__ import annotations
 
@@ -30,21 +31,29 @@ class FilledAgent:
 
 
 @contextlib.contextmanager
+def installed_agent(components: list[str]) -> Iterator[Path]:
+    """A temporary agent folder with ``components`` installed (and its own MLflow store)."""
+    from agentos.cli.init_cmd import init
+    from agentos.components.install import install
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
+        folder = Path(tmp) / "agent"
+        with contextlib.redirect_stdout(sys.stderr):
+            init(folder, None, False)
+        install(folder, components, [])
+        yield folder
+
+
+@contextlib.contextmanager
 def filled_agent(
     bundle: str, env_id: str, overrides: list[str], items: int
 ) -> Iterator[FilledAgent]:
     """``bundle`` on ``env_id`` with ``overrides``, its replay filled to ``items`` items."""
     import agentos
-    from agentos.cli.init_cmd import init
-    from agentos.components.install import install
     from agentos.runtime.loop import training_step
 
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tmp}/mlflow.db")
-        folder = Path(tmp) / "agent"
-        with contextlib.redirect_stdout(sys.stderr):
-            init(folder, None, False)
-        install(folder, [bundle, env_id], [])
+    with installed_agent([bundle, env_id]) as folder:
         built = agentos.load_agent(folder, overrides).graph.build(seed=0)
         env, actor = built.one("environment"), built.one("actor")
         learner, replay = built.one("learner"), built.one("replay")
@@ -56,6 +65,6 @@ def filled_agent(
             steps += env.num_envs
         rate = steps / (time.perf_counter() - start)
         try:
-            yield FilledAgent(built, env, actor, learner, replay, Path(tmp), rate)
+            yield FilledAgent(built, env, actor, learner, replay, folder, rate)
         finally:
             built.close()

@@ -13,16 +13,15 @@ reached, every evaluation). The layout is not repeatable, so repeat a seed with 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from filled_replay import installed_agent  # noqa: E402
 
 
 def kill_hook_class() -> type:
@@ -46,19 +45,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each seed")
     args = parser.parse_args()
     import agentos
-    from agentos.cli.init_cmd import init
-    from agentos.components.install import install
     from agentos.tracking.store import get_run, metric_history
 
     kill_hook = kill_hook_class()
     for seed in args.seeds:
         for _ in range(args.repeat):
-            with tempfile.TemporaryDirectory() as tmp:
-                os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
-                folder = Path(tmp) / "agent"
-                with contextlib.redirect_stdout(sys.stderr):
-                    init(folder, None, False)
-                install(folder, ["r2d2", "cartpole"], [])
+            with installed_agent(["r2d2", "cartpole"]) as folder:
                 hooks = kill_hook(args.kill_at if args.kill_at > 0 else 2**62)
                 agent = agentos.load_agent(
                     folder,
