@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agentos.agents.lstm_sequence import lstm_sequence, stacked_weights
 from agentos.agents.torso import (
     action_kind,
     check_conv_input,
@@ -152,7 +153,7 @@ def unroll(
     """Unroll over time-major inputs ``[T, B, ...]`` from ``state``: -> (Q [T, B, A], final state).
 
     Equal to ``T`` calls of ``step`` (tested); the torso and head run once on ``T * B`` inputs
-    and ``jax.lax.scan`` carries the LSTM state (PureJaxRL style).
+    and ``lstm_sequence`` scans the LSTM (PureJaxRL style) with a cheaper backward pass.
     """
     num_steps, batch = prev_action.shape[:2]
     flat_obs = jnp.reshape(observation, (num_steps * batch,) + observation.shape[2:])
@@ -167,10 +168,12 @@ def unroll(
     )
     embedding = jnp.reshape(embedding, (num_steps, batch, -1))  # type: ignore[arg-type]
 
-    def body(carry: LSTMState, x: jax.Array) -> tuple[LSTMState, jax.Array]:
-        return module.apply(params, carry, x, method=RecurrentQModule.core)  # type: ignore[return-value]
-
-    final_state, outputs = jax.lax.scan(body, state, embedding)
+    # The scan of ``core`` with a hand-written backward pass (``lstm_sequence``).
+    h0, c0 = state
+    outputs, c_last, h_last = lstm_sequence(
+        *stacked_weights(params["params"]["lstm"]), embedding, c0, h0
+    )
+    final_state = (h_last, c_last)
     q = module.apply(
         params, jnp.reshape(outputs, (num_steps * batch, -1)), method=RecurrentQModule.head
     )
