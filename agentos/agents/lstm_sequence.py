@@ -6,8 +6,8 @@ products (the gradients of both kernels, of the input and of the previous state)
 last depends on the step before; the others are sums over time. This backward scan does that
 one product per step, and the kernel gradients and the input's gradient become one large
 product each over all ``T * B`` steps afterwards (as cuDNN's LSTM does). It is the same
-gradient, tested against autodiff of the cell; at the bundles' sizes on CPU the backward
-takes about two thirds of the time (``benchmarks/agent57_update_profile.py``).
+gradient, tested against autodiff of the cell. With autodiff the backward took about three
+quarters of the LSTM's time in Agent57's update on CPU (``docs/agent57_log.md``).
 
 The parameters are those of ``flax.linen.OptimizedLSTMCell`` (``ii, if, ig, io`` input
 kernels, ``hi, hf, hg, ho`` recurrent kernels with the biases), gates in the order i, f, g, o:
