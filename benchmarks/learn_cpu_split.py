@@ -15,15 +15,13 @@ Figures are per 16 env steps, one update of 16 sequences at the agent57 defaults
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from filled_replay import installed_agent  # noqa: E402
 from learn_speed_variants import QUIET, parse_variant  # noqa: E402
 
 
@@ -65,16 +63,7 @@ def main() -> None:
     parser.add_argument("--skip", type=int, default=6_000, help="env steps left out at the start")
     parser.add_argument("--variant", action="append", required=True, help="NAME=K=V,K=V")
     args = parser.parse_args()
-    from agentos.cli.init_cmd import init
-    from agentos.components.install import install
-
-    with tempfile.TemporaryDirectory(prefix="learn_cpu_") as tmp:
-        root = Path(tmp)
-        os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
-        folder = root / "agent"
-        with contextlib.redirect_stdout(sys.stderr):
-            init(folder, None, False)
-        install(folder, [args.bundle, args.env], [])
+    with installed_agent([args.bundle, args.env]) as folder:
         for name, overrides in (parse_variant(v) for v in args.variant):
             record = one_run(folder, args.steps, args.skip, overrides)
             line = {"env": args.env, "bundle": args.bundle, "variant": name, **record}
