@@ -9,7 +9,9 @@ compilation, as the mean of ``--repeats`` calls on one sampled batch:
   the online and target networks), forward only / with its gradient;
 - ``novelty_grad_ms``: the embedding's inverse-dynamics loss and RND's error, with gradients;
 - ``update_ms``: the whole jitted ``update_step`` (both gradients, three Adam steps, target);
-- ``learner_step_ms``: ``learner.step()``, sample to new priorities, as the loop calls it.
+- ``learner_step_ms``: ``learner.step()``, sample to new priorities, as the loop calls it;
+  ``learner_step_cpu_ms``: the process's CPU time (every thread) per ``learner.step()``.
+  Under ``taskset -c 0`` the two give the update's cost on one core.
 
     python benchmarks/agent57_update_profile.py [--env gym:MiniGrid-MultiRoom-N2-S4-v0]
         [--repeats 200] [-p learner.batch_size=8 ...]
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +41,17 @@ def mean_ms(fn: Callable[[], Any], repeats: int) -> float:
     for _ in range(repeats):
         jax.block_until_ready(fn())
     return round((time.perf_counter() - start) / repeats * 1000, 2)
+
+
+def cpu_ms(fn: Callable[[], Any], repeats: int) -> float:
+    """Mean process CPU time (all threads) of ``fn()`` in ms, after one untimed call."""
+    import jax
+
+    jax.block_until_ready(fn())
+    start = time.process_time()
+    for _ in range(repeats):
+        jax.block_until_ready(fn())
+    return round((time.process_time() - start) / repeats * 1000, 2)
 
 
 def main() -> None:
@@ -86,6 +100,7 @@ def main() -> None:
                 n,
             ),
             "learner_step_ms": mean_ms(lambda: learner.step(), n),
+            "learner_step_cpu_ms": cpu_ms(lambda: learner.step(), n),
         }
         print(
             json.dumps(
@@ -95,6 +110,7 @@ def main() -> None:
                     "overrides": args.param,
                     "batch": {k: list(v.shape) for k, v in batch.items()},
                     **figures,
+                    "cpus": len(os.sched_getaffinity(0)),
                     "jax": jax.__version__,
                 }
             )
