@@ -32,26 +32,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from filled_replay import filled_agent  # noqa: E402
 
 
-def mean_ms(fn: Callable[[], Any], repeats: int) -> float:
-    """Mean wall time of ``fn()`` in ms, its result waited for, after one untimed call."""
+def mean_ms(
+    fn: Callable[[], Any], repeats: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """Mean ``clock`` time of ``fn()`` in ms (wall by default), its result waited for, after
+    one untimed call."""
     import jax
 
     jax.block_until_ready(fn())
-    start = time.perf_counter()
+    start = clock()
     for _ in range(repeats):
         jax.block_until_ready(fn())
-    return round((time.perf_counter() - start) / repeats * 1000, 2)
-
-
-def cpu_ms(fn: Callable[[], Any], repeats: int) -> float:
-    """Mean process CPU time (all threads) of ``fn()`` in ms, after one untimed call."""
-    import jax
-
-    jax.block_until_ready(fn())
-    start = time.process_time()
-    for _ in range(repeats):
-        jax.block_until_ready(fn())
-    return round((time.process_time() - start) / repeats * 1000, 2)
+    return round((clock() - start) / repeats * 1000, 2)
 
 
 def main() -> None:
@@ -100,7 +92,7 @@ def main() -> None:
                 n,
             ),
             "learner_step_ms": mean_ms(lambda: learner.step(), n),
-            "learner_step_cpu_ms": cpu_ms(lambda: learner.step(), n),
+            "learner_step_cpu_ms": mean_ms(lambda: learner.step(), n, time.process_time),
         }
         print(
             json.dumps(
