@@ -32,18 +32,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from filled_replay import filled_agent  # noqa: E402
 
 
-def mean_ms(
-    fn: Callable[[], Any], repeats: int, clock: Callable[[], float] = time.perf_counter
-) -> float:
-    """Mean ``clock`` time of ``fn()`` in ms (wall by default), its result waited for, after
-    one untimed call."""
+def mean_ms(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
+    """Mean wall and process CPU time (every thread) of ``fn()`` in ms, its result waited
+    for, after one untimed call."""
     import jax
 
     jax.block_until_ready(fn())
-    start = clock()
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(repeats):
         jax.block_until_ready(fn())
-    return round((clock() - start) / repeats * 1000, 2)
+    per_call = 1000 / repeats
+    return (
+        round((time.perf_counter() - wall) * per_call, 2),
+        round((time.process_time() - cpu) * per_call, 2),
+    )
 
 
 def main() -> None:
@@ -81,19 +83,20 @@ def main() -> None:
         figures = {
             "sample_ms": mean_ms(
                 lambda: learner._batch(replay.sample(learner.batch_size).items), n
-            ),
-            "q_loss_ms": mean_ms(lambda: q_forward(state.params["q"]), n),
-            "q_grad_ms": mean_ms(lambda: q_grad(state.params["q"]), n),
-            "novelty_grad_ms": mean_ms(lambda: novelty_grad(state.params), n),
+            )[0],
+            "q_loss_ms": mean_ms(lambda: q_forward(state.params["q"]), n)[0],
+            "q_grad_ms": mean_ms(lambda: q_grad(state.params["q"]), n)[0],
+            "novelty_grad_ms": mean_ms(lambda: novelty_grad(state.params), n)[0],
             "update_ms": mean_ms(
                 lambda: update_step(
                     state, batch, weights, betas, gammas, network=network, config=config
                 ),
                 n,
-            ),
-            "learner_step_ms": mean_ms(lambda: learner.step(), n),
-            "learner_step_cpu_ms": mean_ms(lambda: learner.step(), n, time.process_time),
+            )[0],
         }
+        # Last: learner.step() moves the learner's state and the replay's priorities on.
+        wall_ms, cpu_ms = mean_ms(lambda: learner.step(), n)
+        figures.update(learner_step_ms=wall_ms, learner_step_cpu_ms=cpu_ms)
         print(
             json.dumps(
                 {
