@@ -12,6 +12,8 @@ import pytest
 import yaml
 from bad_input_checks import DQN, Case, args, check_refused_with_nothing_changed, edit
 
+from tests.local_env import use_local_environment
+
 R2D2 = ("install", "r2d2", "cartpole")
 
 ONE_ACTION = """
@@ -38,15 +40,7 @@ class OneAction(gym.Env):
 
 def one_action_env(agent: Path) -> list[str]:
     """The environment replaced by a class of one action; the agent57 bundle installed."""
-    (agent / "one_action.py").write_text(ONE_ACTION)
-    path = agent / "agentos.yaml"
-    spec = yaml.safe_load(path.read_text())
-    spec["components"]["environment"] = {
-        "source": "local",
-        "module": "one_action.py",
-        "class": "OneAction",
-    }
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    use_local_environment(agent, ONE_ACTION, "one_action.py", "OneAction")
     return ["run", "-e", "1", "--agent", str(agent)]
 
 

@@ -12,6 +12,8 @@ import math
 
 import pytest
 
+from tests.local_env import use_local_environment
+
 ENVS = {
     "CartPole-v1": "cartpole",
     "LunarLander-v3": "lunar_lander",
@@ -74,20 +76,11 @@ class Track(gym.Env):
 @pytest.mark.parametrize("agent", ["dqn", "r2d2", "agent57"])
 @pytest.mark.parametrize("env", list(ENVS))
 def test_learn_500_steps(agent_dir, cli, agent, env):
-    import yaml
-
     from agentos.tracking.store import list_runs, metric_history
 
     name = ENVS[env]
     if name is None:
-        (agent_dir / "track.py").write_text(LOCAL_ENV)
-        spec = yaml.safe_load((agent_dir / "agentos.yaml").read_text())
-        spec["components"]["environment"] = {
-            "source": "local",
-            "module": "track.py",
-            "class": "Track",
-        }
-        (agent_dir / "agentos.yaml").write_text(yaml.safe_dump(spec))
+        use_local_environment(agent_dir, LOCAL_ENV, "track.py", "Track")
         code, out, err = cli("install", agent, "--agent", agent_dir)
     else:
         code, out, err = cli("install", agent, name, "--agent", agent_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-import yaml
+from tests.local_env import use_local_environment
 
 GOOD = """
 import gymnasium as gym
@@ -59,12 +59,9 @@ ENDLESS = GOOD.replace("done = self.pos == self.goal", "done = False")
 
 
 def _use(agent_dir, source: str, params: dict | None = None) -> None:
-    (agent_dir / "walk.py").write_text(textwrap.dedent(source))
-    spec = yaml.safe_load((agent_dir / "agentos.yaml").read_text())
-    spec["components"]["environment"] = {
-        "source": "local", "module": "walk.py", "class": "Walk", "params": params or {},
-    }  # fmt: skip
-    (agent_dir / "agentos.yaml").write_text(yaml.safe_dump(spec))
+    use_local_environment(
+        agent_dir, textwrap.dedent(source), "walk.py", "Walk", params=params or {}
+    )
 
 
 def test_constructor_arguments_become_parameters(agent_dir, cli):

@@ -8,7 +8,8 @@ import logging
 from pathlib import Path
 
 import pytest
-import yaml
+
+from tests.local_env import use_local_environment
 
 SOURCE = """
 import gymnasium as gym
@@ -48,15 +49,7 @@ TINY_DQN = [
 
 
 def use_sampled(agent: Path) -> None:
-    (agent / "sampled.py").write_text(SOURCE)
-    spec = yaml.safe_load((agent / "agentos.yaml").read_text())
-    spec["components"]["environment"] = {
-        "source": "local",
-        "module": "sampled.py",
-        "class": "Sampled",
-        "params": {"max_episode_steps": 40},
-    }
-    (agent / "agentos.yaml").write_text(yaml.safe_dump(spec))
+    use_local_environment(agent, SOURCE, "sampled.py", "Sampled", params={"max_episode_steps": 40})
 
 
 def test_run_and_record_do_not_replay_the_training_episodes(

@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
+
+from tests.local_env import use_local_environment
 
 SOURCE = """
 import gymnasium as gym
@@ -38,15 +39,13 @@ class Later(gym.Env):
 
 
 def use(agent: Path, breakage: str, **params) -> None:
-    (agent / "later.py").write_text(SOURCE.replace("BREAK", breakage))
-    spec = yaml.safe_load((agent / "agentos.yaml").read_text())
-    spec["components"]["environment"] = {
-        "source": "local",
-        "module": "later.py",
-        "class": "Later",
-        "params": {"max_episode_steps": 20, **params},
-    }
-    (agent / "agentos.yaml").write_text(yaml.safe_dump(spec))
+    use_local_environment(
+        agent,
+        SOURCE.replace("BREAK", breakage),
+        "later.py",
+        "Later",
+        params={"max_episode_steps": 20, **params},
+    )
 
 
 def assert_clean_exit_2(code: int, out: str, err: str, fragments: tuple[str, ...]) -> None:

@@ -7,16 +7,15 @@ the agent folder. Seeds 0-2 first reached >= 0.9 at 20k-60k in the benchmark (RE
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 import agentos
 from agentos.cli.init_cmd import init
 from agentos.components.install import install
 from tests.agents.agent57.test_exploration_slow import StopOnSuccess
+from tests.local_env import use_local_environment
 
 MAZE = Path(__file__).parents[3] / "benchmarks" / "unseen_tasks" / "four_rooms_xy.py"
 BUDGET = 100_000
@@ -32,16 +31,9 @@ SETTINGS = [
 def test_agent57_learns_the_issue_maze(tmp_path):
     folder = tmp_path / "agent"
     init(folder, None, False)
-    shutil.copy(MAZE, folder / "four_rooms_xy.py")
-    spec_file = folder / "agentos.yaml"
-    spec = yaml.safe_load(spec_file.read_text())
-    spec["components"]["environment"] = {
-        "source": "local",
-        "module": "four_rooms_xy.py",
-        "class": "FourRoomsXY",
-        "params": {"size": 11},
-    }
-    spec_file.write_text(yaml.safe_dump(spec, sort_keys=False))
+    use_local_environment(
+        folder, MAZE.read_text(), "four_rooms_xy.py", "FourRoomsXY", params={"size": 11}
+    )
     install(folder, ["agent57"], [])
     result = agentos.load_agent(folder, SETTINGS).learn(BUDGET, seed=0, hooks=StopOnSuccess(0.9))
     successes = [e["return_mean"] for e in result.eval_history]
