@@ -130,17 +130,10 @@ def test_a_role_that_matches_its_class_is_fine(agent_dir: Path, cli) -> None:
     """`agentos install` writes each entry's role; a plain gymnasium.Env class is an
     environment."""
     assert cli(*DQN, "--agent", agent_dir)[0] == 0
-    path = agent_dir / "agentos.yaml"
-    spec = yaml.safe_load(path.read_text())
+    spec = yaml.safe_load((agent_dir / "agentos.yaml").read_text())
     assert spec["components"]["learner"]["role"] == "learner"
-    (agent_dir / "one_action.py").write_text(ONE_ACTION.replace("Discrete(1)", "Discrete(2)"))
-    spec["components"]["environment"] = {
-        "source": "local",
-        "module": "one_action.py",
-        "class": "OneAction",
-        "role": "environment",
-    }
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    two_actions = ONE_ACTION.replace("Discrete(1)", "Discrete(2)")
+    use_local_environment(agent_dir, two_actions, "one_action.py", "OneAction", role="environment")
     code, out, err = cli("show", "--agent", agent_dir)
     assert code == 0, err
 

@@ -1,9 +1,9 @@
 """Issue 11's opening task (run with -m slow): on a four-rooms maze observed as its (x, y)
-position, reward 1 only in the far corner, Agent57 with the bundle's defaults never reached the
-goal in an evaluation to 300k env steps. The maze, rebuilt from the issue's words in
-``benchmarks/unseen_tasks/four_rooms_xy.py``, is loaded here as a plain ``gymnasium.Env`` of
-the agent folder. Seeds 0-2 first reached >= 0.9 at 20k-60k in the benchmark (README,
-"The issue's own maze"); the test stops at the first evaluation >= 0.9."""
+position, reward 1 only in the far corner, the issue measured Agent57 with the bundle's defaults
+never reaching the goal in an evaluation to 300k env steps. The maze, rebuilt from the issue's
+words in ``benchmarks/unseen_tasks/four_rooms_xy.py``, is loaded here as a plain
+``gymnasium.Env`` of the agent folder. Seeds 0-2 first reached >= 0.9 at 20k-60k in the
+benchmark (README, "The issue's own maze"); the test stops at the first evaluation >= 0.9."""
 
 from __future__ import annotations
 
