@@ -71,7 +71,9 @@ class UniformReplay(Replay):
         if (self.n_step - 1) * self.num_envs >= self.capacity:
             raise ParameterError(
                 f"capacity {self.capacity} is too small for n_step {self.n_step} with "
-                f"{self.num_envs} environments"
+                f"{self.num_envs} environments",
+                fix=f"set replay.capacity above {(self.n_step - 1) * self.num_envs} "
+                "(it must hold n_step - 1 transitions of every environment)",
             )
         self._rng = context.numpy_rng("sample")
         self._storage: dict[str, np.ndarray] | None = None

@@ -51,6 +51,7 @@ from agentos.agents.agent57.novelty_loss import novelty_loss
 from agentos.agents.agent57.rnd_inputs import update_observation_stats
 from agentos.agents.agent57.targets import (
     exploit_arms,
+    extrinsic_lambdas,
     resolve_time_limits,
     split_abs_td,
     split_retrace_targets,
@@ -97,6 +98,7 @@ class UpdateConfig:
     intrinsic_discount: float | None = None
     target_update_tau: float = 1.0
     extrinsic_time_limits: str = "bootstrap"
+    exploit_lambda: float | None = None
 
 
 def _time_major(x: jax.Array) -> jax.Array:
@@ -117,7 +119,9 @@ def q_loss(
     obs = _time_major(batch[OBSERVATION])
     prev_action = _time_major(batch[PREV_ACTION])
     prev_reward = _time_major(batch[PREV_REWARD])
-    arm = exploit_arms(batch[ARM][:, 0].astype(jnp.int32), config.exploit_every)  # [B]
+    own_arm = batch[ARM][:, 0].astype(jnp.int32)
+    arm = exploit_arms(own_arm, config.exploit_every)  # [B]
+    lambda_e = extrinsic_lambdas(own_arm, arm, config.retrace_lambda, config.exploit_lambda)
     arm_t = jnp.broadcast_to(arm, prev_action.shape)  # [T, B]
     start = (jnp.swapaxes(batch[STATE_KEYS[0]], 0, 1), jnp.swapaxes(batch[STATE_KEYS[1]], 0, 1))
     module, num_arms, b = network.module, config.num_arms, config.burn_in
@@ -160,7 +164,7 @@ def q_loss(
             intrinsic_discount=config.intrinsic_discount,
             extrinsic_time_limits=config.extrinsic_time_limits,
         ),
-        in_axes=(1, 1, 0, 0, 0, 0, 0, 0, 0),
+        in_axes=(1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
     )(
         jax.lax.stop_gradient(q_online),
         q_target,
@@ -171,6 +175,7 @@ def q_loss(
         batch[MU][:, b:],
         beta,
         gamma,
+        lambda_e,
     )  # [B, 2, L - 1]
     num = targets.shape[-1]
     valid = mask[:, :num]
@@ -311,6 +316,10 @@ class Agent57Learner(SequenceLearner):
         instead of its own arm; 0: each sequence only for its own arm (the paper). Lets arm 0
         learn from rewards the exploratory arms find; with Retrace's cut traces alone that is
         one step per target copy, so the bundle pairs it with ``traces: peng_extrinsic``."""
+        exploit_lambda: float | None = None
+        """The extrinsic head's lambda on sequences ``exploit_every`` relabels as arm 0; None:
+        ``retrace_lambda``. Uncut traces on an explorer's sequence teach arm 0 the explorer's
+        returns."""
         non_episodic_intrinsic: bool = False
         """The intrinsic head bootstraps through terminations (RND's non-episodic intrinsic
         return); False: both heads end at termination (the paper)."""
@@ -328,8 +337,9 @@ class Agent57Learner(SequenceLearner):
 
         def __post_init__(self) -> None:
             check_sequence_params(self.burn_in, self.trace_length, 1)
-            for name in ("retrace_lambda", "priority_eta"):
-                if not 0.0 <= getattr(self, name) <= 1.0:
+            for name in ("retrace_lambda", "priority_eta", "exploit_lambda"):
+                value = getattr(self, name)
+                if value is not None and not 0.0 <= value <= 1.0:
                     raise ParameterError(f"{name} must be in [0, 1], got {getattr(self, name)}")
             if not 0.0 < self.target_update_tau <= 1.0:
                 raise ParameterError(
@@ -379,6 +389,9 @@ class Agent57Learner(SequenceLearner):
             max_grad_norm=float(params.max_grad_norm),
             novelty_learning_rate=float(params.novelty_learning_rate),
             exploit_every=int(params.exploit_every),
+            exploit_lambda=(
+                None if params.exploit_lambda is None else float(params.exploit_lambda)
+            ),
             non_episodic_intrinsic=bool(params.non_episodic_intrinsic),
             traces=str(params.traces),
             intrinsic_discount=(

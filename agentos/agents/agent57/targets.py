@@ -29,6 +29,7 @@ def split_retrace_targets(
     mu_t: jax.Array,
     beta: jax.Array,
     gamma: jax.Array,
+    extrinsic_lambda: jax.Array | None = None,
     *,
     lambda_: float,
     tx_pair: losses.TxPair,
@@ -51,7 +52,8 @@ def split_retrace_targets(
     multiplied by the arm's ``gamma``; ``beta`` weighs the intrinsic values in the policy.
     Alignment: the target of ``Q(x_t, a_t)`` uses ``r_t[t + 1]`` (see ``retrace_sequence_targets``).
     ``traces`` names the heads' trace kinds (``HEAD_TRACES``): Retrace's cut traces, Peng's
-    Q(lambda), or Peng's for the extrinsic head only. ``intrinsic_discount`` caps the
+    Q(lambda), or Peng's for the extrinsic head only; ``extrinsic_lambda`` (None: ``lambda_``)
+    is the extrinsic head's lambda. ``intrinsic_discount`` caps the
     intrinsic head's discount at ``min(gamma, intrinsic_discount)`` (RND's gamma_I = 0.99,
     Burda et al. 2018, section 2.3); None: the arm's ``gamma`` for both heads (Agent57).
     ``extrinsic_time_limits``: ``"bootstrap"`` treats a time limit as a cut of an endless
@@ -68,6 +70,7 @@ def split_retrace_targets(
         gamma_i * (jnp.ones_like(discount_t) if non_episodic_intrinsic else discount_t),
     )
     head_traces = HEAD_TRACES[traces]
+    lambdas = (lambda_ if extrinsic_lambda is None else extrinsic_lambda, lambda_)
     targets = [
         retrace_sequence_targets(
             a_t,
@@ -78,7 +81,7 @@ def split_retrace_targets(
             q_target_t[head],
             q_policy,
             gamma=1.0,
-            lambda_=lambda_,
+            lambda_=lambdas[head],
             tx_pair=tx_pair,
             traces=head_traces[head],
         )
@@ -109,6 +112,23 @@ def exploit_arms(arm: jax.Array, every: int) -> jax.Array:
     if every <= 0:
         return arm
     return jnp.where(jnp.arange(arm.shape[0]) % every == 0, 0, arm)
+
+
+def extrinsic_lambdas(
+    own_arm: jax.Array, trained_arm: jax.Array, lambda_: float, exploit_lambda: float | None
+) -> jax.Array:
+    """The extrinsic head's lambda per sequence ``[B]``: ``exploit_lambda`` for a sequence an
+    exploratory arm collected and ``exploit_arms`` relabelled as arm 0, ``lambda_`` otherwise.
+
+    Peng's uncut traces (Kozuno et al. 2021) on a relabelled sequence carry the explorer's
+    own returns into arm 0's values: with lambda 0.95 they approach the explorer's value,
+    nearly the same for every first action, and the greedy arm 0 then loops (issue 11's
+    trace on the rebuilt maze). A short lambda keeps such targets close to Q-learning's.
+    """
+    relabelled = (trained_arm == 0) & (own_arm != 0)
+    if exploit_lambda is None:
+        return jnp.full(own_arm.shape, lambda_)
+    return jnp.where(relabelled, exploit_lambda, lambda_)
 
 
 def split_abs_td(td_e: jax.Array, td_i: jax.Array, beta: jax.Array) -> jax.Array:

@@ -129,7 +129,7 @@ def retrace_sequence_targets(
     q_online_t: jax.Array,
     *,
     gamma: float,
-    lambda_: float,
+    lambda_: float | jax.Array,
     tx_pair: losses.TxPair,
     traces: str = "retrace",
 ) -> jax.Array:

@@ -9,7 +9,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agentos.agents.agent57.targets import exploit_arms, split_abs_td, split_retrace_targets
+from agentos.agents.agent57.targets import (
+    exploit_arms,
+    extrinsic_lambdas,
+    split_abs_td,
+    split_retrace_targets,
+)
 from agentos.agents.r2d2 import losses
 
 # Extrinsic values prefer action 0, intrinsic ones action 1.
@@ -242,3 +247,24 @@ def test_trace_kinds_per_head(jit, traces, expected):
     args = (Q_ONLINE, Q_TARGET, ACTIONS, REWARDS, DISCOUNTS, MASK, MU)
     out = fn(*args, jnp.float32(0.5), jnp.float32(0.9))
     np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_extrinsic_lambda_applies_to_the_extrinsic_head_only(jit):
+    # peng, lambda 1 for the intrinsic head, extrinsic_lambda 0.5 for the extrinsic one:
+    # ext y_1 = 3 + 0.9 * 3 = 5.7, y_0 = 1 + 0.9 (0.5 V_1 + 0.5 y_1) = 1 + 0.9 * 4.35 = 4.915;
+    # the intrinsic head keeps lambda 1 (the "peng" row of the test above: 10.46, 9.4).
+    fn = functools.partial(
+        split_retrace_targets, lambda_=1.0, tx_pair=losses.IDENTITY_PAIR, traces="peng"
+    )
+    fn = jax.jit(fn) if jit else fn
+    args = (Q_ONLINE, Q_TARGET, ACTIONS, REWARDS, DISCOUNTS, MASK, MU)
+    out = fn(*args, jnp.float32(0.5), jnp.float32(0.9), jnp.float32(0.5))
+    np.testing.assert_allclose(out, [[4.915, 5.7], [10.46, 9.4]], rtol=1e-6)
+
+
+def test_extrinsic_lambdas_shorten_only_relabelled_sequences():
+    own = jnp.asarray([0, 3, 3, 5], jnp.int32)
+    trained = exploit_arms(own, 2)  # [0, 3, 0, 5]: only sequence 2 is an explorer's as arm 0
+    np.testing.assert_allclose(extrinsic_lambdas(own, trained, 0.95, 0.5), [0.95, 0.95, 0.5, 0.95])
+    np.testing.assert_allclose(extrinsic_lambdas(own, trained, 0.95, None), [0.95] * 4)
