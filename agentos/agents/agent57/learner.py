@@ -319,7 +319,7 @@ class Agent57Learner(SequenceLearner):
         exploit_lambda: float | None = None
         """The extrinsic head's lambda on sequences ``exploit_every`` relabels as arm 0; None:
         ``retrace_lambda``. Uncut traces on an explorer's sequence teach arm 0 the explorer's
-        returns."""
+        returns; measured on issue 11's maze, 0.8 and 0 did not help, so it is off."""
         non_episodic_intrinsic: bool = False
         """The intrinsic head bootstraps through terminations (RND's non-episodic intrinsic
         return); False: both heads end at termination (the paper)."""

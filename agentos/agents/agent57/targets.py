@@ -121,9 +121,9 @@ def extrinsic_lambdas(
     exploratory arm collected and ``exploit_arms`` relabelled as arm 0, ``lambda_`` otherwise.
 
     Peng's uncut traces (Kozuno et al. 2021) on a relabelled sequence carry the explorer's
-    own returns into arm 0's values: with lambda 0.95 they approach the explorer's value,
-    nearly the same for every first action, and the greedy arm 0 then loops (issue 11's
-    trace on the rebuilt maze). A short lambda keeps such targets close to Q-learning's.
+    own returns into arm 0's values; a short lambda keeps such targets close to Q-learning's.
+    On the rebuilt maze of issue 11 neither 0.8 nor 0 stopped arm 0's evaluation dips
+    (``docs/agent57_log.md``), so the bundle leaves it off.
     """
     relabelled = (trained_arm == 0) & (own_arm != 0)
     if exploit_lambda is None:
