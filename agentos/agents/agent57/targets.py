@@ -125,9 +125,9 @@ def extrinsic_lambdas(
     On the rebuilt maze of issue 11 neither 0.8 nor 0 stopped arm 0's evaluation dips
     (``docs/agent57_log.md``), so the bundle leaves it off.
     """
-    relabelled = (trained_arm == 0) & (own_arm != 0)
     if exploit_lambda is None:
         return jnp.full(own_arm.shape, lambda_)
+    relabelled = (trained_arm == 0) & (own_arm != 0)
     return jnp.where(relabelled, exploit_lambda, lambda_)
 
 
