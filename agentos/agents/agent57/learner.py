@@ -340,7 +340,7 @@ class Agent57Learner(SequenceLearner):
             for name in ("retrace_lambda", "priority_eta", "exploit_lambda"):
                 value = getattr(self, name)
                 if value is not None and not 0.0 <= value <= 1.0:
-                    raise ParameterError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+                    raise ParameterError(f"{name} must be in [0, 1], got {value}")
             if not 0.0 < self.target_update_tau <= 1.0:
                 raise ParameterError(
                     f"target_update_tau must be in (0, 1], got {self.target_update_tau}"
