@@ -94,8 +94,9 @@ def apply_overrides(
                 raise ParameterError(
                     f"override '{item}': the value is not valid YAML ({problem})",
                     where="-p/--param",
-                    fix="quote the whole -p argument and close every bracket, e.g. "
-                    "-p 'environment.wrappers=[{wrapper: TimeLimit, max_episode_steps: 100}]'",
+                    fix="quote the whole -p argument and close every bracket, e.g. -p "
+                    "'environment.wrappers=[{wrapper: TimeLimit, kwargs: "
+                    "{max_episode_steps: 100}}]'",
                 ) from None
         out[comp][name] = value
     return out

@@ -78,6 +78,16 @@ def test_override_with_an_empty_value_says_so():
     assert apply_overrides({"learner": {}}, ["learner.lr=''"]) == {"learner": {"lr": ""}}
 
 
+def test_the_fix_for_unclosed_brackets_is_an_override_that_works():
+    from agentos.envs.wrappers import WrapperSpec, parse_wrappers
+
+    with pytest.raises(ParameterError, match="not valid YAML") as e:
+        apply_overrides({"environment": {}}, ["environment.wrappers=[{wrapper: TimeLimit"])
+    example = e.value.fix.rsplit("-p ", 1)[1].strip("'")
+    wrappers = apply_overrides({"environment": {}}, [example])["environment"]["wrappers"]
+    assert parse_wrappers(wrappers) == (WrapperSpec("TimeLimit", {"max_episode_steps": 100}),)
+
+
 def test_build_params_coerces_and_checks():
     p = build_params(P, {"lr": 1, "steps": 5e4, "hidden": [32, 32], "limit": None}, "w")
     assert p == P(lr=1.0, steps=50000, hidden=(32, 32), limit=None)
