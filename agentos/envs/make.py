@@ -208,7 +208,8 @@ def with_default_time_limit(env: Any, label: str) -> Any:
         _warned_unlimited.add(label)
         logger.warning(
             "%s has no time limit: agentos ends its episodes after %d steps (set "
-            "environment.max_episode_steps to choose another)",
+            "environment.max_episode_steps to choose another; a class that ends its own "
+            "episodes after N steps says so with self.max_steps = N in __init__)",
             label,
             DEFAULT_TIME_LIMIT,
         )

@@ -138,6 +138,30 @@ def test_an_environment_without_a_time_limit_ends_its_episodes(agent_dir, cli, c
     assert code == 0, err
     notes = [r.getMessage() for r in caplog.records if "has no time limit" in r.getMessage()]
     assert len(notes) == 1 and "environment.max_episode_steps" in notes[0]
+    assert "self.max_steps = N" in notes[0]
+
+
+OWN_LIMIT = (
+    ENDLESS.replace("self.goal, self.noise = goal, noise", "self.goal, self.max_steps = goal, 7")
+    .replace("        self.pos = 0\n", "        self.pos, self.t = 0, 0\n")
+    .replace("done = False", "done = False\n        self.t += 1")
+    .replace("float(done), done, False, {}", "float(done), done, self.t >= self.max_steps, {}")
+)
+
+
+def test_a_class_that_says_its_own_max_steps_keeps_its_limit(agent_dir, cli, caplog, monkeypatch):
+    from agentos.envs import make
+
+    monkeypatch.setattr(make, "_warned_unlimited", set())
+    _use(agent_dir, OWN_LIMIT, {"goal": 3})
+    with caplog.at_level("WARNING", logger="agentos.envs.make"):
+        code, out, err = cli(
+            "run", "-e", "2", "--trace", str(agent_dir / "t.csv"), "--agent", agent_dir
+        )
+    assert code == 0, err
+    assert not [r for r in caplog.records if "has no time limit" in r.getMessage()]
+    steps = (agent_dir / "t.csv").read_text().splitlines()[1:]
+    assert len(steps) == 14 and steps[-1].split(",")[6] == "True"  # two 7-step episodes
 
 
 def test_filming_an_environment_without_frames_fails_before_training(agent_dir, cli):
