@@ -2,9 +2,11 @@
 
 A row holds the episode (numbered in the order episodes start), the copy, the step ``t``,
 the action, the reward, the done flags, and the actor's per-environment extras that are
-small enough to read: scalars as one column, short vectors as ``key_0``, ``key_1``, ...
-(Agent57's previous (extrinsic, intrinsic) rewards, Q-values); recurrent states are left
-out. Actors that expose ``step_info()`` (Q-values, epsilon, arm, intrinsic reward, RND
+small enough to read: scalars as one column, short vectors as ``key_0``, ``key_1``, ...;
+recurrent states are left out. Extras are read after the step, when ``prev_*`` extras (R2D2's
+and Agent57's previous action and rewards) already hold this step's own, so those are left
+out too: the row's action and reward, and Agent57's ``intrinsic_reward``, are the same values.
+Actors that expose ``step_info()`` (Q-values, epsilon, arm, intrinsic reward, RND
 alpha of the last step) add those columns.
 """
 
@@ -70,6 +72,7 @@ class StepTrace:
         """Add the rows of one vector step for the copies whose episodes count."""
         n = len(self._episode)
         action = np.asarray(action)
+        own = {k: v for k, v in (extras or {}).items() if not k.startswith("prev_")}
         for i in np.flatnonzero(counting):
             row = {
                 "episode": int(self._episode[i]),
@@ -80,7 +83,7 @@ class StepTrace:
                 "terminated": bool(step.terminated[i]),
                 "truncated": bool(step.truncated[i]),
             }
-            row.update(_columns(extras, i, n))  # type: ignore[arg-type]
+            row.update(_columns(own, i, n))  # type: ignore[arg-type]
             row.update(_columns(info or {}, i, n))  # type: ignore[arg-type]
             self.rows.append(row)
         self._t += 1

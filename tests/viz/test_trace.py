@@ -17,12 +17,13 @@ class _Right:
     """Always right; extras carry a per-env scalar, a short vector and a long state."""
 
     def initial_extras(self, n):
-        return {"arm": np.zeros(n, np.int32), "pair": np.zeros((n, 2)), "h": np.zeros((n, 64))}
+        state, zeros = np.zeros((n, 64)), np.zeros(n, np.int64)
+        return {"arm": zeros, "pair": np.zeros((n, 2)), "h": state, "prev_action": zeros}
 
     def select_action(self, obs, extras, *, explore, env_steps):
         n = obs.shape[0]
         extras = dict(extras, arm=extras["arm"] + 1, pair=np.tile([1.0, 2.0], (n, 1)))
-        return np.ones(n, np.int64), extras
+        return np.ones(n, np.int64), dict(extras, prev_action=np.ones(n, np.int64))
 
     def after_step(self, extras, step):
         return extras
@@ -52,4 +53,5 @@ def test_one_row_per_counted_step_with_extras(tmp_path: Path):
     assert table.terminated.sum() == 3 and table.reward.sum() == -6.0
     assert {"arm", "pair_0", "pair_1", "epsilon"} <= set(table.columns)
     assert "h_0" not in table.columns  # recurrent states are left out
+    assert "prev_action" not in table.columns  # after the step it is this step's action
     assert table.groupby("episode").t.max().tolist() == [2, 2, 2]
