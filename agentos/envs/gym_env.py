@@ -71,6 +71,9 @@ class GymParams:
     for its evaluation copies); None: no rendering."""
     check_env: bool = True
     """Run gymnasium's env checker on a plain gymnasium.Env class when it is loaded."""
+    check_finite: bool = True
+    """Stop with an error naming the environment when it returns a NaN or infinite
+    observation (a network would turn it into a NaN loss far from its cause)."""
     observation_indices: tuple[int, ...] | None = None
     """Keep only these entries of a flat Box observation (e.g. [0, 2] hides CartPole's
     velocities, so the agent needs memory); None keeps all."""
@@ -253,6 +256,7 @@ class GymEnvironment(Environment):
                 obs = self._vec.reset(seed=seeds)[0] if self._sync else self._vec.reset(seeds)
         except Exception as e:
             raise self._failed("reset()", e) from e
+        self._check_finite("reset()", self._view(obs))
         self._starts = [{"seed": s} for s in seeds]
         self._actions = [[] for _ in range(self.num_envs)]
         self._obs = obs
@@ -272,7 +276,25 @@ class GymEnvironment(Environment):
         except Exception as e:
             raise self._failed("step()", e) from e
         self._obs = obs
-        return EnvStep(self._view(obs), reward, terminated, truncated, self._view(final))
+        obs, final = self._view(obs), self._view(final)
+        self._check_finite("step()", final)
+        if final is not obs:  # copies that ended were reset: their new first observations
+            self._check_finite("reset()", obs)
+        return EnvStep(obs, reward, terminated, truncated, final)
+
+    def _check_finite(self, call: str, obs: np.ndarray) -> None:
+        """Refuse NaN / infinite observations, naming the call and the first such copy (the
+        rewards of a user's class are checked by ``env_checks.step_contract``)."""
+        if not self.params.check_finite or obs.dtype.kind != "f":
+            return
+        finite = np.isfinite(obs).reshape(len(obs), -1).all(axis=1)
+        if not finite.all():
+            raise AgentOSError(
+                f"the environment {self._factory.label()} returned a NaN or infinite "
+                f"observation from {call} (copy {int(np.flatnonzero(~finite)[0])})",
+                fix="fix the environment (or its kwargs/wrappers in the spec); or set "
+                "environment.params.check_finite: false where such values are meant",
+            )
 
     def _failed(self, call: str, error: Exception) -> Exception:
         """An error the environment raised, as one message naming it and where it was raised

@@ -171,3 +171,43 @@ def test_filming_an_environment_without_frames_fails_before_training(agent_dir, 
     assert code == 2 and "Traceback" not in err
     assert "(Walk) returned no rgb_array frame" in err and "--video-every" in err
     assert not (agent_dir / ".agentos" / "checkpoints").exists()
+
+
+NAN_LATER = """
+import gymnasium as gym
+import numpy as np
+
+
+class Walk(gym.Env):
+    def __init__(self, bad_reward: bool = False):
+        self.bad_reward = bad_reward
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        broken = self.t > 3
+        obs = np.array([self.t, np.nan if broken and not self.bad_reward else 0.0], np.float32)
+        reward = float("inf") if broken and self.bad_reward else 0.0
+        return obs, reward, False, self.t >= 10, {}
+"""
+
+
+def test_a_nan_observation_names_the_environment(agent_dir, cli):
+    # Past the env checker's few steps, a NaN would otherwise surface as "loss = nan"
+    # far from the environment that produced it.
+    _use(agent_dir, NAN_LATER)
+    code, out, err = cli("run", "--episodes", "2", "--agent", agent_dir)
+    assert code == 2 and "Traceback" not in err
+    assert "Walk returned a NaN or infinite observation from step() (copy 0)" in err
+    assert "check_finite: false" in err
+    code, out, err = cli("run", "--episodes", "2", "-p", "environment.bad_reward=true",
+                         "--agent", agent_dir)  # fmt: skip
+    assert code == 2 and "Walk's step() returned the reward inf" in err
+    off = ("-p", "environment.check_finite=false", "--agent", agent_dir)
+    assert cli("run", "--episodes", "2", *off)[0] == 0
