@@ -45,6 +45,7 @@ from agentos.agents.agent57.actor import ARM
 from agentos.agents.agent57.network import (
     NUM_HEADS,
     Agent57Network,
+    IntrinsicRewardInput,
     split_unroll,
 )
 from agentos.agents.agent57.novelty_loss import novelty_loss
@@ -99,6 +100,7 @@ class UpdateConfig:
     target_update_tau: float = 1.0
     extrinsic_time_limits: str = "bootstrap"
     exploit_lambda: float | None = None
+    intrinsic_input: IntrinsicRewardInput = "both_heads"
 
 
 def _time_major(x: jax.Array) -> jax.Array:
@@ -136,6 +138,7 @@ def q_loss(
             arm_t[lo:hi],
             state,
             num_arms,
+            config.intrinsic_input,
         )
 
     online_state, target_state = start, start
@@ -380,6 +383,7 @@ class Agent57Learner(SequenceLearner):
             burn_in=int(params.burn_in),
             num_arms=int(network.num_arms),
             value_rescaling=bool(network.params.value_rescaling),
+            intrinsic_input=network.params.intrinsic_reward_input,
             retrace_lambda=float(params.retrace_lambda),
             priority_eta=float(params.priority_eta),
             target_update_period=int(params.target_update_period),

@@ -71,6 +71,18 @@ def lstm_extra_inputs(
     return jnp.zeros(prev_reward.shape[:-1] + (1,), jnp.float32), extra
 
 
+IntrinsicRewardInput = Literal["intrinsic_head", "both_heads"]
+
+
+def per_head_extras(extra: jax.Array, intrinsic_input: IntrinsicRewardInput) -> jax.Array:
+    """``extra`` for each Q-network, stacked ``[2, ...]``: with ``intrinsic_head`` the
+    extrinsic network's copy has the previous intrinsic reward (its last entry) set to 0."""
+    if intrinsic_input == "both_heads":
+        return jnp.stack([extra, extra])
+    keep = jnp.ones(extra.shape[-1], extra.dtype).at[-1].set(0.0)
+    return jnp.stack([extra * keep, extra])
+
+
 def split_step(
     module: RecurrentQModule,
     q_params: Any,
@@ -80,13 +92,15 @@ def split_step(
     arm: jax.Array,
     state: tuple[jax.Array, jax.Array],
     num_arms: int,
+    intrinsic_input: IntrinsicRewardInput = "both_heads",
 ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     """One step of both Q-networks for B environments: stacked params and states ``[2, B, H]``
     -> (Q ``[2, B, A]``, new states ``[2, B, H]``)."""
     slot, extra = lstm_extra_inputs(prev_reward, arm, num_arms)
-    return jax.vmap(q_step, in_axes=(None, 0, None, None, None, 0, None))(
-        module, q_params, observation, prev_action, slot, state, extra
-    )
+    return jax.vmap(q_step, in_axes=(None, 0, None, None, None, 0, 0))(
+        module, q_params, observation, prev_action, slot, state,
+        per_head_extras(extra, intrinsic_input),
+    )  # fmt: skip
 
 
 def split_unroll(
@@ -98,13 +112,15 @@ def split_unroll(
     arm: jax.Array,
     state: tuple[jax.Array, jax.Array],
     num_arms: int,
+    intrinsic_input: IntrinsicRewardInput = "both_heads",
 ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     """Both Q-networks over time-major ``[T, B, ...]`` inputs -> (Q ``[2, T, B, A]``, final
     states ``[2, B, H]``)."""
     slot, extra = lstm_extra_inputs(prev_reward, arm, num_arms)
-    return jax.vmap(q_unroll, in_axes=(None, 0, None, None, None, 0, None))(
-        module, q_params, observation, prev_action, slot, state, extra
-    )
+    return jax.vmap(q_unroll, in_axes=(None, 0, None, None, None, 0, 0))(
+        module, q_params, observation, prev_action, slot, state,
+        per_head_extras(extra, intrinsic_input),
+    )  # fmt: skip
 
 
 def combined_q(q_e: jax.Array, q_i: jax.Array, beta: jax.Array, rescaled: bool) -> jax.Array:
@@ -115,7 +131,7 @@ def combined_q(q_e: jax.Array, q_i: jax.Array, beta: jax.Array, rescaled: bool) 
     return h(h_inv(q_e) + beta * h_inv(q_i))
 
 
-@functools.partial(jax.jit, static_argnames=("module", "num_arms", "rescaled"))
+@functools.partial(jax.jit, static_argnames=("module", "num_arms", "rescaled", "intrinsic_input"))
 def act_step(
     module: RecurrentQModule,
     q_params: Any,
@@ -128,11 +144,13 @@ def act_step(
     *,
     num_arms: int,
     rescaled: bool,
+    intrinsic_input: IntrinsicRewardInput = "both_heads",
 ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     """The actor's one jitted call: -> (combined Q of each env's arm ``[B, A]``, new states)."""
     q, new_state = split_step(
-        module, q_params, observation, prev_action, prev_reward, arm, state, num_arms
-    )
+        module, q_params, observation, prev_action, prev_reward, arm, state, num_arms,
+        intrinsic_input,
+    )  # fmt: skip
     return combined_q(q[0], q[1], betas[arm], rescaled), new_state
 
 
@@ -179,6 +197,13 @@ class Agent57Network(Network):
         """L, the clip of the lifelong modulation alpha in [1, L] (NGU: 5)."""
         value_rescaling: bool = True
         """Combine and learn the values in the space of h (R2D2 / Agent57)."""
+        intrinsic_reward_input: IntrinsicRewardInput = "intrinsic_head"
+        """Which Q-networks see the previous intrinsic reward among their LSTM inputs:
+        ``both_heads`` (NGU App. F, Agent57 App. D) or ``intrinsic_head``. Unnormalised
+        (10-40 at NGU's scale) and unrelated to the extrinsic return, in the extrinsic
+        network it is a large input to learn to ignore: on slippery FrozenLake it held
+        Agent57's training return near a random walk's (README, "Agent57: where the bundle
+        departs from the paper")."""
 
         def __post_init__(self) -> None:
             if self.num_arms < 1:
@@ -289,6 +314,7 @@ class Agent57Network(Network):
             jnp.asarray(self.betas),
             num_arms=self.num_arms,
             rescaled=bool(self.params.value_rescaling),
+            intrinsic_input=self.params.intrinsic_reward_input,
         )
 
     def novelty_inputs(self, variables: dict[str, Any], observation: Any) -> tuple[Any, Any]:

@@ -113,6 +113,7 @@ class Config:
     non_episodic_intrinsic: bool = False  # RND's non-episodic intrinsic return (bundle: on)
     intrinsic_discount: float | None = None  # caps the intrinsic head's gamma (RND: 0.99)
     extrinsic_time_limits: str = "bootstrap"  # "end": no extrinsic bootstrap at a time limit
+    intrinsic_reward_input: str = "both_heads"  # "intrinsic_head": head 0 gets r_i = 0
     learning_rate: float = 1e-4
     adam_eps: float = 1e-3
     max_grad_norm: float = 40.0
@@ -306,6 +307,14 @@ def head(q_params, i: int):
     return jax.tree_util.tree_map(lambda x: x[i], q_params)
 
 
+def head_rewards(cfg: Config, prev_reward, i: int):
+    """The previous [r_e, r_i] that head i sees: with ``intrinsic_head`` the extrinsic head
+    (0) gets r_i = 0."""
+    if i == 0 and cfg.intrinsic_reward_input == "intrinsic_head":
+        return prev_reward * jnp.asarray([1.0, 0.0], jnp.float32)
+    return prev_reward
+
+
 def whiten(x, stats):
     """RND's input: clip((x - mu) / (sigma + 1e-8), -5, 5) (Burda et al. 2018, 2.4)."""
     return jnp.clip((x - stats["mean"]) / (jnp.sqrt(stats["var"]) + 1e-8), -5.0, 5.0)
@@ -340,8 +349,9 @@ def _jitted_acting(cfg: Config, nets: Nets):
         qs, hs, cs = [], [], []
         for i in range(2):
             state = (h_state[:, i], c_state[:, i])
-            q, (h_new, c_new) = nets.q.apply(head(q_params, i), obs, prev_action,
-                                             prev_reward, arm, state)  # fmt: skip
+            rewards = head_rewards(cfg, prev_reward, i)
+            q, (h_new, c_new) = nets.q.apply(head(q_params, i), obs, prev_action, rewards, arm,
+                                             state)  # fmt: skip
             qs.append(q)
             hs.append(h_new)
             cs.append(c_new)

@@ -46,20 +46,21 @@ from .reference_agent57 import (
     h,
     h_inv,
     head,
+    head_rewards,
     rnd_errors,
 )
 
 # ============================================================================ 6. losses
 
 
-def unroll(nets: Nets, params, batch: dict, i: int, lo: int, hi: int, state):
+def unroll(nets: Nets, params, batch: dict, i: int, lo: int, hi: int, state, cfg: Config):
     """Head i over steps lo .. hi-1 of the batch from ``state``: -> (Q [B, hi-lo, A], state)."""
     arm = batch["arm"][:, 0].astype(jnp.int32)
     qs = []
     for t in range(lo, hi):
         q, state = nets.q.apply(
             params, batch["observation"][:, t], batch["prev_action"][:, t],
-            batch["prev_reward"][:, t], arm, state,
+            head_rewards(cfg, batch["prev_reward"][:, t], i), arm, state,
         )  # fmt: skip
         qs.append(q)
     return jnp.stack(qs, axis=1), state
@@ -95,12 +96,12 @@ def q_loss(q_params, target_q, batch, weights, betas, gammas, cfg: Config, nets:
         for params, out in ((head(q_params, i), online), (head(target_q, i), target)):
             state = start
             if b > 0:  # burn-in: only refreshes the state; no loss, no gradient
-                state = jax.lax.stop_gradient(unroll(nets, params, batch, i, 0, b, start)[1])
+                state = jax.lax.stop_gradient(unroll(nets, params, batch, i, 0, b, start, cfg)[1])
             if b > 0 and cfg.burn_in_padding_skipped:
                 # an episode's first sequence: its burn-in is padding, its state is x_0's
                 at_x0 = jnp.all(batch["mask"][:, :b] == 0, axis=1)[:, None]
                 state = tuple(jnp.where(at_x0, s0, s1) for s0, s1 in zip(start, state, strict=True))
-            out.append(unroll(nets, params, batch, i, b, T, state)[0])
+            out.append(unroll(nets, params, batch, i, b, T, state, cfg)[0])
     target = [jax.lax.stop_gradient(q) for q in target]
     arm = batch["arm"][:, 0].astype(jnp.int32)
     beta, gamma = betas[arm][:, None], gammas[arm][:, None]

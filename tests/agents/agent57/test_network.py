@@ -107,3 +107,19 @@ def test_combined_q_numbers(jit):
     expected = h(h_inv(1.0) + 0.5 * h_inv(4.0))
     np.testing.assert_allclose(fn(q_e, q_i, jnp.asarray([0.5]), True)[0, 0], expected, rtol=1e-5)
     np.testing.assert_allclose(fn(q_e, q_i, jnp.asarray([0.0]), True), q_e, rtol=1e-5)
+
+
+def test_only_the_intrinsic_network_sees_the_intrinsic_reward(module_and_params):
+    module, params = module_and_params
+    obs, prev_action, _, arm, state = _inputs()
+
+    def q(r_i, setting):
+        rewards = jnp.tile(jnp.asarray([[1.0, r_i]]), (3, 1))
+        return split_step(module, params, obs, prev_action, rewards, arm, state, 4, setting)[0]
+
+    low, high = q(2.0, "intrinsic_head"), q(30.0, "intrinsic_head")
+    np.testing.assert_array_equal(low[0], high[0])  # extrinsic: r_i is not an input
+    assert not np.allclose(low[1], high[1])
+    both_low, both_high = q(2.0, "both_heads"), q(30.0, "both_heads")
+    assert not np.allclose(both_low[0], both_high[0])
+    np.testing.assert_array_equal(both_low[1], low[1])  # the intrinsic network: unchanged

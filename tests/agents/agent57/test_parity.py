@@ -355,6 +355,7 @@ def test_same_losses_priorities_and_variables_after_each_update(component, refer
         "other_intrinsic_discount",
         "other_time_limits",
         "burn_in_over_padding",
+        "other_intrinsic_reward_input",
     ],
 )
 def test_planted_error_breaks_parity(component, planted):
@@ -406,6 +407,14 @@ def test_planted_error_breaks_parity(component, planted):
         with pytest.raises(AssertionError, match="loss"):
             for i in range(len(component.updates)):
                 check_update(i, component, planted_run)
+    elif planted == "other_intrinsic_reward_input":
+        # Whether the extrinsic network sees the previous intrinsic reward (> 0 from an
+        # episode's second step on) changes its LSTM state, which every stored sequence holds.
+        setting = component.graph.full_params()["network"]["intrinsic_reward_input"]
+        other = "both_heads" if setting == "intrinsic_head" else "intrinsic_head"
+        planted_run = run_reference(component, intrinsic_reward_input=other, max_updates=1)
+        with pytest.raises(AssertionError):
+            check_sequences(component.contents, planted_run, count=len(planted_run.sequences))
     elif planted == "episodic_intrinsic":
         # The bundle's intrinsic head bootstraps through terminations (non-episodic); a
         # reference whose intrinsic values end there acts and stores the same until the first
