@@ -197,13 +197,12 @@ class Agent57Network(Network):
         """L, the clip of the lifelong modulation alpha in [1, L] (NGU: 5)."""
         value_rescaling: bool = True
         """Combine and learn the values in the space of h (R2D2 / Agent57)."""
-        intrinsic_reward_input: IntrinsicRewardInput = "intrinsic_head"
+        intrinsic_reward_input: IntrinsicRewardInput = "both_heads"
         """Which Q-networks see the previous intrinsic reward among their LSTM inputs:
-        ``both_heads`` (NGU App. F, Agent57 App. D) or ``intrinsic_head``. Unnormalised
-        (10-40 at NGU's scale) and unrelated to the extrinsic return, in the extrinsic
-        network it is a large input to learn to ignore: on slippery FrozenLake it held
-        Agent57's training return near a random walk's (README, "Agent57: where the bundle
-        departs from the paper")."""
+        ``both_heads`` (NGU App. F, Agent57 App. D) or ``intrinsic_head``. In the extrinsic
+        network it is a large input unrelated to the extrinsic return: ``intrinsic_head``
+        learned slippery FrozenLake and CartPole far better, but explored MultiRoom-N4-S5
+        slower (README, "Agent57: where the bundle departs from the paper")."""
 
         def __post_init__(self) -> None:
             if self.num_arms < 1:
