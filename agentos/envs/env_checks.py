@@ -1,6 +1,7 @@
 """Checks of a user's own environment class (a local or git ``gymnasium.Env``): gymnasium's
 env checker at build time (``check_environment``), observations that hold values, and every
-later ``reset``/``step`` result (``step_contract``). Each failure is one AgentOSError naming the
+later ``reset``/``step`` result (``step_contract``); and, for any environment, finite
+observations (``check_finite_observations``). Each failure is one AgentOSError naming the
 class, what it returned and what it should."""
 
 from __future__ import annotations
@@ -26,6 +27,24 @@ def check_observations_hold_values(space: Any, label: str) -> None:
             f"the environment {label}'s observations hold no values: {space}",
             fix="give the observation_space at least one entry (an agent acts on what it "
             "observes), or check environment.params.observation_indices and wrappers",
+        )
+
+
+def check_finite_observations(obs: Any, label: str, call: str, params: Any) -> None:
+    """Refuse NaN / infinite observations ``[copies, ...]`` of any environment, naming the
+    call and the first such copy, unless ``params.check_finite`` is off (the rewards of a
+    user's class are checked by ``step_contract``)."""
+    import numpy as np
+
+    if not params.check_finite or obs.dtype.kind != "f":
+        return
+    finite = np.isfinite(obs).reshape(len(obs), -1).all(axis=1)
+    if not finite.all():
+        raise AgentOSError(
+            f"the environment {label} returned a NaN or infinite observation from {call} "
+            f"(copy {int(np.flatnonzero(~finite)[0])})",
+            fix="fix the environment (or its kwargs/wrappers in the spec); or set "
+            "environment.params.check_finite: false where such values are meant",
         )
 
 

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from agentos.envs.env_checks import check_finite_observations
 from agentos.envs.make import EnvFactory, make_gym, stdout_to_log
 from agentos.envs.vector import AsyncCopies
 from agentos.envs.wrappers import parse_wrappers
@@ -256,7 +257,7 @@ class GymEnvironment(Environment):
                 obs = self._vec.reset(seed=seeds)[0] if self._sync else self._vec.reset(seeds)
         except Exception as e:
             raise self._failed("reset()", e) from e
-        self._check_finite("reset()", self._view(obs))
+        check_finite_observations(self._view(obs), self._factory.label(), "reset()", self.params)
         self._starts = [{"seed": s} for s in seeds]
         self._actions = [[] for _ in range(self.num_envs)]
         self._obs = obs
@@ -277,24 +278,10 @@ class GymEnvironment(Environment):
             raise self._failed("step()", e) from e
         self._obs = obs
         obs, final = self._view(obs), self._view(final)
-        self._check_finite("step()", final)
+        check_finite_observations(final, self._factory.label(), "step()", self.params)
         if final is not obs:  # copies that ended were reset: their new first observations
-            self._check_finite("reset()", obs)
+            check_finite_observations(obs, self._factory.label(), "reset()", self.params)
         return EnvStep(obs, reward, terminated, truncated, final)
-
-    def _check_finite(self, call: str, obs: np.ndarray) -> None:
-        """Refuse NaN / infinite observations, naming the call and the first such copy (the
-        rewards of a user's class are checked by ``env_checks.step_contract``)."""
-        if not self.params.check_finite or obs.dtype.kind != "f":
-            return
-        finite = np.isfinite(obs).reshape(len(obs), -1).all(axis=1)
-        if not finite.all():
-            raise AgentOSError(
-                f"the environment {self._factory.label()} returned a NaN or infinite "
-                f"observation from {call} (copy {int(np.flatnonzero(~finite)[0])})",
-                fix="fix the environment (or its kwargs/wrappers in the spec); or set "
-                "environment.params.check_finite: false where such values are meant",
-            )
 
     def _failed(self, call: str, error: Exception) -> Exception:
         """An error the environment raised, as one message naming it and where it was raised
