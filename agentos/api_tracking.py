@@ -162,8 +162,10 @@ class _InterruptFlag:
     """The latest stop signal (for the exit code: 128 + signum)."""
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-"""Ctrl-C and ``kill``: both stop a command at a safe point."""
+STOP_SIGNALS = tuple(
+    sig for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig
+)
+"""Ctrl-C, ``kill`` and a closed terminal (SIGHUP): each stops a command at a safe point."""
 
 
 def _flag_then_raise(signum: int, frame: Any) -> None:

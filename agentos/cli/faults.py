@@ -13,8 +13,35 @@ from agentos.errors import AgentOSError
 _READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
-def _from_mlflow(e: BaseException) -> bool:
-    return any(cls.__module__.split(".")[0] == "mlflow" for cls in type(e).__mro__)
+_STORE_LIBRARIES = ("mlflow", "sqlalchemy", "sqlite3", "alembic")
+_STORE_DRIVERS = ("psycopg", "psycopg2", "pymysql", "MySQLdb", "pyodbc", "pymssql")
+_DAMAGED_STORE = ("file is not a database", "malformed", "_alembic_tmp", "online migration")
+
+
+def _from_store(e: BaseException) -> bool:
+    """Raised by MLflow or the database layers under it."""
+    return any(cls.__module__.split(".")[0] in _STORE_LIBRARIES for cls in type(e).__mro__)
+
+
+def _store_fault(e: BaseException) -> AgentOSError:
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    where = f"MLFLOW_TRACKING_URI={uri}" if uri else "the agent folder's mlflow.db"
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    if any(mark in str(e).lower() for mark in _DAMAGED_STORE):
+        name = "the store's database" if uri else "mlflow.db"
+        return AgentOSError(
+            f"the tracking store is damaged or was left half-created: {first[:300]}",
+            where=where,
+            fix=f"move {name} aside (e.g. `mv mlflow.db mlflow.db.broken`) and run the command "
+            "again: a new store is made, the checkpoints under .agentos/ are kept, but the old "
+            "runs are no longer listed",
+        )
+    return AgentOSError(
+        f"the tracking store failed: {first[:400]}",
+        where=where,
+        fix="check that the store is reachable and writable (start the MLflow server, or "
+        "unset MLFLOW_TRACKING_URI to track in the agent folder's mlflow.db)",
+    )
 
 
 def _out_of_memory(e: BaseException) -> bool:
@@ -66,14 +93,15 @@ def as_user_error(e: BaseException) -> AgentOSError | None:
             "network.hidden_sizes) or batches (-p learner.batch_size); `agentos show` lists "
             "the values in use",
         )
-    if _from_mlflow(e):
-        uri = os.environ.get("MLFLOW_TRACKING_URI") or "the agent folder's mlflow.db"
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    if _from_store(e):
+        return _store_fault(e)
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if isinstance(e, ModuleNotFoundError) and uri and e.name in _STORE_DRIVERS:
         return AgentOSError(
-            f"the tracking store failed: {first[:400]}",
+            f"the tracking store needs the database driver '{e.name}', which is not installed",
             where=f"MLFLOW_TRACKING_URI={uri}",
-            fix="check that the store is reachable and writable (start the MLflow server, or "
-            "unset MLFLOW_TRACKING_URI to track in the agent folder's mlflow.db)",
+            fix=f"install it into this environment (`pip install {e.name}`), or unset "
+            "MLFLOW_TRACKING_URI to track in the agent folder's mlflow.db",
         )
     return None
 

@@ -70,7 +70,7 @@ def init(
     if not ignore.exists():
         ignore.write_text(
             "# agentos: run store, checkpoints, datasets, git checkouts, videos, plots\n"
-            "mlflow.db\nmlartifacts/\n.agentos/\nvideos/\nplots/\n"
+            "mlflow.db\n.mlflow.db.lock\nmlartifacts/\n.agentos/\nvideos/\nplots/\n"
         )
     console.print(f"[green]Created[/] agent in {directory}")
     console.print("  agentos.yaml       the spec: components, parameters, loop")

@@ -195,6 +195,8 @@ def _what_the_interrupt_left(agent: Any, started: datetime, resume: bool) -> str
     if latest is None or not (resume or latest.start_time >= started):
         return "stopped before the run started; nothing was recorded."
     if checkpoint_path(agent.agent_dir, latest.run_id).is_file():
+        if latest.status == "FINISHED":  # the signal came after the last step
+            return f"learning had finished: run {latest.run_id[:8]} FINISHED, checkpoint saved."
         return (
             f"checkpoint saved, run {latest.run_id[:8]} marked {latest.status}. Continue with "
             "`agentos learn --resume`."

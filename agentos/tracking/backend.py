@@ -7,8 +7,15 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; opening stays unserialised there
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -67,7 +74,36 @@ def _store_exists(agent_dir: Path) -> bool:
 def _client(agent_dir: Path) -> MlflowClient:
     from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri(agent_dir))
+    uri = tracking_uri(agent_dir)
+    with _store_setup_lock(uri):
+        return MlflowClient(tracking_uri=uri)
+
+
+@contextmanager
+def _store_setup_lock(uri: str) -> Iterator[None]:
+    """Serialise opening a local SQLite store across processes: opening one creates and
+    migrates its tables, and two commands doing that at once in a new folder left a store
+    that every later command failed on."""
+    from agentos.errors import AgentOSError
+    from agentos.tracking.sqlite_reader import SQLITE_PREFIX, sqlite_path
+
+    db = sqlite_path(uri)
+    if uri.startswith(SQLITE_PREFIX) and not uri[len(SQLITE_PREFIX) :].strip():
+        raise AgentOSError(
+            f"MLFLOW_TRACKING_URI={uri} names no database file, so every run would be kept "
+            "in memory and lost when the command ends",
+            fix="name a file (e.g. sqlite:////home/me/mlflow.db), or unset MLFLOW_TRACKING_URI "
+            "to track in the agent folder's mlflow.db",
+        )
+    if db is None or fcntl is None or not db.parent.is_dir():
+        yield
+        return
+    with open(db.parent / f".{db.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _experiment_id(client: MlflowClient, agent_dir: Path, name: str, *, create: bool) -> str | None:

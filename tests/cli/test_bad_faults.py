@@ -86,3 +86,32 @@ def test_a_file_where_a_folder_is_needed_is_a_user_error() -> None:
     e = NotADirectoryError(errno.ENOTDIR, "Not a directory", "afile/g.svg")
     error = as_user_error(e)
     assert error is not None and "afile/g.svg" in str(error) and error.fix
+
+
+def test_damaged_tracking_store(agent_dir: Path, cli, monkeypatch) -> None:
+    # A store that is not SQLite (or half-written) named, with the way out, not a traceback.
+    db = agent_dir / "mlflow.db"
+    db.write_text("garbage, not a database\n" * 100)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+    for command in (("run", "-e", "1"), ("runs",)):
+        assert_clean_exit_2(
+            *cli(*command, "--agent", agent_dir),
+            ("tracking store is damaged", "not a database", "mv mlflow.db"),
+        )
+
+
+def test_tracking_store_without_a_file(agent_dir: Path, cli, monkeypatch) -> None:
+    # sqlite:/// with no path is an in-memory store: the run would vanish with the command.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///")
+    assert_clean_exit_2(
+        *cli("run", "-e", "1", "--agent", agent_dir), ("names no database file", "unset")
+    )
+
+
+def test_missing_database_driver_is_a_user_error(monkeypatch) -> None:
+    from agentos.cli.faults import as_user_error
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://u@127.0.0.1:1/db")
+    error = as_user_error(ModuleNotFoundError("No module named 'psycopg'", name="psycopg"))
+    assert error is not None and "psycopg" in str(error) and "pip install psycopg" in str(error)
+    assert as_user_error(ModuleNotFoundError("No module named 'x'", name="x")) is None

@@ -73,7 +73,7 @@ def _wait_for_checkpoint(agent_dir: Path, min_steps: int, proc, timeout: float =
     raise AssertionError("no checkpoint in time")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_interrupted_learn_resumes_with_same_counters(agent_dir, cli, sig):
     assert cli("install", "dqn", "cartpole", "--agent", agent_dir)[0] == 0
     proc = _spawn_learn(agent_dir, 1_000_000)
@@ -89,7 +89,7 @@ def test_interrupted_learn_resumes_with_same_counters(agent_dir, cli, sig):
 
     killed = list_runs(agent_dir)[0]
     assert killed.status == "KILLED"  # never FINISHED
-    if sig != signal.SIGKILL:  # as shells report it: Ctrl-C 130, `kill` 143
+    if sig != signal.SIGKILL:  # as shells report it: Ctrl-C 130, `kill` 143, hang-up 129
         assert proc.returncode == 128 + sig, proc.returncode
     ckpt = agent_dir / ".agentos" / "checkpoints" / killed.run_id / "latest.msgpack"
     state = load_checkpoint(ckpt)
