@@ -76,6 +76,15 @@ def run_suite(
     from agentos.components.spec import load_spec
 
     # Every environment's agent first: a misspelt env or -p fails before any training.
+    for item in overrides:
+        if item.split("=", 1)[0].strip() == "loop.eval_episodes":
+            raise AgentOSError(
+                f"-p {item}: a suite evaluates with its own eval_episodes "
+                f"({suite.eval_episodes}), so that every run compares with the baseline",
+                where=f"agentos bench {suite_name}",
+                fix=f"drop -p loop.eval_episodes, or set eval_episodes in the suite "
+                f"(bench: {{{suite_name}: {{eval_episodes: N}}}} in agentos.yaml)",
+            )
     agents = []
     for env in suite.envs:
         spec = load_spec(agent_dir)
@@ -141,22 +150,56 @@ def save_baseline(agent_dir: Path, suite_name: str, suite: Suite, results: list[
     return path
 
 
-def load_baseline(agent_dir: Path, suite_name: str) -> dict[str, float] | None:
-    """{env: baseline mean return} or None if no baseline was saved."""
+def _baseline_entries(agent_dir: Path, suite_name: str) -> list[dict[str, Any]] | None:
+    """The stored baseline's entries, checked; None if no baseline was saved."""
     path = baseline_path(agent_dir, suite_name)
     if not path.is_file():
         return None
-    data = json.loads(path.read_text())
-    return {e["env"]: statistics.fmean(e["returns"].values()) for e in data["entries"]}
+
+    def damaged(what: str) -> AgentOSError:
+        return AgentOSError(
+            f"the baseline of suite '{suite_name}' is damaged: {what}",
+            where=str(path),
+            fix=f"store a new one with `agentos bench {suite_name} --save-baseline` (it "
+            "replaces the file), or delete the file",
+        )
+
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise damaged(f"not JSON ({error})") from None
+    entries = data.get("entries") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise damaged("no list of 'entries'")
+    for e in entries:
+        returns = e.get("returns") if isinstance(e, dict) else None
+        if not isinstance(e, dict) or not isinstance(e.get("env"), str):
+            raise damaged(f"an entry without an 'env' name: {str(e)[:80]}")
+        if not isinstance(returns, dict) or not returns:
+            raise damaged(f"entry '{e['env']}' has no 'returns' per seed")
+        if not all(
+            isinstance(x, int | float) and not isinstance(x, bool) for x in returns.values()
+        ):
+            raise damaged(f"entry '{e['env']}' has a return that is not a number")
+        if not isinstance(e.get("run_ids", {}), dict):
+            raise damaged(f"entry '{e['env']}' has 'run_ids' that are not a mapping")
+    return entries
+
+
+def load_baseline(agent_dir: Path, suite_name: str) -> dict[str, float] | None:
+    """{env: baseline mean return} or None if no baseline was saved."""
+    entries = _baseline_entries(agent_dir, suite_name)
+    if entries is None:
+        return None
+    return {e["env"]: statistics.fmean(e["returns"].values()) for e in entries}
 
 
 def load_baseline_runs(agent_dir: Path, suite_name: str) -> dict[str, list[str]] | None:
     """{env: the baseline's run ids} or None if no baseline was saved."""
-    path = baseline_path(agent_dir, suite_name)
-    if not path.is_file():
+    entries = _baseline_entries(agent_dir, suite_name)
+    if entries is None:
         return None
-    data = json.loads(path.read_text())
-    return {e["env"]: list(e.get("run_ids", {}).values()) for e in data["entries"]}
+    return {e["env"]: [str(r) for r in e.get("run_ids", {}).values()] for e in entries}
 
 
 def judge(results: list[EntryResult], baseline: dict[str, float] | None, tolerance: float):

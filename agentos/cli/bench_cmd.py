@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -36,11 +37,14 @@ def bench(
         f"{chosen.steps:,} steps each"
     )
 
+    # A damaged baseline is found before the training, not after it (--save-baseline
+    # replaces it).
+    baseline = _old_baseline(load_baseline, spec.agent_dir, suite, save_baseline)
+
     def report(env: str, seed: int, ret: float) -> None:
         console.print(f"  {env} seed {seed}: final evaluation mean return {number(ret, 2)}")
 
     results = run_suite(spec.agent_dir, suite, chosen, list(param or []), report)
-    baseline = load_baseline(spec.agent_dir, suite)
     verdicts = judge(results, baseline, chosen.tolerance)
     table = Table(title=f"bench {suite}")
     for col in ("env", "returns per seed", "mean", "baseline", "threshold", "verdict"):
@@ -60,12 +64,26 @@ def bench(
     from agentos.viz.runs import plot_bench
 
     current = {r.env: list(r.run_ids.values()) for r in results}
-    figure = plot_bench(spec.agent_dir, suite, current, load_baseline_runs(spec.agent_dir, suite))
+    before = _old_baseline(load_baseline_runs, spec.agent_dir, suite, save_baseline)
+    figure = plot_bench(spec.agent_dir, suite, current, before)
     console.print(f"curves (baseline vs now): {figure}")
     if save_baseline:
         path = store(spec.agent_dir, suite, chosen, results)
         console.print(f"baseline saved to {path}")
         return 0
     if baseline is None:
-        console.print("no baseline yet: store one with `agentos bench --save-baseline`")
+        console.print(f"no baseline yet: store one with `agentos bench {suite} --save-baseline`")
     return 1 if any(not v.passed for v in verdicts) else 0
+
+
+def _old_baseline(load: Any, agent_dir: Path, suite: str, replacing: bool) -> Any:
+    """The stored baseline as ``load`` reads it; a damaged one is an error unless it is
+    about to be replaced."""
+    from agentos.errors import AgentOSError
+
+    try:
+        return load(agent_dir, suite)
+    except AgentOSError:
+        if replacing:
+            return None
+        raise

@@ -55,3 +55,34 @@ def test_a_suite_that_is_not_a_mapping_names_a_fix():
     with pytest.raises(AgentOSError, match="a suite must be a mapping, got list") as e:
         get_suite("quick", {"quick": [1]}, "agentos.yaml")
     assert e.value.where == "agentos.yaml: bench.quick" and "steps: 20000" in (e.value.fix or "")
+
+
+def test_a_damaged_baseline_is_named_before_any_training(agent_dir, cli):
+    from tests.cli.bad_input_checks import assert_clean_exit_2
+
+    assert cli("install", "dqn", "cartpole", "--agent", agent_dir)[0] == 0
+    spec_file = agent_dir / "agentos.yaml"
+    data = yaml.safe_load(spec_file.read_text())
+    data["bench"] = {"tiny": {"seeds": [0], "steps": 300, "eval_episodes": 1}}
+    spec_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    stored = agent_dir / ".agentos" / "bench" / "tiny.json"
+    stored.parent.mkdir(parents=True)
+    damaged = (
+        "garbage",
+        "[]",
+        "{}",
+        "null",
+        '{"entries": 5}',
+        '{"entries": [{"env": "agent", "returns": {}}]}',
+        '{"entries": [{"env": "agent", "returns": {"0": "abc"}}]}',
+    )
+    for text in damaged:
+        stored.write_text(text)
+        code, out, err = cli("bench", "tiny", "--agent", agent_dir)
+        assert_clean_exit_2(code, out, err, ("tiny.json", "damaged", "--save-baseline"))
+        assert "seed 0:" not in out, text  # refused before the suite trained
+    code, out, err = cli("bench", "tiny", "--save-baseline", "--agent", agent_dir)
+    assert code == 0, err
+    assert json.loads(stored.read_text())["entries"][0]["env"] == "agent"
+    code, out, err = cli("bench", "tiny", "-p", "loop.eval_episodes=3", "--agent", agent_dir)
+    assert_clean_exit_2(code, out, err, ("eval_episodes", "tiny"))
