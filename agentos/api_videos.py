@@ -46,24 +46,37 @@ def check_renders(agent: Agent) -> None:
     factory = getattr(node.cls, "factory", None)
     if factory is None:
         return
+    from agentos.viz.video import as_rgb
+
+    where = f"{agent.spec.path}: {node.spec.where}"
+    fix = (
+        "film an environment whose render() returns frames in rgb_array mode, or run "
+        "without --video/--video-every"
+    )
+    label = f"the environment '{node.spec.name}' ({factory(node.params).label()})"
     env = factory(node.params, agent.agent_dir)()
     try:
         env.reset(seed=0)
         frame = env.render()
     except AgentOSError:
         raise
-    except Exception:  # the environment's own render(): NotImplementedError and the like
+    except NotImplementedError:
         frame = None
+    except Exception as e:  # the environment's own render() raised: name what it said
+        raise AgentOSError(
+            f"{label}: render() failed: {type(e).__name__}: {e}"[:600], where=where, fix=fix
+        ) from e
     finally:
         env.close()
     if frame is None:
         raise AgentOSError(
-            f"the environment '{node.spec.name}' ({factory(node.params).label()}) returned no "
-            "rgb_array frame from render()",
-            where=f"{agent.spec.path}: {node.spec.where}",
-            fix="film an environment whose render() returns frames in rgb_array mode, or run "
-            "without --video/--video-every",
+            f"{label} returned no rgb_array frame from render()", where=where, fix=fix
         )
+    try:
+        as_rgb(frame)
+    except AgentOSError as e:
+        what = str(e).split("\nFix: ")[0]
+        raise AgentOSError(f"{label}: {what}", where=where, fix=fix) from None
 
 
 def keep_videos(agent: Agent, tracker: Any) -> list[Path]:

@@ -153,13 +153,18 @@ def read_sidecar(folder: Path) -> dict[str, Any]:
     path = folder / SIDECAR
     if not path.is_file():
         return {}
+    fix = f"delete the dataset folder {folder} and record it again"
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except (OSError, ValueError) as e:
+        raise DatasetError(f"{path} is unreadable ({e})", fix=fix) from None
+    if not isinstance(record, dict):
         raise DatasetError(
-            f"{path} is unreadable ({e})",
-            fix=f"delete the dataset folder {folder} and record it again",
-        ) from None
+            f"{path} is not agentos's record of the dataset: a JSON "
+            f"{type(record).__name__}, not an object",
+            fix=fix,
+        )
+    return record
 
 
 def write_dataset(

@@ -130,15 +130,37 @@ def _frames_of(env: Any, indices: np.ndarray) -> list[np.ndarray]:
             fix="film a gymnasium environment (gym:<id>, or a gymnasium.Env class whose "
             "__init__ takes render_mode and whose render() returns rgb_array frames)",
         )
-    return [np.asarray(f, np.uint8) for f in render(indices)]
+    return [as_rgb(f) for f in render(indices)]
+
+
+def as_rgb(frame: Any) -> np.ndarray:
+    """A rendered frame as ``[H, W, 3]`` uint8: grey levels repeated, alpha dropped, floats
+    in [0, 1] scaled; anything else is an error naming the shape it had."""
+    array = np.asarray(frame)
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=-1)
+    if array.ndim != 3 or array.shape[-1] not in (1, 3, 4) or 0 in array.shape:
+        raise AgentOSError(
+            f"render() returned a frame of shape {array.shape}, not an image [H, W, 3]",
+            fix="return rgb_array frames from render(): uint8 arrays of shape [H, W, 3]",
+        )
+    if array.shape[-1] == 1:
+        array = np.repeat(array, 3, axis=-1)
+    array = array[..., :3]
+    if array.dtype.kind == "f" and float(np.nanmax(array, initial=0.0)) <= 1.0:
+        array = array * 255.0
+    return np.clip(np.nan_to_num(array), 0, 255).astype(np.uint8)
 
 
 def write_mp4(path: Path, frames: list[np.ndarray], fps: int) -> None:
-    """Encode ``frames`` ([H, W, 3] uint8) as H.264 mp4 (odd sizes padded to even)."""
+    """Encode ``frames`` as H.264 mp4. Frames whose size changes within the video are padded
+    (black, bottom and right) to the largest, and odd sizes to even."""
     if not frames:
         return
-    height, width = frames[0].shape[:2]
-    pad = ((0, height % 2), (0, width % 2), (0, 0))  # H.264 wants even sizes
+    frames = [as_rgb(f) for f in frames]
+    height = max(f.shape[0] for f in frames)
+    width = max(f.shape[1] for f in frames)
+    height, width = height + height % 2, width + width % 2  # H.264 wants even sizes
     with warnings.catch_warnings():
         # imageio starts ffmpeg with fork+exec, which JAX's at-fork hook warns about in vain
         warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
@@ -148,6 +170,7 @@ def write_mp4(path: Path, frames: list[np.ndarray], fps: int) -> None:
             path, fps=fps, codec="libx264", macro_block_size=1, ffmpeg_log_level="error"
         ) as writer:
             for frame in frames:
+                pad = ((0, height - frame.shape[0]), (0, width - frame.shape[1]), (0, 0))
                 if any(pad[0] + pad[1]):
-                    frame = np.pad(frame, pad, mode="edge")
+                    frame = np.pad(frame, pad)
                 writer.append_data(frame)  # type: ignore[attr-defined]

@@ -166,3 +166,12 @@ def test_a_folder_that_is_no_dataset_is_not_written_into(tmp_path):
     with pytest.raises(DatasetError, match="holds no dataset"):
         storage.write_dataset(folder, "toy-v0", make_episodes(), OBS_SPACE, ACT_SPACE)
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("text", ["[]", '"a string"', "null", "7"])
+def test_a_record_that_is_not_an_object_is_refused(tmp_path, text):
+    folder, _ = write(tmp_path)
+    (folder / storage.SIDECAR).write_text(text)
+    with pytest.raises(DatasetError, match="not agentos's record") as e:
+        storage.verify(folder, "toy-v0")
+    assert "Fix:" in str(e.value) and storage.SIDECAR in str(e.value)

@@ -83,3 +83,64 @@ def test_learn_films_one_evaluation_episode_every_n_steps_and_plots_its_curve(ag
     assert "videos/step-000000200-000.mp4" in artifacts
     assert (agent_dir / "plots" / f"{run.run_id[:8]}.png").exists()
     assert f"plots/{run.run_id[:8]}.png" in artifacts
+
+
+RENDERS = """
+import gymnasium as gym
+import numpy as np
+
+
+class Grows(gym.Env):
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(self, render_mode=None, kind: str = "grow"):
+        self.render_mode, self.kind = render_mode, kind
+        self.observation_space = gym.spaces.Box(0, 10, (1,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.full(1, self.t, np.float32), 0.0, False, self.t >= 5, {}
+
+    def render(self):
+        if self.kind == "boom":
+            raise RuntimeError("render boom")
+        if self.kind == "grey":
+            return np.full((10, 12), 0.5)  # 2-D floats in [0, 1]
+        return np.zeros((16 + 2 * self.t, 16, 3), np.uint8)  # the size changes every step
+"""
+
+
+def test_frames_that_change_size_or_are_grey_are_filmed(agent_dir, cli):
+    import textwrap
+
+    from tests.local_env import use_local_environment
+
+    use_local_environment(agent_dir, textwrap.dedent(RENDERS), "grows.py", "Grows", params={})
+    for kind, size in (("grow", (16, 24)), ("grey", (12, 10))):
+        code, out, err = cli(
+            "run", "-e", "1", "--video", "-p", f"environment.kind={kind}", "--agent", agent_dir
+        )
+        assert code == 0, err
+        video = max((agent_dir / "videos").glob("*/*.mp4"), key=lambda p: p.stat().st_mtime)
+        reader = imageio.get_reader(video)
+        assert reader.get_meta_data()["size"] == size  # padded to the largest frame
+        reader.close()
+    code, out, err = cli("run", "-e", "1", "--video", "-p", "environment.kind=boom",
+                         "--agent", agent_dir)  # fmt: skip
+    assert code == 2 and "Traceback" not in err
+    assert "render() failed: RuntimeError: render boom" in err and "Fix:" in err
+
+
+def test_a_frame_that_is_not_an_image_is_named(tmp_path: Path):
+    import pytest
+
+    from agentos.errors import AgentOSError
+
+    with pytest.raises(AgentOSError, match=r"frame of shape \(2, 3, 7\)"):
+        write_mp4(tmp_path / "bad.mp4", [np.zeros((2, 3, 7))], fps=10)
