@@ -168,6 +168,7 @@ def play_episodes(
     """The first ``episodes`` complete episodes the actor plays in the N environment copies,
     with the actor's per-step extras where it has them (``storage.STEP_EXTRAS``)."""
     from agentos.api_tracking import _InterruptFlag
+    from agentos.runtime.actor_calls import select_actions
     from agentos.runtime.loop import _reset_extras
 
     n = env.num_envs
@@ -178,7 +179,9 @@ def play_episodes(
     while len(finished) < episodes:
         if _InterruptFlag.requested:  # Ctrl-C/kill: stop before writing anything
             raise KeyboardInterrupt("interrupted")
-        action, chosen = actor.select_action(obs, extras, explore=explore, env_steps=env_steps)
+        action, chosen = select_actions(
+            actor, env, obs, extras, explore=explore, env_steps=env_steps
+        )
         step = env.step(action)
         done = step.terminated | step.truncated
         for i in range(n):

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from agentos.runtime import stepping
+from agentos.runtime.actor_calls import select_actions
 from agentos.runtime.loop_data import Counters, EpisodesInProgress, LoopParams
 from agentos.runtime.reporting import Hooks, LearnTally, Progress, why_no_update
 from agentos.runtime.roles import Replay
@@ -168,8 +169,8 @@ class Loop:
         while any(len(r) < q for r, q in zip(returns, quota, strict=True)):
             if self.hooks.interrupted():  # Ctrl-C or kill: an episode may never end
                 raise KeyboardInterrupt("interrupted during an evaluation")
-            action, extras = self.actor.select_action(
-                obs, extras, explore=False, env_steps=self.counters.env_steps
+            action, extras = select_actions(
+                self.actor, env, obs, extras, explore=False, env_steps=self.counters.env_steps
             )
             step = env.step(action)
             counting = np.array([len(r) < q for r, q in zip(returns, quota, strict=True)])

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from agentos.runtime.actor_calls import select_actions
 from agentos.runtime.roles import Transition
 
 
@@ -22,7 +23,9 @@ def training_step(
     Returns the environment's step and the extras to act with next (reset where an episode
     ended). Shared by the loop, the Ray workers and the throughput benchmarks.
     """
-    action, new_extras = actor.select_action(observation, extras, explore=True, env_steps=env_steps)
+    action, new_extras = select_actions(
+        actor, env, observation, extras, explore=True, env_steps=env_steps
+    )
     step = env.step(action)
     actor.observe(
         Transition(
