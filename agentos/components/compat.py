@@ -90,10 +90,13 @@ def check_checkpoint_fits(
         lines += [f"array {d}" for d in shapes[:MAX_LISTED]]
         more = len(shapes) - MAX_LISTED
     listed = "; ".join(lines) + (f"; ... and {more} more" if more > 0 else "")
+    # Parameters only the checkpoint has belong to components the spec no longer has (an
+    # other bundle installed since): no -p brings those back.
+    gone = [key for key, (_, new) in changed.items() if new == "<unset>"]
     back = " ".join(
         f"-p {key}={_text(old)}"
-        for key, (old, _) in list(changed.items())[:MAX_LISTED]
-        if old != "<unset>"
+        for key, (old, new) in list(changed.items())[:MAX_LISTED]
+        if "<unset>" not in (old, new)
     )
     verb = "learn --resume" if resume else "run"
     fix = (
@@ -102,7 +105,13 @@ def check_checkpoint_fits(
         if resume
         else "train the agent as the spec is now with `agentos learn`"
     )
-    if back:
+    if gone:
+        fix += (
+            ", or install again the components it was trained with (it has parameters no "
+            f"component of the spec has: {', '.join(gone[:3])}; `agentos show` lists the "
+            "components now)"
+        )
+    elif back:
         fix += f", or go back to the checkpoint's values: `agentos {verb} {back}`"
     elif saved_env is not None and str(saved_env) != current_env:
         fix += f", or install the checkpoint's environment again ({saved_env})"

@@ -34,6 +34,12 @@ def _install_acrobot(agent: Path) -> None:
     install(agent, ["gym:Acrobot-v1"], [])
 
 
+def _install_r2d2(agent: Path) -> None:
+    from agentos.components.install import install
+
+    install(agent, ["r2d2"], [])
+
+
 CKPT = ".msgpack"
 DAMAGED = ("latest.msgpack", "--checkpoint best")
 CHECKPOINT_CASES = [
@@ -76,6 +82,12 @@ CHECKPOINT_CASES = [
         _install_acrobot,
         ["run", "-e", "1"],
         (CKPT, "CartPole-v1 in the checkpoint, Acrobot-v1 now", "agentos learn"),
+    ),
+    (
+        "other-bundle-run",  # no -p brings back the DQN actor's parameters: name the way back
+        _install_r2d2,
+        ["run", "-e", "1"],
+        (CKPT, "install again the components it was trained with", "actor.epsilon_decay_steps"),
     ),
     (
         "environment-changed-resume",
