@@ -71,8 +71,8 @@ def as_user_error(e: BaseException) -> AgentOSError | None:
             return AgentOSError(
                 f"the disk is full: {what}",
                 where=str(where) if where else None,
-                fix="free some space; the last complete checkpoint is kept, so continue with "
-                "`agentos learn --resume`",
+                fix="free some space and run the command again (a learn keeps its last "
+                "complete checkpoint: continue it with `agentos learn --resume`)",
             )
         if e.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR) and where is not None:
             return AgentOSError(

@@ -42,9 +42,15 @@ def init(
     import importlib.util
 
     from agentos.cli.console import console
-    from agentos.components.spec import SPEC_FILENAME, save_raw
+    from agentos.components.spec import MAX_NAME, SPEC_FILENAME, save_raw
     from agentos.errors import SpecError
 
+    if name is not None and (not name.strip() or len(name) > MAX_NAME):
+        raise SpecError(
+            f"--name must be 1-{MAX_NAME} characters and not blank, got {len(name)}",
+            where="agentos init --name",
+            fix="give a short name, e.g. --name my_agent (or leave it out to use the folder's)",
+        )
     directory = directory.expanduser().resolve()
     _make_folder(directory)
     spec_file = directory / SPEC_FILENAME

@@ -62,6 +62,8 @@ COMPONENT_KEYS = (
     "allow_outside_agent",
 )
 TOP_KEYS = ("name", "components", "loop", "defaults", "registries", "bench")
+MAX_NAME = 200
+"""The longest agent name (MLflow's experiment names stop at 500 characters)."""
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,14 @@ def parse_spec(data: Mapping[str, Any], path: Path) -> AgentSpec:
             f"'name' must be a text, got {type(name).__name__}",
             where=f"{path}: name",
             fix="e.g. name: my_agent (or remove it to use the folder's name)",
+        )
+    if name is not None and (not str(name).strip() or len(str(name)) > MAX_NAME):
+        raise SpecError(
+            f"'name' must be 1-{MAX_NAME} characters and not blank, got "
+            f"{len(str(name))} character(s): {str(name)[:40]!r}",
+            where=f"{path}: name",
+            fix="e.g. name: my_agent (or remove it to use the folder's name); runs are "
+            "stored under this name",
         )
     defaults = parse_defaults(data.get("defaults"), SpecError, str(path))
     check_default_slots(defaults, components, path)

@@ -100,7 +100,12 @@ def load_checkpoint(path: Path) -> Any:
     import msgpack
 
     if not path.is_file():
-        raise CheckpointError(f"checkpoint file {path} does not exist")
+        what = "is a folder" if path.is_dir() else "is not a regular file"
+        raise CheckpointError(
+            f"the checkpoint {what if path.exists() else 'does not exist'}",
+            where=str(path),
+            fix=damaged_fix(path),
+        )
     try:
         with open(path, "rb") as f:
             data = f.read()

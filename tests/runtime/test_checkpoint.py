@@ -34,6 +34,13 @@ def test_missing_and_corrupt(tmp_path):
     (tmp_path / "bad.msgpack").write_bytes(b"\xc1\xc1garbage")
     with pytest.raises(CheckpointError, match="unreadable"):
         load_checkpoint(tmp_path / "bad.msgpack")
+    (tmp_path / "folder.msgpack").mkdir()
+    with pytest.raises(CheckpointError, match="is a folder") as e:
+        load_checkpoint(tmp_path / "folder.msgpack")
+    assert "Fix:" in str(e.value)
+    (tmp_path / "zero.msgpack").symlink_to("/dev/zero")
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        load_checkpoint(tmp_path / "zero.msgpack")
 
 
 def test_a_damaged_checkpoint_points_to_the_other_one():
