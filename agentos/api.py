@@ -215,8 +215,10 @@ class Agent:
 
         try:
             plot_runs(self.agent_dir, [run_id], out=self.agent_dir / "plots" / f"{run_id[:8]}.png")
-        except AgentOSError as e:  # no evaluation to draw: the run itself is fine
-            log.info("no learning curve for run %s: %s", run_id[:8], str(e).splitlines()[0])
+        except AgentOSError as e:  # no evaluation to draw, a plots file: the run is fine
+            folder = self.agent_dir / "plots"
+            report = log.warning if folder.exists() and not folder.is_dir() else log.info
+            report("no learning curve for run %s: %s", run_id[:8], str(e).splitlines()[0])
 
     def _resume_target(self, resume: bool | str) -> tuple[str, Path]:
         ref = resume if isinstance(resume, str) else "latest"

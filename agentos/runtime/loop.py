@@ -314,7 +314,7 @@ class Loop:
             with contextlib.suppress(Exception):  # the run's steps as the checkpoint has them
                 self.hooks.on_metrics(self._counter_metrics(), c.env_steps)
             raise
-        if self.learner is not None and p.samples_per_insert > 0 and not c.learner_updates:
+        if self.learner is not None and not c.learner_updates:
             replay = getattr(self.learner, "replay", None)
             try:
                 size = None if replay is None else len(replay)

@@ -175,7 +175,20 @@ def why_no_update(
             "an actor that feeds it (the learner's own bundle has one, e.g. `agentos install "
             "dqn_actor`), or uninstall the learner to only act"
         )
+    if p.samples_per_insert <= 0:
+        return (
+            f"loop.samples_per_insert={p.samples_per_insert:g} asks for no updates (acting "
+            "only). Set -p loop.samples_per_insert to a value > 0 (e.g. 1) to learn"
+        )
     past_warmup = c.env_steps > p.min_replay_size
+    earliest = max(start + 1, p.min_replay_size)
+    first_call = -(-earliest // p.learn_every) * p.learn_every  # a multiple of learn_every
+    if past_warmup and p.learn_every > 1 and first_call > c.env_steps:
+        return (
+            f"loop.learn_every={p.learn_every} calls the learner every {p.learn_every} env "
+            f"steps, and none came due by step {c.env_steps}. Lower -p loop.learn_every, or "
+            "learn for more --steps"
+        )
     if past_warmup and (c.env_steps - p.min_replay_size) * p.samples_per_insert < batch_size:
         return (
             f"loop.samples_per_insert={p.samples_per_insert:g} makes one update due every "

@@ -66,7 +66,8 @@ def find_checkpoint(agent_dir: Path, ref: str) -> tuple[str, Path]:
     except Exception:
         raise CheckpointError(
             f"run {run.run_id} has no checkpoint",
-            fix="pick a learn run from `agentos runs`, or use --checkpoint latest",
+            fix="name a learn run from `agentos runs` (its kind is learn), or `latest` for "
+            "the newest checkpoint",
         ) from None
     return run.run_id, Path(local)
 

@@ -9,7 +9,7 @@ import pytest
 from agentos.runtime.loop_data import Counters
 from agentos.runtime.reporting import why_no_update
 
-LOOP = SimpleNamespace(min_replay_size=1000, samples_per_insert=32.0)
+LOOP = SimpleNamespace(min_replay_size=1000, samples_per_insert=32.0, learn_every=1)
 
 
 def _counters(env_steps: int) -> Counters:
@@ -27,6 +27,19 @@ def test_an_empty_replay_past_the_warm_up_blames_the_actor_not_the_warm_up() -> 
 def test_a_replay_still_filling_names_the_warm_up() -> None:
     reason = why_no_update(_counters(500), LOOP, 0, 64, replay_size=500)
     assert reason is not None and "loop.min_replay_size=1000" in reason
+
+
+def test_no_samples_per_insert_and_a_learn_every_never_due_are_named() -> None:
+    none = SimpleNamespace(min_replay_size=64, samples_per_insert=0.0, learn_every=1)
+    reason = why_no_update(_counters(300), none, 0, 64, replay_size=300)
+    assert reason is not None and "loop.samples_per_insert=0 asks for no updates" in reason
+    rare = SimpleNamespace(min_replay_size=64, samples_per_insert=1.0, learn_every=100_000)
+    reason = why_no_update(_counters(300), rare, 0, 64, replay_size=300)
+    assert reason is not None and "loop.learn_every=100000" in reason
+    assert "min_replay_size" not in reason
+    due = SimpleNamespace(min_replay_size=64, samples_per_insert=1.0, learn_every=100)
+    reason = why_no_update(_counters(300), due, 0, 64, replay_size=300)  # due at 100, 200, 300
+    assert reason is not None and "learn_every" not in reason
 
 
 def test_a_random_actor_beside_a_learner_is_named_at_the_end_of_learn(

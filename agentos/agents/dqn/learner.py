@@ -136,6 +136,15 @@ class DQNLearner(TargetNetworkLearner):
                 )
             if self.learning_rate < 0:  # 0 is allowed: a frozen learner (bench regression checks)
                 raise ParameterError(f"learning_rate must be >= 0, got {self.learning_rate}")
+            if not 0.0 < self.target_update_tau <= 1.0:
+                raise ParameterError(
+                    f"target_update_tau must be in (0, 1], got {self.target_update_tau}"
+                )
+            if self.learning_rate_decay_updates < 0 or self.learning_rate_end < 0:
+                raise ParameterError(
+                    "learning_rate_decay_updates and learning_rate_end must be >= 0, got "
+                    f"{self.learning_rate_decay_updates} and {self.learning_rate_end}"
+                )
 
     def __init__(
         self, params: Params, context: BuildContext, *, network: Any, replay: Any, **dependencies

@@ -147,6 +147,11 @@ def test_bad_params_are_rejected():
         DQNLearner.Params(gamma=1.5)
     with pytest.raises(ParameterError, match="target_update_period"):
         DQNLearner.Params(target_update_period=0)
+    for tau in (0.0, 3.0):
+        with pytest.raises(ParameterError, match=r"target_update_tau must be in \(0, 1\]"):
+            DQNLearner.Params(target_update_tau=tau)
+    with pytest.raises(ParameterError, match="learning_rate_decay_updates"):
+        DQNLearner.Params(learning_rate_decay_updates=-4)
 
 
 def test_a_batch_larger_than_the_replay_is_refused():
