@@ -113,7 +113,7 @@ def uninstall(
     name: str = typer.Argument(..., help="A component name, registry name or bundle name."),
     agent: Path = AgentOption,
 ) -> None:
-    """Remove components from agentos.yaml."""
+    """Remove a component (or every component of a bundle) from agentos.yaml."""
     from agentos.cli.console import console, escape
     from agentos.components.install import uninstall as uninstall_name
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,13 +127,17 @@ def list_datasets(agent_dir: Path) -> list[str]:
     return sorted(p.parent.relative_to(root).as_posix() for p in root.rglob("data") if p.is_dir())
 
 
+_NAME_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
 def check_name(name: str) -> None:
-    """A dataset name must be a relative Minari id (``[namespace/]name[-vN]``)."""
-    parts = Path(name).parts
-    if not name or name.startswith(("/", ".")) or ".." in parts or any(" " in p for p in parts):
+    """A dataset name must be a relative Minari id (``[namespace/...]name[-vN]``)."""
+    parts = name.split("/")
+    if not name or ".." in parts or not all(_NAME_PART.fullmatch(p) for p in parts):
         raise DatasetError(
             f"invalid dataset name {name!r}",
-            fix="use a Minari id such as cartpole-expert-v0 (letters, digits, - and _)",
+            fix="use a Minari id such as cartpole-expert-v0 or mygroup/cartpole-expert-v0 "
+            "(ASCII letters, digits, '-', '_' and '.', namespaces separated by '/')",
         )
 
 

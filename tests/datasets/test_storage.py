@@ -138,9 +138,11 @@ def test_existing_dataset_is_not_overwritten_and_bad_names_are_refused(tmp_path)
     folder, _ = write(tmp_path)
     with pytest.raises(DatasetError, match="already exists"):
         storage.write_dataset(folder, "toy-v0", make_episodes(), OBS_SPACE, ACT_SPACE)
-    for bad in ("", "../up", "/abs", "a b"):
+    for bad in ("", "../up", "/abs", "a b", "é-v0", "a//b", "a/", ".hidden", "a/../b"):
         with pytest.raises(DatasetError, match="invalid dataset name"):
             storage.check_name(bad)
+    for good in ("toy-v0", "cartpole_expert-v1", "D4RL/door/human-v2", "v1.2-v0"):
+        storage.check_name(good)
 
 
 def test_an_interrupted_write_leaves_no_half_dataset(tmp_path, monkeypatch):
