@@ -134,3 +134,18 @@ def test_install_writes_checked_parameters_into_the_spec(cli, agent_dir: Path) -
 def test_install_parameter_of_a_component_without_parameters(cli, agent_dir: Path) -> None:
     code, _, err = cli("install", "cartpole", "-p", "actor.x=1", "--agent", agent_dir)
     assert code == 2 and "unknown parameter 'x'" in err and "it takes none" in err, err
+
+
+def test_a_bad_registry_entry_is_named_in_its_registry(agent_dir: Path, cli) -> None:
+    from tests.cli.bad_input_checks import assert_clean_exit_2
+
+    registry = agent_dir / "reg.yaml"
+    registry.write_text(
+        "components:\n  foo:\n    role: environment\n    module: nomod\n    class: X\n"
+    )
+    before = (agent_dir / "agentos.yaml").read_text()
+    code, out, err = cli("install", "foo", "--registry", registry, "--agent", agent_dir)
+    assert_clean_exit_2(
+        code, out, err, ("reg.yaml: foo: module 'nomod' not found", "agentos.yaml was not changed")
+    )
+    assert (agent_dir / "agentos.yaml").read_text() == before
