@@ -15,7 +15,12 @@ _READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 _STORE_LIBRARIES = ("mlflow", "sqlalchemy", "sqlite3", "alembic")
 _STORE_DRIVERS = ("psycopg", "psycopg2", "pymysql", "MySQLdb", "pyodbc", "pymssql")
-_DAMAGED_STORE = ("file is not a database", "malformed", "_alembic_tmp", "online migration")
+_DAMAGED_STORE = (
+    "file is not a database",
+    "database disk image is malformed",
+    "_alembic_tmp",
+    "online migration expected",
+)
 
 
 def _from_store(e: BaseException) -> bool:
