@@ -275,14 +275,17 @@ class EnvFactory:
             os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
         if self.class_name is None:
             kwargs = dict(p.kwargs)
-            if self._atari() if atari is None else atari:
+            atari = self._atari() if atari is None else atari
+            if atari:
                 from agentos.envs.atari import base_kwargs
 
                 kwargs = base_kwargs(kwargs)
             if p.render_mode:
                 kwargs.setdefault("render_mode", p.render_mode)
                 _check_render_mode(p.render_mode, p.gym_id())
-            return make_gym(p.gym_id(), p.max_episode_steps, kwargs)
+            # Under Atari preprocessing the limit counts the agent's steps, so it is put on
+            # after the frame skip (``__call__``), not on the emulator's frames here.
+            return make_gym(p.gym_id(), None if atari else p.max_episode_steps, kwargs)
         cls = self._class()
         kwargs = p.constructor_kwargs()
         if p.render_mode and "render_mode" in inspect.signature(cls.__init__).parameters:  # type: ignore[misc]
@@ -320,6 +323,11 @@ class EnvFactory:
 
             env = preprocess(env)
             applied.append(f"AtariPreprocessing({_call_args(PREPROCESSING)})")
+            if p.max_episode_steps:
+                from gymnasium.wrappers import TimeLimit
+
+                env = TimeLimit(env, max_episode_steps=int(p.max_episode_steps))
+                applied.append(f"TimeLimit(max_episode_steps={int(p.max_episode_steps)})")
         agent_dir = Path(self.agent_dir) if self.agent_dir else None
         specs = parse_wrappers(p.wrappers)
         env = apply_wrappers(env, specs, agent_dir)

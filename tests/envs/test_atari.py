@@ -57,6 +57,21 @@ def test_an_ale_id_gets_the_same_preprocessing_and_the_chain_is_recorded():
     env.close()
 
 
+def test_max_episode_steps_counts_the_agents_steps_not_emulator_frames():
+    params = GymParams(env_id="ALE/Pong-v5", num_envs=1, max_episode_steps=50)
+    env = GymEnvironment(params, CTX)
+    assert env.wrapper_chain()[1] == "TimeLimit(max_episode_steps=50)"
+    env.reset(seed=0)
+    steps = 0
+    while True:
+        steps += 1
+        step = env.step(np.array([0]))
+        if step.terminated[0] or step.truncated[0]:
+            break
+    assert steps == 50 and step.truncated[0]  # 200 frames with the frame skip of 4
+    env.close()
+
+
 def test_preprocessing_none_leaves_the_raw_frames():
     params = GymParams(env_id="ALE/Pong-v5", preprocessing="none")
     obs_space, _ = GymEnvironment.spaces(params)
