@@ -75,8 +75,7 @@ def check_renders(agent: Agent) -> None:
     try:
         as_rgb(frame)
     except AgentOSError as e:
-        what = str(e).split("\nFix: ")[0]
-        raise AgentOSError(f"{label}: {what}", where=where, fix=fix) from None
+        raise AgentOSError(f"{label}: {e.message}", where=where, fix=fix) from None
 
 
 def keep_videos(agent: Agent, tracker: Any) -> list[Path]:

@@ -15,6 +15,7 @@ class AgentOSError(Exception):
     def __init__(self, message: str, *, where: str | None = None, fix: str | None = None):
         # gymnasium's AsyncVectorEnv re-raises a worker's error as ``type(error)(error)``
         message = str(message)
+        self.message = message
         self.where = where
         self.fix = fix
         parts = [f"{where}: {message}" if where else message]
@@ -57,3 +58,12 @@ class CheckpointError(AgentOSError):
 
 class RunNotFoundError(AgentOSError):
     """A tracked run id does not exist."""
+
+
+def raised_at(error: BaseException) -> str:
+    """`` at FILE:LINE`` of the innermost frame ``error`` was raised in ('' if unknown), so a
+    message about user code names the line without a traceback."""
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__)
+    return f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""

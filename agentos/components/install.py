@@ -114,11 +114,8 @@ def install(
         try:
             components[slot] = spec_entry(entry, slot, agent_dir)
         except SpecError as e:  # the registry's entry is wrong, not agentos.yaml
-            what = str(e).split("\nFix: ")[0]
-            if e.where and what.startswith(f"{e.where}: "):
-                what = what[len(e.where) + 2 :]
             raise SpecError(
-                f"{what} (agentos.yaml was not changed)",
+                f"{e.message} (agentos.yaml was not changed)",
                 where=f"{entry.origin.describe()}: {entry.name}",
                 fix=e.fix or "correct the registry entry",
             ) from None

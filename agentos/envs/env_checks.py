@@ -7,11 +7,10 @@ class, what it returned and what it should."""
 from __future__ import annotations
 
 import logging
-import traceback
 import warnings
 from typing import Any
 
-from agentos.errors import AgentOSError
+from agentos.errors import AgentOSError, raised_at
 
 logger = logging.getLogger(__name__)
 
@@ -171,9 +170,7 @@ def check_environment(env: Any, name: str) -> None:
             cause = e
             failure = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             if not isinstance(e, AssertionError):  # the environment's own code raised
-                frames = traceback.extract_tb(e.__traceback__)
-                at = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-                failure = f"{type(e).__name__}: {failure}{at}"
+                failure = f"{type(e).__name__}: {failure}{raised_at(e)}"
     notes = list(dict.fromkeys(_plain(str(w.message)) for w in caught))
     # a NaN reward or observation also fails the determinism check (NaN != NaN): name it
     failure = next((n for n in notes if n.startswith(_BAD_REWARDS)), failure)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import traceback
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -33,7 +32,7 @@ from agentos.envs.env_checks import check_finite_observations
 from agentos.envs.make import EnvFactory, make_gym, stdout_to_log
 from agentos.envs.vector import AsyncCopies
 from agentos.envs.wrappers import parse_wrappers
-from agentos.errors import AgentOSError
+from agentos.errors import AgentOSError, raised_at
 from agentos.runtime.roles import BuildContext, Environment, EnvStep
 
 logger = logging.getLogger(__name__)
@@ -290,11 +289,9 @@ class GymEnvironment(Environment):
         (AgentOSErrors, e.g. of agentos' own wrappers, pass unchanged)."""
         if isinstance(error, AgentOSError):
             return error
-        frames = traceback.extract_tb(error.__traceback__)
-        at = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
         return AgentOSError(
             f"the environment {self._factory.label()} failed in {call}: "
-            f"{type(error).__name__}: {error}{at}",
+            f"{type(error).__name__}: {error}{raised_at(error)}",
             fix="fix the environment (or its kwargs/wrappers in the spec); --debug shows the "
             "whole traceback",
         )

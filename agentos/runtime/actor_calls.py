@@ -9,12 +9,11 @@ wrong action is blamed on the actor rather than on the environment it was sent t
 
 from __future__ import annotations
 
-import traceback
 from typing import Any
 
 import numpy as np
 
-from agentos.errors import AgentOSError
+from agentos.errors import AgentOSError, raised_at
 
 _BUILT_IN = "agentos."
 _FIX = "fix the actor's select_action(); --debug shows the whole traceback"
@@ -37,10 +36,10 @@ def select_actions(
     except AgentOSError:
         raise
     except Exception as e:
-        frames = traceback.extract_tb(e.__traceback__)
-        at = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
         raise AgentOSError(
-            f"the actor {name} failed in select_action(): {type(e).__name__}: {e}{at}"[:600],
+            f"the actor {name} failed in select_action(): {type(e).__name__}: {e}{raised_at(e)}"[
+                :600
+            ],
             fix=_FIX,
         ) from e
     if not (isinstance(result, tuple) and len(result) == 2):
