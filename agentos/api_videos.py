@@ -46,6 +46,7 @@ def check_renders(agent: Agent) -> None:
     factory = getattr(node.cls, "factory", None)
     if factory is None:
         return
+    from agentos.envs.env_checks import RENDER_FIX, rendered
     from agentos.viz.video import as_rgb
 
     where = f"{agent.spec.path}: {node.spec.where}"
@@ -57,21 +58,14 @@ def check_renders(agent: Agent) -> None:
     env = factory(node.params, agent.agent_dir)()
     try:
         env.reset(seed=0)
-        frame = env.render()
-    except AgentOSError:
-        raise
-    except NotImplementedError:
-        frame = None
-    except Exception as e:  # the environment's own render() raised: name what it said
-        raise AgentOSError(
-            f"{label}: render() failed: {type(e).__name__}: {e}"[:600], where=where, fix=fix
-        ) from e
+        try:
+            frame = rendered(env.render, label)
+        except AgentOSError as e:
+            if e.fix != RENDER_FIX:  # an error of the environment's own, with its own fix
+                raise
+            raise AgentOSError(e.message, where=where, fix=fix) from e.__cause__
     finally:
         env.close()
-    if frame is None:
-        raise AgentOSError(
-            f"{label} returned no rgb_array frame from render()", where=where, fix=fix
-        )
     try:
         as_rgb(frame)
     except AgentOSError as e:

@@ -238,3 +238,24 @@ def _observation_mismatch(env: Any) -> str:
     if observation.dtype.kind == "f" and np.isnan(observation).any():
         return "reset() returned NaN values"
     return f"reset() returned values outside the space's bounds, {space}"
+
+
+RENDER_FIX = "film an environment whose render() returns frames in rgb_array mode"
+
+
+def rendered(render: Any, name: str) -> Any:
+    """What ``render()`` returned (a frame, or a list of frames): an error naming ``name``
+    when it raised or returned no frame."""
+    try:
+        frames = render()
+    except AgentOSError:
+        raise
+    except NotImplementedError:
+        frames = None
+    except Exception as e:  # the environment's own render() raised: name what it said
+        raise AgentOSError(
+            f"{name}: render() failed: {type(e).__name__}: {e}"[:600], fix=RENDER_FIX
+        ) from e
+    if frames is None or (isinstance(frames, list) and any(f is None for f in frames)):
+        raise AgentOSError(f"{name} returned no rgb_array frame from render()", fix=RENDER_FIX)
+    return frames

@@ -228,22 +228,13 @@ class GymEnvironment(Environment):
                 "the environment renders no frames (render_mode is not rgb_array)",
                 fix="set -p environment.render_mode=rgb_array (agentos run --video does)",
             )
+        from agentos.envs.env_checks import rendered
+
         name = self.params.gym_id() or type(self).__name__
-        fix = "film an environment whose render() returns frames in rgb_array mode"
-        try:
-            if self._sync:
-                frames = [self._vec.envs[int(i)].render() for i in indices]
-            else:
-                frames = self._vec.render_copies(indices)
-        except NotImplementedError:
-            frames = [None]
-        except Exception as e:  # the environment's own render() raised: name what it said
-            raise AgentOSError(
-                f"{name}'s render() failed: {type(e).__name__}: {e}"[:500], fix=fix
-            ) from e
-        if any(f is None for f in frames):
-            raise AgentOSError(f"{name} returned no rgb_array frame from render()", fix=fix)
-        return frames
+        if self._sync:
+            envs = self._vec.envs
+            return rendered(lambda: [envs[int(i)].render() for i in indices], name)
+        return rendered(lambda: self._vec.render_copies(indices), name)
 
     def wrapper_chain(self) -> list[str]:
         """The wrappers agentos applied to each copy, innermost first (tracked with runs)."""

@@ -200,20 +200,31 @@ def time_limit_ends_task(env: Any) -> bool:
 
 
 def with_default_time_limit(env: Any, label: str) -> Any:
-    """``env`` truncated after ``DEFAULT_TIME_LIMIT`` steps, with a warning that says how to
-    choose another limit."""
+    """``env`` truncated after ``DEFAULT_TIME_LIMIT`` steps; the first time the limit cuts an
+    episode, a warning says how to choose another (an environment that ends its own episodes,
+    such as Blackjack, never hears of it)."""
     from gymnasium.wrappers import TimeLimit
 
-    if label not in _warned_unlimited:  # once, not once per copy
+    class DefaultTimeLimit(TimeLimit):
+        def step(self, action: Any) -> Any:
+            out = super().step(action)
+            if out[3] and not out[2] and (self._elapsed_steps or 0) >= DEFAULT_TIME_LIMIT:
+                _warn_unlimited(label)
+            return out
+
+    return DefaultTimeLimit(env, max_episode_steps=DEFAULT_TIME_LIMIT)
+
+
+def _warn_unlimited(label: str) -> None:
+    if label not in _warned_unlimited:  # once, not once per copy or episode
         _warned_unlimited.add(label)
         logger.warning(
-            "%s has no time limit: agentos ends its episodes after %d steps (set "
+            "%s has no time limit: agentos ended an episode after %d steps (set "
             "environment.max_episode_steps to choose another; a class that ends its own "
             "episodes after N steps says so with self.max_steps = N in __init__)",
             label,
             DEFAULT_TIME_LIMIT,
         )
-    return TimeLimit(env, max_episode_steps=DEFAULT_TIME_LIMIT)
 
 
 _warned_unlimited: set[str] = set()

@@ -45,6 +45,19 @@ def group_count(num_envs: int, workers: int) -> int:
     return max(d for d in range(1, min(cores, num_envs) + 1) if num_envs % d == 0)
 
 
+@contextlib.contextmanager
+def _quiet_setup() -> Iterator[None]:
+    """agentos's warnings about building a copy muted: the main process built a probe copy
+    and gave them once already (each worker would repeat them)."""
+    envs_logger = logging.getLogger("agentos.envs")
+    level = envs_logger.level
+    envs_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        envs_logger.setLevel(level)
+
+
 class CopyGroup:
     """k copies stepped in one worker process, reset there when their episodes end.
 
@@ -59,11 +72,13 @@ class CopyGroup:
     def __init__(self, factory: Any, copies: int):
         from gymnasium.vector.utils import batch_space
 
-        if multiprocessing.parent_process() is not None:
+        in_worker = multiprocessing.parent_process() is not None
+        if in_worker:
             # A worker: Ctrl-C reaches the whole process group, and the main process answers
             # it (checkpoint, then closing the workers), so workers leave SIGINT to it.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-        self.envs = [factory() for _ in range(copies)]
+        with _quiet_setup() if in_worker else contextlib.nullcontext():
+            self.envs = [factory() for _ in range(copies)]
         single = self.envs[0].observation_space
         self.observation_space = batch_space(batch_space(single, 2), copies)
         self.action_space = batch_space(self.envs[0].action_space, copies)

@@ -137,6 +137,8 @@ def as_rgb(frame: Any) -> np.ndarray:
     """A rendered frame as ``[H, W, 3]`` uint8: grey levels repeated, alpha dropped, floats
     in [0, 1] scaled; anything else is an error naming the shape it had."""
     array = np.asarray(frame)
+    if array.dtype == np.uint8 and array.ndim == 3 and array.shape[-1] == 3 and array.size:
+        return array  # already a frame (write_mp4 is given converted ones): no copy
     if array.ndim == 2:
         array = np.repeat(array[..., None], 3, axis=-1)
     if array.ndim != 3 or array.shape[-1] not in (1, 3, 4) or 0 in array.shape:

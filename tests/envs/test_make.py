@@ -160,6 +160,27 @@ def test_an_environment_without_a_time_limit_gets_one():
     assert make_gym("CartPole-v1").spec.max_episode_steps == 500  # its own limit stays
 
 
+def test_the_default_limit_warns_only_when_it_cuts_an_episode(caplog, monkeypatch):
+    from agentos.envs import make
+
+    monkeypatch.setattr(make, "_warned_unlimited", set())
+    with caplog.at_level("WARNING", logger="agentos.envs.make"):
+        env = make.make_gym("Blackjack-v1")  # declares no limit, but every hand ends
+        assert env.spec.max_episode_steps == make.DEFAULT_TIME_LIMIT
+        env.reset(seed=0)
+        for _ in range(200):
+            _, _, terminated, truncated, _ = env.step(0)  # stick: the hand ends
+            assert terminated and not truncated
+            env.reset()
+        assert "no time limit" not in caplog.text
+        cliff = make.make_gym("CliffWalking-v1")
+        cliff.reset(seed=0)
+        assert "no time limit" not in caplog.text
+        for _ in range(make.DEFAULT_TIME_LIMIT):
+            cliff.step(0)
+    assert caplog.text.count("CliffWalking-v1 has no time limit") == 1
+
+
 def test_classic_atari_ids_register_ale():
     pytest.importorskip("ale_py")
     from agentos.envs.make import is_atari, register_plugins

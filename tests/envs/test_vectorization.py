@@ -120,3 +120,21 @@ def test_interrupted_async_learn_leaves_no_process(agent_dir, cli, how):
     from agentos.tracking.store import list_runs
 
     assert list_runs(agent_dir)[0].status == "KILLED"
+
+
+def test_workers_do_not_repeat_the_main_process_warnings(capfd, caplog, monkeypatch):
+    """Each worker built its copies anew and repeated "observation parts left out"."""
+    from agentos.envs import observations
+
+    monkeypatch.setattr(observations, "_warned_dropped", set())
+    params = GymParams(
+        env_id="MiniGrid-Empty-5x5-v0", num_envs=2, vectorization="async", async_workers=2
+    )
+    env = GymEnvironment(params, CTX)
+    env.reset(seed=0)
+    env.step(np.array([0, 1]))
+    env.close()
+    said = [r for r in caplog.records if "observation parts left out" in r.getMessage()]
+    assert len(said) == 1  # the main process's probe copy
+    err = capfd.readouterr().err  # workers log to their own stderr
+    assert "observation parts left out" not in err, err
