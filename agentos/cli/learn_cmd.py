@@ -153,7 +153,8 @@ def learn(
                 )
     except KeyboardInterrupt:
         console.print(
-            f"[yellow]Interrupted:[/] {_what_the_interrupt_left(loaded, started, resume)}"
+            "[yellow]Interrupted:[/] "
+            + _what_the_interrupt_left(loaded, started, resume, from_run if resume else None)
         )
         return interrupt_exit_code()
     mean = result.eval_mean
@@ -182,16 +183,24 @@ def _refuse_seed_with_resume(ctx: typer.Context, seed: int, resume: bool) -> Non
     )
 
 
-def _what_the_interrupt_left(agent: Any, started: datetime, resume: bool) -> str:
+def _what_the_interrupt_left(
+    agent: Any, started: datetime, resume: bool, from_run: str | None = None
+) -> str:
     """The truth about an interrupted learn: a KILLED run with its checkpoint, a KILLED run
-    stopped before its first checkpoint, or nothing (stopped before the run started)."""
+    stopped before its first checkpoint, or nothing (stopped before the run started).
+    ``from_run`` is the id (or prefix) of the run a ``--resume --from`` continued."""
     from agentos.tracking.checkpoints import checkpoint_path
     from agentos.tracking.store import list_runs
 
     if agent is None:  # stopped while the spec was read
         return "stopped before the run started; nothing was recorded."
     runs = [r for r in list_runs(agent.agent_dir) if r.kind == "learn"]
+    if from_run is not None:  # not the newest run: the one named
+        runs = [r for r in runs if r.run_id.startswith(from_run)]
     latest = runs[0] if runs else None
+    again = "agentos learn --resume" + (
+        f" --from {latest.run_id[:8]}" if from_run and latest else ""
+    )
     if latest is None or not (resume or latest.start_time >= started):
         return "stopped before the run started; nothing was recorded."
     if checkpoint_path(agent.agent_dir, latest.run_id).is_file():
@@ -199,7 +208,7 @@ def _what_the_interrupt_left(agent: Any, started: datetime, resume: bool) -> str
             return f"learning had finished: run {latest.run_id[:8]} FINISHED, checkpoint saved."
         return (
             f"checkpoint saved, run {latest.run_id[:8]} marked {latest.status}. Continue with "
-            "`agentos learn --resume`."
+            f"`{again}`."
         )
     return (
         f"run {latest.run_id[:8]} marked {latest.status} before its first checkpoint; "

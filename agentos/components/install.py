@@ -22,6 +22,7 @@ from typing import Any
 from agentos.components.install_checks import (
     Approve,
     approve_or_refuse,
+    check_entry_keys,
     check_gym_id,
     check_requirements,
 )
@@ -77,9 +78,11 @@ def install(
 
     plan: dict[str, RegistryEntry] = {}
     loop: dict[str, Any] = {}
+    loop_origins: dict[str, str] = {}
     defaults: dict[str, dict[str, Any]] = {}
     for name in names:
         entries, loop_params = registry.resolve(name)
+        loop_origins.update(dict.fromkeys(loop_params, name))
         for entry in entries:
             if entry.slot in plan and plan[entry.slot].name != entry.name:
                 logger.warning(
@@ -133,6 +136,7 @@ def install(
     if added:
         raw["registries"] = known + added
     spec = parse_spec(raw, spec_file)
+    check_entry_keys(spec, plan, loop_origins, agent_dir)
     if overrides:
         _write_overrides(raw, overrides, spec)
         spec = parse_spec(raw, spec_file)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from agentos.errors import AgentOSError, RegistryError
 
@@ -110,3 +111,27 @@ def _warn_missing_package(name: str, env_id: str) -> None:
         )
     except Exception as e:  # a check that warns must never fail an install
         logger.debug("package check of %s skipped: %s", env_id, e)
+
+
+def check_entry_keys(
+    spec: Any, plan: dict[str, Any], loop_origins: dict[str, str], agent_dir: Any
+) -> None:
+    """Refuse a registry entry whose params or bundle loop name keys its component (or the
+    loop) does not take, naming the entry: written as they are, every later command would
+    fail and blame agentos.yaml."""
+    import dataclasses
+
+    from agentos.components.params import check_keys
+    from agentos.components.sections import loop_params_class
+    from agentos.components.sources import load_component_class
+
+    unchanged = " (agentos.yaml was not changed)"
+    for slot, entry in plan.items():
+        if not entry.params:
+            continue
+        params = getattr(load_component_class(spec.components[slot], agent_dir), "Params", None)
+        if isinstance(params, type) and dataclasses.is_dataclass(params):
+            where = f"{entry.origin.describe()}: {entry.name}.params"
+            check_keys(params, entry.params, where, unchanged)
+    for key, bundle in loop_origins.items():
+        check_keys(loop_params_class(), {key: None}, f"bundle '{bundle}': loop", unchanged)

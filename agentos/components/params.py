@@ -334,8 +334,9 @@ def _type_error(value: Any, tp: Any, where: str) -> ParameterError:
     )
 
 
-def check_values(cls: type | None, values: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """``values`` typed by the dataclass ``cls``'s fields; an unknown key or a bad type fails."""
+def check_keys(cls: type | None, values: Mapping[str, Any], where: str, note: str = "") -> None:
+    """A key of ``values`` that is not a field of the dataclass ``cls`` fails (``note`` is
+    added to the message)."""
     fields = []
     if dataclasses.is_dataclass(cls):
         fields = [f.name for f in dataclasses.fields(cls) if f.init]
@@ -344,10 +345,15 @@ def check_values(cls: type | None, values: Mapping[str, Any], where: str) -> dic
             close = difflib.get_close_matches(str(key), fields, n=1)
             known = f"known parameters: {', '.join(fields)}" if fields else "it takes none"
             raise ParameterError(
-                f"unknown parameter '{key}'",
+                f"unknown parameter '{key}'{note}",
                 where=f"{where}.{key}",
                 fix=(f"did you mean '{close[0]}'? " if close else "") + known,
             )
+
+
+def check_values(cls: type | None, values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``values`` typed by the dataclass ``cls``'s fields; an unknown key or a bad type fails."""
+    check_keys(cls, values, where)
     hints = typing.get_type_hints(cls)
     return {k: coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()}
 

@@ -62,6 +62,14 @@ def step_contract(env: Any, name: str) -> Any:
     import numpy as np
     from gymnasium import spaces
 
+    for attribute in ("observation_space", "action_space"):
+        if not isinstance(getattr(env, attribute, None), spaces.Space):
+            raise AgentOSError(
+                f"the environment {name} has no {attribute} (a gymnasium Space), found "
+                f"{type(getattr(env, attribute, None)).__name__}",
+                fix=f"set self.{attribute} in {name}.__init__, e.g. gymnasium.spaces."
+                + ("Box(...)" if attribute == "observation_space" else "Discrete(n)"),
+            )
     space = env.observation_space
     shape = space.shape if isinstance(space, spaces.Box) else None
 

@@ -83,6 +83,11 @@ class UniformReplay(Replay):
     def __len__(self) -> int:
         return self._size
 
+    def startable(self) -> int:
+        """How many stored steps can start an item: those whose next ``n_step - 1`` steps
+        (same environment) are stored too."""
+        return max(self._size - (self.n_step - 1) * self.num_envs, 0)
+
     def _allocate(self, items: dict[str, np.ndarray]) -> None:
         """Create the ring buffers with shapes and dtypes taken from the first batch."""
         check_fits(self.capacity, item_bytes(items), "replay")
@@ -133,7 +138,7 @@ class UniformReplay(Replay):
         """Items starting at uniformly drawn steps, arranged in ``shape``."""
         # Only steps whose next n_step - 1 steps (same environment) are stored can start one.
         lookahead = (self.n_step - 1) * self.num_envs
-        startable = self._size - lookahead
+        startable = self.startable()
         if self._storage is None or startable <= 0:
             raise ValueError(
                 f"cannot sample from a replay buffer holding {self._size} steps (n_step "

@@ -128,3 +128,27 @@ def test_python_api_mirrors_cli(agent_dir):
     assert len(first.eval_returns) == 4 and first.eval_returns == again.eval_returns
     assert all(r <= -2.0 for r in first.eval_returns)  # at least 3 steps to the goal
     assert first.run_id != again.run_id
+
+
+def test_an_interrupted_resume_from_an_older_run_names_that_run(agent_dir, cli):
+    """Ctrl-C in `learn --resume --from A` named the newest run B and told to resume it."""
+    from datetime import datetime
+
+    from mlflow import MlflowClient
+
+    import agentos
+    from agentos.cli.learn_cmd import _what_the_interrupt_left
+    from agentos.tracking.store import list_runs, tracking_uri
+
+    assert cli("install", "dqn", "cartpole", "--agent", agent_dir)[0] == 0
+    for seed in (0, 1):
+        code, out, err = cli("learn", "--steps", 300, "--seed", seed, *FAST_DQN,
+                             "--agent", agent_dir)  # fmt: skip
+        assert code == 0, err
+    newest, older = (r.run_id for r in list_runs(agent_dir))
+    MlflowClient(tracking_uri(agent_dir)).set_terminated(older, "KILLED")
+    said = _what_the_interrupt_left(
+        agentos.load_agent(agent_dir), datetime.now().astimezone(), True, older[:6]
+    )
+    assert f"run {older[:8]} marked KILLED" in said and newest[:8] not in said
+    assert f"agentos learn --resume --from {older[:8]}" in said

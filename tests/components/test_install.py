@@ -391,3 +391,31 @@ def test_builtin_r2d2_bundle_sets_num_envs_either_order(agent: Path, order: list
     assert dict(spec.defaults["environment"]) == {"num_envs": 8}
     assert dict(spec.components["environment"].params) == {"env_id": "CartPole-v1"}
     assert "num_envs" not in (agent / "agentos.yaml").read_text().split("defaults:")[0]
+
+
+def test_an_entry_with_keys_its_component_does_not_take_changes_nothing(agent: Path):
+    """Such entries were written as they were: every later command failed, blaming
+    agentos.yaml."""
+    registry = agent / "reg.yaml"
+    gym = {"role": "environment", "module": "agentos.envs.gym_env", "class": "GymEnvironment"}
+    registry.write_text(
+        yaml.safe_dump(
+            {
+                "components": {
+                    "good": {**gym, "params": {"env_id": "Acrobot-v1"}},
+                    "typo": {**gym, "params": {"env_id": "CartPole-v1", "num_env": 2}},
+                },
+                "bundles": {"odd": {"components": ["good"], "loop": {"learn_evry": 2}}},
+            }
+        )
+    )
+    before = (agent / "agentos.yaml").read_text()
+    with pytest.raises(AgentOSError, match="unknown parameter 'num_env'") as info:
+        install(agent, ["typo"], [str(registry)])
+    assert "reg.yaml: typo.params.num_env" in info.value.where and "num_envs" in info.value.fix
+    with pytest.raises(AgentOSError, match="unknown parameter 'learn_evry'") as info:
+        install(agent, ["odd"], [str(registry)])
+    assert info.value.where == "bundle 'odd': loop.learn_evry"
+    assert (agent / "agentos.yaml").read_text() == before
+    install(agent, ["good"], [str(registry)])
+    assert load_spec(agent).components["environment"].params["env_id"] == "Acrobot-v1"

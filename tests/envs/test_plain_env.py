@@ -211,3 +211,27 @@ def test_a_nan_observation_names_the_environment(agent_dir, cli):
     assert code == 2 and "Walk's step() returned the reward inf" in err
     off = ("-p", "environment.check_finite=false", "--agent", agent_dir)
     assert cli("run", "--episodes", "2", *off)[0] == 0
+
+
+NO_SPACES = """
+import gymnasium as gym
+import numpy as np
+
+
+class NoSpaces(gym.Env):
+    def reset(self, *, seed=None, options=None):
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 1.0, True, False, {}
+"""
+
+
+def test_a_class_without_spaces_is_named_even_without_the_env_checker(agent_dir, cli):
+    """With check_env: false this was an AttributeError traceback."""
+    use_local_environment(agent_dir, NO_SPACES, "nospaces.py", "NoSpaces",
+                          params={"check_env": False})  # fmt: skip
+    code, out, err = cli("run", "--episodes", "1", "--agent", agent_dir)
+    assert code == 2 and "Traceback" not in err
+    assert "NoSpaces has no observation_space" in err
+    assert "set self.observation_space in NoSpaces.__init__" in err

@@ -173,8 +173,10 @@ class DQNLearner(TargetNetworkLearner):
         )
 
     def ready(self) -> bool:
-        """Whether replay holds at least one batch of transitions."""
-        return len(self.replay) >= self.batch_size
+        """Whether replay holds at least one batch of transitions, each with the steps its
+        n-step return needs (n_step can exceed loop.min_replay_size)."""
+        startable = getattr(self.replay, "startable", None)
+        return len(self.replay) >= self.batch_size and (startable is None or startable() > 0)
 
     def step(self, num_updates: int = 1) -> dict[str, float]:
         """Run ``num_updates`` gradient updates in one scan; returns mean loss and Q."""

@@ -162,3 +162,18 @@ def test_a_batch_larger_than_the_replay_is_refused():
         DQNLearner(
             DQNLearner.Params(batch_size=64), context("learner"), network=network, replay=replay
         )
+
+
+def test_ready_waits_for_the_steps_an_n_step_return_needs():
+    """A learner started with fewer stored steps than n_step crashed in sampling (traceback)."""
+    network = QNetwork(QNetwork.Params(hidden_sizes=(16,)), context("network"))
+    replay = UniformReplay(UniformReplay.Params(capacity=100, n_step=3), context("replay"))
+    learner = DQNLearner(
+        DQNLearner.Params(batch_size=1), context("learner"), network=network, replay=replay
+    )
+    one = bandit_transitions(1)
+    for stored in range(1, 4):
+        replay.add(one)
+        assert len(replay) == stored and replay.startable() == max(stored - 2, 0)
+        assert learner.ready() == (stored == 3)
+    assert np.isfinite(learner.step()["loss"])
