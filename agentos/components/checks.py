@@ -146,3 +146,23 @@ def check_batch_fits(batch_size: int, replay: Any, *, needed: int | None = None)
             "take an update",
             fix=f"raise -p replay.capacity to {need} or more, or lower -p learner.batch_size",
         )
+
+
+def check_optimizer_params(params: Any) -> None:
+    """Refuse an Adam epsilon <= 0 (Adam's first update divides by sqrt(v) + eps, so the
+    loss turns NaN and the "diverged" fix would point at the step size), and a negative
+    gradient clip or Huber threshold (0 means no clipping / the squared loss)."""
+    eps = getattr(params, "adam_eps", None)
+    if eps is not None and not eps > 0:
+        raise ParameterError(
+            f"adam_eps must be > 0, got {eps}",
+            fix="Adam's epsilon keeps its denominator above 0: use 1e-8 (DQN) or 1e-3 (R2D2)",
+        )
+    for name in ("max_grad_norm", "huber_delta"):
+        value = getattr(params, name, None)
+        if value is not None and not value >= 0:
+            meaning = "no clipping" if name == "max_grad_norm" else "the squared loss"
+            raise ParameterError(
+                f"{name} must be >= 0 (0: {meaning}), got {value}",
+                fix=f"give a positive {name}, or 0 for {meaning}",
+            )

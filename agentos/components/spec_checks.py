@@ -36,9 +36,14 @@ def check_component_name(name: str, path: Path) -> None:
     if COMPONENT_NAME.match(name):
         return
     suggestion = re.sub(r"[^A-Za-z0-9_-]+", "_", name.strip()).strip("_") or "my_component"
+    reason = (
+        f"-p {name}.PARAM and ${{{name}.PARAM}} split at its dots"
+        if "." in name
+        else "it may hold only ASCII letters, digits, '_' and '-' (the names -p NAME.PARAM "
+        "and ${NAME.PARAM} can reach)"
+    )
     raise SpecError(
-        f"component name {name!r} cannot be used: -p {name}.PARAM and ${{{name}.PARAM}} split "
-        "at its dots, so nothing could reach its parameters",
+        f"component name {name!r} cannot be used: {reason}",
         where=f"{path}: components.{name}",
         fix=f"rename it to {suggestion} (letters, digits, '_' and '-'), and the depends: "
         "that name it",

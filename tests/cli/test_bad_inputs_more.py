@@ -164,7 +164,12 @@ CASES = [
     Case(
         "component-name-with-a-dot",
         edit(rename_environment("my.env"), "show"),
-        ("components.my.env", "'my.env'", "rename it to my_env"),
+        ("components.my.env", "'my.env'", "split at its dots", "rename it to my_env"),
+    ),
+    Case(
+        "component-name-with-a-space",  # was refused for dots it does not have
+        edit(rename_environment("my env"), "show"),
+        ("'my env'", "only ASCII letters, digits", "rename it to my_env"),
     ),
     Case(
         "component-named-loop",

@@ -166,6 +166,10 @@ def test_cli_rejects_a_bad_layout(tmp_path: Path, cli) -> None:
         "learn", "--actors", "1", "--address", f"127.0.0.1:{_free_port()}", "-a", folder
     )
     assert code == 2 and "cannot reach a Ray cluster" in out + err
+    for port in ("99999", "0", "x1"):  # 99999 was "Connection refused"
+        code, out, err = cli("learn", "--actors", "1", "--address", f"127.0.0.1:{port}",
+                             "-a", folder)  # fmt: skip
+        assert code == 2 and "not a number from 1 to 65535" in out + err
     code, out, err = cli("learn", "--actors", "1", "--replay-shards", "0", "--agent", folder)
     assert code == 2 and "--replay-shards" in out + err
     code, out, err = cli("learn", "--replay-shards", "2", "--agent", folder)

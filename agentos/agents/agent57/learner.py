@@ -72,7 +72,7 @@ from agentos.agents.r2d2.adder import (
 from agentos.agents.r2d2.learner import make_optimizer, state_after_burn_in
 from agentos.agents.r2d2.sequence_learner import SequenceLearner
 from agentos.agents.target_learner import LearnerState
-from agentos.components.checks import check_batch_fits
+from agentos.components.checks import check_batch_fits, check_optimizer_params
 from agentos.errors import AgentOSError, ParameterError
 from agentos.runtime.roles import BuildContext
 
@@ -340,6 +340,7 @@ class Agent57Learner(SequenceLearner):
 
         def __post_init__(self) -> None:
             check_sequence_params(self.burn_in, self.trace_length, 1)
+            check_optimizer_params(self)
             for name in ("retrace_lambda", "priority_eta", "exploit_lambda"):
                 value = getattr(self, name)
                 if value is not None and not 0.0 <= value <= 1.0:

@@ -18,7 +18,7 @@ import optax
 
 from agentos.agents.dqn.losses import batched_double_q_loss
 from agentos.agents.target_learner import LearnerState, TargetNetworkLearner
-from agentos.components.checks import check_batch_fits
+from agentos.components.checks import check_batch_fits, check_optimizer_params
 from agentos.errors import ParameterError
 from agentos.runtime.roles import BuildContext
 
@@ -126,6 +126,7 @@ class DQNLearner(TargetNetworkLearner):
         """Adam's denominator epsilon."""
 
         def __post_init__(self) -> None:
+            check_optimizer_params(self)
             if not 0.0 <= self.gamma <= 1.0:
                 raise ParameterError(f"gamma must be in [0, 1], got {self.gamma}")
             if self.batch_size < 1:

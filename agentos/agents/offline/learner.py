@@ -27,6 +27,7 @@ import optax
 from agentos.agents.dqn.learner import DQNLearner, make_optimizer
 from agentos.agents.offline.losses import batched_behaviour_cloning_loss, batched_cql_loss
 from agentos.agents.target_learner import LearnerState, TargetNetworkLearner
+from agentos.components.checks import check_optimizer_params
 from agentos.errors import ParameterError
 from agentos.runtime.roles import BuildContext
 
@@ -166,6 +167,7 @@ class BCLearner(TargetNetworkLearner):
         """Adam's denominator epsilon."""
 
         def __post_init__(self) -> None:
+            check_optimizer_params(self)
             if self.batch_size < 1:
                 raise ParameterError(f"batch_size must be >= 1, got {self.batch_size}")
             if self.learning_rate < 0:

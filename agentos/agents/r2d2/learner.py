@@ -59,7 +59,7 @@ from agentos.agents.r2d2.adder import (
 from agentos.agents.r2d2.network import RecurrentQModule, unroll
 from agentos.agents.r2d2.sequence_learner import SequenceLearner
 from agentos.agents.target_learner import LearnerState
-from agentos.components.checks import check_batch_fits
+from agentos.components.checks import check_batch_fits, check_optimizer_params
 from agentos.errors import ParameterError
 from agentos.runtime.roles import BuildContext
 
@@ -327,6 +327,7 @@ class R2D2Learner(SequenceLearner):
 
         def __post_init__(self) -> None:
             check_sequence_params(self.burn_in, self.trace_length, 1)
+            check_optimizer_params(self)
             if self.loss == "n_step" and not 1 <= self.n_step < self.trace_length:
                 raise ParameterError(
                     f"n_step must be in [1, trace_length = {self.trace_length}), got {self.n_step}"

@@ -82,6 +82,11 @@ def check_layout(
             )
         return
     host, _, port = host_port.rpartition(":")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ParameterError(
+            f"--address {address!r}: the port {port!r} is not a number from 1 to 65535",
+            fix="give the address `ray start --head` printed, e.g. 127.0.0.1:6379",
+        )
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=3.0):
             pass

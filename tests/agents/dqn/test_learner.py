@@ -154,6 +154,25 @@ def test_bad_params_are_rejected():
         DQNLearner.Params(learning_rate_decay_updates=-4)
 
 
+@pytest.mark.parametrize("learner", ["dqn", "r2d2", "agent57", "bc"])
+def test_every_learner_refuses_a_bad_adam_eps_or_clip(learner):
+    """adam_eps=0 was accepted and diverged at update 2 with "lower learning_rate"."""
+    from agentos.agents.agent57.learner import Agent57Learner
+    from agentos.agents.offline.learner import BCLearner
+    from agentos.agents.r2d2.learner import R2D2Learner
+
+    params = {"dqn": DQNLearner, "r2d2": R2D2Learner, "agent57": Agent57Learner,
+              "bc": BCLearner}[learner].Params  # fmt: skip
+    with pytest.raises(ParameterError, match="adam_eps must be > 0, got 0.0"):
+        params(adam_eps=0.0)
+    with pytest.raises(ParameterError, match=r"max_grad_norm must be >= 0 \(0: no clipping\)"):
+        params(max_grad_norm=-1.0)
+    params(max_grad_norm=0.0)  # documented: no clipping
+    if learner == "dqn":
+        with pytest.raises(ParameterError, match="huber_delta must be >= 0"):
+            params(huber_delta=-0.5)
+
+
 def test_a_batch_larger_than_the_replay_is_refused():
     # replay.capacity=10 with batch_size=64 learned for the whole run with 0 updates
     with pytest.raises(ParameterError, match=r"batch_size=64 is more than replay.capacity=10"):
