@@ -419,3 +419,18 @@ def test_an_entry_with_keys_its_component_does_not_take_changes_nothing(agent: P
     assert (agent / "agentos.yaml").read_text() == before
     install(agent, ["good"], [str(registry)])
     assert load_spec(agent).components["environment"].params["env_id"] == "Acrobot-v1"
+
+
+def test_settings_another_bundle_left_are_named(agent: Path, caplog):
+    """install r2d2 then dqn silently kept R2D2's learn_every and 8 copies for DQN."""
+    install(agent, ["r2d2"], [])
+    with caplog.at_level("WARNING", logger="agentos.components.install"):
+        install(agent, ["dqn"], [])
+    kept = [r.getMessage() for r in caplog.records if "kept from before" in r.getMessage()]
+    assert len(kept) == 1
+    assert "loop.learn_every=8" in kept[0] and "defaults.environment.num_envs=8" in kept[0]
+    assert "samples_per_insert" not in kept[0]  # dqn sets it anew
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agentos.components.install"):
+        install(agent, ["r2d2"], [])  # sets every key the spec holds
+    assert "kept from before" not in caplog.text
