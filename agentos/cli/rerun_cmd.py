@@ -29,6 +29,12 @@ def rerun(
         f"rerun {report.new_run_id[:8]} of {report.original_run_id[:8]}: "
         f"{report.compared} {report.new_returns}"
     )
+    if not report.original_returns:
+        console.print(
+            f"[yellow]Nothing to compare[/]: the original logged no {report.compared} (it "
+            "ended before its first log point; a longer run logs some)"
+        )
+        return 1
     if report.identical:
         console.print(f"[green]Reproduced exactly[/]: {report.compared} is identical.")
         return 0

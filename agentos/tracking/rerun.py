@@ -44,8 +44,8 @@ class RerunReport:
 
     @property
     def identical(self) -> bool:
-        """Whether every evaluation matched exactly."""
-        return self.original_returns == self.new_returns
+        """Whether there was something to compare and every value of it matched exactly."""
+        return bool(self.original_returns) and self.original_returns == self.new_returns
 
 
 def rerun_run(
@@ -72,7 +72,19 @@ def rerun_run(
         raise AgentOSError(
             f"run {run.run_id[:8]} FAILED, so it has no result to reproduce",
             fix="fix what made it fail (`agentos runs show ID` has its error), then `agentos "
-            "learn` again; rerun a FINISHED or KILLED run",
+            "learn` again; rerun a FINISHED run",
+        )
+    if run.summary.status in ("KILLED", "RUNNING"):
+        short = run.run_id[:8]
+        done = f" at {run.summary.steps:,} env steps" if run.summary.steps is not None else ""
+        raise AgentOSError(
+            f"run {short} is {run.summary.status}: it stopped{done} before its end, so "
+            "there is no final result for a rerun (which would run the whole budget) to match",
+            fix=(
+                f"finish it with `agentos learn --resume --from {short}`, then rerun it"
+                if kind == "learn" and run.summary.status == "KILLED"
+                else "rerun a FINISHED run"
+            ),
         )
     spec_text = Path(download_artifacts(agent_dir, run.run_id, "agentos.yaml")).read_text()
     lock = yaml.safe_load(Path(download_artifacts(agent_dir, run.run_id, "lock.yaml")).read_text())
