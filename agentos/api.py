@@ -21,7 +21,7 @@ from agentos.api_tracking import _still_tracked as _still_tracked
 from agentos.api_tracking import _TrackingHooks as _TrackingHooks
 from agentos.api_tracking import checkpoint_fits, component_lock, tracked_loop, tracked_run
 from agentos.components.spec import AgentSpec, load_spec, parse_spec
-from agentos.errors import CheckpointError
+from agentos.errors import AgentOSError, CheckpointError
 from agentos.tracking.checkpoints import (
     checkpoint_path,
     find_checkpoint,
@@ -107,7 +107,15 @@ class Agent:
         saved = [str(o) for o in state.get("overrides", []) if not render_only(str(o))]
         if not saved or saved == self.overrides[: len(saved)]:
             return self
-        rebuilt = Agent(self.spec, [*saved, *self.overrides])
+        try:
+            rebuilt = Agent(self.spec, [*saved, *self.overrides])
+        except AgentOSError as e:  # for components gone (CQL's dataset, then `install dqn`)
+            log.warning(
+                "the checkpoint's run overrides %s do not apply to the spec now (%s): left out",
+                " ".join(saved),
+                e.message,
+            )
+            return self
         rebuilt._video_folder, rebuilt._trace_path = self._video_folder, self._trace_path
         rebuilt._overlay = self._overlay
         return rebuilt
@@ -210,7 +218,6 @@ class Agent:
 
     def _plot_curve(self, run_id: str) -> None:
         """The finished run's learning curve, as plots/<run id>.png and a run artifact."""
-        from agentos.errors import AgentOSError
         from agentos.viz.runs import plot_runs
 
         try:

@@ -131,7 +131,7 @@ class Loop:
             self.last_eval = self.eval_history[-1]["return_mean"]
         for name, comp_state in state["components"].items():
             if name in self.components and not (new_episodes and self.components[name] is self.env):
-                self.components[name].load_state_dict(comp_state)
+                _load_component(name, self.components[name], comp_state)
         if self.learner is not None:
             self.actor.update(self.learner.get_variables())
         self._episodes = None
@@ -397,3 +397,21 @@ class Loop:
         if self._eval_env is not None:
             self._eval_env.close()
             self._eval_env = None
+
+
+def _load_component(name: str, component: Any, state: Any) -> None:
+    """``component.load_state_dict(state)``; a state another kind of component saved (the
+    dataset of a CQL run, then ``install dqn``) is a CheckpointError, not a KeyError."""
+    from agentos.errors import AgentOSError, CheckpointError
+
+    try:
+        component.load_state_dict(state)
+    except AgentOSError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise CheckpointError(
+            f"the checkpoint's '{name}' was saved by another component than the "
+            f"{type(component).__name__} the spec builds now ({type(e).__name__}: {e})",
+            fix="install again the components the run was trained with (`agentos runs show "
+            "RUN_ID` lists them), or train the agent as the spec is now with `agentos learn`",
+        ) from e

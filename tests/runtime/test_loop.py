@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from agentos.envs.corridor import Corridor, CorridorParams
 from agentos.runtime.loop import Hooks, Loop, LoopParams
@@ -316,3 +317,17 @@ def test_a_learn_without_any_update_is_warned_about(caplog):
     with caplog.at_level("WARNING", logger="agentos.runtime.loop"):
         loop.learn(40)
     assert not any("no update" in r.getMessage() for r in caplog.records)
+
+
+def test_a_state_saved_by_another_component_is_a_checkpoint_error():
+    """A CQL run's dataset state loaded into DQN's replay (`install dqn` after `install
+    cql`, then `run`) was a KeyError traceback."""
+    from agentos.errors import CheckpointError
+    from agentos.replay.uniform import UniformReplay
+    from agentos.runtime.loop import _load_component
+
+    replay = UniformReplay(
+        UniformReplay.Params(capacity=10), BuildContext(name="replay", seed=0, agent_dir=Path("."))
+    )
+    with pytest.raises(CheckpointError, match="saved by another component than the UniformReplay"):
+        _load_component("replay", replay, {"rng": {}, "digest": "sha256:0"})
