@@ -123,7 +123,7 @@ def learn_offline(
     try:
         loaded = load_agent(agent, overrides)
     except ParameterError as e:
-        if not dataset or not str(e.where or "").endswith("components.replay.params.dataset"):
+        if not dataset or not str(e.where or "").endswith("replay.dataset"):
             raise
         raise AgentOSError(
             f"the agent's replay cannot read the dataset '{dataset}': it is filled only by acting",

@@ -228,11 +228,13 @@ def load_graph(spec: AgentSpec, overrides: list[str] | None = None) -> AgentGrap
     nodes = []
     for name in order:
         cls = classes[name]
-        _check_written(getattr(cls, "Params", None), tree[name], f"{where_file}: components.{name}")
+        where = f"{where_file}: components.{name}"
         try:
-            params = build_params(cls.Params, tree[name], f"{where_file}: components.{name}.params")  # type: ignore[attr-defined]
+            _check_written(getattr(cls, "Params", None), tree[name], where)
+            params = build_params(cls.Params, tree[name], f"{where}.params")  # type: ignore[attr-defined]
         except ParameterError as e:
-            raise _blame_the_reference(e, name, written[name], tree[name]) from None
+            e = _blame_the_reference(e, name, written[name], tree[name])
+            raise _blame_the_source(e, name, overrides, spec, where_file) from None
         nodes.append(Node(spec.components[name], cls, params, dependencies[name]))
     loop = build_params(loop_params, tree[LOOP_KEY], f"{where_file}: loop")
     check_loop_params(loop, f"{where_file}: loop")
@@ -407,3 +409,22 @@ def _blame_the_reference(
                 f"{source} in agentos.yaml, or override it with -p {source}=VALUE",
             )
     return error
+
+
+def _blame_the_source(
+    error: ParameterError, name: str, overrides: list[str] | None, spec: Any, where_file: Any
+) -> ParameterError:
+    """``error`` placed where its value came from: a ``-p`` override or the spec's
+    ``defaults:``, not the component's params in agentos.yaml (which may not hold it)."""
+    prefix = f"{where_file}: components.{name}.params."
+    if not error.where or not error.where.startswith(prefix):
+        return error
+    path = error.where[len(prefix) :]
+    key = path.split(".")[0].split("[")[0]
+    if f"{name}.{key}" in {o.split("=", 1)[0].strip() for o in overrides or []}:
+        where = f"-p {name}.{path}"
+    elif key not in spec.components[name].params and key in (spec.defaults.get(name) or {}):
+        where = f"{where_file}: defaults.{name}.{key}"
+    else:
+        return error
+    return ParameterError(error.message, where=where, fix=error.fix)

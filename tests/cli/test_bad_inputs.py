@@ -159,7 +159,7 @@ CASES = [
     Case(
         "unknown-parameter",
         args("run", "-p", "actor.temperatur=1"),
-        ("components.actor.params.temperatur", "unknown parameter"),
+        ("-p actor.temperatur", "unknown parameter"),
     ),
     Case("override-without-equals", args("run", "-p", "actor"), ("-p/--param", "key=value")),
     Case("override-unknown-component", args("run", "-p", "nosuch.key=1"), ("'nosuch'",)),

@@ -152,7 +152,7 @@ CASES = [
     Case(
         "list-parameter-given-a-word",
         args("show", "-p", "network.hidden_sizes=abc"),
-        ("network.params.hidden_sizes", "expected list of int", "in brackets: [a, b]"),
+        ("-p network.hidden_sizes", "expected list of int", "in brackets: [a, b]"),
         DQN,
     ),
     # --- defaults: and component names the parameters cannot reach ------------------------

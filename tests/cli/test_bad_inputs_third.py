@@ -26,14 +26,14 @@ CASES = [
     Case(
         "float-parameter-beyond-float",
         args("show", "-p", f"learner.learning_rate={HUGE}"),
-        ("components.learner.params.learning_rate", "(a number of 401 digits) is too large"),
+        ("-p learner.learning_rate", "(a number of 401 digits) is too large"),
         DQN,
     ),
     # an int beyond 64 bits reached JAX: a TypeError traceback, exit 1
     Case(
         "layer-width-beyond-64-bits",
         args("run", "-e", "1", "-p", "network.hidden_sizes=[10000000000000000000000]"),
-        ("network.params.hidden_sizes[0]", "too large for an integer parameter"),
+        ("-p network.hidden_sizes[0]", "too large for an integer parameter"),
         DQN,
     ),
     Case(

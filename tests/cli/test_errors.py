@@ -52,7 +52,7 @@ def test_unknown_component_name(agent_dir, cli):
 def test_unknown_parameter_key(dqn_agent, cli):
     _assert_clear_error(
         cli("learn", "--steps", "10", "-p", "learner.learning_rat=0.1", "--agent", dqn_agent),
-        "components.learner.params.learning_rat",
+        "-p learner.learning_rat",
         "unknown parameter",
         "did you mean 'learning_rate'",
     )

@@ -141,11 +141,13 @@ def test_an_interrupted_resume_from_an_older_run_names_that_run(agent_dir, cli):
     from agentos.tracking.store import list_runs, tracking_uri
 
     assert cli("install", "dqn", "cartpole", "--agent", agent_dir)[0] == 0
+    ids = []  # the session's store holds other tests' runs too: take these two by id
     for seed in (0, 1):
         code, out, err = cli("learn", "--steps", 300, "--seed", seed, *FAST_DQN,
                              "--agent", agent_dir)  # fmt: skip
         assert code == 0, err
-    newest, older = (r.run_id for r in list_runs(agent_dir))
+        ids.append(out.split("Done run ")[1][:8])
+    older, newest = (next(r.run_id for r in list_runs(agent_dir) if r.run_id[:8] == i) for i in ids)
     MlflowClient(tracking_uri(agent_dir)).set_terminated(older, "KILLED")
     said = _what_the_interrupt_left(
         agentos.load_agent(agent_dir), datetime.now().astimezone(), True, older[:6]
