@@ -85,6 +85,7 @@ def run_suite(
                 fix=f"drop -p loop.eval_episodes, or set eval_episodes in the suite "
                 f"(bench: {{{suite_name}: {{eval_episodes: N}}}} in agentos.yaml)",
             )
+    check_suite_envs(load_spec(agent_dir), suite_name, suite)
     agents = []
     for env in suite.envs:
         spec = load_spec(agent_dir)
@@ -106,32 +107,44 @@ def run_suite(
     return results
 
 
-def _with_environment(spec: Any, env_name: str) -> Any:
-    """The spec with its environment replaced by the registry entry ``env_name``."""
-    from agentos.components.install import spec_entry
-    from agentos.components.registry import load_registries
-    from agentos.components.spec import parse_spec, read_raw
-    from agentos.errors import RegistryError
+def check_suite_envs(spec: Any, suite_name: str, suite: Suite) -> None:
+    """Refuse a suite env that is no registry environment, or a ``gym:`` id gymnasium does
+    not know, naming ``bench.SUITE.envs[i]`` (``agentos show`` and ``bench`` call it)."""
+    for i, env in enumerate(suite.envs):
+        if env != AGENT_ENV:
+            _environment_entry(spec, env, f"{spec.path}: bench.{suite_name}.envs[{i}]")
 
-    registry = load_registries(list(spec.registries), spec.agent_dir)
+
+def _environment_entry(spec: Any, env_name: str, where: str = "bench suite envs") -> Any:
+    """The registry entry of the environment ``env_name`` (a ``gym:`` id checked)."""
+    from agentos.components.install_checks import check_gym_id
+    from agentos.components.registry import GYM_PREFIX, load_registries
+
+    fix = "correct the name in the suite's envs (agent: the spec's own environment); "
     try:
-        entry = registry.get(env_name)
-    except RegistryError as e:
-        raise RegistryError(
-            str(e).split("\nFix:")[0],
-            where="bench suite envs",
-            fix="correct the name in the suite's envs (agent: the spec's own environment); "
-            + (e.fix or ""),
-        ) from None
+        entry = load_registries(list(spec.registries), spec.agent_dir).get(env_name)
+        if env_name.startswith(GYM_PREFIX):
+            check_gym_id(env_name, str(entry.params.get("env_id", "")))
+    except AgentOSError as e:
+        raise type(e)(e.message, where=where, fix=fix + (e.fix or "")) from None
     if getattr(entry, "role", None) != "environment":
         raise AgentOSError(
             f"'{env_name}' is not an environment",
-            where="bench suite envs",
+            where=where,
             fix="list environments with `agentos list`",
         )
+    return entry
+
+
+def _with_environment(spec: Any, env_name: str) -> Any:
+    """The spec with its environment replaced by the registry entry ``env_name``."""
+    from agentos.components.install import spec_entry
+    from agentos.components.spec import parse_spec, read_raw
+
+    entry = _environment_entry(spec, env_name)
     raw = read_raw(spec.path)
     env_slot = next(c.name for c in spec.components.values() if _is_env(c, spec))
-    raw["components"][env_slot] = spec_entry(entry, env_slot, spec.agent_dir)  # type: ignore[arg-type]
+    raw["components"][env_slot] = spec_entry(entry, env_slot, spec.agent_dir)
     return parse_spec(raw, spec.path)
 
 

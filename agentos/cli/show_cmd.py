@@ -76,6 +76,10 @@ def show(
 
 def _bench_suites(spec: Any) -> dict[str, Any]:
     """The spec's own ``bench:`` suites, each checked now (not first when it is run)."""
+    from agentos.bench.runner import check_suite_envs
     from agentos.bench.suites import get_suite
 
-    return {name: get_suite(name, spec.bench, str(spec.path)) for name in spec.bench}
+    suites = {name: get_suite(name, spec.bench, str(spec.path)) for name in spec.bench}
+    for name, suite in suites.items():
+        check_suite_envs(spec, name, suite)
+    return suites

@@ -103,9 +103,15 @@ CASES = [
     Case(
         "bench-misspelt-env-after-a-good-one",
         suite(envs=["agent", "cartpol"], seeds=[0]),
-        ("bench suite envs", "'cartpol'", "close matches: cartpole"),
+        ("bench.mine.envs[1]", "'cartpol'", "close matches: cartpole"),
         DQN,
         NO_RUNS,
+    ),
+    Case(  # `show` passed it, and `bench` blamed components.environment.params
+        "bench-misspelt-gym-id-in-show",
+        edit(lambda d: d.update(bench={"mine": {"envs": ["gym:Cartpole-v1"]}}), "show"),
+        ("bench.mine.envs[0]", "unknown gymnasium environment id 'Cartpole-v1'", "CartPole-v1"),
+        DQN,
     ),
     Case(
         "bench-seed-twice",
