@@ -312,7 +312,7 @@ class Loop:
             log.warning("interrupted at %d env steps: writing a checkpoint", c.env_steps)
             self.hooks.on_checkpoint(self.state_dict(), final=True)
             with contextlib.suppress(Exception):  # the run's steps as the checkpoint has them
-                self.hooks.on_metrics(self._counter_metrics(), c.env_steps)
+                self.hooks.on_metrics(self.counter_metrics(), c.env_steps)
             raise
         if self.learner is not None and not c.learner_updates:
             replay = getattr(self.learner, "replay", None)
@@ -325,7 +325,7 @@ class Loop:
             )
             if reason is not None:
                 log.warning("the learner took no update in %d env steps: %s", c.env_steps, reason)
-        self.hooks.on_metrics(self._counter_metrics(), c.env_steps)
+        self.hooks.on_metrics(self.counter_metrics(), c.env_steps)
         if not self.eval_history or self.eval_history[-1]["env_steps"] != c.env_steps:
             try:
                 self.evaluate(p.eval_episodes)
@@ -360,7 +360,7 @@ class Loop:
             "train/learner_updates_per_s": (c.learner_updates - updates0) / elapsed,
         }
 
-    def _counter_metrics(self) -> dict[str, float]:
+    def counter_metrics(self) -> dict[str, float]:
         """The counters as metrics (``agentos runs`` shows ``train/env_steps``)."""
         c = self.counters
         return {

@@ -144,6 +144,8 @@ def test_agent57_ctrl_c_checkpoints_stops_everything_and_resumes(tmp_path: Path)
     assert 150 <= middle["env_steps"] < 5000 and middle["learner_updates"] > 0
     # Agent57's actor-side metrics are computed in the worker and logged by the driver
     assert metric_history(folder, run_id, "train/intrinsic_reward")
+    # the run's last step count is the checkpoint's (`runs` showed the last logged one)
+    assert metric_history(folder, run_id, "train/env_steps")[-1][1] == middle["env_steps"]
 
     resumed = agentos.load_agent(folder, TINY_AGENT57).learn(
         middle["env_steps"] + 100, resume=True, actors=1

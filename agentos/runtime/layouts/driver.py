@@ -15,6 +15,7 @@ is no deadlock.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -117,6 +118,8 @@ class RayLayout(RayProcesses):
         except KeyboardInterrupt:
             log.warning("interrupted at %d env steps: writing a checkpoint", c.env_steps)
             hooks.on_checkpoint(loop.state_dict(), final=True)
+            with contextlib.suppress(Exception):  # the run's steps as the checkpoint has them
+                hooks.on_metrics(loop.counter_metrics(), c.env_steps)
             raise
         if not loop.eval_history or loop.eval_history[-1]["env_steps"] != c.env_steps:
             self._evaluate(p.eval_episodes)
