@@ -34,6 +34,8 @@ TAG_HOST = "agentos.host"
 TAG_VERSION = "agentos.version"
 TAG_RESUMES = "agentos.resumes"
 TAG_END_REASON = "agentos.end_reason"
+TAG_FOLDER = "agentos.folder"
+"""The agent folder a run was started (or last resumed) in."""
 
 STEP_METRICS = ("train/env_steps", "eval/env_steps")
 RETURN_METRIC = "eval/return_mean"

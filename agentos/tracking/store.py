@@ -48,6 +48,7 @@ from agentos.tracking.backend import STEP_METRICS as STEP_METRICS
 from agentos.tracking.backend import TAG_AGENT as TAG_AGENT
 from agentos.tracking.backend import TAG_END_REASON as TAG_END_REASON
 from agentos.tracking.backend import TAG_ENV as TAG_ENV
+from agentos.tracking.backend import TAG_FOLDER as TAG_FOLDER
 from agentos.tracking.backend import TAG_HOST as TAG_HOST
 from agentos.tracking.backend import TAG_KIND as TAG_KIND
 from agentos.tracking.backend import TAG_PID as TAG_PID
@@ -209,6 +210,7 @@ class RunTracker:
             TAG_PID: str(os.getpid()),
             TAG_HOST: socket.gethostname(),
             TAG_VERSION: _package_version("agentos") or "unknown",
+            TAG_FOLDER: str(Path(agent_dir).resolve()),
         }
         if stat is not None:
             own[TAG_PID_START] = stat[1]
@@ -223,6 +225,7 @@ class RunTracker:
             existing: Mapping[str, str] = {}
         else:
             run = _resolve_run(client, exp_id, resume_run_id, agent_name)
+            _refuse_another_folders_run(run, agent_dir)
             status = effective_status(run.info.status, run.data.tags)
             if status == "RUNNING" and run.data.tags.get(TAG_PID) != str(os.getpid()):
                 raise AgentOSError(
@@ -369,3 +372,19 @@ class RunTracker:
             except Exception:  # never hide the original error
                 logger.exception("could not close run %s as %s", self.run_id, status)
         return False
+
+
+def _refuse_another_folders_run(run: Any, agent_dir: Path) -> None:
+    """Two folders that share a tracking store (``MLFLOW_TRACKING_URI``) and an agent name
+    see each other's runs; resuming the other folder's run would give it two histories (and
+    leave that folder's checkpoint behind). A folder that no longer exists was moved here."""
+    origin = run.data.tags.get(TAG_FOLDER)
+    here = Path(agent_dir).resolve()
+    if not origin or Path(origin) == here or not Path(origin).is_dir():
+        return
+    raise AgentOSError(
+        f"run {run.info.run_id[:8]} belongs to the agent folder {origin}, not {here}: both "
+        "share this tracking store, and resuming it here would give it two histories",
+        fix=f"resume it in {origin}, or start a new run here with `agentos learn` (without "
+        "--resume)",
+    )

@@ -51,3 +51,26 @@ def test_a_shared_store_is_not_searched_for_latest(tmp_path: Path) -> None:
     same store: `latest` means this folder's checkpoints only."""
     with pytest.raises(CheckpointError, match="no checkpoint in"):
         find_checkpoint(tmp_path, "latest")
+
+
+def test_another_folders_run_in_a_shared_store_is_not_resumed(tmp_path: Path) -> None:
+    """Two folders with one agent name under one MLFLOW_TRACKING_URI (as this test session
+    has): `learn --resume --from R` in the second continued the first's run R, giving it two
+    histories."""
+    from agentos.api import load_agent
+    from agentos.cli.init_cmd import init
+    from agentos.components.install import install
+    from agentos.errors import AgentOSError
+
+    first, second = tmp_path / "one" / "same", tmp_path / "two" / "same"
+    overrides = ["loop.min_replay_size=50", "loop.eval_every=0", "loop.eval_episodes=1"]
+    for folder in (first, second):
+        init(folder, None, False)
+        install(folder, ["dqn", "cartpole"], [])
+    run = load_agent(first, overrides).learn(100, seed=0)
+    with pytest.raises(AgentOSError, match="belongs to the agent folder") as e:
+        load_agent(second, overrides).learn(200, resume=run.run_id)
+    assert str(first) in str(e.value) and f"resume it in {first}" in (e.value.fix or "")
+    assert not (second / CHECKPOINT_DIR).exists() or not any((second / CHECKPOINT_DIR).iterdir())
+    again = load_agent(first, overrides).learn(200, resume=run.run_id)  # its own folder: fine
+    assert again.run_id == run.run_id and again.env_steps == 200
