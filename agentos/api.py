@@ -20,6 +20,7 @@ from agentos.api_tracking import _record_dead_runs as _record_dead_runs
 from agentos.api_tracking import _still_tracked as _still_tracked
 from agentos.api_tracking import _TrackingHooks as _TrackingHooks
 from agentos.api_tracking import checkpoint_fits, component_lock, tracked_loop, tracked_run
+from agentos.components.checks import check_api_arguments, check_counts
 from agentos.components.spec import AgentSpec, load_spec, parse_spec
 from agentos.errors import AgentOSError, CheckpointError
 from agentos.tracking.checkpoints import (
@@ -57,6 +58,7 @@ class RunResult:
 
 def load_agent(path: str | Path = ".", overrides: list[str] | None = None) -> Agent:
     """The agent in folder ``path`` (validated; nothing built yet)."""
+    check_api_arguments(path=path, overrides=overrides)
     return Agent(load_spec(path), overrides)
 
 
@@ -66,6 +68,7 @@ class Agent:
     def __init__(self, spec: AgentSpec, overrides: list[str] | None = None):
         from agentos.components.graph import load_graph
 
+        check_api_arguments(overrides=overrides)
         self.spec = spec
         self.overrides = list(overrides or [])
         self._video_folder: Path | None = None
@@ -110,11 +113,7 @@ class Agent:
         try:
             rebuilt = Agent(self.spec, [*saved, *self.overrides])
         except AgentOSError as e:  # for components gone (CQL's dataset, then `install dqn`)
-            log.warning(
-                "the checkpoint's run overrides %s do not apply to the spec now (%s): left out",
-                " ".join(saved),
-                e.message,
-            )
+            log.warning("checkpoint's overrides %s left out: %s", " ".join(saved), e.message)
             return self
         rebuilt._video_folder, rebuilt._trace_path = self._video_folder, self._trace_path
         rebuilt._overlay = self._overlay
@@ -162,7 +161,9 @@ class Agent:
         from agentos.runtime.checkpoint import load_run_checkpoint as load_checkpoint
 
         placement = RayPlacement(actors, address, replay_shards, learner_actor, learner_gpu)
-        check_learn_inputs(self, steps, seed, placement, video_every)
+        check_learn_inputs(
+            self, steps, seed, placement, video_every, resume=resume, tags=tags, hooks=hooks
+        )
         if video_every and self._video_folder is None:
             return self._filmed().learn(
                 steps, seed=seed, resume=resume, hooks=hooks, tags=tags,
@@ -296,10 +297,10 @@ class Agent:
         also run artifacts), with the actor's per-step values beside the frames if
         ``overlay``; ``trace`` writes one CSV row per evaluation step there.
         """
-        from agentos.components.checks import check_counts
         from agentos.runtime.checkpoint import load_run_checkpoint as load_checkpoint
 
         check_counts(episodes=episodes, seed=seed)
+        check_api_arguments(checkpoint=checkpoint, trace=trace, hooks=hooks)
         if trace is not None:
             from agentos.viz.trace import check_trace_path
 

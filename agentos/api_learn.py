@@ -29,14 +29,29 @@ class RayPlacement:
 
 
 def check_learn_inputs(
-    agent: Agent, steps: int, seed: int, placement: RayPlacement, video_every: int
+    agent: Agent,
+    steps: int,
+    seed: int,
+    placement: RayPlacement,
+    video_every: int,
+    *,
+    resume: Any = False,
+    tags: Any = None,
+    hooks: Any = None,
 ) -> None:
     """``learn``'s arguments and the agent's learner, checked before anything starts."""
-    from agentos.components.checks import check_counts
+    from agentos.components.checks import check_api_arguments, check_counts
     from agentos.errors import AgentOSError, GraphError
     from agentos.runtime.layouts.ray_layout import check_layout
 
-    check_counts(steps=steps, seed=seed)
+    check_api_arguments(resume=resume, tags=tags, hooks=hooks)
+    check_counts(
+        steps=steps,
+        seed=seed,
+        video_every=video_every,
+        actors=placement.actors,
+        replay_shards=placement.replay_shards,
+    )
     check_layout(
         placement.actors,
         placement.address,

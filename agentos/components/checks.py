@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from agentos.errors import ParameterError
@@ -101,33 +102,31 @@ def parameter_fix(message: str, where: str) -> str:
     )
 
 
-def check_counts(
-    *, steps: int | None = None, episodes: int | None = None, seed: int | None = None
-) -> None:
-    """The Python API's own checks of learn/run arguments (the CLI checks them too)."""
-    for name, value in (("steps", steps), ("episodes", episodes), ("seed", seed)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, numbers.Integral)
-        ):
+COUNT_MINIMUMS: dict[str, tuple[int, str]] = {
+    "steps": (1, "train for at least 1 step: --steps N"),
+    "updates": (1, "take at least 1 learner update: --steps N"),
+    "episodes": (1, "evaluate at least 1 episode: -e N"),
+    "seed": (0, "use a seed of 0 or more (gymnasium needs it)"),
+    "video_every": (0, "give 0 (no videos) or a positive number of env steps"),
+    "actors": (0, "give 0 (one process) or a positive number of worker processes"),
+    "replay_shards": (1, "give 1 or more replay processes"),
+}
+"""Whole-number arguments of the Python API, with their smallest values."""
+
+
+def check_counts(**values: Any) -> None:
+    """The Python API's own checks of learn/run arguments (the CLI checks them too): each
+    given one is a whole number (not None, a bool or a string) at least its minimum."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            example = "0" if name in ("seed", "video_every", "actors") else "1000"
             raise ParameterError(
                 f"{name} must be a whole number, got {value!r} ({type(value).__name__})",
                 where=name,
-                fix=f"pass {name} as an int, e.g. {name}=1000"
-                if name != "seed"
-                else "pass seed as an int, e.g. seed=0",
+                fix=f"pass {name} as an int, e.g. {name}={example}",
             )
-    if steps is not None:
-        require_at_least(
-            "steps", steps, 1, where="steps", fix="train for at least 1 env step: --steps N"
-        )
-    if episodes is not None:
-        require_at_least(
-            "episodes", episodes, 1, where="episodes", fix="evaluate at least 1 episode: -e N"
-        )
-    if seed is not None:
-        require_at_least(
-            "seed", seed, 0, where="seed", fix="use a seed of 0 or more (gymnasium needs it)"
-        )
+        minimum, fix = COUNT_MINIMUMS.get(name, (0, f"give {name} >= 0"))
+        require_at_least(name, int(value), minimum, where=name, fix=fix)
 
 
 def check_batch_fits(batch_size: int, replay: Any, *, needed: int | None = None) -> None:
@@ -166,3 +165,50 @@ def check_optimizer_params(params: Any) -> None:
                 f"{name} must be >= 0 (0: {meaning}), got {value}",
                 fix=f"give a positive {name}, or 0 for {meaning}",
             )
+
+
+_NOT_GIVEN: Any = object()
+
+
+def check_api_arguments(
+    *,
+    path: Any = _NOT_GIVEN,
+    overrides: Any = None,
+    resume: Any = False,
+    tags: Any = None,
+    checkpoint: Any = None,
+    trace: Any = None,
+    hooks: Any = None,
+) -> None:
+    """Types of the Python API's other arguments, refused with what to pass (a string of
+    overrides was read character by character, ``resume=1`` was taken for "no")."""
+    import os
+
+    def refuse(name: str, value: Any, want: str, example: str) -> ParameterError:
+        return ParameterError(
+            f"{name} must be {want}, got {value!r} ({type(value).__name__})",
+            where=name,
+            fix=f"pass e.g. {name}={example}",
+        )
+
+    if path is not _NOT_GIVEN and not isinstance(path, (str, os.PathLike)):
+        raise refuse("path", path, "an agent folder (str or Path)", "'my_agent'")
+    if overrides is not None and (
+        not isinstance(overrides, (list, tuple)) or not all(isinstance(o, str) for o in overrides)
+    ):
+        raise refuse("overrides", overrides, "a list of 'SLOT.KEY=VALUE' strings",
+                     "['learner.learning_rate=0.001']")  # fmt: skip
+    if not isinstance(resume, (bool, str)):
+        raise refuse("resume", resume, "True, False or a run id", "True")
+    if tags is not None and not (
+        isinstance(tags, Mapping) and all(isinstance(k, str) for k in tags)
+    ):
+        raise refuse("tags", tags, "a dict of str keys", "{'experiment': 'a'}")
+    if checkpoint is not None and not isinstance(checkpoint, str):
+        raise refuse("checkpoint", checkpoint, "'latest', 'best' or a run id", "'latest'")
+    if trace is not None and not isinstance(trace, (str, os.PathLike)):
+        raise refuse("trace", trace, "a CSV file path", "'trace.csv'")
+    hook_methods = ("on_metrics", "on_progress", "on_checkpoint", "on_best", "should_stop")
+    if hooks is not None and not all(callable(getattr(hooks, m, None)) for m in hook_methods):
+        raise refuse("hooks", hooks, "an agentos.runtime.loop.Hooks (subclass it)",
+                     "MyHooks() with class MyHooks(Hooks)")  # fmt: skip

@@ -268,7 +268,7 @@ def learn_offline(
     from agentos.runtime.checkpoint import load_run_checkpoint
     from agentos.runtime.offline_loop import OfflineLoop, check_offline_data
 
-    check_counts(steps=updates, seed=seed)
+    check_counts(updates=updates, seed=seed)
     if agent.graph.node("learner") is None:
         raise GraphError(
             "this agent has no learner, so there is nothing to train",

@@ -132,7 +132,7 @@ _NAME_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 def check_name(name: str) -> None:
     """A dataset name must be a relative Minari id (``[namespace/...]name[-vN]``)."""
-    parts = name.split("/")
+    parts = name.split("/") if isinstance(name, str) else [""]
     if not name or ".." in parts or not all(_NAME_PART.fullmatch(p) for p in parts):
         raise DatasetError(
             f"invalid dataset name {name!r}",

@@ -181,3 +181,20 @@ def test_observations_of_no_values_are_refused(agent_dir: Path, cli) -> None:
         *cli("run", "--episodes", "1", "--agent", agent_dir),
         ("Later's observations hold no values", "(0,)"),
     )
+
+
+def test_numpy_bools_pass_the_env_checker(agent_dir: Path, cli) -> None:
+    """gymnasium's checker asserts `truncated is False`, so np.False_ (valid) was refused as
+    "Environment truncates after 1 step"."""
+    source = SOURCE.replace(
+        "return obs, reward, terminated, False, info",
+        "return obs, reward, np.bool_(terminated), np.bool_(self.t >= 50), info",
+    )
+    use_local_environment(agent_dir, source.replace("BREAK", "pass"), "later.py", "Later")
+    code, out, err = cli("run", "--episodes", "3", "--agent", agent_dir)
+    assert code == 0, err
+    assert "mean return 5.00" in out
+    really = source.replace("BREAK", "pass").replace("self.t >= 50", "True")
+    use_local_environment(agent_dir, really, "later.py", "Later")
+    code, out, err = cli("run", "--episodes", "3", "--agent", agent_dir)
+    assert code == 2 and "truncates after 1 step" in err
