@@ -36,7 +36,7 @@ def test_the_api_refuses_arguments_of_the_wrong_type(agent_dir):
         (lambda: agent.run(episodes=1, seed=None), "seed must be a whole number, got None"),
         (lambda: agent.run(episodes=1, checkpoint=1), "checkpoint must be 'latest'"),
         (lambda: agent.run(episodes=1, trace=123), "trace must be a CSV file path"),
-        (lambda: agent.run(episodes=1, hooks="x"), "hooks must be an agentos"),
+        (lambda: agent.run(episodes=1, hooks="x"), "hooks must be an object with on_metrics"),
         (lambda: agent.learn(None), "steps must be a whole number, got None"),
         (lambda: agent.learn(10, seed=None), "seed must be a whole number"),
         (lambda: agent.learn(10, video_every="x"), "video_every must be a whole number"),

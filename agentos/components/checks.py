@@ -208,7 +208,7 @@ def check_api_arguments(
         raise refuse("checkpoint", checkpoint, "'latest', 'best' or a run id", "'latest'")
     if trace is not None and not isinstance(trace, (str, os.PathLike)):
         raise refuse("trace", trace, "a CSV file path", "'trace.csv'")
-    hook_methods = ("on_metrics", "on_progress", "on_checkpoint", "on_best", "should_stop")
-    if hooks is not None and not all(callable(getattr(hooks, m, None)) for m in hook_methods):
-        raise refuse("hooks", hooks, "an agentos.runtime.loop.Hooks (subclass it)",
-                     "MyHooks() with class MyHooks(Hooks)")  # fmt: skip
+    called = ("on_metrics", "on_progress", "should_stop")  # on_checkpoint: where it has one
+    if hooks is not None and not all(callable(getattr(hooks, m, None)) for m in called):
+        raise refuse("hooks", hooks, "an object with on_metrics, on_progress and should_stop",
+                     "MyHooks() with class MyHooks(agentos.runtime.loop.Hooks)")  # fmt: skip

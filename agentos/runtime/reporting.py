@@ -195,6 +195,13 @@ def why_no_update(
             f"{batch_size / p.samples_per_insert:.3g} env steps (a batch of {batch_size} "
             "samples). Raise -p loop.samples_per_insert, or learn for more --steps"
         )
+    if past_warmup and replay_size is not None and replay_size < batch_size:  # batch not full
+        return (
+            f"it waits until its replay holds a batch of {batch_size}, and after "
+            f"{c.env_steps} env steps it holds {replay_size} (a sequence replay counts "
+            "sequences, which a copy adds only every actor.period steps). Learn for more "
+            "--steps, or lower -p learner.batch_size"
+        )
     return (
         f"it starts after loop.min_replay_size={p.min_replay_size} env steps, once the replay "
         "holds a batch. Learn for more --steps, or lower -p loop.min_replay_size"

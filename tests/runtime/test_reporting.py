@@ -56,3 +56,12 @@ def test_a_random_actor_beside_a_learner_is_named_at_the_end_of_learn(
     overrides = ["loop.min_replay_size=50", "loop.eval_every=0", "loop.eval_episodes=1"]
     load_agent(folder, overrides).learn(200, seed=0)
     assert "RandomActor wrote nothing to the learner's replay" in caplog.text
+
+
+def test_a_batch_not_yet_held_past_the_warm_up_is_named() -> None:
+    """R2D2 (8 copies, 80-step sequences) after 504 env steps with min_replay_size 200 was
+    told to lower min_replay_size."""
+    loop = SimpleNamespace(min_replay_size=200, samples_per_insert=4.0, learn_every=8)
+    reason = why_no_update(_counters(504), loop, 0, 32, replay_size=16)
+    assert reason is not None and "holds a batch of 32" in reason and "it holds 16" in reason
+    assert "min_replay_size" not in reason and "learner.batch_size" in reason
