@@ -377,11 +377,13 @@ class RunTracker:
 def _refuse_another_folders_run(run: Any, agent_dir: Path) -> None:
     """Two folders that share a tracking store (``MLFLOW_TRACKING_URI``) and an agent name
     see each other's runs; resuming the other folder's run would give it two histories (and
-    leave that folder's checkpoint behind). A folder that no longer exists was moved here."""
+    leave that folder's checkpoint behind). A folder that no longer exists was moved here;
+    a folder with its own store (the default) holds its own copy of the run."""
     origin = run.data.tags.get(TAG_FOLDER)
     here = Path(agent_dir).resolve()
-    if not origin or Path(origin) == here or not Path(origin).is_dir():
-        return
+    own_store = tracking_uri(agent_dir) == f"sqlite:///{default_db_path(agent_dir)}"
+    if own_store or not origin or Path(origin) == here or not Path(origin).is_dir():
+        return  # a copied folder has its own store (a copy of the run), so it may go on
     raise AgentOSError(
         f"run {run.info.run_id[:8]} belongs to the agent folder {origin}, not {here}: both "
         "share this tracking store, and resuming it here would give it two histories",

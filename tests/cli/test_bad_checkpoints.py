@@ -120,13 +120,17 @@ def test_bad_checkpoint(trained: Path, tmp_path: Path, cli, damage, command, fra
 def test_resume_that_fails_midway_keeps_the_run_finished(
     trained: Path, tmp_path: Path, monkeypatch
 ) -> None:
+    from mlflow import MlflowClient
+
     from agentos.api import load_agent
     from agentos.runtime.loop import Loop
-    from agentos.tracking.store import get_run
+    from agentos.tracking.store import TAG_FOLDER, get_run, tracking_uri
 
     agent = tmp_path / "agent"
     shutil.copytree(trained, agent)
     run_id = _latest(agent).parent.name
+    # the test session's store is shared: hand the run to the copy, or its resume is refused
+    MlflowClient(tracking_uri(agent)).set_tag(run_id, TAG_FOLDER, str(agent.resolve()))
 
     def boom(self, steps):
         raise RuntimeError("disk on fire")

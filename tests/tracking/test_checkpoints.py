@@ -74,3 +74,25 @@ def test_another_folders_run_in_a_shared_store_is_not_resumed(tmp_path: Path) ->
     assert not (second / CHECKPOINT_DIR).exists() or not any((second / CHECKPOINT_DIR).iterdir())
     again = load_agent(first, overrides).learn(200, resume=run.run_id)  # its own folder: fine
     assert again.run_id == run.run_id and again.env_steps == 200
+
+
+def test_a_copied_folder_with_its_own_store_resumes_its_copy_of_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cp -r` of an agent folder copies its mlflow.db: the copy's run is its own."""
+    import shutil
+
+    from agentos.api import load_agent
+    from agentos.cli.init_cmd import init
+    from agentos.components.install import install
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    first = tmp_path / "agent"
+    init(first, None, False)
+    install(first, ["dqn", "cartpole"], [])
+    overrides = ["loop.min_replay_size=50", "loop.eval_every=0", "loop.eval_episodes=1"]
+    run = load_agent(first, overrides).learn(100, seed=0)
+    copy = tmp_path / "copy" / "agent"
+    shutil.copytree(first, copy)
+    again = load_agent(copy, overrides).learn(200, resume=run.run_id)
+    assert again.run_id == run.run_id and again.env_steps == 200
