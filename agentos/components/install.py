@@ -25,6 +25,7 @@ from agentos.components.install_checks import (
     check_entry_keys,
     check_gym_id,
     check_requirements,
+    warn_kept_settings,
 )
 from agentos.components.registry import GYM_PREFIX, RegistryEntry, load_registries, normalise
 from agentos.components.sources import component_files, content_hash
@@ -124,7 +125,7 @@ def install(
             ) from None
         _keep_written_params(old, components[slot], slot)
     raw["components"] = components
-    _warn_kept_settings(raw, loop, defaults, registry.bundles.values())
+    warn_kept_settings(raw, loop, defaults, registry.bundles.values())
     if loop:
         raw["loop"] = {**(raw.get("loop") or {}), **loop}
     if defaults:
@@ -146,38 +147,6 @@ def install(
     _warn_missing_dependencies(spec.components, list(plan))
     _warn_incompatible_spaces(spec)
     return list(plan)
-
-
-def _warn_kept_settings(
-    raw: dict[str, Any], loop: dict[str, Any], defaults: dict[str, dict[str, Any]], bundles: Any
-) -> None:
-    """A bundle sets loop keys and parameter defaults; those another bundle sets that are in
-    the spec already and this install does not set stay (they may be the user's), so say
-    which: after ``install r2d2`` then ``install dqn``, DQN would otherwise run silently with
-    R2D2's ``learn_every`` and 8 copies."""
-    if not loop and not defaults:
-        return
-    bundle_loop = {k for b in bundles for k in b.loop}
-    bundle_defaults = {(slot, k) for b in bundles for slot, ps in b.defaults.items() for k in ps}
-    kept = [
-        f"loop.{k}={v}"
-        for k, v in (raw.get("loop") or {}).items()
-        if k in bundle_loop and k not in loop
-    ]
-    for slot, params in (raw.get("defaults") or {}).items():
-        if isinstance(params, Mapping):
-            new = defaults.get(slot, {})
-            kept += [
-                f"defaults.{slot}.{k}={v}"
-                for k, v in params.items()
-                if (slot, k) in bundle_defaults and k not in new
-            ]
-    if kept:
-        logger.warning(
-            "kept from before in agentos.yaml, not set by this install: %s (delete them there "
-            "if another bundle set them)",
-            ", ".join(kept),
-        )
 
 
 def _keep_written_params(old: Any, new: dict[str, Any], slot: str) -> None:

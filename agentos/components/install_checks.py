@@ -1,4 +1,5 @@
-"""What ``install`` checks before it changes anything: requirement strings, gym ids.
+"""What ``install`` checks before it changes anything: requirement strings, gym ids, the keys
+of registry entries and bundles; and the settings another bundle left behind.
 
 Registry entries are written by other people. Their ``requirements`` go to pip, so each
 must be a valid PEP 508 requirement (``name[extras] (specifier) ; marker`` or
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from agentos.errors import AgentOSError, RegistryError
@@ -135,3 +136,35 @@ def check_entry_keys(
             check_keys(params, entry.params, where, unchanged)
     for key, bundle in loop_origins.items():
         check_keys(loop_params_class(), {key: None}, f"bundle '{bundle}': loop", unchanged)
+
+
+def warn_kept_settings(
+    raw: dict[str, Any], loop: dict[str, Any], defaults: dict[str, dict[str, Any]], bundles: Any
+) -> None:
+    """A bundle sets loop keys and parameter defaults; those another bundle sets that are in
+    the spec already and this install does not set stay (they may be the user's), so say
+    which: after ``install r2d2`` then ``install dqn``, DQN would otherwise run silently with
+    R2D2's ``learn_every`` and 8 copies."""
+    if not loop and not defaults:
+        return
+    bundle_loop = {k for b in bundles for k in b.loop}
+    bundle_defaults = {(slot, k) for b in bundles for slot, ps in b.defaults.items() for k in ps}
+    kept = [
+        f"loop.{k}={v}"
+        for k, v in (raw.get("loop") or {}).items()
+        if k in bundle_loop and k not in loop
+    ]
+    for slot, params in (raw.get("defaults") or {}).items():
+        if isinstance(params, Mapping):
+            new = defaults.get(slot, {})
+            kept += [
+                f"defaults.{slot}.{k}={v}"
+                for k, v in params.items()
+                if (slot, k) in bundle_defaults and k not in new
+            ]
+    if kept:
+        logger.warning(
+            "kept from before in agentos.yaml, not set by this install: %s (delete them there "
+            "if another bundle set them)",
+            ", ".join(kept),
+        )

@@ -9,6 +9,18 @@ import pytest
 from agentos.errors import CheckpointError
 from agentos.tracking.checkpoints import CHECKPOINT_DIR, find_checkpoint
 
+TINY = ["loop.min_replay_size=50", "loop.eval_every=0", "loop.eval_episodes=1"]
+
+
+def dqn_folder(folder: Path) -> Path:
+    """``agentos init`` + ``install dqn cartpole`` in ``folder``."""
+    from agentos.cli.init_cmd import init
+    from agentos.components.install import install
+
+    init(folder, None, False)
+    install(folder, ["dqn", "cartpole"], [])
+    return folder
+
 
 def test_a_file_path_is_refused_naming_what_to_give(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="is a file path") as e:
@@ -32,15 +44,10 @@ def test_latest_falls_back_to_the_stored_checkpoint_of_the_newest_learn_run(
     import shutil
 
     from agentos.api import load_agent
-    from agentos.cli.init_cmd import init
-    from agentos.components.install import install
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    folder = tmp_path / "agent"
-    init(folder, None, False)
-    install(folder, ["dqn", "cartpole"], [])
-    overrides = ["loop.min_replay_size=50", "loop.eval_every=60", "loop.eval_episodes=1"]
-    result = load_agent(folder, overrides).learn(120, seed=0)
+    folder = dqn_folder(tmp_path / "agent")
+    result = load_agent(folder, [*TINY, "loop.eval_every=60"]).learn(120, seed=0)
     shutil.rmtree(folder / ".agentos")
     run_id, file = find_checkpoint(folder, "latest")
     assert run_id == result.run_id and file.is_file() and file.name == "latest.msgpack"
@@ -58,15 +65,10 @@ def test_another_folders_run_in_a_shared_store_is_not_resumed(tmp_path: Path) ->
     has): `learn --resume --from R` in the second continued the first's run R, giving it two
     histories."""
     from agentos.api import load_agent
-    from agentos.cli.init_cmd import init
-    from agentos.components.install import install
     from agentos.errors import AgentOSError
 
-    first, second = tmp_path / "one" / "same", tmp_path / "two" / "same"
-    overrides = ["loop.min_replay_size=50", "loop.eval_every=0", "loop.eval_episodes=1"]
-    for folder in (first, second):
-        init(folder, None, False)
-        install(folder, ["dqn", "cartpole"], [])
+    first, second = dqn_folder(tmp_path / "one" / "same"), dqn_folder(tmp_path / "two" / "same")
+    overrides = TINY
     run = load_agent(first, overrides).learn(100, seed=0)
     with pytest.raises(AgentOSError, match="belongs to the agent folder") as e:
         load_agent(second, overrides).learn(200, resume=run.run_id)
@@ -83,14 +85,10 @@ def test_a_copied_folder_with_its_own_store_resumes_its_copy_of_the_run(
     import shutil
 
     from agentos.api import load_agent
-    from agentos.cli.init_cmd import init
-    from agentos.components.install import install
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    first = tmp_path / "agent"
-    init(first, None, False)
-    install(first, ["dqn", "cartpole"], [])
-    overrides = ["loop.min_replay_size=50", "loop.eval_every=0", "loop.eval_episodes=1"]
+    first = dqn_folder(tmp_path / "agent")
+    overrides = TINY
     run = load_agent(first, overrides).learn(100, seed=0)
     copy = tmp_path / "copy" / "agent"
     shutil.copytree(first, copy)
